@@ -1,0 +1,157 @@
+"""Flatten a cache or layer object into pytree children plus a context, and rebuild it.
+
+One generic node handles every class in `compat.catalog`: tensors, lists of tensors or layers and nested
+caches become children (named, so key paths read `layers[0].keys`); every other attribute goes into the
+context. Rebuilding uses `cls.__new__` and restores the attributes, so it works whatever the constructor
+of the installed release looks like, and the rebuilt object is a real, usable cache.
+
+The in-memory context holds plain Python values (dtypes, classes included) because strict
+`torch.export` traces unflatten with dynamo, which cannot trace a JSON parser; `to_dumpable_context` /
+`from_dumpable_context` turn it into JSON for `torch.export.save` / `load`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch.utils import _pytree as pytree
+
+from .catalog import CHILD_ATTRIBUTES, DERIVED_ATTRIBUTES
+from .state import UnsupportedState, decode, encode
+
+# Attributes every nn.Module instance has; caches that are modules (transformers 4.4x) get them from
+# nn.Module.__init__ on rebuild instead of from the context.
+_MODULE_INTERNALS = frozenset(vars(torch.nn.Module()))
+
+
+def _first_key_length(obj: Any) -> int:
+    keys = getattr(obj, "key_cache", None)
+    if keys and isinstance(keys[0], torch.Tensor):
+        return int(keys[0].shape[-2])
+    return 0
+
+
+DERIVATIONS: dict[str, Callable[[Any], Any]] = {"first_key_length": _first_key_length}
+
+
+def _is_child(name: str, value: Any, node_types: Iterable[type]) -> bool:
+    if name in CHILD_ATTRIBUTES or isinstance(value, torch.Tensor) or isinstance(value, tuple(node_types)):
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, torch.Tensor) for v in value)
+
+
+def _child_order(name: str) -> tuple[int, str]:
+    known = CHILD_ATTRIBUTES.index(name) if name in CHILD_ATTRIBUTES else len(CHILD_ATTRIBUTES)
+    return known, name
+
+
+def _buffer_aliases(obj: torch.nn.Module, children: dict[str, Any]) -> list[list[Any]]:
+    """Map each module buffer to the child list entry it aliases (4.4x StaticCache registers its tensors)."""
+    aliases = []
+    for buffer_name, buffer in obj._buffers.items():
+        for attr, child in children.items():
+            items = child if isinstance(child, (list, tuple)) else [child]
+            index = next((i for i, item in enumerate(items) if item is buffer), None)
+            if index is not None:
+                aliases.append([buffer_name, attr, index if child is not buffer else None])
+                break
+        else:
+            raise UnsupportedState(f"module buffer {buffer_name!r} is not one of the cache's tensors")
+    return aliases
+
+
+def split(obj: Any, node_types: Iterable[type] = ()) -> tuple[list[str], list[Any], dict[str, Any]]:
+    """Split `obj` into child names, child values and a context dict.
+
+    `node_types` are the classes registered by this package, stored as children when nested.
+    """
+    node_types = tuple(node_types)
+    is_module = isinstance(obj, torch.nn.Module)
+    children: dict[str, Any] = {}
+    state: dict[str, Any] = {}
+    derived = []
+    # A module cache (4.4x) keeps nested caches in `_modules`, not in its __dict__.
+    attributes = {**vars(obj), **obj._modules} if is_module else vars(obj)
+    for name, value in attributes.items():
+        if is_module and name in _MODULE_INTERNALS:
+            continue
+        if name in DERIVED_ATTRIBUTES:
+            derived.append(name)
+        elif _is_child(name, value, node_types):
+            children[name] = value
+        else:
+            state[name] = value
+    names = sorted(children, key=_child_order)
+    context: dict[str, Any] = {
+        "children": names,
+        "state": state,
+        "derived": sorted(derived),
+        "buffers": _buffer_aliases(obj, children) if is_module else [],
+    }
+    return names, [children[n] for n in names], context
+
+
+def _fresh(value: Any) -> Any:
+    """A container from the context is copied so rebuilt objects never share it with the context."""
+    return type(value)(value) if isinstance(value, (list, dict)) else value
+
+
+def rebuild(cls: type, values: Iterable[Any], context: dict[str, Any]) -> Any:
+    """Rebuild an instance of `cls` from its children and the context made by `split`."""
+    spec = context
+    obj = cls.__new__(cls)
+    if issubclass(cls, torch.nn.Module):
+        torch.nn.Module.__init__(obj)
+    for name, value in spec["state"].items():
+        setattr(obj, name, _fresh(value))
+    for name, value in zip(spec["children"], values, strict=True):
+        setattr(obj, name, value)
+    for name in spec["derived"]:
+        setattr(obj, name, DERIVATIONS[DERIVED_ATTRIBUTES[name]](obj))
+    for buffer_name, attr, index in spec["buffers"]:
+        child = getattr(obj, attr)
+        obj.register_buffer(buffer_name, child if index is None else child[index])
+    return obj
+
+
+def to_dumpable_context(context: dict[str, Any]) -> dict[str, Any]:
+    """The JSON form of a context (for `torch.export.save`); raises `UnsupportedState` naming the field."""
+    state = {name: encode(value, name) for name, value in context["state"].items()}
+    return {**context, "state": state}
+
+
+def from_dumpable_context(dumped: dict[str, Any]) -> dict[str, Any]:
+    """Invert `to_dumpable_context`."""
+    return {**dumped, "state": {name: decode(value) for name, value in dumped["state"].items()}}
+
+
+def make_node_functions(node_types: set[type]) -> dict[str, Callable[..., Any]]:
+    """Return the flatten / unflatten / flatten-with-keys / fx-spec functions for one class.
+
+    `node_types` is the live set of classes this package registered, read at flatten time so nested
+    classes registered later are seen. Flatten runs under dynamo in strict export, so it must stay
+    plain attribute access (no imports, no I/O).
+    """
+
+    def flatten(obj: Any) -> tuple[list[Any], dict[str, Any]]:
+        _, children, context = split(obj, node_types)
+        return children, context
+
+    def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], dict[str, Any]]:
+        names, children, context = split(obj, node_types)
+        return [(pytree.GetAttrKey(n), c) for n, c in zip(names, children)], context
+
+    def unflatten_for(cls: type) -> Callable[[Iterable[Any], dict[str, Any]], Any]:
+        return lambda values, context: rebuild(cls, values, context)
+
+    def fx_flatten_spec(obj: Any, spec: Any) -> list[Any]:
+        return flatten(obj)[0]
+
+    return {
+        "flatten": flatten,
+        "flatten_with_keys": flatten_with_keys,
+        "unflatten_for": unflatten_for,
+        "fx_flatten_spec": fx_flatten_spec,
+    }

@@ -1,0 +1,362 @@
+"""Build, read, write and render `reports/matrix.json` (docs/matrix-schema.md).
+
+CLI: `python -m kvmatrix.report render reports/matrix.json reports/matrix.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .pins import Pins
+from .verdicts import (
+    CELL_STATUSES, ERROR, FAIL, INFRA, MODES, NA, NOT_INSTALLABLE, PASS, RAN, SEVERITY, XFAIL,
+    error_signature,
+)
+
+SCHEMA_VERSION = 1
+DEFAULT_SUITES = ("export", "roundtrip", "compile")
+TOP_LEVEL_KEYS = ("schema_version", "generated_at", "pins_file", "suites", "cells")
+CELL_KEYS = (
+    "id", "pins", "note", "tags", "status", "status_reason", "python", "resolved", "freeze", "layout",
+    "registration_report", "runs", "suites", "repro", "install_duration_s", "duration_s",
+)
+
+LABELS = {
+    PASS: "✅ pass",
+    FAIL: "❌ fail",
+    XFAIL: "⚠️ xfail",
+    NA: "➖ n/a",
+    ERROR: "💥 error",
+    NOT_INSTALLABLE: "🚫 not-installable",
+    INFRA: "🌐 infra",
+}
+MEANINGS = {
+    PASS: "ran export/compile/round-trip for real and every assertion held",
+    FAIL: "ran, and an assertion or the tool under test failed",
+    XFAIL: "a known limitation; the reason quotes the real error",
+    NA: "the feature or class does not exist in this (torch, transformers) pair",
+    ERROR: "crashed before giving an answer (collection error, segfault, timeout)",
+    NOT_INSTALLABLE: "cell only: the pins cannot be resolved or installed together",
+    INFRA: "cell only: a network or index failure while installing, after retries",
+}
+
+
+class ReportError(ValueError):
+    """A matrix file or matrix content that is missing, unreadable or breaks the schema."""
+
+
+def new_matrix(
+    pins: Pins, cells: list[dict[str, Any]], generated_at: str | None = None, suites: list[str] | None = None
+) -> dict[str, Any]:
+    """The top-level matrix for `cells`, ordered as in `pins`.
+
+    `generated_at` defaults to now (UTC, ISO 8601 with a `Z`); `suites` defaults to export, roundtrip,
+    compile. A cell whose id is not in `pins`, a duplicate id or a cell missing schema keys raises
+    ReportError.
+    """
+    order = {cell.id: index for index, cell in enumerate(pins.cells)}
+    strays = [cell.get("id") for cell in cells if cell.get("id") not in order]
+    if strays:
+        raise ReportError(f"cell(s) not in {pins.path}: {', '.join(map(str, strays))}")
+    matrix = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": generated_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "pins_file": pins.path,
+        "suites": list(suites or DEFAULT_SUITES),
+        "cells": sorted(cells, key=lambda cell: order[cell["id"]]),
+    }
+    _check_matrix(matrix, "new matrix")
+    return matrix
+
+
+def load_matrix(path: str | Path) -> dict[str, Any]:
+    """Read and check a matrix file; a missing, truncated or off-schema file raises ReportError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(f"{path}: matrix file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: cannot read matrix file: {exc}") from None
+    try:
+        matrix = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "is the file truncated?"
+        ) from None
+    _check_matrix(matrix, str(path))
+    return matrix
+
+
+def _check_matrix(matrix: Any, source: str) -> None:
+    """Raise ReportError unless `matrix` has the schema's top level and every cell has the schema's keys."""
+    if not isinstance(matrix, dict):
+        raise ReportError(f"{source}: the matrix must be a JSON object, found {type(matrix).__name__}")
+    if matrix.get("schema_version") != SCHEMA_VERSION:
+        found = matrix.get("schema_version")
+        raise ReportError(f"{source}: schema_version is {found!r}; this reader understands {SCHEMA_VERSION}")
+    missing = [key for key in TOP_LEVEL_KEYS if key not in matrix]
+    if missing:
+        raise ReportError(f"{source}: missing top-level key(s): {', '.join(missing)}")
+    if not isinstance(matrix["suites"], list) or not isinstance(matrix["cells"], list):
+        raise ReportError(f"{source}: 'suites' and 'cells' must be lists")
+    seen: set[str] = set()
+    for number, cell in enumerate(matrix["cells"], start=1):
+        if not isinstance(cell, dict):
+            raise ReportError(f"{source}: cell #{number} must be an object")
+        where = f"{source}: cell #{number} ({cell.get('id', 'no id')})"
+        missing = [key for key in CELL_KEYS if key not in cell]
+        if missing:
+            raise ReportError(f"{where} is missing key(s): {', '.join(missing)}")
+        if cell["status"] not in CELL_STATUSES:
+            raise ReportError(f"{where}: status {cell['status']!r} is not one of {', '.join(CELL_STATUSES)}")
+        if cell["id"] in seen:
+            raise ReportError(f"{where}: duplicate cell id")
+        seen.add(cell["id"])
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) atomically: temp file in the same folder, fsync, os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    """Replace `path` with `obj` as indented JSON, atomically (see write_text_atomic)."""
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def merge_cells(
+    previous: dict[str, Any] | None, fresh: list[dict[str, Any]], pins: Pins
+) -> list[dict[str, Any]]:
+    """The cells of the next matrix, in pins order.
+
+    A fresh cell replaces the previous one with the same id; previous cells of pins not re-run are kept;
+    cells whose pins left the pins file are dropped; pins with neither get no cell. `note` and `tags` come
+    from `pins`. A fresh cell not in `pins`, or two fresh cells with one id, raise ReportError.
+    """
+    pinned = {cell.id for cell in pins.cells}
+    fresh_by_id: dict[str, dict[str, Any]] = {}
+    for cell in fresh:
+        if cell["id"] not in pinned:
+            raise ReportError(f"fresh cell {cell['id']} is not in {pins.path}")
+        if cell["id"] in fresh_by_id:
+            raise ReportError(f"two fresh results for cell {cell['id']}")
+        fresh_by_id[cell["id"]] = cell
+    kept = {cell["id"]: cell for cell in previous["cells"]} if previous else {}
+    merged = []
+    for pin in pins.cells:
+        cell = fresh_by_id.get(pin.id) or kept.get(pin.id)
+        if cell is not None:
+            merged.append({**cell, "note": pin.note, "tags": list(pin.tags)})
+    return merged
+
+
+def render_markdown(matrix: dict[str, Any]) -> str:
+    """The Markdown page of a matrix: legend, table, what registration adds, failures, registration
+    reports. Deterministic: the same matrix always gives the same text."""
+    sections = [
+        _header(matrix),
+        _legend(),
+        _table(matrix),
+        _registration_adds(matrix),
+        _failures(matrix),
+        _registration_reports(matrix),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _label(verdict: str | None) -> str:
+    return "—" if verdict is None else LABELS.get(verdict, f"❓ {verdict}")
+
+
+def _code(text: str) -> str:
+    """`text` on one line as an inline code span, safe for backticks inside it."""
+    text = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _table_text(value: Any) -> str:
+    """A value for a Markdown table cell: one line, pipes escaped, `—` for none."""
+    return "—" if value in (None, "") else " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _mode_summary(cell: dict[str, Any], suite: str, mode: str) -> dict[str, Any]:
+    return cell["suites"].get(suite, {}).get(mode, {})
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{number} {verdict}" for verdict, number in counts.items() if number) or "no test"
+
+
+def _header(matrix: dict[str, Any]) -> str:
+    return (
+        "# KV-cache compatibility matrix\n\n"
+        f"Generated at {matrix['generated_at']} from `{matrix['pins_file']}` (schema version "
+        f"{matrix['schema_version']}). Each suite column shows the verdict **with / without** "
+        "`compat.register()`."
+    )
+
+
+def _legend() -> str:
+    lines = ["## Legend", "", "| verdict | meaning |", "| --- | --- |"]
+    lines += [f"| {LABELS[verdict]} | {MEANINGS[verdict]} |" for verdict in LABELS]
+    return "\n".join(lines)
+
+
+def _table(matrix: dict[str, Any]) -> str:
+    suites = matrix["suites"]
+    lines = [
+        "## Matrix",
+        "",
+        "| " + " | ".join(["transformers", "torch", "layout", *suites]) + " |",
+        "| " + " | ".join(["---"] * (3 + len(suites))) + " |",
+    ]
+    for cell in matrix["cells"]:
+        columns = [cell["pins"]["transformers"], cell["pins"]["torch"], _table_text(cell["layout"])]
+        for suite in suites:
+            verdicts = [_label(_mode_summary(cell, suite, mode).get("verdict")) for mode in MODES]
+            columns.append(" / ".join(verdicts))
+        lines.append("| " + " | ".join(columns) + " |")
+    if not matrix["cells"]:
+        lines.append("")
+        lines.append("No cell has run yet.")
+    return "\n".join(lines)
+
+
+def _registration_adds(matrix: dict[str, Any]) -> str:
+    lines = ["## What registration adds", ""]
+    for cell in matrix["cells"]:
+        for suite in matrix["suites"]:
+            with_, without = (_mode_summary(cell, suite, mode) for mode in MODES)
+            if with_.get("verdict") == PASS and without.get("verdict") in (FAIL, ERROR):
+                lines.append(
+                    f"- `{cell['id']}` · {suite}: {_label(PASS)} with registration "
+                    f"({_counts_text(with_.get('counts', {}))}), {_label(without['verdict'])} without "
+                    f"({_counts_text(without.get('counts', {}))})"
+                )
+    if len(lines) == 2:
+        lines.append("No suite passes only with registration.")
+    return "\n".join(lines)
+
+
+def _failures(matrix: dict[str, Any]) -> str:
+    blocks = [_cell_failures(cell, matrix["suites"]) for cell in matrix["cells"]]
+    blocks = [block for block in blocks if block]
+    return "\n\n".join(["## Failures", *(blocks or ["No failing, erroring or xfail test."])])
+
+
+def _cell_failures(cell: dict[str, Any], suites: list[str]) -> str:
+    """One cell's failures: why it did not run, or its missing runs/tests and its grouped failing tests."""
+    if cell["status"] != RAN:
+        lines = [f"**{_label(cell['status'])}**: {_code(cell['status_reason'] or 'no reason recorded')}"]
+    else:
+        lines = _missing_results(cell, suites) + _grouped_tests(cell)
+    if not lines:
+        return ""
+    return "\n".join([f"### {cell['id']}", "", f"Repro: `{cell['repro']}`", "", *lines])
+
+
+def _missing_results(cell: dict[str, Any], suites: list[str]) -> list[str]:
+    lines = []
+    for mode in MODES:
+        run = cell["runs"].get(mode)
+        if run is None:
+            lines.append(f"- {_label(ERROR)}: no `{mode}` run recorded")
+            continue
+        for suite in suites:
+            if not any(_mode_summary(cell, suite, mode).get("counts", {}).values()):
+                lines.append(
+                    f"- {_label(ERROR)}: {suite} reported no test in the `{mode}` run "
+                    f"(pytest exit code {run.get('exit_code')})"
+                )
+    return lines
+
+
+def _grouped_tests(cell: dict[str, Any]) -> list[str]:
+    """Failing, erroring and xfail tests grouped by (verdict, error signature), most severe first."""
+    groups: dict[tuple[str, str], dict[tuple[str, str], list[str]]] = {}
+    texts: dict[tuple[str, str], str] = {}
+    for mode in MODES:
+        for test in cell["runs"].get(mode, {}).get("tests", []):
+            verdict = test.get("verdict")
+            if verdict not in (ERROR, FAIL, XFAIL):
+                continue
+            text = test.get("error") or test.get("reason") or "no message recorded"
+            key = (verdict, error_signature(text))
+            texts.setdefault(key, text)
+            groups.setdefault(key, {}).setdefault((test.get("suite", "?"), test["name"]), []).append(mode)
+    lines = []
+    for key in sorted(groups, key=lambda key: (SEVERITY.index(key[0]), key[1])):
+        members = groups[key]
+        noun = "test" if len(members) == 1 else "tests"
+        lines.append(f"- {_label(key[0])} ({len(members)} {noun}): {_code(texts[key])}")
+        lines += [f"  - {suite} · `{name}` ({', '.join(modes)})" for (suite, name), modes in members.items()]
+    return lines
+
+
+def _registration_reports(matrix: dict[str, Any]) -> str:
+    blocks = ["## Registration report"]
+    for cell in matrix["cells"]:
+        lines = [f"### {cell['id']}", ""]
+        if cell["registration_report"]:
+            lines += ["| class | status | owner | reason |", "| --- | --- | --- | --- |"]
+            lines += [
+                f"| {entry['class']} | {entry['status']} | {_table_text(entry.get('owner'))} "
+                f"| {_table_text(entry.get('reason'))} |"
+                for entry in cell["registration_report"]
+            ]
+        else:
+            lines.append("No registration report (the cell did not run)." if cell["status"] != RAN
+                         else "Empty registration report.")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`render MATRIX_JSON MARKDOWN`: render a matrix file to Markdown; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m kvmatrix.report", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="render matrix.json to Markdown")
+    render.add_argument("matrix", type=Path, help="the matrix JSON file to read")
+    render.add_argument("markdown", type=Path, help="the Markdown file to write")
+    args = parser.parse_args(argv)
+    try:
+        write_text_atomic(args.markdown, render_markdown(load_matrix(args.matrix)))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Tiny models and filled caches built from configs, for every transformers release in the matrix.
+
+Nothing here downloads anything: models are random-initialised from small configs under a fixed seed.
+Constructors and keyword names moved between releases, so builders try the known call shapes in turn
+(feature detection by calling), never by comparing version strings.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import transformers
+from transformers import cache_utils
+
+PROMPT_LEN = 4
+MAX_CACHE_LEN = 32
+TINY = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=128,
+    max_position_embeddings=128,
+)
+
+
+def tiny_llama() -> torch.nn.Module:
+    """A 2-layer random Llama in eval mode (GQA: 4 heads, 2 KV heads, head_dim 8)."""
+    torch.manual_seed(0)
+    return transformers.LlamaForCausalLM(transformers.LlamaConfig(**TINY)).eval()
+
+
+def layout() -> str:
+    """`layer` (cache.layers), `list-module` (key_cache lists, Cache is nn.Module) or `list`."""
+    if hasattr(cache_utils, "CacheLayerMixin") or hasattr(cache_utils, "DynamicLayer"):
+        return "layer"
+    return "list-module" if issubclass(cache_utils.Cache, torch.nn.Module) else "list"
+
+
+def first_working(builders: list[Callable[[], Any]]) -> Any:
+    """Return the result of the first builder that does not raise TypeError (a call shape mismatch)."""
+    errors = []
+    for build in builders:
+        try:
+            return build()
+        except TypeError as exc:
+            errors.append(str(exc))
+    raise TypeError("no known constructor call shape works: " + " | ".join(errors))
+
+
+def static_cache(config: Any, cls: type | None = None, max_cache_len: int = MAX_CACHE_LEN) -> Any:
+    """A StaticCache (or a subclass sharing its constructor) for batch size 1, float32, on CPU."""
+    cls = cls or cache_utils.StaticCache
+    common = dict(config=config, max_cache_len=max_cache_len)
+    return first_working(
+        [
+            lambda: cls(**common, batch_size=1, device="cpu", dtype=torch.float32),
+            lambda: cls(**common, max_batch_size=1, device="cpu", dtype=torch.float32),
+            lambda: cls(**common),
+        ]
+    )
+
+
+def dynamic_cache(config: Any = None) -> Any:
+    """An empty DynamicCache; given a config, the layer types follow it where the release supports that."""
+    if config is not None and "config" in inspect.signature(cache_utils.DynamicCache.__init__).parameters:
+        return cache_utils.DynamicCache(config=config)
+    return cache_utils.DynamicCache()
+
+
+def forward_kwargs(model: torch.nn.Module, cache: Any, cache_position: torch.Tensor) -> dict[str, Any]:
+    """Keyword arguments for a cached forward; 5.x renames `past_key_values` to `cache`."""
+    params = inspect.signature(model.forward).parameters
+    name = "past_key_values" if "past_key_values" in params else "cache"
+    return {name: cache, "cache_position": cache_position, "use_cache": True}
+
+
+class DecodeStep(torch.nn.Module):
+    """One cached forward: (input_ids, cache, cache_position) -> (logits, updated cache)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, cache: Any, cache_position: torch.Tensor) -> tuple[Any, Any]:
+        out = self.model(input_ids=input_ids, **forward_kwargs(self.model, cache, cache_position))
+        return out.logits, out.past_key_values
+
+
+def prompt_ids(length: int = PROMPT_LEN, seed: int = 1) -> torch.Tensor:
+    """Deterministic random token ids of shape (1, length)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, TINY["vocab_size"], (1, length), generator=generator)
+
+
+def prefilled(model: torch.nn.Module, kind: str) -> Any:
+    """A cache of `kind` (DynamicCache / StaticCache) after an eager prefill of PROMPT_LEN tokens."""
+    cache = dynamic_cache() if kind == "DynamicCache" else static_cache(model.config)
+    with torch.no_grad():
+        DecodeStep(model)(prompt_ids(), cache, torch.arange(PROMPT_LEN))
+    return cache
+
+
+def kv_tensors(cache: Any) -> list[torch.Tensor]:
+    """The key and value tensors of a cache in layer order (k0, v0, k1, v1, ...), for either layout;
+    an encoder-decoder cache gives its self-attention tensors, then its cross-attention ones."""
+    if hasattr(cache, "self_attention_cache"):
+        return kv_tensors(cache.self_attention_cache) + kv_tensors(cache.cross_attention_cache)
+    if hasattr(cache, "layers"):
+        pairs = [(layer.keys, layer.values) for layer in cache.layers]
+    else:
+        pairs = list(zip(cache.key_cache, cache.value_cache))
+    return [t for pair in pairs for t in pair if t is not None]
+
+
+def clone(cache: Any) -> Any:
+    """An independent deep copy (tensors too), so eager and exported runs start from equal state."""
+    return copy.deepcopy(cache)

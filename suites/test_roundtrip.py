@@ -1,0 +1,128 @@
+"""Pytree round trips of every catalogued cache and layer class, and `torch.export.unflatten`.
+
+A class that is not a pytree node flattens to itself as one leaf and "round-trips" trivially; these tests
+require tensor leaves and a new, equal, still usable object, so that case fails as it should.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+import torch.fx._pytree as fx_pytree
+from torch.utils import _pytree as pytree
+from transformers import cache_utils
+
+from compat.catalog import CACHE_CLASSES
+from suites.exporting import CACHE_KINDS, assert_matches_eager, export_decode_step, new_tokens
+from suites.instances import InstancePool
+from suites.models import clone, kv_tensors, prefilled
+
+MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) - {"_buffers"}
+
+
+@pytest.fixture(scope="module")
+def pool(model) -> InstancePool:
+    """Filled instances of every class this release can build."""
+    return InstancePool(model)
+
+
+def assert_same_state(a: Any, b: Any, where: str = "obj") -> None:
+    """Same classes, attributes, tensor values/dtypes/shapes, all the way down."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"{where}: {a.dtype}{tuple(a.shape)} != {b.dtype}{tuple(b.shape)}"
+        assert torch.equal(a, b), f"{where}: tensor values differ"
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), f"{where}: keys {sorted(map(str, a))} != {sorted(map(str, b))}"
+        for key in a:
+            assert_same_state(a[key], b[key], f"{where}[{key!r}]")
+    elif hasattr(a, "__dict__") and not isinstance(a, type):
+        va = {k: v for k, v in vars(a).items() if k not in MODULE_INTERNALS}
+        vb = {k: v for k, v in vars(b).items() if k not in MODULE_INTERNALS}
+        assert va.keys() == vb.keys(), f"{where}: attributes {sorted(va)} != {sorted(vb)}"
+        for key in va:
+            assert_same_state(va[key], vb[key], f"{where}.{key}")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def tensor_leaves(obj: Any) -> tuple[list[torch.Tensor], Any]:
+    """Flatten and insist on a real pytree node: tensor leaves only, at least one."""
+    leaves, spec = pytree.tree_flatten(obj)
+    kinds = sorted({type(leaf).__name__ for leaf in leaves})
+    assert leaves and kinds == ["Tensor"], f"{type(obj).__name__} is not a pytree node: leaves are {kinds}"
+    return leaves, spec
+
+
+def update_once(obj: Any) -> tuple[torch.Tensor, ...]:
+    """Append one token's K/V through the object's own `update()` (a cache, or a single layer); an
+    encoder-decoder cache is updated the way its models do, through its self-attention cache."""
+    obj = getattr(obj, "self_attention_cache", obj)
+    template = obj.keys if hasattr(obj, "keys") and isinstance(obj.keys, torch.Tensor) else kv_tensors(obj)[0]
+    generator = torch.Generator().manual_seed(11)
+    shape = (template.shape[0], template.shape[1], 1, template.shape[-1])
+    k, v = (torch.randn(shape, generator=generator, dtype=template.dtype) for _ in range(2))
+    kwargs = {"cache_position": torch.tensor([template.shape[-2] - 1])}
+    if hasattr(obj, "layers") or hasattr(obj, "key_cache") or hasattr(obj, "self_attention_cache"):
+        return tuple(obj.update(k, v, 0, kwargs))
+    return tuple(obj.update(k, v, kwargs))
+
+
+@pytest.mark.parametrize("name", [entry.name for entry in CACHE_CLASSES])
+def test_flatten_unflatten_gives_an_equal_usable_object(pool: InstancePool, name: str) -> None:
+    cls = getattr(cache_utils, name, None)
+    if cls is None:
+        pytest.skip(f"n/a: transformers.cache_utils has no {name}")
+    original = pool.instance_of(cls)
+    leaves, spec = tensor_leaves(original)
+    rebuilt = pytree.tree_unflatten([leaf.clone() for leaf in leaves], spec)
+    assert rebuilt is not original
+    assert_same_state(rebuilt, original, name)
+    reference = clone(original)
+    for got, want in zip(update_once(rebuilt), update_once(reference), strict=True):
+        torch.testing.assert_close(got, want)
+    assert_same_state(rebuilt, reference, f"{name} after update()")
+
+
+@pytest.mark.parametrize("kind", CACHE_KINDS)
+def test_key_paths_name_the_cache_fields(model, kind: str) -> None:
+    cache = prefilled(model, kind)
+    tensor_leaves(cache)
+    paths = [pytree.keystr(path) for path, _ in pytree.tree_flatten_with_path(cache)[0]]
+    nameless = [
+        p for p, (path, _) in zip(paths, pytree.tree_flatten_with_path(cache)[0])
+        if not any(isinstance(key, (pytree.GetAttrKey, pytree.MappingKey)) for key in path)
+    ]
+    assert not nameless, f"key paths without a field name: {nameless[:4]}"
+    assert len(set(paths)) == len(paths), f"duplicate key paths: {paths}"
+
+
+@pytest.mark.parametrize("kind", CACHE_KINDS)
+def test_fx_flatten_spec_agrees_with_pytree(model, kind: str) -> None:
+    cache = prefilled(model, kind)
+    leaves, spec = tensor_leaves(cache)
+    fx_leaves = fx_pytree.tree_flatten_spec(cache, spec)
+    assert [id(leaf) for leaf in fx_leaves] == [id(leaf) for leaf in leaves]
+
+
+@pytest.mark.parametrize("kind", CACHE_KINDS)
+def test_treespec_survives_dumps_and_loads(model, kind: str) -> None:
+    cache = prefilled(model, kind)
+    leaves, spec = tensor_leaves(cache)
+    loaded = pytree.treespec_loads(pytree.treespec_dumps(spec))
+    assert loaded == spec
+    assert_same_state(pytree.tree_unflatten(leaves, loaded), cache, kind)
+
+
+@pytest.mark.parametrize("kind", CACHE_KINDS)
+def test_unflattened_exported_program_matches_eager(model, kind: str) -> None:
+    cache = prefilled(model, kind)
+    input_ids, cache_position = new_tokens(1, seed=2)
+    program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=False, dynamic=False)
+    assert_matches_eager(torch.export.unflatten(program), model, cache, input_ids, cache_position)
