@@ -88,13 +88,12 @@ def load_pins(path: str | Path) -> Pins:
     if not tables:
         raise PinsError(f"{path}: no cells; add at least one [[cell]] table")
     cells: list[Cell] = []
-    seen: dict[tuple[Version, Version], int] = {}
+    seen: dict[str, int] = {}  # versions are canonical, so equal pairs have equal ids
     for number, table in enumerate(tables, start=1):
         cell = _parse_cell(table, f"{path}: cell #{number}")
-        key = (Version(cell.transformers), Version(cell.torch))
-        if key in seen:
-            raise PinsError(f"{path}: cell #{number} ({cell.id}) duplicates cell #{seen[key]}")
-        seen[key] = number
+        if cell.id in seen:
+            raise PinsError(f"{path}: cell #{number} ({cell.id}) duplicates cell #{seen[cell.id]}")
+        seen[cell.id] = number
         cells.append(cell)
     return Pins(python=python, cells=tuple(cells), path=str(path))
 
@@ -116,7 +115,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _parse_cell(table: dict[str, Any], where: str) -> Cell:
     transformers, torch = table.get("transformers"), table.get("torch")
-    problems = {field: _version_problem(table[field]) for field in ("transformers", "torch") if field in table}
+    problems = {field: _version_problem(table[field]) for field in ("transformers", "torch")
+                if field in table}
     if len(problems) == 2 and not any(problems.values()):
         where = f"{where} (tf{transformers}-torch{torch})"
     for field in table:

@@ -11,13 +11,23 @@ import os
 import re
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .pins import Pins
 from .verdicts import (
-    CELL_STATUSES, ERROR, FAIL, INFRA, MODES, NA, NOT_INSTALLABLE, PASS, RAN, SEVERITY, XFAIL,
+    CELL_STATUSES,
+    ERROR,
+    FAIL,
+    INFRA,
+    MODES,
+    NA,
+    NOT_INSTALLABLE,
+    PASS,
+    RAN,
+    SEVERITY,
+    XFAIL,
     error_signature,
 )
 
@@ -68,7 +78,7 @@ def new_matrix(
         raise ReportError(f"cell(s) not in {pins.path}: {', '.join(map(str, strays))}")
     matrix = {
         "schema_version": SCHEMA_VERSION,
-        "generated_at": generated_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "pins_file": pins.path,
         "suites": list(suites or DEFAULT_SUITES),
         "cells": sorted(cells, key=lambda cell: order[cell["id"]]),
@@ -101,8 +111,8 @@ def _check_matrix(matrix: Any, source: str) -> None:
     """Raise ReportError unless `matrix` has the schema's top level and every cell has the schema's keys."""
     if not isinstance(matrix, dict):
         raise ReportError(f"{source}: the matrix must be a JSON object, found {type(matrix).__name__}")
-    if matrix.get("schema_version") != SCHEMA_VERSION:
-        found = matrix.get("schema_version")
+    found = matrix.get("schema_version")
+    if type(found) is not int or found != SCHEMA_VERSION:
         raise ReportError(f"{source}: schema_version is {found!r}; this reader understands {SCHEMA_VERSION}")
     missing = [key for key in TOP_LEVEL_KEYS if key not in matrix]
     if missing:
@@ -297,7 +307,7 @@ def _missing_results(cell: dict[str, Any], suites: list[str]) -> list[str]:
             if not any(_mode_summary(cell, suite, mode).get("counts", {}).values()):
                 lines.append(
                     f"- {_label(ERROR)}: {suite} reported no test in the `{mode}` run "
-                    f"(pytest exit code {run.get('exit_code')})"
+                    f"(pytest exit: {run.get('exit_code')})"
                 )
     return lines
 
@@ -314,7 +324,7 @@ def _grouped_tests(cell: dict[str, Any]) -> list[str]:
             text = test.get("error") or test.get("reason") or "no message recorded"
             key = (verdict, error_signature(text))
             texts.setdefault(key, text)
-            groups.setdefault(key, {}).setdefault((test.get("suite", "?"), test["name"]), []).append(mode)
+            groups.setdefault(key, {}).setdefault((test.get("suite", "?"), test.get("name", "?")), []).append(mode)
     lines = []
     for key in sorted(groups, key=lambda key: (SEVERITY.index(key[0]), key[1])):
         members = groups[key]

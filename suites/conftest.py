@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["suites.known_limitations"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register (or not) before any test module builds a model, then start recording verdicts."""

@@ -36,7 +36,9 @@ torch = "2.13.0"
 
 def record(suite: str, name: str, verdict: str, error: str | None = None, reason: str | None = None) -> dict:
     """One test record as the in-cell recorder writes it."""
-    return {"suite": suite, "name": name, "verdict": verdict, "duration_s": 0.5, "reason": reason, "error": error}
+    return {
+        "suite": suite, "name": name, "verdict": verdict, "duration_s": 0.5, "reason": reason, "error": error,
+    }
 
 
 def build_cell(
@@ -99,7 +101,8 @@ def example_runs() -> dict[str, Any]:
 
 REGISTRATION_REPORT = [
     {"class": "DynamicCache", "status": "registered", "owner": "compat", "reason": None},
-    {"class": "StaticCache", "status": "already-registered", "owner": "transformers.integrations", "reason": None},
+    {"class": "StaticCache", "status": "already-registered", "owner": "transformers.integrations",
+     "reason": None},
     {"class": "OffloadedCache", "status": "unsupported", "owner": None, "reason": "needs torch | newer"},
 ]
 

@@ -52,7 +52,10 @@ def test_select_unknown_id_names_it(pins_file: Path) -> None:
 BAD_PINS = {
     "unknown cell field": (
         HEADER + cell_toml(extra='tag = ["smoke"]\n'),
-        "cell #1 (tf4.57.6-torch2.13.0): unknown field 'tag'; allowed fields: transformers, torch, note, tags",
+        (
+            "cell #1 (tf4.57.6-torch2.13.0): unknown field 'tag'; "
+            "allowed fields: transformers, torch, note, tags"
+        ),
     ),
     "wildcard-ish version 2.x": (
         HEADER + cell_toml(torch='"2.x"'),
@@ -83,7 +86,10 @@ BAD_PINS = {
     ),
     "invalid TOML": (HEADER + "\n[[cell]]\ntransformers 4.57.6\n", "invalid TOML"),
     "schema_version missing": ('python = "3.11"\n' + cell_toml(), "schema_version must be 1, found missing"),
-    "schema_version 2": ('schema_version = 2\npython = "3.11"\n' + cell_toml(), "schema_version must be 1, found 2"),
+    "schema_version 2": (
+        'schema_version = 2\npython = "3.11"\n' + cell_toml(),
+        "schema_version must be 1, found 2",
+    ),
     "schema_version true": (
         'schema_version = true\npython = "3.11"\n' + cell_toml(),
         "schema_version must be 1, found True",
@@ -92,11 +98,14 @@ BAD_PINS = {
         HEADER + "\n[[cells]]\ntransformers = \"4.57.6\"\n",
         "unknown top-level key 'cells'; allowed keys: schema_version, python, cell",
     ),
-    "python not major.minor": ('schema_version = 1\npython = "3"\n' + cell_toml(), "python must be a \"major.minor\""),
+    "python not major.minor": (
+        'schema_version = 1\npython = "3"\n' + cell_toml(),
+        'python must be a "major.minor" string like "3.11", found \'3\'',
+    ),
     "no cells": (HEADER, "no cells"),
     "cell not an array of tables": (HEADER + 'cell = "4.57.6"\n', "'cell' must be an array of tables"),
-    "tags not a list": (HEADER + cell_toml(extra='tags = "smoke"\n'), "tags must be a list of non-empty strings"),
-    "tags with a number": (HEADER + cell_toml(extra="tags = [1]\n"), "tags must be a list of non-empty strings"),
+    "tags not a list": (HEADER + cell_toml(extra='tags = "smoke"\n'), "tags must be a list of non-empty"),
+    "tags with a number": (HEADER + cell_toml(extra="tags = [1]\n"), "non-empty strings, found [1]"),
     "note not a string": (HEADER + cell_toml(extra="note = 3\n"), "note must be a string, found 3"),
 }
 

@@ -1,0 +1,113 @@
+"""Run one cell from the host: install its pins, run the suites with and without registration, and
+write the cell's `matrix.json` record. Needs no torch: everything torch-related runs in subprocesses
+inside the cell's own environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from .install import InstallOutcome, freeze, install
+from .pins import Cell
+from .verdicts import ERROR, RAN, summarize_suites
+
+SUITES = ["export", "roundtrip", "compile"]
+SUITE_REQUIREMENTS = ["pytest>=8"]
+RUN_ORDER = ("without", "with")
+RUN_TIMEOUT_S = 1800
+LOG_TAIL_LINES = 40
+# Nothing inside a cell may reach a model hub.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def requirements(cell: Cell) -> list[str]:
+    """The exact pins plus what the suites themselves need."""
+    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *SUITE_REQUIREMENTS]
+
+
+def repro_command(cell: Cell) -> str:
+    """The one-line command that reruns this cell."""
+    return f"nox -s 'cell({cell.id})'"
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S) -> dict[str, Any]:
+    """One pytest process over suites/ in `mode` ("with" / "without" registration); returns the run.
+
+    A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
+    turns into `error` for every suite, with the exit status and the log tail kept for the reader.
+    """
+    results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
+    results.unlink(missing_ok=True)
+    env = {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results),
+           "PYTHONPATH": str(repo_root)}
+    command = [python, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q"]
+    start = time.monotonic()
+    with log.open("w") as out:
+        try:
+            exit_code: int | str = subprocess.run(
+                command, cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s
+            ).returncode
+        except subprocess.TimeoutExpired:
+            exit_code = f"timeout after {timeout_s}s"
+    run: dict[str, Any] = {"exit_code": exit_code, "duration_s": round(time.monotonic() - start, 2),
+                           "log_tail": _tail(log), "tests": []}
+    if results.exists():
+        payload = json.loads(results.read_text())
+        run.update(tests=payload["tests"], meta={k: v for k, v in payload.items() if k != "tests"})
+    return run
+
+
+def build_record(cell: Cell, outcome: InstallOutcome, python_version: str | None, frozen: list[str],
+                 runs: dict[str, Any], duration_s: float) -> dict[str, Any]:
+    """Assemble the cell's `matrix.json` record (docs/matrix-schema.md)."""
+    status = outcome.status
+    if status == RAN and not any(run.get("tests") for run in runs.values()):
+        status = ERROR
+    meta = next((runs[m]["meta"] for m in ("with", "without") if "meta" in runs.get(m, {})), {})
+    with_meta = runs.get("with", {}).get("meta", {})
+    return {
+        **cell.to_json(),
+        "status": status,
+        "status_reason": outcome.reason if outcome.status != RAN else (
+            None if status == RAN else "no suite run reported any test; see the runs' log tails"),
+        "python": meta.get("python", python_version),
+        "resolved": meta.get("versions", {}),
+        "freeze": frozen,
+        "layout": meta.get("layout"),
+        "registration_report": with_meta.get("registration_report", []),
+        "runs": runs,
+        "suites": summarize_suites(runs, SUITES, status),
+        "repro": repro_command(cell),
+        "install_duration_s": outcome.duration_s,
+        "duration_s": round(duration_s, 2),
+    }
+
+
+def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path) -> dict[str, Any]:
+    """Install, run both modes, write `results_dir/<cell id>.json`; never raises for a verdict."""
+    start = time.monotonic()
+    work_dir = results_dir / cell.id
+    work_dir.mkdir(parents=True, exist_ok=True)
+    outcome = install(python, requirements(cell))
+    runs: dict[str, Any] = {}
+    frozen: list[str] = []
+    if outcome.status == RAN:
+        frozen = freeze(python)
+        for mode in RUN_ORDER:
+            runs[mode] = run_suites(python, repo_root, mode, work_dir)
+    record = build_record(cell, outcome, None, frozen, runs, time.monotonic() - start)
+    out = results_dir / f"{cell.id}.json"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(out)
+    return record

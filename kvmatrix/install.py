@@ -1,0 +1,93 @@
+"""Install one cell's pins with uv and tell apart why an install failed.
+
+A pair whose pins cannot be resolved together is `not-installable` (with the resolver's reason); a network
+or index failure is `infra` and is retried a bounded number of times with backoff; anything else is
+`error`. None of them is ever a suite verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+NOT_INSTALLABLE_PATTERNS = (
+    r"No solution found when resolving",
+    r"Because .* we can conclude",
+    r"is not available in the package index|not found in the package registry",
+    r"there is no version of",
+    r"no matching distribution",
+    r"requirements are unsatisfiable",
+)
+INFRA_PATTERNS = (
+    r"Failed to fetch",
+    r"Could not connect|Connection refused|Connection reset|connection closed",
+    r"dns error|failed to lookup address|Name or service not known|Temporary failure in name resolution",
+    r"timed out|operation timed out|Request failed after",
+    r"error sending request",
+    r"HTTP status server error|502 Bad Gateway|503 Service Unavailable|504 Gateway",
+)
+
+
+@dataclass
+class InstallOutcome:
+    """How installing a cell's pins ended."""
+
+    status: str  # ran (installed) | not-installable | infra | error
+    reason: str | None = None
+    attempts: int = 0
+    duration_s: float = 0.0
+    log: list[str] = field(default_factory=list)
+
+
+def classify(output: str) -> str:
+    """`not-installable`, `infra` or `error` for a failed uv run's output (resolver reasons win)."""
+    if any(re.search(p, output, re.IGNORECASE) for p in NOT_INSTALLABLE_PATTERNS):
+        return "not-installable"
+    if any(re.search(p, output, re.IGNORECASE) for p in INFRA_PATTERNS):
+        return "infra"
+    return "error"
+
+
+def reason_of(output: str) -> str:
+    """The informative lines of a uv failure (its `×` / `╰─▶` / `error:` lines), at most 600 characters."""
+    lines = [line.strip() for line in output.splitlines()]
+    keep = [line for line in lines if line.startswith(("×", "╰─▶", "error:", "Because", "And because", "│"))]
+    return " ".join(keep or lines[-5:])[:600]
+
+
+def uv_install_command(python: str, requirements: list[str]) -> list[str]:
+    """`uv pip install` into the cell's interpreter; PIP_FIND_LINKS (a local torch wheel) is passed on,
+    since uv reads its own UV_* settings but not pip's."""
+    command = ["uv", "pip", "install", "--python", python]
+    for link in os.environ.get("PIP_FIND_LINKS", "").split():
+        command += ["--find-links", link]
+    return command + requirements
+
+
+def install(python: str, requirements: list[str], retries: int = 3, backoff_s: float = 5.0) -> InstallOutcome:
+    """Install `requirements` into `python`'s environment; retry only `infra` failures."""
+    start = time.monotonic()
+    outcome = InstallOutcome(status="error")
+    for attempt in range(1, retries + 1):
+        proc = subprocess.run(uv_install_command(python, requirements), capture_output=True, text=True)
+        output = proc.stdout + proc.stderr
+        outcome.attempts = attempt
+        outcome.log.append(output[-4000:])
+        if proc.returncode == 0:
+            outcome.status, outcome.reason = "ran", None
+            break
+        outcome.status, outcome.reason = classify(output), reason_of(output)
+        if outcome.status != "infra" or attempt == retries:
+            break
+        time.sleep(backoff_s * 2 ** (attempt - 1))
+    outcome.duration_s = round(time.monotonic() - start, 2)
+    return outcome
+
+
+def freeze(python: str) -> list[str]:
+    """The resolved environment, `name==version` per line, as uv sees it."""
+    proc = subprocess.run(["uv", "pip", "freeze", "--python", python], capture_output=True, text=True, check=True)
+    return sorted(line for line in proc.stdout.splitlines() if line.strip())

@@ -1,0 +1,113 @@
+"""Registration tests, run inside real cell environments (a list-based and a layer-based transformers).
+
+Each ordering test runs in a fresh interpreter, because pytree registrations are process-global.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch.utils import _pytree as pytree
+from transformers import cache_utils
+
+import compat
+from compat.catalog import CACHE_CLASSES
+from compat.node import from_dumpable_context, to_dumpable_context
+from compat.state import UnsupportedState, encode
+
+STATUSES = {"registered", "already-registered", "absent", "unsupported"}
+
+
+def run_fresh(code: str) -> dict:
+    """Run `code` in a new interpreter; it prints one JSON object as its last line."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+OWNERS = """
+    import json, compat
+    from torch.utils import _pytree as pytree
+    from transformers import cache_utils
+    print(json.dumps({r.name: [r.status, r.owner] for r in compat.registration_report()}))
+"""
+TRANSFORMERS_FIRST = """
+    import transformers, torch
+    from suites.baseline import register_transformers_own
+    from suites.models import tiny_llama
+    register_transformers_own(tiny_llama())
+    import compat
+    compat.register(); compat.register()
+""" + OWNERS
+COMPAT_FIRST = """
+    import compat
+    compat.register()
+    from suites.baseline import register_transformers_own
+    from suites.models import tiny_llama
+    register_transformers_own(tiny_llama())
+    compat.register()
+""" + OWNERS
+
+
+def test_register_twice_changes_nothing() -> None:
+    first = [r.to_json() for r in compat.register()]
+    assert [r.to_json() for r in compat.register()] == first
+
+
+def test_report_covers_every_catalogued_class_with_a_known_status() -> None:
+    report = {r.name: r for r in compat.register()}
+    assert set(report) == {entry.name for entry in CACHE_CLASSES}
+    for name, entry in report.items():
+        assert entry.status in STATUSES, (name, entry)
+        assert (entry.status == "absent") == (not hasattr(cache_utils, name)), (name, entry)
+        if entry.status == "already-registered":
+            assert entry.owner and not entry.owner.startswith("compat"), entry
+        if entry.status == "registered":
+            assert cache_utils.__dict__[name] in pytree.SUPPORTED_NODES
+
+
+@pytest.mark.parametrize("order", ["transformers-first", "compat-first"])
+def test_either_import_order_registers_every_present_class_without_raising(order: str) -> None:
+    owners = run_fresh(TRANSFORMERS_FIRST if order == "transformers-first" else COMPAT_FIRST)
+    for name, (status, owner) in owners.items():
+        assert status in STATUSES, (name, status)
+        if hasattr(cache_utils, name):
+            assert status in {"registered", "already-registered"}, (order, name, status, owner)
+
+
+def test_static_cache_rebuilt_from_leaves_is_a_usable_cache() -> None:
+    from suites.models import prefilled, tiny_llama
+
+    compat.register()
+    cache = prefilled(tiny_llama(), "StaticCache")
+    leaves, spec = pytree.tree_flatten(cache)
+    assert leaves and all(isinstance(leaf, torch.Tensor) for leaf in leaves)
+    rebuilt = pytree.tree_unflatten([leaf.clone() for leaf in leaves], spec)
+    assert type(rebuilt) is type(cache) and rebuilt is not cache
+    k = torch.ones(1, 2, 1, 8)
+    keys, values = rebuilt.update(k, 2 * k, 0, {"cache_position": torch.tensor([5])})
+    assert torch.equal(keys[0, :, 5], k[0, :, 0]) and torch.equal(values[0, :, 5], 2 * k[0, :, 0])
+
+
+def test_contexts_are_json_dumpable_and_come_back_equal() -> None:
+    from suites.models import prefilled, tiny_llama
+
+    compat.register()
+    cache = prefilled(tiny_llama(), "StaticCache")
+    spec = pytree.tree_structure(cache)
+    for node in [spec, *spec.children_specs]:
+        if node.type in compat.registry._OURS:
+            dumped = json.loads(json.dumps(to_dumpable_context(node.context)))
+            assert from_dumpable_context(dumped) == node.context
+    assert pytree.treespec_loads(pytree.treespec_dumps(spec)) == spec
+
+
+def test_a_value_without_json_form_is_refused_by_name() -> None:
+    with pytest.raises(UnsupportedState, match="StaticCache.lock"):
+        encode(object(), "StaticCache.lock")
+    assert encode(torch.float16, "x") == {"__dtype__": "float16"}

@@ -1,0 +1,227 @@
+"""kvmatrix.report: building, atomically writing, reading, merging and rendering matrix.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kvmatrix.pins import Pins
+from kvmatrix.report import (
+    ReportError,
+    load_matrix,
+    main,
+    merge_cells,
+    new_matrix,
+    render_markdown,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATED_AT = "2026-11-25T10:00:00Z"
+
+
+def section(markdown: str, title: str) -> str:
+    """The body of the `## title` section."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", markdown, re.MULTILINE | re.DOTALL)
+    assert match, f"no section {title!r}"
+    return match.group(1)
+
+
+@pytest.fixture
+def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict) -> dict[str, Any]:
+    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at=GENERATED_AT)
+
+
+def test_atomic_write_replaces_content_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "matrix.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_json_atomic(target, {"cells": ["✅"]})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"cells": ["✅"]}
+    assert target.read_text(encoding="utf-8").endswith("\n")
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert os.listdir(tmp_path) == ["matrix.json"]
+
+
+def test_failed_atomic_write_keeps_old_content_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "matrix.md"
+    target.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        write_text_atomic(target, "a lone surrogate \ud800 cannot be encoded")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["matrix.md"]
+
+
+def test_new_matrix_top_level_and_pins_order(matrix: dict) -> None:
+    assert list(matrix) == ["schema_version", "generated_at", "pins_file", "suites", "cells"]
+    assert matrix["schema_version"] == 1
+    assert matrix["generated_at"] == GENERATED_AT
+    assert matrix["suites"] == ["export", "roundtrip", "compile"]
+    assert [cell["id"] for cell in matrix["cells"]] == ["tf4.46.3-torch2.5.1", "tf4.57.6-torch2.13.0"]
+
+
+def test_new_matrix_defaults_to_now(pins: Pins, ran_cell: dict) -> None:
+    stamp = new_matrix(pins, [ran_cell], suites=["export"])["generated_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
+
+
+def test_new_matrix_rejects_cells_not_in_pins(pins: Pins, make_cell) -> None:
+    with pytest.raises(ReportError, match="tf4.40.0-torch2.4.0"):
+        new_matrix(pins, [make_cell("4.40.0", "2.4.0", {})])
+
+
+def test_new_matrix_rejects_cells_missing_schema_keys(pins: Pins, ran_cell: dict) -> None:
+    del ran_cell["repro"]
+    with pytest.raises(ReportError, match=r"cell #1 \(tf4.57.6-torch2.13.0\) is missing key\(s\): repro"):
+        new_matrix(pins, [ran_cell])
+
+
+def test_load_matrix_round_trip(tmp_path: Path, matrix: dict) -> None:
+    path = tmp_path / "matrix.json"
+    write_json_atomic(path, matrix)
+    assert load_matrix(path) == matrix
+
+
+def test_load_matrix_truncated_file(tmp_path: Path, matrix: dict) -> None:
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(matrix)[:200])
+    with pytest.raises(ReportError, match=r"matrix.json: invalid JSON .* is the file truncated\?"):
+        load_matrix(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda m: m.update(schema_version=2), "schema_version is 2; this reader understands 1"),
+        (lambda m: m.pop("schema_version"), "schema_version is None"),
+        (lambda m: m.pop("suites"), r"missing top-level key\(s\): suites"),
+        (lambda m: m["cells"][1].pop("runs"), r"cell #2 \(tf4.57.6-torch2.13.0\) is missing key\(s\): runs"),
+        (lambda m: m["cells"][0].update(status="skipped"), "status 'skipped' is not one of"),
+    ],
+)
+def test_load_matrix_off_schema(tmp_path: Path, matrix: dict, change, expected: str) -> None:
+    change(matrix)
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(matrix))
+    with pytest.raises(ReportError, match=expected):
+        load_matrix(path)
+
+
+def test_load_matrix_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="matrix.json: matrix file not found"):
+        load_matrix(tmp_path / "matrix.json")
+
+
+def test_merge_keeps_other_cells_replaces_rerun_and_drops_removed_pins(
+    pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict
+) -> None:
+    removed = make_cell("4.40.0", "2.4.0", {})
+    previous = {"cells": [removed, ran_cell, uninstallable_cell]}
+    rerun = make_cell("4.46.3", "2.5.1", {}, status="infra", status_reason="index timed out")
+    fresh_only = make_cell("5.24.0", "2.13.0", {}, status="error", status_reason="segfault")
+    merged = merge_cells(previous, [fresh_only, rerun], pins)
+    assert [cell["id"] for cell in merged] == [
+        "tf4.46.3-torch2.5.1", "tf4.57.6-torch2.13.0", "tf5.24.0-torch2.13.0",
+    ]
+    assert merged[0]["status"] == "infra"
+    assert merged[1]["runs"] == ran_cell["runs"]
+    assert merged[1]["note"] == "layer-based on the newest torch" and merged[1]["tags"] == ["smoke"]
+
+
+def test_merge_without_previous_and_unknown_fresh(pins: Pins, make_cell, ran_cell: dict) -> None:
+    assert [cell["id"] for cell in merge_cells(None, [ran_cell], pins)] == ["tf4.57.6-torch2.13.0"]
+    with pytest.raises(ReportError, match="fresh cell tf4.40.0-torch2.4.0 is not in"):
+        merge_cells(None, [make_cell("4.40.0", "2.4.0", {})], pins)
+
+
+def test_render_table_rows(matrix: dict) -> None:
+    markdown = render_markdown(matrix)
+    assert markdown.startswith("# KV-cache compatibility matrix\n")
+    assert f"Generated at {GENERATED_AT}" in markdown
+    table = section(markdown, "Matrix")
+    assert "| transformers | torch | layout | export | roundtrip | compile |" in table
+    assert "| 4.57.6 | 2.13.0 | layer | ✅ pass / ❌ fail | ✅ pass / ✅ pass | ⚠️ xfail / ⚠️ xfail |" in table
+    not_installable = "🚫 not-installable / 🚫 not-installable"
+    assert f"| 4.46.3 | 2.5.1 | — | {not_installable} | {not_installable} | {not_installable} |" in table
+    assert table.index("| 4.46.3 |") < table.index("| 4.57.6 |")
+
+
+def test_render_legend(matrix: dict) -> None:
+    legend = section(render_markdown(matrix), "Legend")
+    for label in ["✅ pass", "❌ fail", "⚠️ xfail", "➖ n/a", "💥 error", "🚫 not-installable", "🌐 infra"]:
+        assert f"| {label} |" in legend
+
+
+def test_render_what_registration_adds(matrix: dict) -> None:
+    adds = section(render_markdown(matrix), "What registration adds")
+    entries = [line for line in adds.splitlines() if line.startswith("- ")]
+    assert entries == [
+        (
+            "- `tf4.57.6-torch2.13.0` · export: ✅ pass with registration (3 pass), "
+            "❌ fail without (1 pass, 2 fail)"
+        )
+    ]
+
+
+def test_render_failures_grouped_by_signature(matrix: dict) -> None:
+    failures = section(render_markdown(matrix), "Failures")
+    cell = failures[failures.index("### tf4.57.6-torch2.13.0"):]
+    assert "Repro: `nox -s 'cell(tf4.57.6-torch2.13.0)'`" in cell
+    assert (
+        "- ❌ fail (2 tests): `TypeError: cannot flatten DynamicCache object at 0x7f3a2b1c0d10 (layer 0)`\n"
+        "  - export · `test_export[DynamicCache-strict]` (without)\n"
+        "  - export · `test_export[DynamicCache-nonstrict]` (without)\n"
+    ) in cell
+    assert (
+        "- ⚠️ xfail (1 test): `known: torch.compile graph break on DynamicLayer.update (pytorch#123)`\n"
+        "  - compile · `test_compile_decode[DynamicCache]` (with, without)"
+    ) in cell
+    assert cell.index("❌ fail") < cell.index("⚠️ xfail")
+    assert "test_export[StaticCache-strict]" not in cell
+    uninstallable = failures[failures.index("### tf4.46.3-torch2.5.1"):failures.index("### tf4.57.6")]
+    assert "**🚫 not-installable**: `ResolutionImpossible: transformers 4.46.3 requires" in uninstallable
+    assert "Repro: `nox -s 'cell(tf4.46.3-torch2.5.1)'`" in uninstallable
+
+
+def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_cell) -> None:
+    runs = {"with": {"exit_code": 4, "duration_s": 1.0, "log_tail": "", "tests": []}}
+    markdown = render_markdown(new_matrix(pins, [make_cell("5.24.0", "2.13.0", runs)], GENERATED_AT))
+    failures = section(markdown, "Failures")
+    assert "- 💥 error: export reported no test in the `with` run (pytest exit: 4)" in failures
+    assert "- 💥 error: no `without` run recorded" in failures
+    assert "| 5.24.0 | 2.13.0 | layer | 💥 error / 💥 error |" in section(markdown, "Matrix")
+
+
+def test_render_registration_report(matrix: dict) -> None:
+    report = section(render_markdown(matrix), "Registration report")
+    assert "| DynamicCache | registered | compat | — |" in report
+    assert "| StaticCache | already-registered | transformers.integrations | — |" in report
+    assert "| OffloadedCache | unsupported | — | needs torch \\| newer |" in report
+    assert "No registration report (the cell did not run)." in report
+
+
+def test_render_is_deterministic(matrix: dict) -> None:
+    assert render_markdown(matrix) == render_markdown(json.loads(json.dumps(matrix)))
+
+
+def test_cli_renders_matrix(tmp_path: Path, matrix: dict) -> None:
+    source, target = tmp_path / "matrix.json", tmp_path / "matrix.md"
+    write_json_atomic(source, matrix)
+    subprocess.run(
+        [sys.executable, "-m", "kvmatrix.report", "render", str(source), str(target)], cwd=REPO, check=True
+    )
+    assert target.read_text(encoding="utf-8") == render_markdown(matrix)
+
+
+def test_cli_reports_a_bad_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(tmp_path / "absent.json"), str(tmp_path / "matrix.md")]) == 2
+    assert "absent.json: matrix file not found" in capsys.readouterr().err
+    assert not (tmp_path / "matrix.md").exists()
