@@ -58,7 +58,8 @@ def publish(session: nox.Session) -> None:
         cells = PINS.select(args[args.index("--cells") + 1].split(","))
     else:
         cells = tuple(c for c in PINS.cells if (results / f"{c.id}.json").exists())
-    matrix = publish_reports(PINS, cells, results, reports)
+    readme = ROOT / "README.md" if reports == REPORTS else None
+    matrix = publish_reports(PINS, cells, results, reports, readme)
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
 
 

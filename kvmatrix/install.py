@@ -52,10 +52,12 @@ def classify(output: str) -> str:
 
 
 def reason_of(output: str) -> str:
-    """The informative lines of a uv failure (its `×` / `╰─▶` / `error:` lines), at most 600 characters."""
-    lines = [line.strip() for line in output.splitlines()]
-    keep = [line for line in lines if line.startswith(("×", "╰─▶", "error:", "Because", "And because", "│"))]
-    return " ".join(keep or lines[-5:])[:600]
+    """uv's explanation of a failure: from its first `error:` / `×` line on, whitespace collapsed and the
+    tree drawing removed, at most 600 characters."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(("error:", "×"))), 0)
+    text = " ".join(lines[start:]).replace("╰─▶", "").replace("│", "")
+    return " ".join(text.split())[:600]
 
 
 def uv_install_command(python: str, requirements: list[str]) -> list[str]:

@@ -12,7 +12,9 @@ from typing import Any
 
 from .cell import SUITES, repro_command
 from .pins import Cell, Pins
-from .report import load_matrix, merge_cells, new_matrix, render_markdown, write_json_atomic, write_text_atomic
+from .report import (
+    load_matrix, merge_cells, new_matrix, render_markdown, render_table, write_json_atomic, write_text_atomic,
+)
 from .verdicts import ERROR, summarize_suites
 
 
@@ -38,8 +40,24 @@ def collect(results_dir: Path, cells: tuple[Cell, ...]) -> list[dict[str, Any]]:
     return records
 
 
-def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir: Path) -> dict[str, Any]:
-    """Write reports_dir/matrix.json and matrix.md with `cells` refreshed and every other cell kept."""
+README_START, README_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
+
+
+def embed_in_readme(readme: str, matrix: dict[str, Any]) -> str:
+    """`readme` with the text between the matrix markers replaced by the current matrix table."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
+    stamp = f"Generated at {matrix['generated_at']}; details in [reports/matrix.md](reports/matrix.md)."
+    table = render_table(matrix).removeprefix("## Matrix\n\n")
+    return f"{head}{start}\n{stamp}\n\n{table}\n{end}{tail}"
+
+
+def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir: Path,
+            readme: Path | None = None) -> dict[str, Any]:
+    """Write reports_dir/matrix.json and matrix.md with `cells` refreshed and every other cell kept;
+    with `readme`, also refresh the table embedded in it."""
     matrix_path = reports_dir / "matrix.json"
     previous = load_matrix(matrix_path) if matrix_path.exists() else None
     merged = merge_cells(previous, collect(results_dir, cells), pins)
@@ -47,4 +65,6 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     reports_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(matrix_path, matrix)
     write_text_atomic(reports_dir / "matrix.md", render_markdown(matrix))
+    if readme is not None:
+        write_text_atomic(readme, embed_in_readme(readme.read_text(), matrix))
     return matrix

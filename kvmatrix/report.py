@@ -254,8 +254,7 @@ def _table(matrix: dict[str, Any]) -> str:
     for cell in matrix["cells"]:
         columns = [cell["pins"]["transformers"], cell["pins"]["torch"], _table_text(cell["layout"])]
         for suite in suites:
-            verdicts = [_label(_mode_summary(cell, suite, mode).get("verdict")) for mode in MODES]
-            columns.append(" / ".join(verdicts))
+            columns.append(" / ".join(_verdict_with_passes(_mode_summary(cell, suite, mode)) for mode in MODES))
         lines.append("| " + " | ".join(columns) + " |")
     if not matrix["cells"]:
         lines.append("")
@@ -263,17 +262,34 @@ def _table(matrix: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _verdict_with_passes(summary: dict[str, Any]) -> str:
+    """`❌ fail 7/8`: the suite verdict and how many of its tests passed."""
+    counts = summary.get("counts") or {}
+    total = sum(counts.values())
+    return _label(summary.get("verdict")) + (f" {counts.get(PASS, 0)}/{total}" if total else "")
+
+
+def render_table(matrix: dict[str, Any]) -> str:
+    """The matrix table alone (for embedding in the README)."""
+    return _table(matrix)
+
+
 def _registration_adds(matrix: dict[str, Any]) -> str:
+    """Suites that pass only with registration, and per suite how many more tests pass with it."""
     lines = ["## What registration adds", ""]
     for cell in matrix["cells"]:
         for suite in matrix["suites"]:
             with_, without = (_mode_summary(cell, suite, mode) for mode in MODES)
+            gained = with_.get("counts", {}).get(PASS, 0) - without.get("counts", {}).get(PASS, 0)
             if with_.get("verdict") == PASS and without.get("verdict") in (FAIL, ERROR):
                 lines.append(
                     f"- `{cell['id']}` · {suite}: {_label(PASS)} with registration "
                     f"({_counts_text(with_.get('counts', {}))}), {_label(without['verdict'])} without "
                     f"({_counts_text(without.get('counts', {}))})"
                 )
+            elif gained > 0:
+                lines.append(f"- `{cell['id']}` · {suite}: {gained} more passing tests with registration "
+                             f"({_counts_text(with_['counts'])} vs {_counts_text(without['counts'])})")
     if len(lines) == 2:
         lines.append("No suite passes only with registration.")
     return "\n".join(lines)

@@ -25,8 +25,12 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     """The first line of the crash message, cut to 400 characters."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr or "")
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0][:400] if lines else None
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    # "backend='inductor' raised:" says nothing alone; the cause is on the next line.
+    head = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return head[:400]
 
 
 def phase_verdict(report: pytest.TestReport) -> tuple[str, str | None, str | None]:

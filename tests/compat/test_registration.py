@@ -20,7 +20,7 @@ from compat.catalog import CACHE_CLASSES
 from compat.node import from_dumpable_context, to_dumpable_context
 from compat.state import UnsupportedState, encode
 
-STATUSES = {"registered", "already-registered", "absent", "unsupported"}
+STATUSES = {"registered", "already-registered", "absent", "unsupported"}  # after register(): never "unregistered"
 
 
 def run_fresh(code: str) -> dict:

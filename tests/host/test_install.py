@@ -1,0 +1,56 @@
+"""Install outcomes are told apart, for real: uv against PyPI and against a refusing loopback index."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kvmatrix.install import classify, install, uv_install_command
+
+needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
+
+
+@pytest.fixture
+def venv_python(tmp_path: Path) -> str:
+    subprocess.run(["uv", "venv", "-q", str(tmp_path / "venv")], check=True)
+    return str(tmp_path / "venv" / "bin" / "python")
+
+
+@needs_uv
+def test_a_version_that_does_not_exist_is_not_installable_with_the_resolver_reason(venv_python: str) -> None:
+    outcome = install(venv_python, ["six==0.0.424242"], retries=3, backoff_s=0.01)
+    assert outcome.status == "not-installable"
+    assert outcome.attempts == 1, "resolver failures are final, never retried"
+    assert "six" in outcome.reason and "0.0.424242" in outcome.reason
+
+
+@needs_uv
+def test_a_refusing_index_is_infra_and_retried(venv_python: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("UV_NO_CACHE", "1")
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    outcome = install(venv_python, ["six==1.16.0"], retries=2, backoff_s=0.01)
+    assert outcome.status == "infra", outcome.reason
+    assert outcome.attempts == 2
+
+
+def test_pip_find_links_is_passed_on_to_uv(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_FIND_LINKS", "/opt/wheels /srv/more")
+    command = uv_install_command("/venv/bin/python", ["torch==2.13.0"])
+    assert command[-1] == "torch==2.13.0"
+    assert command.count("--find-links") == 2 and "/opt/wheels" in command and "/srv/more" in command
+
+
+@pytest.mark.parametrize(
+    ("output", "status"),
+    [
+        ("× No solution found when resolving dependencies:\n╰─▶ Because torch==9.9 was not found", "not-installable"),
+        ("error: Failed to fetch: `https://pypi.org/simple/torch/`\n Caused by: Connection refused", "infra"),
+        ("error: Failed to build `foo==1.0`\n  Caused by: gcc exited with 1", "error"),
+    ],
+)
+def test_failure_classes(output: str, status: str) -> None:
+    assert classify(output) == status
