@@ -42,9 +42,35 @@ def _is_child(name: str, value: Any, node_types: Iterable[type]) -> bool:
     return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, torch.Tensor) for v in value)
 
 
-def _child_order(name: str) -> tuple[int, str]:
-    known = CHILD_ATTRIBUTES.index(name) if name in CHILD_ATTRIBUTES else len(CHILD_ATTRIBUTES)
-    return known, name
+def _ordered(children: Iterable[str]) -> list[str]:
+    """Known child attributes in CHILD_ATTRIBUTES order, then any others by name."""
+    names = list(children)
+    return [n for n in CHILD_ATTRIBUTES if n in names] + sorted(n for n in names if n not in CHILD_ATTRIBUTES)
+
+
+def _compiling() -> bool:
+    is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return bool(is_compiling())
+
+
+# Instance attribute names seen per class, in first-seen order. Dynamo (strict export traces the flatten
+# of the returned cache) cannot iterate an object's __dict__ on some torches (2.10: "Dynamo does not know
+# how to trace method `items`"), so under tracing the names come from here and are read one by one. The
+# inputs of any export are flattened eagerly first, which records every class that can come back out.
+_SEEN_ATTRIBUTES: dict[type, list[str]] = {}
+
+
+def _attribute_names(obj: Any, is_module: bool) -> list[str]:
+    """The instance attribute names of `obj` (a module cache's nested caches live in `_modules`)."""
+    cls = type(obj)
+    if _compiling():
+        if cls not in _SEEN_ATTRIBUTES:
+            raise UnsupportedState(f"{cls.__name__} was never flattened outside tracing; its fields are unknown")
+        return [name for name in _SEEN_ATTRIBUTES[cls] if hasattr(obj, name)]
+    names = list(vars(obj)) + (list(obj._modules) if is_module else [])
+    seen = _SEEN_ATTRIBUTES.setdefault(cls, [])
+    seen.extend(name for name in names if name not in seen)
+    return names
 
 
 def _buffer_aliases(obj: torch.nn.Module, children: dict[str, Any]) -> list[list[Any]]:
@@ -72,18 +98,17 @@ def split(obj: Any, node_types: Iterable[type] = ()) -> tuple[list[str], list[An
     children: dict[str, Any] = {}
     state: dict[str, Any] = {}
     derived = []
-    # A module cache (4.4x) keeps nested caches in `_modules`, not in its __dict__.
-    attributes = {**vars(obj), **obj._modules} if is_module else vars(obj)
-    for name, value in attributes.items():
+    for name in _attribute_names(obj, is_module):
         if is_module and name in _MODULE_INTERNALS:
             continue
+        value = getattr(obj, name)
         if name in DERIVED_ATTRIBUTES:
             derived.append(name)
         elif _is_child(name, value, node_types):
             children[name] = value
         else:
             state[name] = value
-    names = sorted(children, key=_child_order)
+    names = _ordered(children)
     context: dict[str, Any] = {
         "children": names,
         "state": state,

@@ -49,6 +49,7 @@ def _encoder_decoder(llama: torch.nn.Module) -> Any:
 
 def _chunked() -> Any:
     config = transformers.Llama4TextConfig(**TINY, attention_chunk_size=2, head_dim=8)
+    config.sliding_window = config.attention_chunk_size  # 4.55 sizes chunked layers from `sliding_window`
     cache = static_cache(config, cls=getattr(cache_utils, "HybridChunkedCache", cache_utils.StaticCache))
     generator = torch.Generator().manual_seed(8)
     for layer_idx in range(TINY["num_hidden_layers"]):
