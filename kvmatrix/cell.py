@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from .install import InstallOutcome, freeze, install
+from .metrics import cell_metrics
 from .pins import Cell
 from .verdicts import ERROR, RAN, summarize_suites
 
-SUITES = ["export", "roundtrip", "compile"]
+# The matrix columns: one per suites/test_<name>.py, in display order.
+SUITES = ["export", "dynamic", "saveload", "roundtrip", "compile", "encdec", "cond", "sliding"]
 # setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
 # pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
-SUITE_REQUIREMENTS = ["pytest>=8", "setuptools"]
+SUITE_REQUIREMENTS = ["pytest>=8", "hypothesis>=6", "setuptools"]
 RUN_ORDER = ("without", "with")
 RUN_TIMEOUT_S = 1800
 LOG_TAIL_LINES = 40
@@ -42,8 +44,12 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S) -> dict[str, Any]:
+def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S,
+               selection: list[str] | None = None) -> dict[str, Any]:
     """One pytest process over suites/ in `mode` ("with" / "without" registration); returns the run.
+
+    `selection` (pytest node ids such as `suites/test_roundtrip.py::test_x[DynamicCache]`) runs only
+    those tests instead of the whole of suites/.
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
     turns into `error` for every suite, with the exit status and the log tail kept for the reader.
@@ -52,7 +58,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     results.unlink(missing_ok=True)
     env = {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results),
            "PYTHONPATH": str(repo_root)}
-    command = [python, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-p", "no:logging", "-q"]
+    targets = ["suites"] if selection is None else selection
+    command = [python, "-m", "pytest", *targets, "-p", "no:cacheprovider", "-p", "no:logging", "-q"]
     start = time.monotonic()
     with log.open("w") as out:
         try:
@@ -89,6 +96,7 @@ def build_record(cell: Cell, outcome: InstallOutcome, python_version: str | None
         "registration_report": with_meta.get("registration_report", []),
         "runs": runs,
         "suites": summarize_suites(runs, SUITES, status),
+        "metrics": cell_metrics(runs),
         "repro": repro_command(cell),
         "install_duration_s": outcome.duration_s,
         "duration_s": round(duration_s, 2),

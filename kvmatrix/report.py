@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .metrics import render_metrics
 from .pins import Pins
 from .verdicts import (
     CELL_STATUSES,
@@ -189,13 +190,16 @@ def merge_cells(
 
 
 def render_markdown(matrix: dict[str, Any]) -> str:
-    """The Markdown page of a matrix: legend, table, what registration adds, failures, registration
-    reports. Deterministic: the same matrix always gives the same text."""
+    """The Markdown page of a matrix: legend, table, changes since the last run (when the matrix records
+    them), what registration adds, failures, registration reports. Deterministic: the same matrix always
+    gives the same text."""
     sections = [
         _header(matrix),
         _legend(),
         _table(matrix),
+        *([_changes(matrix["changes"])] if "changes" in matrix else []),
         _registration_adds(matrix),
+        render_metrics(matrix),
         _failures(matrix),
         _registration_reports(matrix),
     ]
@@ -272,6 +276,34 @@ def _verdict_with_passes(summary: dict[str, Any]) -> str:
 def render_table(matrix: dict[str, Any]) -> str:
     """The matrix table alone (for embedding in the README)."""
     return _table(matrix)
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    return "## Changes since last run\n\n" + render_changes(changes)
+
+
+def render_changes(changes: dict[str, Any]) -> str:
+    """Markdown for the `changes` of a matrix (kvmatrix.history.diff): new and removed cells, suites newly
+    failing or passing, then tests newly failing (with their error) or passing."""
+    since = changes["previous_generated_at"]
+    lines = [f"Compared with the matrix generated at {since}." if since
+             else "First published run: there is no previous matrix to compare with.", ""]
+    lines += [f"- 🆕 new cell `{cell_id}`" for cell_id in changes["new_cells"]]
+    lines += [f"- 🗑️ removed cell `{cell_id}`" for cell_id in changes["removed_cells"]]
+    for key, title in (("newly_failing", "newly failing"), ("newly_passing", "newly passing")):
+        lines += [f"- {title}: `{entry['cell']}` · {entry['suite']} ({entry['mode']}): "
+                  f"{_label(entry['before'])} → {_label(entry['after'])}" for entry in changes[key]]
+    for key, title in (("tests_newly_failing", "Tests newly failing"),
+                       ("tests_newly_passing", "Tests newly passing")):
+        if changes[key]:
+            lines.append(f"- {title} ({len(changes[key])}):")
+        for entry in changes[key]:
+            error = f": {_code(entry['error'])}" if entry.get("error") else ""
+            lines.append(f"  - `{entry['cell']}` · {entry['suite']} · `{entry['name']}` ({entry['mode']}): "
+                         f"{_label(entry['before'])} → {_label(entry['after'])}{error}")
+    if len(lines) == 2:
+        lines.append("No change.")
+    return "\n".join(lines)
 
 
 def _registration_adds(matrix: dict[str, Any]) -> str:

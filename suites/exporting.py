@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -12,23 +13,28 @@ from suites.models import PROMPT_LEN, DecodeStep, clone, kv_tensors, prompt_ids
 CACHE_KINDS = ["DynamicCache", "StaticCache"]
 
 
-def all_static(tree: Any) -> Any:
-    """`None` for every tensor of `tree`, in the shape torch.export expects for `dynamic_shapes`."""
+def shapes_for(tree: Any, leaf_shape: Any) -> Any:
+    """`dynamic_shapes` for `tree`: `leaf_shape(tensor)` per tensor, in the structure torch.export expects,
+    where each user-registered pytree node is replaced by the list of its children."""
+    if isinstance(tree, torch.Tensor):
+        return leaf_shape(tree)
     node = pytree.SUPPORTED_NODES.get(type(tree))
     if node is None:
         return None
     if isinstance(tree, dict):
-        return {key: all_static(value) for key, value in tree.items()}
-    children = [all_static(child) for child in node.flatten_fn(tree)[0]]
+        return {key: shapes_for(value, leaf_shape) for key, value in tree.items()}
+    children = [shapes_for(child, leaf_shape) for child in node.flatten_fn(tree)[0]]
     return type(tree)(children) if isinstance(tree, (list, tuple)) else children
 
 
-def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dynamic: bool):
-    """Export DecodeStep; with `dynamic`, the number of new tokens is a `Dim` (cache shapes stay static).
+def all_static(tree: Any) -> Any:
+    """`None` for every tensor of `tree`, in the shape torch.export expects for `dynamic_shapes`."""
+    return shapes_for(tree, lambda _: None)
 
-    torch.export matches `dynamic_shapes` against the inputs with each user-registered pytree node
-    replaced by the list of its children, so the cache's entry is built that way (`all_static`).
-    """
+
+def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dynamic: bool, record=None):
+    """Export DecodeStep; with `dynamic`, the number of new tokens is a `Dim` (cache shapes stay static).
+    `record` (pytest's record_property) receives the export time as `export_s`."""
     options = {}
     if dynamic:
         new_tokens = torch.export.Dim("new_tokens", min=2, max=8)
@@ -37,10 +43,12 @@ def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dy
             "cache": all_static(cache),
             "cache_position": {0: new_tokens},
         }
+    start = time.perf_counter()
     with torch.no_grad():
-        return torch.export.export(
-            DecodeStep(model), (input_ids, cache, cache_position), strict=strict, **options
-        )
+        program = torch.export.export(DecodeStep(model), (input_ids, cache, cache_position), strict=strict, **options)
+    if record is not None:
+        record("export_s", round(time.perf_counter() - start, 3))
+    return program
 
 
 def assert_matches_eager(run, model, cache, input_ids, cache_position) -> None:
@@ -59,3 +67,40 @@ def assert_matches_eager(run, model, cache, input_ids, cache_position) -> None:
 def new_tokens(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Input ids for `count` new tokens after the prompt, and their cache positions."""
     return prompt_ids(count, seed=seed), torch.arange(PROMPT_LEN, PROMPT_LEN + count)
+
+
+def _children(spec: Any) -> list[Any]:
+    return list(spec.children()) if callable(getattr(spec, "children", None)) else list(spec.children_specs)
+
+
+def spec_difference(expected: Any, actual: Any, path: str = "") -> str | None:
+    """Where two tree specs first differ (node type, context field or child count), or None if equal."""
+    if expected.type is not actual.type:
+        return f"{path or 'root'}: {getattr(expected.type, '__name__', expected.type)} became {getattr(actual.type, '__name__', actual.type)}"
+    if expected.context != actual.context:
+        if isinstance(expected.context, dict) and isinstance(actual.context, dict):
+            for key in sorted(set(expected.context) | set(actual.context), key=str):
+                a, b = expected.context.get(key), actual.context.get(key)
+                if a != b and isinstance(a, dict) and isinstance(b, dict):
+                    fields = [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+                    return f"{path or 'root'} context {key}: " + ", ".join(fields)
+                if a != b:
+                    return f"{path or 'root'} context {key}: {a!r} -> {b!r}"
+        return f"{path or 'root'} context: {expected.context!r} -> {actual.context!r}"
+    expected_children, actual_children = _children(expected), _children(actual)
+    if len(expected_children) != len(actual_children):
+        return f"{path or 'root'}: {len(expected_children)} children became {len(actual_children)}"
+    for index, (a, b) in enumerate(zip(expected_children, actual_children)):
+        names = expected.context.get("children") if isinstance(expected.context, dict) else None
+        label = f"{path}.{names[index]}" if names and index < len(names) else f"{path}[{index}]"
+        found = spec_difference(a, b, label)
+        if found:
+            return found
+    return None
+
+
+def assert_same_spec_as_traced(traced: Any, cache: Any) -> None:
+    """Fail with the changed field when a cache no longer has the tree spec an exported program was
+    traced with (an exported program only accepts that spec)."""
+    difference = spec_difference(traced, pytree.tree_structure(cache))
+    assert difference is None, f"the cache's tree spec changed between decode steps: {difference}"

@@ -53,14 +53,16 @@ def first_working(builders: list[Callable[[], Any]]) -> Any:
     raise TypeError("no known constructor call shape works: " + " | ".join(errors))
 
 
-def static_cache(config: Any, cls: type | None = None, max_cache_len: int = MAX_CACHE_LEN) -> Any:
-    """A StaticCache (or a subclass sharing its constructor) for batch size 1, float32, on CPU."""
+def static_cache(config: Any, cls: type | None = None, max_cache_len: int = MAX_CACHE_LEN, batch: int = 1,
+                 dtype: torch.dtype = torch.float32) -> Any:
+    """A StaticCache (or a subclass sharing its constructor) for `batch` sequences of `dtype`, on CPU.
+    Releases whose constructor takes no batch size or dtype allocate on first use."""
     cls = cls or cache_utils.StaticCache
     common = dict(config=config, max_cache_len=max_cache_len)
     return first_working(
         [
-            lambda: cls(**common, batch_size=1, device="cpu", dtype=torch.float32),
-            lambda: cls(**common, max_batch_size=1, device="cpu", dtype=torch.float32),
+            lambda: cls(**common, batch_size=batch, device="cpu", dtype=dtype),
+            lambda: cls(**common, max_batch_size=batch, device="cpu", dtype=dtype),
             lambda: cls(**common),
         ]
     )
@@ -74,10 +76,14 @@ def dynamic_cache(config: Any = None) -> Any:
 
 
 def forward_kwargs(model: torch.nn.Module, cache: Any, cache_position: torch.Tensor) -> dict[str, Any]:
-    """Keyword arguments for a cached forward; 5.x renames `past_key_values` to `cache`."""
+    """Keyword arguments for a cached forward; 5.x renames `past_key_values` to `cache`, and some 5.x
+    models (T5) no longer take `cache_position`."""
     params = inspect.signature(model.forward).parameters
     name = "past_key_values" if "past_key_values" in params else "cache"
-    return {name: cache, "cache_position": cache_position, "use_cache": True}
+    kwargs = {name: cache, "use_cache": True}
+    if "cache_position" in params:
+        kwargs["cache_position"] = cache_position
+    return kwargs
 
 
 class DecodeStep(torch.nn.Module):
@@ -92,17 +98,17 @@ class DecodeStep(torch.nn.Module):
         return out.logits, out.past_key_values
 
 
-def prompt_ids(length: int = PROMPT_LEN, seed: int = 1) -> torch.Tensor:
-    """Deterministic random token ids of shape (1, length)."""
+def prompt_ids(length: int = PROMPT_LEN, seed: int = 1, batch: int = 1) -> torch.Tensor:
+    """Deterministic random token ids of shape (batch, length)."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, TINY["vocab_size"], (1, length), generator=generator)
+    return torch.randint(0, TINY["vocab_size"], (batch, length), generator=generator)
 
 
-def prefilled(model: torch.nn.Module, kind: str) -> Any:
-    """A cache of `kind` (DynamicCache / StaticCache) after an eager prefill of PROMPT_LEN tokens."""
-    cache = dynamic_cache() if kind == "DynamicCache" else static_cache(model.config)
+def prefilled(model: torch.nn.Module, kind: str, length: int = PROMPT_LEN, batch: int = 1) -> Any:
+    """A cache of `kind` (DynamicCache / StaticCache) after an eager prefill of `length` tokens."""
+    cache = dynamic_cache() if kind == "DynamicCache" else static_cache(model.config, batch=batch)
     with torch.no_grad():
-        DecodeStep(model)(prompt_ids(), cache, torch.arange(PROMPT_LEN))
+        DecodeStep(model)(prompt_ids(length, batch=batch), cache, torch.arange(length))
     return cache
 
 

@@ -16,11 +16,12 @@ from suites.models import clone, prefilled
 @pytest.mark.parametrize("shapes", ["static", "dynamic"])
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("kind", CACHE_KINDS)
-def test_decode_step_exports_and_matches_eager(model, kind: str, mode: str, shapes: str) -> None:
+def test_decode_step_exports_and_matches_eager(model, kind: str, mode: str, shapes: str, record_property) -> None:
     cache = prefilled(model, kind)
     input_ids, cache_position = new_tokens(2 if shapes == "dynamic" else 1, seed=2)
     program = export_decode_step(
-        model, clone(cache), input_ids, cache_position, strict=mode == "strict", dynamic=shapes == "dynamic"
+        model, clone(cache), input_ids, cache_position, strict=mode == "strict", dynamic=shapes == "dynamic",
+        record=record_property,
     )
     assert_matches_eager(program.module(), model, cache, input_ids, cache_position)
     if shapes == "dynamic":

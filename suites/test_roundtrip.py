@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 import torch
 import torch.fx._pytree as fx_pytree
+import transformers
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
 from compat.catalog import CACHE_CLASSES
 from suites.exporting import CACHE_KINDS, assert_matches_eager, export_decode_step, new_tokens
 from suites.instances import InstancePool
-from suites.models import clone, kv_tensors, prefilled
+from suites.models import clone, dynamic_cache, kv_tensors, prefilled, static_cache
 
 MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) - {"_buffers"}
 
@@ -129,3 +132,40 @@ def test_unflattened_exported_program_matches_eager(model, kind: str) -> None:
     input_ids, cache_position = new_tokens(1, seed=2)
     program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=False, dynamic=False)
     assert_matches_eager(torch.export.unflatten(program), model, cache, input_ids, cache_position)
+
+
+def random_cache(layers: int, heads: int, head_dim: int, length: int, dtype: torch.dtype, kind: str) -> Any:
+    """A cache of `kind` built from a config of the given sizes and filled with `length` random tokens
+    through `update()`; "sliding-*" kinds use a Mistral config whose window is shorter than `length`+1."""
+    sizes = dict(hidden_size=heads * head_dim, num_attention_heads=heads, num_key_value_heads=heads,
+                 num_hidden_layers=layers, intermediate_size=8, vocab_size=16, max_position_embeddings=64)
+    if kind.startswith("sliding"):
+        config = transformers.MistralConfig(**sizes, sliding_window=max(1, length - 1))
+    else:
+        config = transformers.LlamaConfig(**sizes)
+    cache = dynamic_cache(config) if kind.endswith("dynamic") else static_cache(config, max_cache_len=length + 4, dtype=dtype)
+    generator = torch.Generator().manual_seed(layers * 100 + length)
+    for layer_idx in range(layers):
+        k, v = (torch.randn(1, heads, length, head_dim, generator=generator).to(dtype) for _ in range(2))
+        cache.update(k, v, layer_idx, {"cache_position": torch.arange(length)})
+    return cache
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    layers=st.integers(1, 3),
+    heads=st.integers(1, 3),
+    head_dim=st.sampled_from([4, 8]),
+    length=st.integers(1, 6),
+    dtype=st.sampled_from([torch.float32, torch.float16, torch.bfloat16]),
+    kind=st.sampled_from(["dynamic", "static", "sliding-dynamic", "sliding-static"]),
+)
+def test_random_caches_round_trip_equal_and_stay_usable(layers, heads, head_dim, length, dtype, kind) -> None:
+    cache = random_cache(layers, heads, head_dim, length, dtype, kind)
+    leaves, spec = tensor_leaves(cache)
+    rebuilt = pytree.tree_unflatten([leaf if leaf is None else leaf.clone() for leaf in leaves], spec)
+    assert_same_state(rebuilt, cache, kind)
+    reference = clone(cache)
+    for got, want in zip(update_once(rebuilt), update_once(reference), strict=True):
+        torch.testing.assert_close(got, want)
+    assert_same_state(rebuilt, reference, f"{kind} after update()")

@@ -1,0 +1,27 @@
+"""`torch.export.save` -> `torch.export.load` -> run, for programs whose inputs and outputs hold caches.
+
+Saving needs every pytree node in the program's specs to have a `serialized_type_name` and a context that
+JSON accepts; loading needs the classes registered under the same names.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from suites.exporting import CACHE_KINDS, assert_matches_eager, export_decode_step, new_tokens
+from suites.models import clone, prefilled
+
+
+@pytest.mark.parametrize("kind", CACHE_KINDS)
+def test_saved_and_loaded_program_matches_eager(model, kind: str) -> None:
+    cache = prefilled(model, kind)
+    input_ids, cache_position = new_tokens(1, seed=2)
+    program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=False, dynamic=False)
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    buffer.seek(0)
+    loaded = torch.export.load(buffer)
+    assert_matches_eager(loaded.module(), model, cache, input_ids, cache_position)

@@ -1,0 +1,121 @@
+"""Sliding-window (Mistral) and hybrid (Gemma 2: alternating sliding/full layers) caches, with a window
+shorter than the decoded length, through export, round trip and compile.
+
+The exported decode step is run several times in a row, fed the cache it returned, so a cache that loses
+its sliding layer type on the way through the pytree (transformers#47900: it then grows without bound)
+fails here, not in production.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import torch
+from torch.utils import _pytree as pytree
+from transformers import cache_utils
+
+from suites.exporting import assert_same_spec_as_traced
+from suites.instances import SLIDING_WINDOW, _model
+from suites.models import PROMPT_LEN, DecodeStep, clone, dynamic_cache, kv_tensors, prompt_ids, static_cache
+
+BACKEND = os.environ.get("KVCC_COMPILE_BACKEND", "inductor")
+MODELS = {
+    "mistral": ("MistralConfig", "MistralForCausalLM", {}),
+    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", {"head_dim": 8}),
+}
+# The class a release dedicates to each model's static sliding cache, where it has one.
+DEDICATED = {"mistral": "SlidingWindowCache", "gemma2": "HybridCache"}
+STEPS = 4
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def model_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def model(model_name: str) -> torch.nn.Module:
+    config_name, model_class, extra = MODELS[model_name]
+    return _model(config_name, model_class, sliding_window=SLIDING_WINDOW, **extra)
+
+
+def layer_types(cache: Any) -> list[str]:
+    return [type(layer).__name__ for layer in getattr(cache, "layers", [])]
+
+
+def static_sliding(model: torch.nn.Module, model_name: str, cache_class: str) -> Any:
+    """A prefilled static cache of `cache_class` ("StaticCache(config)" or the dedicated class)."""
+    if cache_class == "dedicated":
+        cls = getattr(cache_utils, DEDICATED[model_name], None)
+        if cls is None:
+            pytest.skip(f"n/a: transformers.cache_utils has no {DEDICATED[model_name]}")
+        cache = static_cache(model.config, cls=cls)
+    else:
+        cache = static_cache(model.config)
+    with torch.no_grad():
+        DecodeStep(model)(prompt_ids(), cache, torch.arange(PROMPT_LEN))
+    return cache
+
+
+def decode(step: Any, cache: Any, steps: int = STEPS, traced_spec: Any = None) -> tuple[list[torch.Tensor], Any]:
+    """Greedy steps after the prompt, each fed the cache the previous step returned; with `traced_spec`
+    (an exported program's cache spec), each step first checks the cache still has it."""
+    token, logits_per_step = prompt_ids(1, seed=5), []
+    with torch.no_grad():
+        for i in range(steps):
+            if traced_spec is not None:
+                assert_same_spec_as_traced(traced_spec, cache)
+            logits, cache = step(token, cache, torch.tensor([PROMPT_LEN + i]))
+            logits_per_step.append(logits)
+            token = logits[:, -1:].argmax(-1)
+    return logits_per_step, cache
+
+
+@pytest.mark.parametrize("mode", ["strict", "non-strict"])
+@pytest.mark.parametrize("cache_class", ["StaticCache(config)", "dedicated"])
+def test_exported_sliding_step_decodes_past_the_window_like_eager(model, model_name, cache_class, mode) -> None:
+    cache = static_sliding(model, model_name, cache_class)
+    with torch.no_grad():
+        program = torch.export.export(
+            DecodeStep(model), (prompt_ids(1, seed=5), clone(cache), torch.tensor([PROMPT_LEN])),
+            strict=mode == "strict",
+        )
+    eager_logits, eager_cache = decode(DecodeStep(model), clone(cache))
+    logits, out_cache = decode(program.module(), clone(cache), traced_spec=pytree.tree_structure(cache))
+    for step, (got, want) in enumerate(zip(logits, eager_logits)):
+        torch.testing.assert_close(got, want, msg=lambda m, s=step: f"step {s}: {m}")
+    assert type(out_cache) is type(eager_cache) and layer_types(out_cache) == layer_types(eager_cache)
+    for got, want in zip(kv_tensors(out_cache), kv_tensors(eager_cache), strict=True):
+        assert got.shape == want.shape, "the cache changed shape: sliding layers lost their window"
+        torch.testing.assert_close(got, want)
+
+
+def test_dynamic_sliding_cache_round_trip_keeps_the_window(model) -> None:
+    cache = dynamic_cache(model.config)
+    with torch.no_grad():
+        DecodeStep(model)(prompt_ids(), cache, torch.arange(PROMPT_LEN))
+    if not any("Sliding" in name for name in layer_types(cache)):
+        pytest.skip("n/a: this release's DynamicCache has no sliding-window layers")
+    leaves, spec = pytree.tree_flatten(cache)
+    assert leaves and all(isinstance(leaf, torch.Tensor) for leaf in leaves), "not a pytree node"
+    rebuilt = pytree.tree_unflatten([leaf.clone() for leaf in leaves], spec)
+    assert layer_types(rebuilt) == layer_types(cache)
+    assert [getattr(layer, "sliding_window", None) for layer in rebuilt.layers] == [
+        getattr(layer, "sliding_window", None) for layer in cache.layers
+    ]
+    _, reference = decode(DecodeStep(model), clone(cache))
+    _, continued = decode(DecodeStep(model), rebuilt)
+    for got, want in zip(kv_tensors(continued), kv_tensors(reference), strict=True):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want)
+
+
+def test_sliding_decode_loop_compiles_and_matches_eager(model, model_name, record_property) -> None:
+    cache = static_sliding(model, model_name, "StaticCache(config)")
+    eager_logits, _ = decode(DecodeStep(model), clone(cache), steps=8)
+    torch._dynamo.reset()
+    logits, _ = decode(torch.compile(DecodeStep(model), backend=BACKEND), clone(cache), steps=8)
+    record_property("backend", BACKEND)
+    torch.testing.assert_close(torch.cat(logits, 1), torch.cat(eager_logits, 1), rtol=1e-4, atol=1e-4)
