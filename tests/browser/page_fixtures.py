@@ -1,0 +1,104 @@
+"""The sample matrix of the browser tests: three pairs and the changes since a previous run."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kvmatrix.history import diff
+from kvmatrix.pins import Cell, Pins
+from kvmatrix.report import new_matrix
+from kvmatrix.verdicts import summarize_suites
+
+SUITES = ["export", "roundtrip", "compile"]
+LIST_MODULE = Cell(transformers="4.46.3", torch="2.5.1", note="list-based")
+LAYER = Cell(transformers="4.57.6", torch="2.13.0", note="layer-based", tags=("smoke",))
+UNINSTALLABLE = Cell(transformers="5.24.0", torch="2.13.0")
+PINS = Pins(python="3.11", cells=(LIST_MODULE, LAYER, UNINSTALLABLE), path="pins.toml")
+EXPORT_ERROR = "TypeError: cannot flatten DynamicCache <img src=x onerror=window.__pwned=1>"
+
+
+def make_test(
+    suite: str, name: str, verdict: str, error: str | None = None, **metrics: Any
+) -> dict[str, Any]:
+    return {
+        "suite": suite,
+        "name": name,
+        "verdict": verdict,
+        "duration_s": 1.25,
+        "reason": None,
+        "error": error,
+        "metrics": metrics,
+    }
+
+
+def ran(cell: Cell, layout: str, runs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **cell.to_json(),
+        "status": "ran",
+        "status_reason": None,
+        "python": "3.11.7",
+        "resolved": {"torch": f"{cell.torch}+cpu", "transformers": cell.transformers},
+        "freeze": [f"torch=={cell.torch}+cpu", f"transformers=={cell.transformers}", "numpy==2.4.6"],
+        "layout": layout,
+        "registration_report": [
+            {"class": "DynamicCache", "status": "registered", "owner": "compat", "reason": None}
+        ],
+        "runs": runs,
+        "suites": summarize_suites(runs, SUITES, "ran"),
+        "metrics": {"export_s": {"median": 1.5, "max": 2.25, "n": 7}},
+        "repro": f"nox -s 'cell({cell.id})'",
+        "install_duration_s": 3.5,
+        "duration_s": 61.0,
+    }
+
+
+def runs_of(without_export: dict[str, Any]) -> dict[str, Any]:
+    shared = [
+        make_test("roundtrip", "test_roundtrip[DynamicCache]", "pass"),
+        make_test(
+            "compile",
+            "test_decode_loop_compiles_once",
+            "pass",
+            graphs_first_step=1,
+            recompiles_after_first_step=0,
+        ),
+    ]
+    with_ = [make_test("export", "test_export[DynamicCache-strict]", "pass"), *shared]
+    without = [without_export, *shared]
+    return {
+        "with": {"exit_code": 0, "duration_s": 30.0, "log_tail": "1 passed", "tests": with_},
+        "without": {"exit_code": 1, "duration_s": 31.0, "log_tail": "1 failed", "tests": without},
+    }
+
+
+def sample_matrix() -> dict[str, Any]:
+    """Three pairs: list-module (export fails without registration), layer (all pass), not-installable;
+    with changes since a previous run in which the list-module pair's export passed without registration."""
+    failing = make_test("export", "test_export[DynamicCache-strict]", "fail", error=EXPORT_ERROR)
+    cells = [
+        ran(LIST_MODULE, "list-module", runs_of(failing)),
+        ran(LAYER, "layer", runs_of(make_test("export", "test_export[DynamicCache-strict]", "pass"))),
+        {
+            **UNINSTALLABLE.to_json(),
+            "status": "not-installable",
+            "status_reason": "No solution found when resolving: torch==2.13.0 needs python>=3.12",
+            "python": None,
+            "resolved": {},
+            "freeze": [],
+            "layout": None,
+            "registration_report": [],
+            "runs": {},
+            "suites": summarize_suites({}, SUITES, "not-installable"),
+            "repro": f"nox -s 'cell({UNINSTALLABLE.id})'",
+            "install_duration_s": 1.0,
+            "duration_s": 1.0,
+        },
+    ]
+    current = new_matrix(PINS, cells, generated_at="2026-11-25T10:00:00Z")
+    previous = copy.deepcopy(current)
+    previous["generated_at"] = "2026-11-24T10:00:00Z"
+    previous["cells"][0]["runs"]["without"]["tests"][0].update(verdict="pass", error=None)
+    previous["cells"][0]["suites"] = summarize_suites(previous["cells"][0]["runs"], SUITES, "ran")
+    current["changes"] = diff(previous, current)
+    return current

@@ -1,0 +1,131 @@
+"""The published page (reports/index.html) in a real headless Chromium: grid, details, filters, permalinks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from page_fixtures import LAYER, LIST_MODULE, UNINSTALLABLE
+from playwright.sync_api import Browser, Page, expect
+
+from kvmatrix.html import render_page
+
+OpenPage = Callable[..., Page]
+
+
+def row(page: Page, cell_id: str):
+    return page.locator(f'#grid tr[data-cell="{cell_id}"]')
+
+
+def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(open_page: OpenPage, matrix: dict) -> None:
+    page = open_page(matrix)
+    rows = page.locator("#grid tbody tr.pair")
+    expect(rows).to_have_count(3)
+    assert [rows.nth(i).get_attribute("data-cell") for i in range(3)] == [
+        LIST_MODULE.id,
+        LAYER.id,
+        UNINSTALLABLE.id,
+    ]
+    verdicts = row(page, LIST_MODULE.id).locator("td.verdict")
+    assert verdicts.all_inner_texts() == [
+        "pass 1/1",
+        "fail 0/1",
+        "pass 1/1",
+        "pass 1/1",
+        "pass 1/1",
+        "pass 1/1",
+    ]
+    expect(row(page, UNINSTALLABLE.id)).to_contain_text("not-installable")
+    expect(row(page, UNINSTALLABLE.id)).to_contain_text("No solution found when resolving")
+    expect(page.locator("#generated-at")).to_have_text("2026-11-25T10:00:00Z")
+
+
+def test_verdict_colours_differ_so_pass_and_fail_are_told_apart_at_a_glance(
+    open_page: OpenPage, matrix: dict
+) -> None:
+    page = open_page(matrix)
+    cells = row(page, LIST_MODULE.id).locator("td.verdict")
+    background = "el => getComputedStyle(el).backgroundColor"
+    assert cells.nth(0).evaluate(background) != cells.nth(1).evaluate(background)
+
+
+def test_clicking_a_cell_opens_its_details(open_page: OpenPage, matrix: dict) -> None:
+    page = open_page(matrix)
+    details = page.locator("#details")
+    expect(details).to_be_hidden()
+    row(page, LIST_MODULE.id).locator("td.verdict").nth(1).click()
+    expect(details).to_be_visible()
+    expect(page.locator("#details-title")).to_have_text(LIST_MODULE.id)
+    expect(page.locator("#repro")).to_have_text(f"nox -s 'cell({LIST_MODULE.id})'")
+    failing = page.locator("#details-failing")
+    expect(failing).to_contain_text("test_export[DynamicCache-strict]")
+    expect(failing).to_contain_text(
+        "TypeError: cannot flatten DynamicCache <img src=x onerror=window.__pwned=1>"
+    )
+    expect(page.locator("#details-metrics")).to_contain_text("recompiles_after_first_step = 0")
+    expect(page.locator("#details-freeze")).to_contain_text("numpy==2.4.6")
+    expect(page.locator("#details-body dl")).to_contain_text("median 1.50 s, max 2.25 s over 7 exports")
+    assert page.evaluate("() => document.querySelectorAll('#details img').length") == 0
+    assert page.evaluate("() => window.__pwned") is None  # the error text stayed text
+    assert page.evaluate("() => location.hash") == f"#cell-{LIST_MODULE.id}"
+
+
+def test_closing_the_details_clears_the_permalink(open_page: OpenPage, matrix: dict) -> None:
+    page = open_page(matrix)
+    row(page, LAYER.id).click()
+    page.keyboard.press("Escape")
+    expect(page.locator("#details")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"/index\.html$"))  # the dialog's close event clears the hash
+
+
+def test_a_permalink_opens_that_cell(open_page: OpenPage, matrix: dict) -> None:
+    page = open_page(matrix, f"#cell-{UNINSTALLABLE.id}")
+    expect(page.locator("#details")).to_be_visible()
+    expect(page.locator("#details-title")).to_have_text(UNINSTALLABLE.id)
+    expect(page.locator("#details-body")).to_contain_text("torch==2.13.0 needs python>=3.12")
+
+
+def test_a_filter_hides_the_rows_that_do_not_match(open_page: OpenPage, matrix: dict) -> None:
+    page = open_page(matrix)
+    page.select_option("#filter-layout", "layer")
+    expect(row(page, LAYER.id)).to_be_visible()
+    expect(row(page, LIST_MODULE.id)).to_be_hidden()
+    expect(row(page, UNINSTALLABLE.id)).to_be_hidden()
+    expect(page.locator("#shown")).to_have_text("1 of 3 pairs")
+    page.select_option("#filter-layout", "")
+    page.select_option("#filter-torch", "2.13.0")
+    expect(row(page, LIST_MODULE.id)).to_be_hidden()
+    expect(page.locator("#grid tbody tr.pair:visible")).to_have_count(2)
+    page.select_option("#filter-transformers", "5.24.0")
+    expect(page.locator("#grid tbody tr.pair:visible")).to_have_count(1)
+    expect(row(page, UNINSTALLABLE.id)).to_be_visible()
+
+
+def test_the_changes_since_last_run_are_shown_and_link_to_the_cell(open_page: OpenPage, matrix: dict) -> None:
+    page = open_page(matrix)
+    changes = page.locator("#changes")
+    expect(changes).to_contain_text("Compared with the matrix generated at 2026-11-24T10:00:00Z.")
+    expect(changes.locator("li.newly_failing")).to_have_text(
+        re.compile(rf"newly failing: {re.escape(LIST_MODULE.id)} · export \(without\): pass → fail")
+    )
+    changes.locator("li.newly_failing a").click()
+    expect(page.locator("#details-title")).to_have_text(LIST_MODULE.id)
+
+
+def test_the_page_requests_nothing_but_itself(browser: Browser, matrix: dict, tmp_path: Path) -> None:
+    path = tmp_path / "index.html"
+    path.write_text(render_page(matrix), encoding="utf-8")
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.as_uri())
+    row(page, LIST_MODULE.id).click()
+    expect(page.locator("#details")).to_be_visible()
+    page.close()
+    assert requests == [path.as_uri()]
+
+
+def test_the_grid_fits_a_laptop_screen_without_sideways_scrolling(open_page: OpenPage, matrix: dict) -> None:
+    page = open_page(matrix)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280

@@ -1,0 +1,184 @@
+"""kvmatrix.badges: shields.io endpoint files, checked against the endpoint format shields documents."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from kvmatrix.badges import badge, badges, pair_verdict
+from kvmatrix.pins import Pins
+from kvmatrix.report import new_matrix
+
+OPTIONAL_STRINGS = ("color", "labelColor", "namedLogo", "logoSvg", "logoColor", "style")
+
+
+def endpoint_problems(data: Any) -> list[str]:
+    """Why `data` is not a valid shields.io endpoint response (empty when it is): schemaVersion 1, string
+    label and message; optional string color, labelColor, namedLogo, logoSvg, logoColor, style; boolean
+    isError; number logoWidth; integer cacheSeconds of at least 300; no other key; not both namedLogo and
+    logoSvg."""
+    if not isinstance(data, dict):
+        return ["not an object"]
+    problems = []
+    if data.get("schemaVersion") != 1 or type(data.get("schemaVersion")) is not int:
+        problems.append("schemaVersion must be 1")
+    for key in ("label", "message"):
+        if not isinstance(data.get(key), str):
+            problems.append(f"{key} must be a string")
+    problems += [
+        f"{key} must be a string"
+        for key in OPTIONAL_STRINGS
+        if key in data and not isinstance(data[key], str)
+    ]
+    if "isError" in data and not isinstance(data["isError"], bool):
+        problems.append("isError must be a boolean")
+    if "logoWidth" in data and (
+        isinstance(data["logoWidth"], bool) or not isinstance(data["logoWidth"], int | float)
+    ):
+        problems.append("logoWidth must be a number")
+    if "cacheSeconds" in data:
+        seconds = data["cacheSeconds"]
+        if type(seconds) is not int or seconds < 300:
+            problems.append("cacheSeconds must be an integer >= 300")
+    if "namedLogo" in data and "logoSvg" in data:
+        problems.append("namedLogo and logoSvg are exclusive")
+    known = {"schemaVersion", "label", "message", "isError", "logoWidth", "cacheSeconds", *OPTIONAL_STRINGS}
+    problems += [f"unknown key {key}" for key in data if key not in known]
+    return problems
+
+
+VALID = {
+    "schemaVersion": 1,
+    "label": "matrix",
+    "message": "3 pass",
+    "color": "brightgreen",
+    "cacheSeconds": 3600,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"schemaVersion": 2}, "schemaVersion must be 1"),
+        ({"schemaVersion": True}, "schemaVersion must be 1"),
+        ({"label": None}, "label must be a string"),
+        ({"message": 3}, "message must be a string"),
+        ({"isError": "true"}, "isError must be a boolean"),
+        ({"cacheSeconds": 60}, "cacheSeconds must be an integer >= 300"),
+        ({"cacheSeconds": 600.5}, "cacheSeconds must be an integer >= 300"),
+        ({"namedLogo": "python", "logoSvg": "<svg/>"}, "namedLogo and logoSvg are exclusive"),
+        ({"colour": "red"}, "unknown key colour"),
+    ],
+)
+def test_the_endpoint_check_rejects_what_shields_rejects(change: dict, problem: str) -> None:
+    assert endpoint_problems(VALID) == []
+    assert problem in endpoint_problems({**VALID, **change})
+
+
+def cell_with(
+    make_cell, transformers: str, torch: str, verdict: str, layout: str = "layer"
+) -> dict[str, Any]:
+    """A ran cell whose every suite has `verdict` in both modes."""
+    tests = [
+        {
+            "suite": s,
+            "name": f"test_{s}",
+            "verdict": verdict,
+            "duration_s": 0.1,
+            "reason": None,
+            "error": None,
+        }
+        for s in ("export", "roundtrip", "compile")
+    ]
+    runs = {
+        mode: {"exit_code": 0, "duration_s": 1.0, "log_tail": "", "tests": tests}
+        for mode in ("with", "without")
+    }
+    return {**make_cell(transformers, torch, runs), "layout": layout}
+
+
+@pytest.fixture
+def matrix(pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict) -> dict[str, Any]:
+    return new_matrix(
+        pins,
+        [uninstallable_cell, ran_cell, cell_with(make_cell, "5.24.0", "2.13.0", "pass", "list")],
+        generated_at="2026-11-25T10:00:00Z",
+    )
+
+
+def test_every_badge_file_is_a_valid_endpoint_response(matrix: dict) -> None:
+    files = badges(matrix)
+    assert sorted(files) == [
+        "layout-layer.json",
+        "layout-list-module.json",
+        "layout-list.json",
+        "overall.json",
+        "suite-compile.json",
+        "suite-export.json",
+        "suite-roundtrip.json",
+    ]
+    for name, data in files.items():
+        assert endpoint_problems(data) == [], name
+
+
+def test_overall_badge_counts_pairs_by_their_worst_verdict_with_registration(matrix: dict) -> None:
+    overall = badges(matrix)["overall.json"]
+    # ran_cell: export pass, roundtrip pass, compile xfail -> xfail; the uninstallable pair; a passing pair
+    assert overall["message"] == "1 not-installable · 1 xfail · 1 pass"
+    assert overall["color"] == "yellow" and "isError" not in overall
+
+
+def test_suite_badges_use_that_suite_only(matrix: dict) -> None:
+    files = badges(matrix)
+    assert files["suite-export.json"]["message"] == "1 not-installable · 2 pass"
+    assert files["suite-compile.json"]["message"] == "1 not-installable · 1 xfail · 1 pass"
+
+
+def test_layout_badges_count_only_their_layout(matrix: dict) -> None:
+    files = badges(matrix)
+    assert files["layout-layer.json"]["message"] == "1 xfail"
+    assert (
+        files["layout-list.json"]["message"] == "1 pass"
+        and files["layout-list.json"]["color"] == "brightgreen"
+    )
+    assert files["layout-list-module.json"]["message"] == "no pair"
+    assert files["layout-list-module.json"]["color"] == "lightgrey"
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "color"),
+    [
+        (["pass", "n/a"], "brightgreen"),
+        (["pass", "xfail"], "yellow"),
+        (["pass", "fail"], "orange"),
+        (["fail", "error"], "red"),
+    ],
+)
+def test_badge_colour_says_how_much_passes(verdicts: list[str], color: str) -> None:
+    assert badge("x", verdicts)["color"] == color
+
+
+def test_a_run_that_gave_no_answer_is_an_error_badge() -> None:
+    broken = badge("kv-cache matrix", ["error", "infra", "error"])
+    assert broken["isError"] is True and broken["message"] == "2 error · 1 infra"
+    assert endpoint_problems(broken) == []
+
+
+def test_pair_verdict_is_the_most_severe_suite_verdict(make_cell) -> None:
+    cell = cell_with(make_cell, "4.57.6", "2.13.0", "pass")
+    cell["suites"]["roundtrip"]["with"]["verdict"] = "fail"
+    assert pair_verdict(cell, ["export", "roundtrip"]) == "fail"
+    assert pair_verdict(cell, ["export"]) == "pass"
+    assert pair_verdict(cell, ["no-such-suite"]) == "error"
+
+
+def test_readme_badges_point_at_the_raw_badge_files_that_publish_writes(matrix: dict) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    urls = [unquote(url) for url in re.findall(r"https://img\.shields\.io/endpoint\?url=([^)\s]+)", readme)]
+    raw = "https://raw.githubusercontent.com/kv-cache-compat/kv-cache-compat/main/reports/badges/"
+    assert urls and all(url.startswith(raw) for url in urls)
+    assert sorted(url.removeprefix(raw) for url in urls) == sorted(badges(matrix))

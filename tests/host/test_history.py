@@ -1,0 +1,194 @@
+"""kvmatrix.history: the history line of a publish and the diff between two published matrices."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from kvmatrix.history import diff, extend_history, snapshot
+from kvmatrix.pins import Pins
+from kvmatrix.report import new_matrix, render_markdown
+from kvmatrix.verdicts import summarize_suites
+
+
+@pytest.fixture
+def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict) -> dict[str, Any]:
+    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at="2026-11-25T10:00:00Z")
+
+
+def later(matrix: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `matrix` published a day later."""
+    return {**copy.deepcopy(matrix), "generated_at": "2026-11-26T10:00:00Z"}
+
+
+def set_test(cell: dict[str, Any], mode: str, name: str, verdict: str, error: str | None = None) -> None:
+    """Change one test's verdict in `cell` and re-summarise its suites."""
+    for test in cell["runs"][mode]["tests"]:
+        if test["name"] == name:
+            test.update(verdict=verdict, error=error)
+    cell["suites"] = summarize_suites(cell["runs"], ["export", "roundtrip", "compile"], cell["status"])
+
+
+def test_snapshot_keeps_status_verdicts_and_pass_counts_per_cell_suite_and_mode(matrix: dict) -> None:
+    line = snapshot(matrix)
+    assert line["generated_at"] == "2026-11-25T10:00:00Z"
+    ran = line["cells"]["tf4.57.6-torch2.13.0"]
+    assert ran["status"] == "ran"
+    assert ran["suites"]["export"] == {
+        "with": {"verdict": "pass", "passed": 3, "total": 3},
+        "without": {"verdict": "fail", "passed": 1, "total": 3},
+    }
+    assert line["cells"]["tf4.46.3-torch2.5.1"]["suites"]["compile"]["with"] == {
+        "verdict": "not-installable",
+        "passed": 0,
+        "total": 0,
+    }
+
+
+def test_history_grows_by_one_json_line_per_publish_and_keeps_earlier_lines(matrix: dict) -> None:
+    first = extend_history("", matrix)
+    second = extend_history(first.rstrip("\n"), later(matrix))  # a file that lost its last newline
+    lines = second.splitlines()
+    assert len(lines) == 2 and second.endswith("\n")
+    assert [json.loads(line)["generated_at"] for line in lines] == [
+        "2026-11-25T10:00:00Z",
+        "2026-11-26T10:00:00Z",
+    ]
+
+
+def test_an_unchanged_matrix_has_no_changes(matrix: dict) -> None:
+    changes = diff(matrix, later(matrix))
+    assert changes["previous_generated_at"] == "2026-11-25T10:00:00Z"
+    assert all(changes[key] == [] for key in changes if key != "previous_generated_at")
+    assert "No change." in render_markdown({**later(matrix), "changes": changes})
+
+
+def test_first_run_lists_every_cell_as_new(matrix: dict) -> None:
+    changes = diff(None, matrix)
+    assert changes["previous_generated_at"] is None
+    assert changes["new_cells"] == ["tf4.46.3-torch2.5.1", "tf4.57.6-torch2.13.0"]
+    assert changes["newly_failing"] == [] and changes["tests_newly_failing"] == []
+
+
+def test_a_test_that_turns_red_is_newly_failing_at_suite_and_test_level(matrix: dict) -> None:
+    current = later(matrix)
+    cell = current["cells"][1]
+    set_test(cell, "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: cache differs")
+    changes = diff(matrix, current)
+    assert changes["newly_failing"] == [
+        {
+            "cell": "tf4.57.6-torch2.13.0",
+            "suite": "export",
+            "mode": "with",
+            "before": "pass",
+            "after": "fail",
+        },
+    ]
+    assert changes["tests_newly_failing"] == [
+        {
+            "cell": "tf4.57.6-torch2.13.0",
+            "mode": "with",
+            "suite": "export",
+            "name": "test_export[DynamicCache-strict]",
+            "before": "pass",
+            "after": "fail",
+            "error": "AssertionError: cache differs",
+        }
+    ]
+    assert changes["newly_passing"] == [] and changes["tests_newly_passing"] == []
+
+
+def test_a_fixed_test_is_newly_passing_and_an_already_failing_one_is_not_reported_again(matrix: dict) -> None:
+    current = later(matrix)
+    cell = current["cells"][1]
+    set_test(cell, "without", "test_export[DynamicCache-strict]", "pass")
+    set_test(cell, "without", "test_export[DynamicCache-nonstrict]", "error", "Segfault")
+    changes = diff(matrix, current)
+    assert [(e["name"], e["before"], e["after"]) for e in changes["tests_newly_passing"]] == [
+        ("test_export[DynamicCache-strict]", "fail", "pass"),
+    ]
+    assert changes["tests_newly_failing"] == []  # fail -> error is still failing, not newly
+    assert changes["newly_failing"] == [] and changes["newly_passing"] == []
+
+
+def test_a_suite_from_fail_to_pass_is_newly_passing(matrix: dict) -> None:
+    current = later(matrix)
+    cell = current["cells"][1]
+    for name in ("test_export[DynamicCache-strict]", "test_export[DynamicCache-nonstrict]"):
+        set_test(cell, "without", name, "pass")
+    changes = diff(matrix, current)
+    assert changes["newly_passing"] == [
+        {
+            "cell": "tf4.57.6-torch2.13.0",
+            "suite": "export",
+            "mode": "without",
+            "before": "fail",
+            "after": "pass",
+        },
+    ]
+
+
+def test_a_cell_that_became_uninstallable_is_newly_failing_in_every_suite_and_mode(
+    matrix: dict, make_cell
+) -> None:
+    current = later(matrix)
+    current["cells"][1] = make_cell(
+        "4.57.6", "2.13.0", {}, status="not-installable", status_reason="no wheel"
+    )
+    changes = diff(matrix, current)
+    # export/roundtrip passed or failed by test, compile was xfail: none of them was a failing suite verdict
+    # except export without registration, which already failed.
+    assert {(e["suite"], e["mode"]) for e in changes["newly_failing"]} == {
+        ("export", "with"),
+        ("roundtrip", "with"),
+        ("roundtrip", "without"),
+        ("compile", "with"),
+        ("compile", "without"),
+    }
+    assert {e["after"] for e in changes["newly_failing"]} == {"not-installable"}
+
+
+def test_new_and_removed_cells(pins: Pins, matrix: dict, make_cell) -> None:
+    newcomer = make_cell("5.24.0", "2.13.0", copy.deepcopy(matrix["cells"][1]["runs"]))
+    current = new_matrix(pins, [matrix["cells"][1], newcomer], generated_at="2026-11-26T10:00:00Z")
+    changes = diff(matrix, current)
+    assert changes["new_cells"] == ["tf5.24.0-torch2.13.0"]
+    assert changes["removed_cells"] == ["tf4.46.3-torch2.5.1"]
+
+
+def test_a_new_failing_test_is_newly_failing(matrix: dict) -> None:
+    current = later(matrix)
+    cell = current["cells"][1]
+    cell["runs"]["with"]["tests"].append(
+        {
+            "suite": "roundtrip",
+            "name": "test_new_roundtrip",
+            "verdict": "fail",
+            "duration_s": 0.1,
+            "reason": None,
+            "error": "boom",
+        }
+    )
+    changes = diff(matrix, current)
+    assert [(e["name"], e["before"]) for e in changes["tests_newly_failing"]] == [
+        ("test_new_roundtrip", None)
+    ]
+
+
+def test_markdown_changes_section_lists_the_moves(matrix: dict) -> None:
+    current = later(matrix)
+    set_test(current["cells"][1], "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: x")
+    current["changes"] = diff(matrix, current)
+    markdown = render_markdown(current)
+    section = markdown[
+        markdown.index("## Changes since last run") : markdown.index("## What registration adds")
+    ]
+    assert "Compared with the matrix generated at 2026-11-25T10:00:00Z." in section
+    assert "- newly failing: `tf4.57.6-torch2.13.0` · export (with): ✅ pass → ❌ fail" in section
+    assert (
+        "  - `tf4.57.6-torch2.13.0` · export · `test_export[DynamicCache-strict]` (with): "
+        "✅ pass → ❌ fail: `AssertionError: x`"
+    ) in section

@@ -1,0 +1,253 @@
+"""The GitHub workflows: linted (actionlint, zizmor offline), hardened, and running the project's own code.
+
+The plan and publish steps are executed here exactly as written in matrix.yml (their `run:` scripts,
+their `env:` with the `${{ }}` expressions filled in), against fixture cell results, so what CI publishes
+is what these tests see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kvmatrix.pins import Cell, load_pins
+from kvmatrix.verdicts import summarize_suites
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+SUITES = ["export", "roundtrip", "compile"]
+PINNED_USE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def workflow(name: str) -> dict[str, Any]:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def triggers(flow: dict[str, Any]) -> dict[str, Any]:
+    return flow.get("on", flow.get(True))  # YAML 1.1 reads a bare `on` key as true
+
+
+def step(flow: dict[str, Any], job: str, key: str, value: str) -> dict[str, Any]:
+    """The step of `job` whose `key` (id, name, run, uses) contains `value`."""
+    return next(s for s in flow["jobs"][job]["steps"] if value in str(s.get(key, "")))
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed; `nox -s host_tests` installs it (see its install line)"
+    return path
+
+
+def test_actionlint_finds_nothing() -> None:
+    result = subprocess.run(
+        [tool("actionlint"), *map(str, FILES)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_offline_finds_nothing() -> None:
+    result = subprocess.run(
+        [tool("zizmor"), "--offline", str(WORKFLOWS)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version() -> None:
+    uses = [
+        line.strip().lstrip("- ")
+        for path in FILES
+        for line in path.read_text().splitlines()
+        if "uses:" in line
+    ]
+    assert uses, "no action used at all?"
+    assert [line for line in uses if not PINNED_USE.fullmatch(line)] == []
+
+
+def test_no_expression_is_expanded_inside_a_run_script() -> None:
+    for path in FILES:
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            assert [s["run"] for s in job["steps"] if "${{" in s.get("run", "")] == [], path.name
+
+
+def test_permissions_are_read_only_except_where_publish_commits() -> None:
+    for path in FILES:
+        flow = yaml.safe_load(path.read_text())
+        assert flow["permissions"] == {"contents": "read"}, path.name
+        for name, job in flow["jobs"].items():
+            expected = {"contents": "write"} if (path.name, name) == ("matrix.yml", "publish") else None
+            assert job.get("permissions") == expected, f"{path.name}: {name}"
+
+
+def test_matrix_workflow_runs_each_planned_cell_with_cpu_wheels_and_the_uv_cache() -> None:
+    flow = workflow("matrix.yml")
+    assert set(triggers(flow)) == {"schedule", "workflow_dispatch"}
+    cell = flow["jobs"]["cell"]
+    assert cell["needs"] == "plan"
+    assert cell["strategy"] == {"fail-fast": False, "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}"}
+    assert cell["env"] == {
+        "UV_EXTRA_INDEX_URL": "https://download.pytorch.org/whl/cpu",
+        "UV_INDEX_STRATEGY": "unsafe-best-match",
+    }
+    assert step(flow, "cell", "uses", "astral-sh/setup-uv")["with"]["enable-cache"] is True
+    assert step(flow, "cell", "run", "nox -s")["run"] == 'nox -s "cell(${CELL})" -- --results build/cells'
+    upload = step(flow, "cell", "uses", "actions/upload-artifact")["with"]
+    assert upload["path"] == "build/cells" and upload["name"] == "cell-${{ matrix.cell }}"
+    download = step(flow, "publish", "uses", "actions/download-artifact")["with"]
+    assert download == {"pattern": "cell-*", "path": "build/cells", "merge-multiple": True}
+
+
+def test_pr_workflow_runs_the_readme_test_command_and_the_smoke_matrix() -> None:
+    readme_command = "python3 -m pip install nox uv && python3 -m nox -t tests"
+    assert readme_command in (REPO / "README.md").read_text()
+    flow = workflow("pr.yml")
+    assert set(triggers(flow)) == {"pull_request"}
+    runs = [s.get("run") for s in flow["jobs"]["tests"]["steps"]]
+    assert readme_command in runs and "python3 -m nox -s smoke" in runs
+
+
+def run_step(
+    flow_step: dict[str, Any], cwd: Path, values: dict[str, str], output: Path
+) -> subprocess.CompletedProcess:
+    """Run a workflow step's `run:` script as GitHub's bash does, with its `env:` expressions replaced by
+    `values` (an expression missing from `values` fails the test)."""
+    env = {
+        key: EXPRESSION.sub(lambda match: values[match.group(1)], str(value))
+        for key, value in flow_step.get("env", {}).items()
+    }
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", flow_step["run"]],
+        cwd=cwd,
+        env={**os.environ, **env, "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
+
+
+def test_plan_step_emits_exactly_the_cells_of_pins_toml(tmp_path: Path) -> None:
+    plan = step(workflow("matrix.yml"), "plan", "id", "plan")
+    pins = load_pins(REPO / "pins.toml")
+    everything, smoke = tmp_path / "all", tmp_path / "smoke"
+    assert run_step(plan, REPO, {"inputs.tag": ""}, everything).returncode == 0
+    assert run_step(plan, REPO, {"inputs.tag": "smoke"}, smoke).returncode == 0
+    planned = json.loads(outputs(everything)["matrix"])
+    assert planned["include"] == [
+        {"cell": c.id, "transformers": c.transformers, "torch": c.torch, "python": pins.python}
+        for c in pins.cells
+    ]
+    assert outputs(everything)["cells"] == ",".join(c.id for c in pins.cells)
+    assert [entry["cell"] for entry in json.loads(outputs(smoke)["matrix"])["include"]] == [
+        c.id for c in pins.tagged("smoke")
+    ]
+
+
+def test_every_planned_cell_is_a_nox_session() -> None:
+    listed = subprocess.run(
+        ["nox", "--json", "-l", "-t", "cells"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    sessions = [entry["session"] for entry in json.loads(listed.stdout)]
+    assert sessions == [f"cell({cell.id})" for cell in load_pins(REPO / "pins.toml").cells]
+
+
+def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
+    """A result file as a cell job leaves it: every suite has one test with `verdict` in both modes."""
+    tests = [
+        {
+            "suite": suite,
+            "name": f"test_{suite}",
+            "verdict": verdict,
+            "duration_s": 0.1,
+            "reason": None,
+            "error": None if verdict == "pass" else "AssertionError: differs from eager",
+            "metrics": {},
+        }
+        for suite in SUITES
+    ]
+    runs = {
+        mode: {"exit_code": 0, "duration_s": 1.0, "log_tail": "", "tests": tests}
+        for mode in ("with", "without")
+    }
+    return {
+        **cell.to_json(),
+        "status": "ran",
+        "status_reason": None,
+        "python": "3.11.7",
+        "resolved": {"torch": f"{cell.torch}+cpu", "transformers": cell.transformers},
+        "freeze": [f"torch=={cell.torch}+cpu"],
+        "layout": "layer",
+        "registration_report": [],
+        "runs": runs,
+        "suites": summarize_suites(runs, SUITES, "ran"),
+        "repro": f"nox -s 'cell({cell.id})'",
+        "install_duration_s": 0.5,
+        "duration_s": 2.0,
+    }
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """What the publish job checks out: the host code, the noxfile, the pins and the README."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "kvmatrix", root / "kvmatrix", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("noxfile.py", "pins.toml", "README.md"):
+        shutil.copy(REPO / name, root / name)
+    return root
+
+
+def test_plan_then_cell_results_then_publish_as_ci_runs_them(checkout: Path, tmp_path: Path) -> None:
+    flow = workflow("matrix.yml")
+    plan_out = tmp_path / "plan-output"
+    assert run_step(step(flow, "plan", "id", "plan"), checkout, {"inputs.tag": ""}, plan_out).returncode == 0
+    planned = outputs(plan_out)
+    values = {"needs.plan.outputs.cells": planned["cells"]}
+    publish_step = step(flow, "publish", "name", "publish")
+    cells = {cell.id: cell for cell in load_pins(checkout / "pins.toml").cells}
+    results = checkout / "build" / "cells"  # where download-artifact merges the cell artifacts
+    results.mkdir(parents=True)
+    ids = [entry["cell"] for entry in json.loads(planned["matrix"])["include"]]
+
+    def write(cell_id: str, verdict: str) -> None:
+        (results / f"{cell_id}.json").write_text(json.dumps(cell_result(cells[cell_id], verdict)))
+
+    for cell_id in ids:
+        write(cell_id, "pass")
+    first = run_step(publish_step, checkout, values, tmp_path / "out")
+    assert first.returncode == 0, first.stdout + first.stderr
+    reports = checkout / "reports"
+    matrix = json.loads((reports / "matrix.json").read_text())
+    assert [cell["id"] for cell in matrix["cells"]] == ids
+    assert {cell["suites"]["export"]["with"]["verdict"] for cell in matrix["cells"]} == {"pass"}
+    assert json.loads((reports / "badges" / "overall.json").read_text())["message"] == f"{len(ids)} pass"
+    assert f'<tr id="cell-{ids[0]}"' in (reports / "index.html").read_text()
+    assert f"Generated at {matrix['generated_at']}" in (checkout / "README.md").read_text()
+    assert "First published run" in first.stdout
+
+    write(ids[-1], "fail")
+    second = run_step(publish_step, checkout, values, tmp_path / "out")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"newly failing: `{ids[-1]}` · export (with): ✅ pass → ❌ fail" in second.stdout
+    assert len((reports / "history.jsonl").read_text().splitlines()) == 2
+    assert f"newly failing: `{ids[-1]}` · export (with)" in (reports / "matrix.md").read_text()
+
+    published = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    (results / f"{ids[0]}.json").unlink()  # a cell job that crashed before writing its result
+    partial = run_step(publish_step, checkout, values, tmp_path / "out")
+    assert partial.returncode != 0
+    assert f"refusing to publish a partial matrix: no result file in {results} for {ids[0]}" in (
+        partial.stdout + partial.stderr
+    )
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
