@@ -21,9 +21,12 @@ from .verdicts import ERROR, RAN, summarize_suites
 SUITES = ["export", "dynamic", "saveload", "roundtrip", "compile", "encdec", "cond", "sliding"]
 # setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
 # pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
-SUITE_REQUIREMENTS = ["pytest>=8", "hypothesis>=6", "setuptools"]
+SUITE_REQUIREMENTS = ["pytest>=8", "pytest-xdist>=3", "pytest-timeout>=2", "hypothesis>=6", "setuptools"]
 RUN_ORDER = ("without", "with")
-RUN_TIMEOUT_S = 1800
+RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout
+TEST_TIMEOUT_S = 900  # one test (pytest-timeout); KVCC_TEST_TIMEOUT_S overrides
+WORKERS = 1  # pytest-xdist workers per cell; KVCC_WORKERS overrides. One worker already isolates crashes.
+MEMORY_LIMIT_GB = 16  # per test process (KVCC_MEMORY_LIMIT_GB overrides), out of this machine's 24
 LOG_TAIL_LINES = 40
 # Nothing inside a cell may reach a model hub.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -44,6 +47,20 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def pytest_options(env: dict[str, str]) -> list[str]:
+    """Recorder plugin, crash isolation (xdist restarts a dead worker and reports its test) and a per-test
+    timeout (signal method: the hung test fails with a Timeout, its worker lives on). KVCC_EXTRA_PLUGINS
+    (comma-separated modules) adds plugins, e.g. tests.faults.crash_plugin for fault-injection runs."""
+    workers = env.get("KVCC_WORKERS", str(WORKERS))
+    timeout = env.get("KVCC_TEST_TIMEOUT_S", str(TEST_TIMEOUT_S))
+    extra = [arg for plugin in env.get("KVCC_EXTRA_PLUGINS", "").split(",") if plugin for arg in ("-p", plugin)]
+    return [
+        "-p", "suites.recorder", *extra, "-p", "no:cacheprovider", "-p", "no:logging", "-q",
+        "-n", workers, "--max-worker-restart", "16",
+        "--timeout", timeout, "--timeout-method", "signal",
+    ]
+
+
 def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S,
                selection: list[str] | None = None) -> dict[str, Any]:
     """One pytest process over suites/ in `mode` ("with" / "without" registration); returns the run.
@@ -58,8 +75,9 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     results.unlink(missing_ok=True)
     env = {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results),
            "PYTHONPATH": str(repo_root)}
+    env.setdefault("KVCC_MEMORY_LIMIT_GB", str(MEMORY_LIMIT_GB))
     targets = ["suites"] if selection is None else selection
-    command = [python, "-m", "pytest", *targets, "-p", "no:cacheprovider", "-p", "no:logging", "-q"]
+    command = [python, "-m", "pytest", *targets, *pytest_options(env)]
     start = time.monotonic()
     with log.open("w") as out:
         try:

@@ -1,8 +1,7 @@
-"""Runs inside one (torch, transformers) cell: sets up registration and records a verdict per test.
+"""Runs inside one (torch, transformers) cell: sets up registration before any model is built, and tells
+the verdict recorder (`-p suites.recorder`, loaded by the cell runner) what this cell is.
 
-Environment:
-- KVCC_REGISTRATION: "with" (default) calls `compat.register()` first; "without" is transformers alone.
-- KVCC_RESULTS: where to write the `kvcc-cell-run/1` JSON (docs/matrix-schema.md); unset = not written.
+KVCC_REGISTRATION: "with" (default) calls `compat.register()` first; "without" is transformers alone.
 """
 
 from __future__ import annotations
@@ -15,19 +14,23 @@ pytest_plugins = ["suites.known_limitations"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register (or not) before any test module builds a model, then start recording verdicts."""
+    """Register (or not), call transformers' own helpers, and describe the cell for the recorder."""
     registration = os.environ.get("KVCC_REGISTRATION", "with")
     if registration not in ("with", "without"):
         raise pytest.UsageError(f"KVCC_REGISTRATION must be 'with' or 'without', not {registration!r}")
     import compat
     from suites.baseline import register_transformers_own
-    from suites.models import tiny_llama
-    from suites.recorder import VerdictRecorder
+    from suites.models import layout, tiny_llama
+    from suites.recorder import ENVIRONMENT
 
     if registration == "with":
         compat.register()
     helpers = register_transformers_own(tiny_llama())
-    config.pluginmanager.register(VerdictRecorder(registration, os.environ.get("KVCC_RESULTS"), helpers))
+    config.stash[ENVIRONMENT] = lambda: {
+        "layout": layout(),
+        "transformers_helpers_called": helpers,
+        "registration_report": [r.to_json() for r in compat.registration_report()],
+    }
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,34 @@
-"""A pytest plugin that turns each test's phases into one verdict and writes the cell-run JSON.
+"""A pytest plugin (`-p suites.recorder`) that turns each test's phases into one verdict and writes the
+cell-run JSON (docs/matrix-schema.md).
 
-Verdicts (docs/matrix-schema.md): pass, fail, xfail (with the reason), n/a (a skip whose reason starts
-with "n/a: "), error (setup/teardown/collection failure, or any other skip: a silent skip is not a verdict).
+Verdicts: pass, fail, xfail (with the reason), n/a (a skip whose reason starts with "n/a: "), error
+(setup/teardown/collection failure, a crashed or timed-out test, memory exhaustion, or any other skip: a
+silent skip is not a verdict). Crash isolation comes from the ecosystem's tools: pytest-xdist restarts a
+worker that dies (segfault, abort, OOM kill) and reports the test it was running; pytest-timeout fails a
+test that hangs. Only the xdist controller (or a plain pytest process) records and writes.
+
+Environment: KVCC_REGISTRATION (with/without, recorded), KVCC_RESULTS (output path; unset = not written),
+KVCC_MEMORY_LIMIT_GB (data-segment limit per process, so a runaway allocation raises MemoryError instead
+of taking the machine down).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import platform
+import re
+import resource
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 NA_PREFIX = "n/a: "
+ENVIRONMENT = pytest.StashKey[Callable[[], dict[str, Any]]]()
+"""Where a conftest puts a callable describing the cell (layout, registration report) for the results."""
 
 
 def suite_of(nodeid: str) -> str:
@@ -22,7 +37,7 @@ def suite_of(nodeid: str) -> str:
 
 
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
-    """The first line of the crash message, cut to 400 characters."""
+    """The first line of the crash message (with the cause when the first line only announces it)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr or "")
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
@@ -31,6 +46,14 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     # "backend='inductor' raised:" says nothing alone; the cause is on the next line.
     head = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
     return head[:400]
+
+
+# A failure whose first error line matches one of these did not answer the question: it is an error.
+NOT_AN_ANSWER = (
+    (re.compile(r"^worker '\w+' crashed while running"), "the test process died (crash, abort or kill)"),
+    (re.compile(r"Timeout \(>[\d.]+s\) from pytest-timeout"), "the test hung past its timeout"),
+    (re.compile(r"^MemoryError\b"), "the test exhausted its memory limit"),
+)
 
 
 def phase_verdict(report: pytest.TestReport) -> tuple[str, str | None, str | None]:
@@ -45,16 +68,19 @@ def phase_verdict(report: pytest.TestReport) -> tuple[str, str | None, str | Non
         if reason.startswith(NA_PREFIX):
             return "n/a", reason.removeprefix(NA_PREFIX), None
         return "error", None, f"unexpected skip (a skip must be n/a with its reason): {reason}"
-    return ("fail" if report.when == "call" else "error"), None, error_line(report)
+    error = error_line(report) or ""
+    for pattern, meaning in NOT_AN_ANSWER:
+        if pattern.search(error):
+            return "error", meaning, f"{meaning}: {error}"
+    return ("fail" if report.when == "call" else "error"), None, error
 
 
 class VerdictRecorder:
     """Collects one record per test and writes them, with the environment, to `results_path`."""
 
-    def __init__(self, registration: str, results_path: str | None, helpers_called: list[str]) -> None:
+    def __init__(self, registration: str, results_path: str | None) -> None:
         self.registration = registration
         self.results_path = results_path
-        self.helpers_called = helpers_called
         self.records: dict[str, dict[str, Any]] = {}
 
     def _record(self, nodeid: str, name: str) -> dict[str, Any]:
@@ -84,20 +110,13 @@ class VerdictRecorder:
         """Write the `kvcc-cell-run/1` JSON atomically."""
         if not self.results_path:
             return
-        import torch
-        import transformers
-
-        import compat
-        from suites.models import layout
-
+        describe = session.config.stash.get(ENVIRONMENT, None)
         payload = {
             "schema": "kvcc-cell-run/1",
             "registration": self.registration,
             "python": platform.python_version(),
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
-            "layout": layout(),
-            "transformers_helpers_called": self.helpers_called,
-            "registration_report": [r.to_json() for r in compat.registration_report()],
+            "versions": {name: _version(name) for name in ("torch", "transformers")},
+            **(describe() if describe is not None else {}),
             "tests": list(self.records.values()),
         }
         out = Path(self.results_path)
@@ -105,3 +124,27 @@ class VerdictRecorder:
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=1))
         tmp.replace(out)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _limit_memory() -> None:
+    gigabytes = os.environ.get("KVCC_MEMORY_LIMIT_GB")
+    if gigabytes:
+        limit = int(float(gigabytes) * 2**30)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Limit memory in every process; record only in the controller (xdist workers report to it)."""
+    _limit_memory()
+    if hasattr(config, "workerinput"):
+        return
+    registration = os.environ.get("KVCC_REGISTRATION", "with")
+    config.pluginmanager.register(VerdictRecorder(registration, os.environ.get("KVCC_RESULTS")), "kvcc-recorder")

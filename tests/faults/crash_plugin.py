@@ -1,0 +1,31 @@
+"""Fault injection for a whole matrix run: `KVCC_EXTRA_PLUGINS=tests.faults.crash_plugin` with
+`KVCC_CRASH_CELL=<cell id>` makes the first test of that cell's suites segfault (in the xdist worker), so a
+run proves that a crashing cell still reports, with `error` where it crashed, and that every other cell
+is untouched. It does nothing in any other cell.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import signal
+
+import pytest
+
+_crashed = False
+
+
+def _cell_id() -> str:
+    def version(name: str) -> str:
+        return importlib.metadata.version(name).split("+")[0]
+
+    return f"tf{version('transformers')}-torch{version('torch')}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Segfault once, in the first test that runs in the chosen cell."""
+    global _crashed
+    if not _crashed and os.environ.get("KVCC_CRASH_CELL") == _cell_id():
+        _crashed = True
+        os.kill(os.getpid(), signal.SIGSEGV)
