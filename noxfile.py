@@ -9,6 +9,7 @@ The host side never imports torch.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
 from kvmatrix.cell import requirements, run_cell  # noqa: E402
-from kvmatrix.pins import load_pins  # noqa: E402
+from kvmatrix.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.publish import IncompleteRun  # noqa: E402
 from kvmatrix.publish import publish as publish_reports  # noqa: E402
 from kvmatrix.report import render_changes  # noqa: E402
@@ -26,7 +27,12 @@ from kvmatrix.report import render_changes  # noqa: E402
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["matrix"]
 
-PINS = load_pins("pins.toml")  # nox runs from this directory; keeps matrix.json free of local paths
+# nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
+# another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
+try:
+    PINS = load_pins(os.environ.get("KVCC_PINS", "pins.toml"))
+except PinsError as error:  # one clear line instead of a traceback through nox's loader
+    raise SystemExit(f"error: {error}") from None
 RESULTS = ROOT / "build" / "cells"
 REPORTS = ROOT / "reports"
 SMOKE = PINS.tagged("smoke")
@@ -81,8 +87,9 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> Non
 
 @nox.session(python=False)
 def matrix(session: nox.Session) -> None:
-    """Every pinned cell, then the published reports in reports/."""
-    _run_cells(session, PINS.cells, RESULTS, REPORTS)
+    """Every pinned cell, then the published reports in reports/ (`-- --results DIR --reports DIR` for a
+    run that must not touch them)."""
+    _run_cells(session, PINS.cells, _option(session, "--results", RESULTS), _option(session, "--reports", REPORTS))
 
 
 @nox.session(python=False)
