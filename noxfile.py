@@ -23,6 +23,7 @@ from kvmatrix.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.publish import IncompleteRun  # noqa: E402
 from kvmatrix.publish import publish as publish_reports  # noqa: E402
 from kvmatrix.report import render_changes  # noqa: E402
+from kvmatrix.resolved import load_resolved  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["matrix"]
@@ -59,17 +60,24 @@ def cell(session: nox.Session, pin) -> None:
 def publish(session: nox.Session) -> None:
     """Merge cell results into the reports; `--cells a,b` names the cells that were meant to run (one
     without a result becomes an `error` record), otherwise every cell with a result file is taken.
-    `--require-complete` (CI) refuses, writing nothing, when a named cell left no result."""
-    results = _option(session, "--results", RESULTS)
-    reports = _option(session, "--reports", REPORTS)
+    `--require-complete` (CI) refuses, writing nothing, when a named cell left no result. `--resolved FILE`
+    takes the cells from resolved pins (`python -m kvmatrix.plan --resolved-out`) instead of pins.toml, and
+    publishes into reports/latest unless `--reports` says otherwise."""
     args = list(session.posargs)
-    if "--cells" in args:
-        cells = PINS.select(args[args.index("--cells") + 1].split(","))
-    else:
-        cells = tuple(c for c in PINS.cells if (results / f"{c.id}.json").exists())
+    resolved = "--resolved" in args
+    results = _option(session, "--results", RESULTS)
+    reports = _option(session, "--reports", REPORTS / "latest" if resolved else REPORTS)
+    try:
+        pins = load_resolved(args[args.index("--resolved") + 1]) if resolved else PINS
+        if "--cells" in args:
+            cells = pins.select(args[args.index("--cells") + 1].split(","))
+        else:
+            cells = tuple(c for c in pins.cells if (results / f"{c.id}.json").exists())
+    except PinsError as exc:
+        session.error(str(exc))
     readme = ROOT / "README.md" if reports == REPORTS else None
     try:
-        matrix = publish_reports(PINS, cells, results, reports, readme, "--require-complete" in args)
+        matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args)
     except IncompleteRun as exc:
         session.error(str(exc))
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")

@@ -6,6 +6,13 @@ kvmatrix.pins, the same source nox and tox use:
 - `matrix`: `{"include": [{"cell": id, "transformers": ..., "torch": ..., "python": ...}, ...]}`, for
   `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`;
 - `cells`: the cell ids, comma-separated, for `nox -s publish -- --cells`.
+
+`--pins pins-latest.toml` resolves the file's selectors (`"latest"`, ranges) from the package index at run
+time (kvmatrix.pins.resolve with kvmatrix.releases.list_releases); each entry of a cell a selector chose
+then also has `requested`, e.g. `{"transformers": "latest"}`. `--resolved-out FILE` writes the resolved
+cells (kvmatrix.resolved) for the jobs that run and publish them. Exit status: 0, 2 for a bad pins file,
+a selector that matches no release or an empty plan, 3 (`infra`) when the package index cannot be read
+(or has no such package).
 """
 
 from __future__ import annotations
@@ -16,18 +23,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .pins import Pins, PinsError, load_pins
+from .pins import Cell, Pins, PinsError, load_pins, resolve
+from .releases import IndexUnavailable, PackageNotFound, list_releases
+from .resolved import write_resolved
+
+EXIT_BAD_PINS = 2
+EXIT_INFRA = 3
 
 
 def plan(pins: Pins, tag: str | None = None) -> dict[str, Any]:
-    """The GitHub Actions matrix of `pins` (only the cells tagged `tag` when given), in pins order."""
+    """The GitHub Actions matrix of `pins` (only the cells tagged `tag` when given), in pins order.
+
+    Pins that still have selectors raise ValueError: resolve them first, so that no cell is dropped."""
+    if pins.pending:
+        raise ValueError(f"{pins.path}: {len(pins.pending)} cell(s) still have selectors; resolve them first")
     cells = pins.tagged(tag) if tag else pins.cells
-    return {
-        "include": [
-            {"cell": cell.id, "transformers": cell.transformers, "torch": cell.torch, "python": pins.python}
-            for cell in cells
-        ]
-    }
+    return {"include": [_entry(cell, pins.python) for cell in cells]}
+
+
+def _entry(cell: Cell, python: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"cell": cell.id, "transformers": cell.transformers, "torch": cell.torch,
+                             "python": python}
+    if cell.requested:
+        entry["requested"] = dict(cell.requested)
+    return entry
 
 
 def github_outputs(matrix: dict[str, Any]) -> str:
@@ -37,19 +56,27 @@ def github_outputs(matrix: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the plan's step outputs; returns the exit status (2 for a bad pins file or an empty plan)."""
+    """Print the plan's step outputs; returns the exit status (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m kvmatrix.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--pins", type=Path, default=Path("pins.toml"), help="the pins file (pins.toml)")
     parser.add_argument("--tag", help="only the cells carrying this tag, e.g. smoke")
+    parser.add_argument("--resolved-out", type=Path, metavar="FILE",
+                        help="also write every resolved cell of the pins file here, as JSON")
     args = parser.parse_args(argv)
     try:
-        matrix = plan(load_pins(args.pins), args.tag)
+        pins = resolve(load_pins(args.pins), list_releases)
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_PINS
+    except (IndexUnavailable, PackageNotFound) as exc:
+        print(f"infra: cannot resolve the selectors of {args.pins}: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    matrix = plan(pins, args.tag)
     if not matrix["include"]:
         print(f"error: no cell in {args.pins} is tagged {args.tag!r}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_PINS
+    if args.resolved_out:
+        write_resolved(pins, args.resolved_out)
     sys.stdout.write(github_outputs(matrix))
     return 0
 

@@ -14,6 +14,7 @@ from kvmatrix.envs import VenvError, ensure_venv
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @needs_uv
@@ -36,6 +37,8 @@ def test_run_suites_with_a_selection_runs_only_the_selected_tests(tmp_path: Path
     root, work = tmp_path / "repo", tmp_path / "work"
     (root / "suites").mkdir(parents=True)
     work.mkdir()
+    for name in ("__init__.py", "recorder.py"):  # run_suites loads the recorder plugin (-p suites.recorder)
+        shutil.copy(REPO / "suites" / name, root / "suites" / name)
     (root / "suites" / "test_demo.py").write_text(
         "import os\n\n"
         "def test_a():\n    assert os.environ['KVCC_REGISTRATION'] == 'without'\n\n"

@@ -2,7 +2,7 @@
 
 The plan and publish steps are executed here exactly as written in matrix.yml (their `run:` scripts,
 their `env:` with the `${{ }}` expressions filled in), against fixture cell results, so what CI publishes
-is what these tests see.
+is what these tests see; the latest plan resolves pins-latest.toml against a loopback package index.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
+from index_server import refused_url, serve_index
 
+from kvmatrix.latest import plan as resolve_latest
 from kvmatrix.pins import Cell, load_pins
+from kvmatrix.resolved import load_resolved
 from kvmatrix.verdicts import summarize_suites
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +107,38 @@ def test_matrix_workflow_runs_each_planned_cell_with_cpu_wheels_and_the_uv_cache
     assert upload["path"] == "build/cells" and upload["name"] == "cell-${{ matrix.cell }}"
     download = step(flow, "publish", "uses", "actions/download-artifact")["with"]
     assert download == {"pattern": "cell-*", "path": "build/cells", "merge-multiple": True}
+
+
+def test_the_schedule_runs_both_matrices_and_dispatch_picks_one() -> None:
+    flow = workflow("matrix.yml")
+    choice = triggers(flow)["workflow_dispatch"]["inputs"]["pins"]
+    assert choice["options"] == ["both", "pins.toml", "pins-latest.toml"] and choice["default"] == "both"
+    # On the schedule `inputs.pins` is empty, so neither plan job is skipped.
+    assert flow["jobs"]["plan"]["if"] == "${{ inputs.pins != 'pins-latest.toml' }}"
+    assert flow["jobs"]["plan-latest"]["if"] == "${{ inputs.pins != 'pins.toml' }}"
+    assert flow["jobs"]["publish"]["needs"] == ["plan", "cell", "plan-latest", "cell-latest"]
+
+
+def test_latest_cells_run_from_the_resolved_pins_in_their_own_jobs() -> None:
+    flow = workflow("matrix.yml")
+    upload = step(flow, "plan-latest", "uses", "actions/upload-artifact")["with"]
+    assert upload["name"] == "resolved-pins" and upload["path"] == "build/plan/pins-latest.json"
+    cell = flow["jobs"]["cell-latest"]
+    assert cell["needs"] == "plan-latest"
+    assert cell["strategy"] == {
+        "fail-fast": False, "matrix": "${{ fromJSON(needs.plan-latest.outputs.matrix) }}"}
+    assert cell["env"] == flow["jobs"]["cell"]["env"]
+    assert step(flow, "cell-latest", "uses", "actions/download-artifact")["with"] == {
+        "name": "resolved-pins", "path": "build/plan"}
+    assert step(flow, "cell-latest", "name", "run the cell")["run"] == (
+        "python -m kvmatrix.cell_cli --resolved build/plan/pins-latest.json "
+        '--results build/latest/cells "$CELL"')
+    upload = step(flow, "cell-latest", "uses", "actions/upload-artifact")["with"]
+    assert upload["path"] == "build/latest/cells" and upload["name"] == "latest-cell-${{ matrix.cell }}"
+    publish = flow["jobs"]["publish"]["steps"]
+    downloads = [s["with"] for s in publish if "download-artifact" in s.get("uses", "")]
+    assert {"name": "resolved-pins", "path": "build/plan"} in downloads
+    assert {"pattern": "latest-cell-*", "path": "build/latest/cells", "merge-multiple": True} in downloads
 
 
 def test_pr_workflow_runs_the_readme_test_command_and_the_smoke_matrix() -> None:
@@ -203,7 +238,7 @@ def checkout(tmp_path: Path) -> Path:
     """What the publish job checks out: the host code, the noxfile, the pins and the README."""
     root = tmp_path / "repo"
     shutil.copytree(REPO / "kvmatrix", root / "kvmatrix", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("noxfile.py", "pins.toml", "README.md"):
+    for name in ("noxfile.py", "pins.toml", "pins-latest.toml", "README.md"):
         shutil.copy(REPO / name, root / name)
     return root
 
@@ -251,3 +286,89 @@ def test_plan_then_cell_results_then_publish_as_ci_runs_them(checkout: Path, tmp
         partial.stdout + partial.stderr
     )
     assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
+
+
+def files(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_latest_plan_resolves_then_publish_records_the_selectors(
+    checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = workflow("matrix.yml")
+    plan_out = tmp_path / "plan-output"
+    with serve_index() as index:
+        monkeypatch.setenv("UV_DEFAULT_INDEX", index.url)
+        planned = run_step(step(flow, "plan-latest", "id", "plan"), checkout, {}, plan_out)
+        expected = resolve_latest(checkout / "pins-latest.toml")
+    assert planned.returncode == 0, planned.stderr
+    entries = json.loads(outputs(plan_out)["matrix"])["include"]
+    # The fixture index's newest releases: transformers 5.24.0 (and 5.20.2, the newest 5.20), torch 2.15.0.
+    assert entries[0] == {"cell": "tf5.24.0-torch2.15.0", "transformers": "5.24.0", "torch": "2.15.0",
+                          "python": "3.11", "requested": {"transformers": "latest", "torch": "latest"}}
+    assert {"cell": "tf5.20.2-torch2.15.0", "transformers": "5.20.2", "torch": "2.15.0", "python": "3.11",
+            "requested": {"transformers": "newest_patch_of_each_minor(>=5.20)", "torch": "latest"}} in entries
+    assert entries == [
+        {"cell": c.id, "transformers": c.transformers, "torch": c.torch, "python": "3.11",
+         "requested": dict(c.requested)}
+        for c in expected.cells
+    ]
+    assert outputs(plan_out)["cells"] == ",".join(entry["cell"] for entry in entries)
+    resolved = load_resolved(checkout / "build" / "plan" / "pins-latest.json")  # the resolved-pins artifact
+    assert (resolved.path, resolved.python, resolved.cells) == ("pins-latest.toml", "3.11", expected.cells)
+
+    results = checkout / "build" / "latest" / "cells"  # where download-artifact merges the latest cells
+    results.mkdir(parents=True)
+    for cell in resolved.cells:  # as cell_cli --resolved leaves them: the identity comes from that file
+        (results / f"{cell.id}.json").write_text(json.dumps(cell_result(cell, "pass")))
+    readme = (checkout / "README.md").read_bytes()
+    publish_step = step(flow, "publish", "name", "publish latest")
+    values = {"needs.plan-latest.outputs.cells": outputs(plan_out)["cells"]}
+    published = run_step(publish_step, checkout, values, tmp_path / "out")
+    assert published.returncode == 0, published.stdout + published.stderr
+    matrix = json.loads((checkout / "reports" / "latest" / "matrix.json").read_text())
+    assert matrix["pins_file"] == "pins-latest.toml"
+    assert [(c["id"], c["pins"]["requested"]) for c in matrix["cells"]] == [
+        (entry["cell"], entry["requested"]) for entry in entries
+    ]
+    assert (checkout / "README.md").read_bytes() == readme
+    assert not (checkout / "reports" / "matrix.json").exists()
+
+    before = files(checkout / "reports")
+    (results / f"{entries[0]['cell']}.json").unlink()  # a latest cell job that crashed before writing
+    partial = run_step(publish_step, checkout, values, tmp_path / "out")
+    assert partial.returncode != 0
+    refusal = "refusing to publish a partial matrix: no result file in build/latest/cells for "
+    assert refusal + entries[0]["cell"] in partial.stdout + partial.stderr
+    assert files(checkout / "reports") == before
+
+
+def test_latest_plan_without_an_index_fails_as_infra_and_plans_nothing(
+    checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UV_DEFAULT_INDEX", refused_url())
+    plan_out = tmp_path / "plan-output"
+    failed = run_step(step(workflow("matrix.yml"), "plan-latest", "id", "plan"), checkout, {}, plan_out)
+    assert failed.returncode == 3
+    assert failed.stderr.startswith("infra: cannot resolve the selectors of pins-latest.toml: ")
+    assert plan_out.read_text() == "" and not (checkout / "build" / "plan").exists()
+
+
+def test_publish_of_resolved_pins_defaults_to_reports_latest(checkout: Path, tmp_path: Path) -> None:
+    cell = Cell("5.24.0", "2.15.0", requested=(("transformers", "latest"), ("torch", "latest")))
+    resolved = tmp_path / "pins-latest.json"
+    resolved.write_text(json.dumps({"schema_version": 1, "pins_file": "pins-latest.toml", "python": "3.11",
+                                    "cells": [cell.to_json()]}))
+    results = tmp_path / "cells"
+    results.mkdir()
+    (results / f"{cell.id}.json").write_text(json.dumps(cell_result(cell, "pass")))
+    readme = (checkout / "README.md").read_bytes()
+    proc = subprocess.run(
+        ["nox", "-s", "publish", "--", "--resolved", str(resolved), "--results", str(results)],
+        cwd=checkout, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(path.name for path in (checkout / "reports").iterdir()) == ["latest"]
+    matrix = json.loads((checkout / "reports" / "latest" / "matrix.json").read_text())
+    assert [published["id"] for published in matrix["cells"]] == [cell.id]
+    assert (checkout / "README.md").read_bytes() == readme
