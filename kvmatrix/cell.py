@@ -26,6 +26,7 @@ RUN_ORDER = ("without", "with")
 RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout
 TEST_TIMEOUT_S = 900  # one test (pytest-timeout); KVCC_TEST_TIMEOUT_S overrides
 WORKERS = 1  # pytest-xdist workers per cell; KVCC_WORKERS overrides. One worker already isolates crashes.
+MAX_WORKER_RESTARTS = 16  # then xdist stops; the tests it never ran are recorded as errors
 MEMORY_LIMIT_GB = 16  # per test process (KVCC_MEMORY_LIMIT_GB overrides), out of this machine's 24
 LOG_TAIL_LINES = 40
 # Nothing inside a cell may reach a model hub.
@@ -56,7 +57,7 @@ def pytest_options(env: dict[str, str]) -> list[str]:
     extra = [arg for plugin in env.get("KVCC_EXTRA_PLUGINS", "").split(",") if plugin for arg in ("-p", plugin)]
     return [
         "-p", "suites.recorder", *extra, "-p", "no:cacheprovider", "-p", "no:logging", "-q",
-        "-n", workers, "--max-worker-restart", "16",
+        "-n", workers, "--max-worker-restart", env.get("KVCC_MAX_WORKER_RESTART", str(MAX_WORKER_RESTARTS)),
         "--timeout", timeout, "--timeout-method", "signal",
     ]
 

@@ -82,6 +82,25 @@ class VerdictRecorder:
         self.registration = registration
         self.results_path = results_path
         self.records: dict[str, dict[str, Any]] = {}
+        self.collected: list[str] = []
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Remember what a plain (no xdist) run collected."""
+        self.collected.extend(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Remember what the xdist workers collected (the controller collects nothing itself)."""
+        self.collected.extend(nodeid for nodeid in ids if nodeid not in self.collected)
+
+    def _never_ran(self) -> None:
+        """A collected test with no report (xdist gave up restarting crashed workers, or the session was
+        interrupted) is an `error`, listed by name, never a silent gap."""
+        for nodeid in self.collected:
+            if nodeid not in self.records:
+                record = self._record(nodeid, nodeid.split("::", 1)[-1])
+                reason = "not run: the session stopped before this test (e.g. its workers kept crashing)"
+                record.update(verdict="error", reason=reason, error=reason)
 
     def _record(self, nodeid: str, name: str) -> dict[str, Any]:
         return self.records.setdefault(
@@ -110,6 +129,7 @@ class VerdictRecorder:
         """Write the `kvcc-cell-run/1` JSON atomically."""
         if not self.results_path:
             return
+        self._never_ran()
         describe = session.config.stash.get(ENVIRONMENT, None)
         payload = {
             "schema": "kvcc-cell-run/1",

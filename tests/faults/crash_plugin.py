@@ -1,7 +1,7 @@
 """Fault injection for a whole matrix run: `KVCC_EXTRA_PLUGINS=tests.faults.crash_plugin` with
-`KVCC_CRASH_CELL=<cell id>` makes the first test of that cell's suites segfault (in the xdist worker), so a
-run proves that a crashing cell still reports, with `error` where it crashed, and that every other cell
-is untouched. It does nothing in any other cell.
+`KVCC_CRASH_CELL=<cell id>` makes every xdist worker of that cell segfault in the first test it runs (each
+restarted worker crashes again), so a run proves that a cell that keeps crashing still reports every test
+as `error` with its cause, and that every other cell is untouched. It does nothing in any other cell.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _cell_id() -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
-    """Segfault once, in the first test that runs in the chosen cell."""
+    """Segfault in the first test this worker runs, in the chosen cell."""
     global _crashed
     if not _crashed and os.environ.get("KVCC_CRASH_CELL") == _cell_id():
         _crashed = True

@@ -51,6 +51,18 @@ def test_each_fault_is_an_error_naming_its_cause(run: dict, test: str, cause: st
     assert cause in error
 
 
+def test_tests_left_unrun_when_workers_stop_restarting_are_errors(tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KVCC_INJECT_FAULTS", "1")
+        env.setenv("KVCC_MAX_WORKER_RESTART", "0")
+        run = run_suites(sys.executable, ROOT, "with", tmp_path,
+                         selection=["tests/faults/test_faults.py::test_segfault",
+                                    "tests/faults/test_faults.py::test_after_the_faults_passes"])
+    assert verdicts(run)["test_segfault"][0] == "error"
+    verdict, error = verdicts(run)["test_after_the_faults_passes"]
+    assert verdict == "error" and error.startswith("not run")
+
+
 def test_the_run_keeps_a_log_tail(run: dict) -> None:
     assert run["log_tail"] and run["exit_code"] != 0
 
