@@ -1,0 +1,99 @@
+"""Time whole cells: one real `nox -s "cell(ID)"`, groups of cells one after another or several at once, and the
+suites with one and with more pytest-xdist workers inside one cell environment.
+
+Every cell result and environment goes under the scratch directory it is given, never build/ or reports/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks.analysis import cell_breakdown, pytest_session_s
+from benchmarks.envbench import BenchError, scoped_env
+from kvmatrix.cell import RUN_ORDER, WORKERS, build_record, requirements, run_suites
+from kvmatrix.envs import ensure_venv
+from kvmatrix.install import freeze, install
+from kvmatrix.pins import Cell
+from kvmatrix.verdicts import RAN
+
+
+def nox_cell(root: Path, cell: Cell, scratch: Path) -> dict[str, Any]:
+    """Run `python -m nox -s "cell(ID)" -- --results DIR` (its venv under `scratch` via `--envdir`) and split
+    its wall time with `cell_breakdown`."""
+    results, log = scratch / "nox-cells", scratch / "nox-cell.log"
+    command = [sys.executable, "-m", "nox", "--envdir", str(scratch / "nox-envs"), "-s", f"cell({cell.id})",
+               "--", "--results", str(results)]
+    start = time.monotonic()
+    with log.open("w") as out:
+        code = subprocess.run(command, check=False, cwd=root, stdout=out, stderr=subprocess.STDOUT).returncode
+    wall = time.monotonic() - start
+    record_path = results / f"{cell.id}.json"
+    if code != 0 or not record_path.exists():
+        raise BenchError(f"nox cell {cell.id} exited {code}; see {log}")
+    return {"command": " ".join(command[1:]), **cell_breakdown(json.loads(record_path.read_text()), wall)}
+
+
+def run_selected_cell(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str] | None) -> dict[str, Any]:
+    """`kvmatrix.cell.run_cell`'s steps for `selection` only, after a fresh `uv venv` (as nox makes one):
+    install, freeze, the suites without then with registration, the record written under `scratch`."""
+    work = scratch / cell.id
+    work.mkdir(parents=True, exist_ok=True)
+    interpreter = ensure_venv(work / "venv", python)
+    start = time.monotonic()  # from here on as in run_cell, whose clock starts after nox made the venv
+    outcome = install(interpreter, requirements(cell))
+    runs: dict[str, Any] = {}
+    frozen: list[str] = []
+    if outcome.status == RAN:
+        frozen = freeze(interpreter)
+        runs = {mode: run_suites(interpreter, root, mode, work, selection=selection) for mode in RUN_ORDER}
+    record = build_record(cell, outcome, None, frozen, runs, time.monotonic() - start)
+    (scratch / f"{cell.id}.json").write_text(json.dumps(record, indent=1))
+    if record["status"] != RAN:
+        raise BenchError(f"{cell.id} ended {record['status']}: {record['status_reason']}")
+    return record
+
+
+def run_cells(root: Path, python: str, cells: list[Cell], scratch: Path, selection: list[str] | None,
+              at_once: int) -> dict[str, Any]:
+    """Run `cells` with `run_selected_cell`, `at_once` at a time; the wall time of the whole group and each
+    cell's breakdown."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        records = list(pool.map(lambda c: run_selected_cell(root, python, c, scratch, selection), cells))
+    wall = time.monotonic() - start
+    return {"cells": [c.id for c in cells], "at_once": at_once, "wall_s": round(wall, 2),
+            "breakdowns": [cell_breakdown(record) for record in records]}
+
+
+def _workers_run(interpreter: str, root: Path, work: Path, selection: list[str], workers: int) -> dict[str, Any]:
+    """One `kvmatrix.cell.run_suites` with registration and `KVCC_WORKERS=workers` (pytest-xdist's `-n`)."""
+    work.mkdir(parents=True, exist_ok=True)
+    with scoped_env(KVCC_WORKERS=str(workers)):
+        run = run_suites(interpreter, root, "with", work, selection=selection)
+    return {"workers": workers, "exit_code": run["exit_code"], "wall_s": run["duration_s"],
+            "pytest_session_s": pytest_session_s(run["log_tail"]),
+            "tests_s": round(sum(t["duration_s"] for t in run["tests"]), 2),
+            "verdicts": {t["name"]: t["verdict"] for t in run["tests"]}}
+
+
+def xdist_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str],
+                 workers: int) -> dict[str, Any]:
+    """The same tests run by `kvmatrix.cell.run_suites` with the cells' default number of pytest-xdist
+    workers (`kvmatrix.cell.WORKERS`) and with `workers`, in one fresh environment of `cell`."""
+    interpreter = ensure_venv(scratch / "venv", python)
+    outcome = install(interpreter, requirements(cell))
+    if outcome.status != RAN:
+        raise BenchError(f"installing {cell.id} ended {outcome.status}: {outcome.reason}")
+    xdist = next((line for line in freeze(interpreter) if line.lower().startswith("pytest-xdist")), "?")
+    default = _workers_run(interpreter, root, scratch / "default", selection, WORKERS)
+    more = _workers_run(interpreter, root, scratch / f"workers-{workers}", selection, workers)
+    changed = sorted(name for name, verdict in default["verdicts"].items() if more["verdicts"].get(name) != verdict)
+    return {"cell": cell.id, "targets": selection, "xdist": xdist, "default": default, "parallel": more,
+            "verdicts_differing": changed}

@@ -1,0 +1,398 @@
+"""Render the benchmark's results (the dict `benchmarks/harness.py` writes as JSON) as `RESULTS.md`: the
+issue's targets with what was measured against them, then every measurement with what exactly it timed.
+
+Pure: takes the results, returns text. A section whose measurement was not taken says so.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from benchmarks.analysis import fmt_percent, fmt_ratio, fmt_seconds, percent, ratio
+
+WARM_ENV_TARGET_S = 1.5
+SPEEDUP_TARGET = 50.0
+OVERHEAD_TARGET_PCT = 5.0
+MATRIX_TARGET_S = 15 * 60
+PART_NAMES = {
+    "nox_start_and_venv_s": "nox start-up and its `uv venv`",
+    "install_s": "`uv pip install` of the pins",
+    "freeze_and_record_s": "`uv pip freeze` and writing the cell JSON",
+    "interpreter_imports_conftest_s": "each pytest process's start before its session: interpreter, imports "
+                                      "(torch, transformers) and the suites' conftest, which builds the tiny model",
+    "collection_and_between_tests_s": "inside pytest's sessions but outside the tests: starting the xdist worker "
+                                      "(its own interpreter, imports and conftest), collection, time between tests",
+}
+
+
+def _median(envs: dict[str, Any], variant: str, part: str = "total_s") -> float | None:
+    return envs.get(variant, {}).get(part, {}).get("median")
+
+
+def _gap(measured: float, target: float, unit: str, higher_is_better: bool = False) -> str:
+    """`misses by 0.40 s (27 % over)` style text; empty when the target is met."""
+    short = target - measured if higher_is_better else measured - target
+    if short <= 0:
+        return ""
+    if unit == "x":
+        return f"misses by {short:.1f}× ({percent(short, target):.0f} % short)"
+    if unit == "pct":
+        return f"misses by {short:.1f} percentage points"
+    return f"misses by {fmt_seconds(short)} ({percent(short, target):.0f} % over)"
+
+
+def _env_targets(envs: dict[str, Any]) -> list[dict[str, Any]]:
+    uv_warm, pip_warm = _median(envs, "uv_warm"), _median(envs, "pip_warm")
+    if uv_warm is None:
+        return []
+    files = envs["uv_warm"].get("env", {}).get("files")
+    warm_why = (
+        f"Of the median {fmt_seconds(uv_warm)}, `uv venv` took {fmt_seconds(_median(envs, 'uv_warm', 'venv_s'))} "
+        f"and `uv pip install` {fmt_seconds(_median(envs, 'uv_warm', 'install_s'))}, which resolves the pins and "
+        f"hard-links the {files} files of the environment from uv's cache."
+    )
+    offline = _median(envs, "uv_warm_offline")
+    if offline is not None:
+        warm_why += (f" The same with `UV_OFFLINE=1` (no index requests at all) took {fmt_seconds(offline)}, so "
+                     f"{fmt_seconds(max(uv_warm - offline, 0.0))} of the warm time is talking to PyPI.")
+    speedup = ratio(pip_warm, uv_warm)
+    speed_why = (
+        f"In pip's warm run `python -m venv` took {fmt_seconds(_median(envs, 'pip_warm', 'venv_s'))} (ensurepip installs "
+        f"pip itself) and `pip install` {fmt_seconds(_median(envs, 'pip_warm', 'install_s'))}. pip's cache holds "
+        "downloaded wheels, not installed trees: every environment unpacks every wheel again (the CPU torch "
+        "wheel from /opt/wheels included) and byte-compiles every module, which uv does not do by default."
+    )
+    return [
+        {"name": "warm cell environment", "target": f"≤ {WARM_ENV_TARGET_S} s", "measured": fmt_seconds(uv_warm),
+         "met": uv_warm <= WARM_ENV_TARGET_S, "gap": _gap(uv_warm, WARM_ENV_TARGET_S, "s"), "why": warm_why},
+        {"name": "warm uv vs warm pip + venv", "target": f"≥ {SPEEDUP_TARGET:.0f}× faster",
+         "measured": fmt_ratio(speedup), "met": None if speedup is None else speedup >= SPEEDUP_TARGET,
+         "gap": "" if speedup is None else _gap(speedup, SPEEDUP_TARGET, "x", higher_is_better=True),
+         "why": speed_why},
+    ]
+
+
+def _overhead_target(cell: dict[str, Any]) -> dict[str, Any]:
+    outside_sessions = {k: v for k, v in cell["parts"].items() if v and k != "collection_and_between_tests_s"}
+    listed = "; ".join(f"{PART_NAMES[k]} {fmt_seconds(v)}"
+                       for k, v in sorted(outside_sessions.items(), key=lambda item: -item[1]))
+    why = (
+        f"Of the cell's {fmt_seconds(cell['total_s'])}, pytest's sessions took {fmt_seconds(cell['pytest_session_s'])} "
+        f"(the tests themselves {fmt_seconds(cell['tests_s'])}); the {fmt_seconds(cell['overhead_s'])} outside them "
+        f"were: {listed}. Each cell runs the suites twice, without and with `compat.register()`, in two pytest "
+        "processes (a registration cannot be undone inside a process), each with a pytest-xdist worker process for "
+        "crash isolation: four interpreters that each import torch and transformers and build the tiny model, the "
+        "workers' share counted inside the sessions. "
+        f"Outside the pytest processes altogether the harness took {fmt_seconds(cell['outside_pytest_s'])} "
+        f"({fmt_percent(cell['outside_pytest_pct'])})."
+    )
+    return {"name": "harness overhead per cell", "target": f"≤ {OVERHEAD_TARGET_PCT:.0f} % of the cell",
+            "measured": fmt_percent(cell["overhead_pct"]),
+            "met": cell["overhead_pct"] is not None and cell["overhead_pct"] <= OVERHEAD_TARGET_PCT,
+            "gap": "" if cell["overhead_pct"] is None else _gap(cell["overhead_pct"], OVERHEAD_TARGET_PCT, "pct"),
+            "why": why}
+
+
+def _matrix_target(run: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    wall, sums = run["wall_s"], run["totals"]
+    why = (
+        f"The run had {sums['cells']} cells (the issue's target speaks of 8). Of its {fmt_seconds(wall)}: the "
+        f"tests themselves {fmt_seconds(sums['tests_s'])} ({fmt_percent(percent(sums['tests_s'], wall))}); the "
+        "pytest processes outside their tests (interpreter starts, torch and transformers imports and the tiny "
+        "model in every controller and xdist worker, collection) "
+        f"{fmt_seconds(sums['pytest_process_s'] - sums['tests_s'])} "
+        f"({fmt_percent(percent(sums['pytest_process_s'] - sums['tests_s'], wall))}); the cells outside pytest "
+        f"(install, freeze, record) {fmt_seconds(sums['outside_pytest_s'])}; nox's start-ups, venvs and publish "
+        f"{fmt_seconds(wall - sums['total_s'])}. Everything runs one cell after another, one test at a time, "
+        "on 2 cores; the harness's own share is small, the suites' work and their per-process start-ups are not."
+    )
+    projected = projection(run, results)
+    if projected:
+        why += f" {projected}"
+    return {"name": "default matrix, warm", "target": f"≤ {fmt_seconds(MATRIX_TARGET_S)}",
+            "measured": fmt_seconds(wall), "met": wall <= MATRIX_TARGET_S, "gap": _gap(wall, MATRIX_TARGET_S, "s"),
+            "why": why}
+
+
+def projection(run: dict[str, Any], results: dict[str, Any]) -> str:
+    """A labelled estimate of the matrix's wall time with 2 cells at once, from the measured speed-up of 2
+    cells at once over the same 2 one after another (empty when either is missing)."""
+    scaling = results.get("scaling", {})
+    together = next((r for r in scaling.get("concurrent", []) if len(r["cells"]) == 2), None)
+    alone = next((r for r in scaling.get("sequential", []) if len(r["cells"]) == 2), None)
+    if not together or not alone or not run.get("wall_s"):
+        return ""
+    factor = together["wall_s"] / alone["wall_s"]
+    return (f"Estimate, not measured: with 2 cells at once (measured factor {factor:.2f} on the "
+            f"{'/'.join(together['cells'])} subset) the matrix would take about {fmt_seconds(run['wall_s'] * factor)}.")
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets that this run measured: name, target, measured, met (None = unknown), gap, why."""
+    rows = _env_targets(results.get("envs", {}))
+    if results.get("nox_cell"):
+        rows.append(_overhead_target(results["nox_cell"]))
+    if results.get("matrix_run", {}).get("wall_s"):
+        rows.append(_matrix_target(results["matrix_run"], results))
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [f"| {' | '.join(header)} |", f"| {' | '.join('---' for _ in header)} |",
+            *(f"| {' | '.join(row)} |" for row in rows)]
+
+
+def _normalized(requirement: str) -> str:
+    """`Jinja2==3.1.6` -> `jinja2==3.1.6`, `typing_extensions` -> `typing-extensions` (PEP 503 names)."""
+    name, _, version = requirement.partition("==")
+    return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
+
+
+def _envs_section(envs: dict[str, Any]) -> list[str]:
+    if not envs:
+        return ["Not measured in this run."]
+    labels = [
+        ("uv_cold", "uv, cold: empty `UV_CACHE_DIR` of its own"),
+        ("uv_warm", "uv, warm: uv's normal cache"),
+        ("uv_warm_offline", "uv, warm and `UV_OFFLINE=1`"),
+        ("pip_cold", "venv + pip, cold: `--no-cache-dir`"),
+        ("pip_filling_cache", "venv + pip, first run into an empty pip cache"),
+        ("pip_warm", "venv + pip, warm: that pip cache"),
+        ("pip_machine_config", "venv + pip, cold, with this machine's pip.conf (local PyPI mirror)"),
+    ]
+    rows = []
+    for key, label in labels:
+        if key in envs:
+            runs = envs[key]
+            rows.append([label, fmt_seconds(runs["total_s"]["median"]), fmt_seconds(runs["venv_s"]["median"]),
+                         fmt_seconds(runs["install_s"]["median"]), str(runs["total_s"]["n"]),
+                         ", ".join(f"{v:.2f}" for v in runs["total_s"]["samples"])])
+    uv_w, uv_c, pip_w, pip_c = (_median(envs, k) for k in ("uv_warm", "uv_cold", "pip_warm", "pip_cold"))
+    lines = [
+        f"Requirements (the cell's, from `kvmatrix.cell.requirements`): `{' '.join(envs['requirements'])}`.",
+        "",
+        *_table(["variant", "total (median)", "venv", "install", "runs", "every run's total, s"], rows),
+        "",
+        (f"- pip warm / uv warm: **{fmt_ratio(ratio(pip_w, uv_w))}**; pip cold / uv cold: **{fmt_ratio(ratio(pip_c, uv_c))}**; "
+        f"pip cold / uv warm: {fmt_ratio(ratio(pip_c, uv_w))}."),
+    ]
+    uv_set, pip_set = ({_normalized(line) for line in envs.get(key, {}).get("freeze", [])}
+                       for key in ("uv_warm", "pip_warm"))
+    if uv_set and pip_set:
+        lines.append(f"- Installed sets (`uv pip freeze` / `pip freeze --all`): only in uv's "
+                     f"`{', '.join(sorted(uv_set - pip_set)) or 'nothing'}`; only in pip's "
+                     f"`{', '.join(sorted(pip_set - uv_set)) or 'nothing'}`; {len(uv_set & pip_set)} identical.")
+    for key, name in (("uv_warm", "uv"), ("pip_warm", "pip")):
+        size = envs.get(key, {}).get("env")
+        if size:
+            links = "; its files are hard links into uv's cache" if name == "uv" else ""
+            lines.append(f"- A finished {name} environment: {size['files']} files ({size['pyc']} of them `.pyc`), "
+                         f"{size['bytes'] / 2**20:.0f} MiB (apparent size{links}).")
+    cache = envs.get("uv_cold", {}).get("cache_after")
+    if cache:
+        lines.append(f"- The cold uv run left {cache['files']} files, {cache['bytes'] / 2**20:.0f} MiB in its "
+                     "formerly empty cache: what it downloaded and unpacked (the torch wheel included).")
+    machine_conf = "; ".join(envs.get("pip_machine_config", {}).get("pip_config", [])) or "none"
+    lines += [
+        (f"- Tools: {envs.get('uv_version', '?')}; {envs.get('pip_warm', {}).get('pip_version', '?')} (the pip that "
+         "`python -m venv` seeds)."),
+        ("- uv path = `kvmatrix.envs.ensure_venv` (`uv venv --python 3.11`) + `kvmatrix.install.install` "
+         "(`uv pip install --python … --find-links /opt/wheels <requirements>`), the calls a cell makes. pip path = "
+         "`python -m venv DIR` + `DIR/bin/python -m pip install <requirements>`, with `PIP_CONFIG_FILE=/dev/null` "
+         "so that pip uses the same sources as uv: PyPI, plus /opt/wheels from `PIP_FIND_LINKS`. torch 2.13.0 is "
+         "the CPU wheel in /opt/wheels for both; everything else is downloaded from PyPI in the cold runs. Each "
+         "environment is created in a fresh directory and deleted after it was timed; the cold uv run downloads "
+         "into its own empty cache, the cold pip run passes `--no-cache-dir`."),
+        (f"- The last pip row keeps this machine's pip configuration (`{machine_conf}`): the extra indexes are "
+         "local directories; whatever they hold in the pinned version pip takes from disk instead of downloading "
+         "it. It is shown for completeness and not used in the ratios."),
+    ]
+    return lines
+
+
+def _breakdown_rows(cells: list[dict[str, Any]]) -> list[list[str]]:
+    return [[c["id"], fmt_seconds(c["total_s"]), fmt_seconds(c["parts"]["install_s"]),
+             fmt_seconds(c["pytest_process_s"]), fmt_seconds(c["pytest_session_s"]), fmt_seconds(c["tests_s"]),
+             f"{fmt_seconds(c['overhead_s'])} ({fmt_percent(c['overhead_pct'])})",
+             f"{fmt_seconds(c['outside_pytest_s'])} ({fmt_percent(c['outside_pytest_pct'])})"] for c in cells]
+
+
+BREAKDOWN_HEADER = ["cell", "total", "install", "pytest processes", "pytest sessions", "tests",
+                    "overhead = total − sessions", "outside pytest processes"]
+
+
+def _overhead_section(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    cell = results.get("nox_cell")
+    if cell:
+        lines += [
+            (f"One real cell, `{cell['command']}` (its venv and results in a scratch directory), timed from outside "
+            "as one process:"),
+            "",
+            *_table(BREAKDOWN_HEADER, _breakdown_rows([cell])),
+            "",
+            *(f"- {PART_NAMES[k]}: {fmt_seconds(v)}" for k, v in cell["parts"].items() if v is not None),
+            "",
+        ]
+    else:
+        lines += ["The real nox cell was not run in this run.", ""]
+    run = results.get("matrix_run")
+    if run and run["cells"]:
+        lines += [
+            (f"Every cell of the default matrix run whose results are in `{run['cells_dir']}` (that run, not this "
+            "one; total = the record's `duration_s`, i.e. `run_cell` without nox's start-up and venv):"),
+            "",
+            *_table(BREAKDOWN_HEADER, _breakdown_rows(run["cells"])),
+            (f"| **all {run['totals']['cells']}** | {fmt_seconds(run['totals']['total_s'])} | | "
+            f"{fmt_seconds(run['totals']['pytest_process_s'])} | | {fmt_seconds(run['totals']['tests_s'])} | "
+            f"{fmt_seconds(run['totals']['overhead_s'])} ({fmt_percent(run['totals']['overhead_pct'])}) | "
+            f"{fmt_seconds(run['totals']['outside_pytest_s'])} ({fmt_percent(run['totals']['outside_pytest_pct'])}) |"),
+            "",
+        ]
+    lines += [
+        ("Definitions: *tests* = sum of every test's setup + call + teardown as the in-cell recorder saw them "
+        "(`runs.*.tests[*].duration_s`); *pytest sessions* = sum of pytest's own session durations (its summary "
+        "line: from the session's start, so the xdist worker's start-up, collection and the tests, but not the "
+        "pytest process's own start, imports or `pytest_configure`); *pytest "
+        "processes* = sum of the pytest subprocesses' wall times (`runs.*.duration_s`); *overhead* = total − "
+        "pytest sessions, the issue's \"total cell wall time minus the time spent inside the suites\"."),
+    ]
+    return lines
+
+
+def _group_rows(groups: list[dict[str, Any]]) -> list[list[str]]:
+    return [[str(len(g["cells"])), str(g["at_once"]), fmt_seconds(g["wall_s"]), fmt_seconds(g["wall_s"] / len(g["cells"])),
+             ", ".join(g["cells"])] for g in groups]
+
+
+def _matrix_section(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    run = results.get("matrix_run")
+    if run and run.get("wall_s"):
+        lines += [
+            (f"- **Default matrix, warm: {fmt_seconds(run['wall_s'])}** for {run['totals']['cells']} cells: the `real` "
+            f"time of `time python3 -m nox -s matrix` in `{run['log']}` (every cell's uv environment created fresh "
+            "from uv's warm cache, all suites, then publish). Not re-run by this script, which would take as long."),
+        ]
+    else:
+        lines.append("- Default matrix, warm: no matrix log given (`--matrix-log`), not reported.")
+    lines.append(
+        "- Default matrix, cold: not run. Cold means an empty uv cache, so every torch that is not in /opt/wheels "
+        "(here the CUDA builds of the older pins, each with its nvidia-* wheels, GBs apiece) would be downloaded; "
+        "that time is the network's, not the harness's. The cold rows below use cells whose torch is the local "
+        "/opt/wheels wheel.")
+    scaling = results.get("scaling")
+    if not scaling:
+        return [*lines, "", "Scaling, concurrency and cold/warm subsets were not measured in this run."]
+    selection = " ".join(scaling["selection"])
+    lines += [
+        "",
+        (f"Cells run by `benchmarks.cellbench.run_selected_cell` (run_cell's steps after a fresh `uv venv`, both "
+        f"registration modes) on the suite selection `{selection}`; wall time of the whole group, warm uv cache "
+        "unless marked cold:"),
+        "",
+        *_table(["cells", "at once", "wall", "per cell", "which"],
+                _group_rows(scaling.get("sequential", []) + scaling.get("concurrent", []))),
+    ]
+    cold = scaling.get("cold")
+    if cold:
+        warm = next((g for g in scaling.get("sequential", []) if g["cells"] == cold["cells"]), None)
+        cold_row = _group_rows([cold])[0]
+        cold_row[0] += " (cold)"
+        lines += [
+            f"| {' | '.join(cold_row)} |",
+            "",
+            "Cold = an empty `UV_CACHE_DIR` and an empty `TORCHINDUCTOR_CACHE_DIR` of our own for the group"
+            + (f"; cold / warm = {fmt_ratio(ratio(cold['wall_s'], warm['wall_s']))}." if warm else "."),
+        ]
+    growth_rows = scaling.get("growth", [])
+    if growth_rows:
+        lines += ["", "Growth with the number of cells (one at a time): " + "; ".join(
+            f"{g['cells']} → {fmt_seconds(g['wall_s'])} ({g['relative_to_one_cell']:.2f}× one cell)" for g in growth_rows)
+            + "."]
+    together = next((g for g in scaling.get("concurrent", []) if len(g["cells"]) == 2), None)
+    alone = next((g for g in scaling.get("sequential", []) if len(g["cells"]) == 2), None)
+    if together and alone:
+        lines += ["", (f"2 cells at once vs one after another: {fmt_seconds(together['wall_s'])} vs "
+                      f"{fmt_seconds(alone['wall_s'])}, speed-up {fmt_ratio(ratio(alone['wall_s'], together['wall_s']))}.")]
+    return lines
+
+
+def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
+    if not xdist:
+        return ["Not measured in this run."]
+    default, parallel = xdist["default"], xdist["parallel"]
+    rows = [[f"`KVCC_WORKERS={r['workers']}` (`-n {r['workers']}`)", fmt_seconds(r["wall_s"]),
+             fmt_seconds(r["pytest_session_s"]), fmt_seconds(r["tests_s"]), str(r["exit_code"]),
+             str(len(r["verdicts"]))] for r in (default, parallel)]
+    differing = xdist["verdicts_differing"]
+    return [
+        (f"`kvmatrix.cell.run_suites` runs every suite under pytest-xdist with `-n {default['workers']}` by default "
+         "(one worker: crash isolation); `KVCC_WORKERS` changes that. Both rows are `run_suites` with registration "
+         f"over `{' '.join(xdist['targets'])}` in one fresh {xdist['cell']} environment ({xdist['xdist']}):"),
+        "",
+        *_table(["workers", "process wall", "pytest session", "tests (sum)", "exit", "tests"], rows),
+        "",
+        (f"Speed-up of the process wall: **{fmt_ratio(ratio(default['wall_s'], parallel['wall_s']))}**; tests whose "
+         f"verdict differs between the two: {len(differing)}"
+         + (f" ({', '.join(differing[:5])}{', …' if len(differing) > 5 else ''})." if differing else ".")),
+        ("Each extra worker starts its own interpreter, imports torch and transformers and builds the tiny model, "
+         "and the workers share the machine's 2 cores (torch sizes its intra-op thread pool for the whole machine in "
+         "every process), so a test takes longer while another runs beside it: compare the sums of test durations."),
+    ]
+
+
+def render(results: dict[str, Any]) -> str:
+    """The whole `RESULTS.md`."""
+    machine = results["machine"]
+    rows = [[t["name"], t["target"], t["measured"],
+             "met" if t["met"] else ("unknown" if t["met"] is None else f"**missed**: {t['gap']}")]
+            for t in targets(results)]
+    missed = [t for t in targets(results) if t["met"] is False]
+    lines = [
+        "# Harness benchmark",
+        "",
+        (f"Produced by `{results['command']}` (also `python3 -m nox -s bench`), started {results['started_at']}; "
+        f"the whole benchmark took {fmt_seconds(results['bench_wall_s'])}. Raw numbers: "
+        f"[`{results['json_name']}`]({results['json_name']}). Measurements only: nothing here is asserted."),
+        "",
+        (f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']:.0f} GiB RAM, GPU: "
+         f"{machine['gpu']}; {machine['os']}; Python {machine['python']}; {machine['nox']}. 1-minute load average "
+         f"{machine['load_average_at_start'][0]:.2f} at the start, {machine['load_average_at_end'][0]:.2f} at the "
+         "end. All times are wall-clock seconds (`time.monotonic`), single runs unless a count is given (then the "
+         "median)."),
+        "",
+        "## Targets (issue 7)",
+        "",
+        *_table(["what", "target", "measured", "verdict"], rows),
+        "",
+        "## 1. One cell's environment: uv (the harness) vs python -m venv + pip",
+        "",
+        *_envs_section(results.get("envs", {})),
+        "",
+        "## 2. Harness overhead per cell",
+        "",
+        *_overhead_section(results),
+        "",
+        "## 3. Matrix wall time, concurrency and growth",
+        "",
+        *_matrix_section(results),
+        "",
+        "## 4. Tests in parallel inside a cell (pytest-xdist)",
+        "",
+        *_xdist_section(results.get("xdist")),
+        "",
+        "## Where a target is missed, and why",
+        "",
+        *([f"- **{t['name']}** ({t['target']}): {t['measured']}, {t['gap']}. Why: {t['why']}" for t in missed]
+          or ["Every target measured in this run was met."]),
+    ]
+    met = [t for t in targets(results) if t["met"]]
+    if met:
+        lines += ["", "Targets met, with what the time was made of:", "",
+                  *(f"- **{t['name']}**: {t['measured']}. {t['why']}" for t in met)]
+    if results.get("errors"):
+        lines += ["", "## Steps that failed in this run", "",
+                  *(f"- {phase}: {message}" for phase, message in results["errors"].items())]
+    return "\n".join(lines) + "\n"

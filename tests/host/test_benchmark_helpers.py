@@ -1,0 +1,136 @@
+"""The benchmark's pure helpers: parsing pytest's and `time`'s output, splitting a cell's time into the suites'
+and the harness's, formatting, and the rendered results (no measurement is taken here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from benchmarks.analysis import (
+    cell_breakdown,
+    fmt_percent,
+    fmt_ratio,
+    fmt_seconds,
+    growth,
+    percent,
+    pytest_session_s,
+    ratio,
+    real_time_s,
+    summarize,
+    totals,
+)
+from benchmarks.report import render, targets
+
+
+def a_run(process_s: float, summary: str, test_durations: list[float]) -> dict[str, Any]:
+    """One `runs.<mode>` entry as `kvmatrix.cell.run_suites` records it."""
+    return {"exit_code": 1, "duration_s": process_s, "log_tail": f"FAILED suites/x.py::t - boom\n{summary}",
+            "tests": [{"suite": "export", "name": f"t{i}", "verdict": "pass", "duration_s": d}
+                      for i, d in enumerate(test_durations)]}
+
+
+RECORD = {
+    "id": "tf4.57.6-torch2.13.0", "status": "ran", "install_duration_s": 1.0, "duration_s": 100.0,
+    "runs": {"without": a_run(45.0, "3 failed, 5 passed, 1 xfailed, 17 warnings in 40.00s", [10.0, 20.0]),
+             "with": a_run(50.0, "10 failed, 42 passed in 45.50s (0:00:45)", [30.0, 10.0])},
+}
+
+
+def test_pytest_summary_lines_are_parsed() -> None:
+    assert pytest_session_s("x\n35 failed, 13 passed, 1 xfailed, 17 warnings in 158.38s (0:02:38)\n") == 158.38
+    assert pytest_session_s("1 error in 0.20s") == 0.2
+    assert pytest_session_s("no tests ran in 0.01s") == 0.01
+    assert pytest_session_s("Fatal Python error: Segmentation fault") is None
+
+
+def test_real_time_of_bash_time_is_parsed() -> None:
+    assert real_time_s("nox > done\n\nreal\t20m55.371s\nuser\t14m43.345s\nsys\t1m29.911s\n") == 1255.37
+    assert real_time_s("real\t0m1.500s") == 1.5
+    assert real_time_s("real\t1h2m3s") == 3723.0
+    assert real_time_s("nox > still running") is None
+
+
+def test_cell_breakdown_without_an_outside_wall_time() -> None:
+    cell = cell_breakdown(RECORD)
+    assert cell["total_s"] == 100.0 and cell["tests_s"] == 70.0
+    assert cell["pytest_session_s"] == 85.5 and cell["pytest_process_s"] == 95.0
+    assert cell["overhead_s"] == 14.5 and cell["overhead_pct"] == 14.5
+    assert cell["outside_pytest_s"] == 5.0 and cell["outside_pytest_pct"] == 5.0
+    assert cell["parts"] == {"nox_start_and_venv_s": None, "install_s": 1.0, "freeze_and_record_s": 4.0,
+                             "interpreter_imports_conftest_s": 9.5, "collection_and_between_tests_s": 15.5}
+
+
+def test_cell_breakdown_with_the_nox_wall_time_charges_nox_to_the_overhead() -> None:
+    cell = cell_breakdown(RECORD, wall_s=110.0)
+    assert cell["total_s"] == 110.0 and cell["run_cell_s"] == 100.0
+    assert cell["overhead_s"] == 24.5 and cell["parts"]["nox_start_and_venv_s"] == 10.0
+    assert sum(v for v in cell["parts"].values()) == pytest.approx(cell["total_s"] - cell["tests_s"])
+
+
+def test_a_crashed_run_falls_back_to_the_tests_time() -> None:
+    record = {**RECORD, "runs": {"with": a_run(50.0, "Segmentation fault", [30.0])}}
+    cell = cell_breakdown(record)
+    assert cell["pytest_session_s"] is None and cell["overhead_s"] == 70.0
+    assert cell["parts"]["collection_and_between_tests_s"] is None
+
+
+def test_totals_recompute_percentages_from_sums() -> None:
+    summed = totals([cell_breakdown(RECORD), cell_breakdown(RECORD, wall_s=300.0)])
+    assert summed["cells"] == 2 and summed["total_s"] == 400.0
+    assert summed["overhead_pct"] == percent(summed["overhead_s"], 400.0)
+
+
+def test_summaries_ratios_and_formatting() -> None:
+    assert summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3, "samples": [3.0, 1.0, 2.0]}
+    assert summarize([])["median"] is None
+    assert ratio(60.0, 1.2) == 50.0 and ratio(None, 1.0) is None and ratio(1.0, 0.0) is None
+    assert percent(1.0, 8.0) == 12.5 and percent(1.0, 0) is None
+    assert fmt_seconds(0.843) == "0.84 s" and fmt_seconds(12.34) == "12.3 s" and fmt_seconds(307) == "5 min 07 s"
+    assert fmt_seconds(None) == fmt_ratio(None) == fmt_percent(None) == "n/a"
+    assert fmt_ratio(63.04) == "63.0×" and fmt_percent(4.25) == "4.2 %"
+
+
+def test_growth_is_relative_to_the_smallest_count() -> None:
+    rows = growth({1: 50.0, 2: 98.0, 4: 210.0})
+    assert [r["relative_to_one_cell"] for r in rows] == [1.0, 1.96, 4.2]
+    assert rows[2]["per_cell_s"] == 52.5 and growth({}) == []
+
+
+def env_runs(total: float, venv: float) -> dict[str, Any]:
+    return {part: summarize([value]) for part, value in
+            (("total_s", total), ("venv_s", venv), ("install_s", total - venv))}
+
+
+RESULTS = {
+    "command": "python3 benchmarks/harness.py --out benchmarks/RESULTS.md", "started_at": "2026-11-25T10:00:00Z",
+    "bench_wall_s": 1500.0, "json_name": "RESULTS.json",
+    "machine": {"cpu": "Some CPU", "cores": 2, "memory_gib": 23.4, "gpu": "none", "os": "Linux", "python": "3.11.7",
+                "nox": "nox 2026.10.20", "load_average_at_start": [0.1, 0, 0], "load_average_at_end": [1.9, 0, 0]},
+    "envs": {"requirements": ["torch==2.13.0"], "uv_cold": env_runs(30.0, 0.1),
+             "uv_warm": {**env_runs(2.0, 0.05), "env": {"files": 20000, "pyc": 0, "bytes": 2**30}},
+             "pip_cold": env_runs(90.0, 3.0), "pip_warm": env_runs(60.0, 3.0)},
+    "nox_cell": {"command": "nox -s cell(x)", **cell_breakdown(RECORD, wall_s=110.0)},
+    "matrix_run": {"log": "/tmp/m.log", "wall_s": 1800.0, "cells_dir": "build/cells", "cells": [cell_breakdown(RECORD)],
+                   "totals": totals([cell_breakdown(RECORD)])},
+}
+
+
+def test_targets_say_what_was_missed_and_by_how_much() -> None:
+    rows = {t["name"]: t for t in targets(RESULTS)}
+    assert rows["warm cell environment"]["met"] is False
+    assert rows["warm cell environment"]["gap"] == "misses by 0.50 s (33 % over)"
+    assert rows["warm uv vs warm pip + venv"]["measured"] == "30.0×"
+    assert rows["warm uv vs warm pip + venv"]["gap"] == "misses by 20.0× (40 % short)"
+    assert rows["harness overhead per cell"]["gap"] == "misses by 17.3 percentage points"
+    assert rows["default matrix, warm"]["gap"] == "misses by 15 min 00 s (100 % over)"
+    assert targets({}) == []
+
+
+def test_render_names_every_section_and_each_missed_target() -> None:
+    text = render(RESULTS)
+    for heading in ("## Targets (issue 7)", "## 1. One cell's environment", "## 2. Harness overhead per cell",
+                    "## 3. Matrix wall time", "## 4. Tests in parallel", "## Where a target is missed, and why"):
+        assert heading in text
+    assert text.count("**missed**") == 4
+    assert "Not measured in this run." in text  # xdist was not measured
