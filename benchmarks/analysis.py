@@ -79,36 +79,79 @@ def real_time_s(text: str) -> float | None:
     return round(int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds), 2)
 
 
+def covered_s(intervals: Iterable[tuple[float, float]]) -> float:
+    """How long at least one of the `(start, end)` intervals was open: their union's length, so two runs at
+    the same time count once."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def _session_intervals(runs: Mapping[str, Any]) -> list[tuple[float, float]] | None:
+    """Each run's pytest session as `(start, end)` epoch seconds from its results' meta, None if one lacks them."""
+    spans = [((run.get("meta") or {}).get("session_started_at"), (run.get("meta") or {}).get("session_finished_at"))
+             for run in runs.values()]
+    return None if any(a is None or b is None for a, b in spans) else [(float(a), float(b)) for a, b in spans]
+
+
+def _process_intervals(runs: Mapping[str, Any]) -> list[tuple[float, float]] | None:
+    """Each pytest process as `(start, end)` epoch seconds (`runs.*.started_at` + `duration_s`), None if one
+    lacks its start."""
+    if any(run.get("started_at") is None for run in runs.values()):
+        return None
+    return [(float(run["started_at"]), float(run["started_at"]) + float(run.get("duration_s") or 0.0))
+            for run in runs.values()]
+
+
 def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> dict[str, Any]:
     """Where a cell's time went, from its `matrix.json` record (docs/matrix-schema.md).
 
     `wall_s` is the cell's wall time measured from outside (a whole `nox -s "cell(ID)"` process); without it
     the record's own `duration_s` (`kvmatrix.cell.run_cell`: install, freeze, both pytest runs, the JSON) is
-    the total. Returned, in seconds unless named `_pct`:
+    the total. The two registration runs may overlap in time (`kvmatrix.cell.MODES_AT_ONCE`), so sessions and
+    processes are counted as wall-clock time covered by at least one of them, from their recorded start and end
+    times; records without those times (runs one after another) fall back to the sums of their durations.
+    Returned, in seconds unless named `_pct`:
 
     - `tests_s`: the sum of every test's setup + call + teardown (`runs.*.tests[*].duration_s`);
-    - `pytest_session_s`: the sum of pytest's own session durations (its summary lines), None if one is missing;
-    - `pytest_process_s`: the sum of the pytest processes' wall times (`runs.*.duration_s`);
-    - `overhead_s` / `overhead_pct`: total minus the pytest sessions (the issue's "harness overhead");
-    - `outside_pytest_s` / `outside_pytest_pct`: total minus the pytest processes;
-    - `parts`: the overhead split into nox (start and venv), install, freeze and record, interpreter start
-      with imports and conftest (per pytest process), and collection plus pytest between tests.
+    - `pytest_session_s`: wall time inside pytest sessions (from the session's start, so the xdist worker's
+      start-up, collection and the tests), None when a run recorded no session (it crashed);
+    - `pytest_process_s`: wall time inside pytest processes;
+    - `runs_overlap`: whether the two runs' sessions overlapped in time;
+    - `overhead_s` / `overhead_pct`: total minus the time inside pytest sessions (the issue's "harness
+      overhead": the cell's wall time while no suite was running);
+    - `outside_pytest_s` / `outside_pytest_pct`: total minus the time inside pytest processes;
+    - `parts`: the overhead split into nox (start and venv), install, freeze and record, and the pytest
+      processes outside their sessions (interpreter start, plugin imports, `pytest_configure`); plus
+      `collection_and_between_tests_s`, inside the sessions but outside the tests (None when runs overlap,
+      since the test durations then add up past the wall time).
     """
     runs = record.get("runs") or {}
     run_cell_s = float(record.get("duration_s") or 0.0)
     total = float(wall_s) if wall_s is not None else run_cell_s
     install_s = float(record.get("install_duration_s") or 0.0)
-    process_s = sum(float(run.get("duration_s") or 0.0) for run in runs.values())
-    sessions = [pytest_session_s(run.get("log_tail", "")) for run in runs.values()]
-    session_s = None if None in sessions else sum(s for s in sessions if s is not None)
+    durations = [float(run.get("duration_s") or 0.0) for run in runs.values()]
+    processes = _process_intervals(runs)
+    process_s = covered_s(processes) if processes is not None else sum(durations)
+    sessions = _session_intervals(runs)
+    session_sums = [pytest_session_s(run.get("log_tail", "")) for run in runs.values()]
+    if sessions is not None:
+        session_s: float | None = covered_s(sessions)
+        overlap = session_s < sum(end - start for start, end in sessions) - 0.5
+    else:
+        session_s = None if None in session_sums else sum(s for s in session_sums if s is not None)
+        overlap = False
     tests_s = sum(float(t.get("duration_s") or 0.0) for run in runs.values() for t in run.get("tests", []))
-    inside_s = session_s if session_s is not None else tests_s
+    inside_s = session_s if session_s is not None else min(tests_s, process_s)
     parts = {
         "nox_start_and_venv_s": None if wall_s is None else total - run_cell_s,
         "install_s": install_s,
         "freeze_and_record_s": run_cell_s - install_s - process_s,
         "interpreter_imports_conftest_s": process_s - inside_s,
-        "collection_and_between_tests_s": None if session_s is None else session_s - tests_s,
+        "collection_and_between_tests_s": None if session_s is None or overlap else session_s - tests_s,
     }
     return {
         "id": record.get("id"),
@@ -118,6 +161,7 @@ def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> di
         "tests_s": round(tests_s, 2),
         "pytest_session_s": None if session_s is None else round(session_s, 2),
         "pytest_process_s": round(process_s, 2),
+        "runs_overlap": overlap,
         "overhead_s": round(total - inside_s, 2),
         "overhead_pct": percent(total - inside_s, total),
         "outside_pytest_s": round(total - process_s, 2),

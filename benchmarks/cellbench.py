@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.analysis import cell_breakdown, pytest_session_s
 from benchmarks.envbench import BenchError, scoped_env
-from kvmatrix.cell import RUN_ORDER, WORKERS, build_record, requirements, run_suites
+from kvmatrix.cell import WORKERS, build_record, requirements, run_modes, run_suites
 from kvmatrix.envs import ensure_venv
 from kvmatrix.install import freeze, install
 from kvmatrix.pins import Cell
@@ -26,6 +26,7 @@ from kvmatrix.verdicts import RAN
 def nox_cell(root: Path, cell: Cell, scratch: Path) -> dict[str, Any]:
     """Run `python -m nox -s "cell(ID)" -- --results DIR` (its venv under `scratch` via `--envdir`) and split
     its wall time with `cell_breakdown`."""
+    scratch.mkdir(parents=True, exist_ok=True)
     results, log = scratch / "nox-cells", scratch / "nox-cell.log"
     command = [sys.executable, "-m", "nox", "--envdir", str(scratch / "nox-envs"), "-s", f"cell({cell.id})",
                "--", "--results", str(results)]
@@ -41,7 +42,8 @@ def nox_cell(root: Path, cell: Cell, scratch: Path) -> dict[str, Any]:
 
 def run_selected_cell(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str] | None) -> dict[str, Any]:
     """`kvmatrix.cell.run_cell`'s steps for `selection` only, after a fresh `uv venv` (as nox makes one):
-    install, freeze, the suites without then with registration, the record written under `scratch`."""
+    install, freeze, the suites without and with registration (`run_modes`), the record written under
+    `scratch`."""
     work = scratch / cell.id
     work.mkdir(parents=True, exist_ok=True)
     interpreter = ensure_venv(work / "venv", python)
@@ -51,7 +53,7 @@ def run_selected_cell(root: Path, python: str, cell: Cell, scratch: Path, select
     frozen: list[str] = []
     if outcome.status == RAN:
         frozen = freeze(interpreter)
-        runs = {mode: run_suites(interpreter, root, mode, work, selection=selection) for mode in RUN_ORDER}
+        runs = run_modes(interpreter, root, work, selection=selection)
     record = build_record(cell, outcome, None, frozen, runs, time.monotonic() - start)
     (scratch / f"{cell.id}.json").write_text(json.dumps(record, indent=1))
     if record["status"] != RAN:
@@ -83,14 +85,45 @@ def _workers_run(interpreter: str, root: Path, work: Path, selection: list[str],
             "verdicts": {t["name"]: t["verdict"] for t in run["tests"]}}
 
 
+def _cell_env(python: str, cell: Cell, venv: Path) -> str:
+    """A fresh environment of `cell` (as run_cell installs it); its interpreter."""
+    interpreter = ensure_venv(venv, python)
+    outcome = install(interpreter, requirements(cell))
+    if outcome.status != RAN:
+        raise BenchError(f"installing {cell.id} ended {outcome.status}: {outcome.reason}")
+    return interpreter
+
+
+def _verdicts(runs: dict[str, Any]) -> dict[str, str]:
+    return {f"{mode}::{t['name']}": t["verdict"] for mode, run in runs.items() for t in run["tests"]}
+
+
+def modes_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str]) -> dict[str, Any]:
+    """A cell's two registration runs (`kvmatrix.cell.run_modes`) one after the other (`KVCC_MODES_AT_ONCE=1`)
+    and at the same time (2, the default), in one fresh environment of `cell`: wall time, each run's process
+    time, and whether any verdict differs."""
+    interpreter = _cell_env(python, cell, scratch / "venv")
+    rows, verdicts = [], []
+    for at_once in (1, 2):
+        with scoped_env(KVCC_MODES_AT_ONCE=str(at_once)):
+            start = time.monotonic()
+            runs = run_modes(interpreter, root, scratch / f"at-once-{at_once}", selection=selection)
+            wall = time.monotonic() - start
+        verdicts.append(_verdicts(runs))
+        rows.append({"at_once": at_once, "wall_s": round(wall, 2),
+                     "process_s": {mode: run["duration_s"] for mode, run in runs.items()},
+                     "tests_s": round(sum(t["duration_s"] for run in runs.values() for t in run["tests"]), 2),
+                     "tests": len(verdicts[-1])})
+    one, both = verdicts
+    return {"cell": cell.id, "targets": selection, "rows": rows,
+            "verdicts_differing": sorted(name for name in one if both.get(name) != one[name])}
+
+
 def xdist_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str],
                  workers: int) -> dict[str, Any]:
     """The same tests run by `kvmatrix.cell.run_suites` with the cells' default number of pytest-xdist
     workers (`kvmatrix.cell.WORKERS`) and with `workers`, in one fresh environment of `cell`."""
-    interpreter = ensure_venv(scratch / "venv", python)
-    outcome = install(interpreter, requirements(cell))
-    if outcome.status != RAN:
-        raise BenchError(f"installing {cell.id} ended {outcome.status}: {outcome.reason}")
+    interpreter = _cell_env(python, cell, scratch / "venv")
     xdist = next((line for line in freeze(interpreter) if line.lower().startswith("pytest-xdist")), "?")
     default = _workers_run(interpreter, root, scratch / "default", selection, WORKERS)
     more = _workers_run(interpreter, root, scratch / f"workers-{workers}", selection, workers)

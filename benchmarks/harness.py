@@ -5,7 +5,8 @@
 Phases (all by default), in this order:
 - `envs`: one cell's environment, cold and warm, uv (the harness's path) vs `python -m venv` + pip;
 - `nox-cell`: one real `nox -s "cell(ID)"`, its wall time split into the suites' time and the overhead;
-- `xdist`: the suites with and without pytest-xdist's `-n` inside one cell environment;
+- `modes`: a cell's two registration runs one after another vs at the same time (the default);
+- `xdist`: the suites with one and with more pytest-xdist workers inside one cell environment;
 - `scaling`: 1, 2, 4 cells one after another, 2 at once, and the first 2 cold, on a suite selection.
 The default matrix's own wall time is read from the log of a `time python3 -m nox -s matrix` run
 (`--matrix-log`) and its cell results (`--matrix-cells`), which are only read. Everything this script runs
@@ -34,13 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals
-from benchmarks.cellbench import nox_cell, run_cells, xdist_effect
+from benchmarks.cellbench import modes_effect, nox_cell, run_cells, xdist_effect
 from benchmarks.envbench import measure_envs, scoped_env
 from benchmarks.report import render
 from kvmatrix.cell import requirements
 from kvmatrix.pins import Pins, load_pins
 
-PHASES = ("envs", "nox-cell", "xdist", "scaling")
+PHASES = ("envs", "nox-cell", "modes", "xdist", "scaling")
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
 
 
@@ -50,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md",
                         help="the Markdown results; the JSON goes next to it with a .json suffix")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {PHASES}")
-    parser.add_argument("--cell", default="tf4.57.6-torch2.13.0", help="the cell of envs, nox-cell and xdist")
+    parser.add_argument("--cell", default="tf4.57.6-torch2.13.0", help="the cell of envs, nox-cell, modes and xdist")
     parser.add_argument("--warm-repeats", type=int, default=3, help="warm environments of each kind (median)")
     parser.add_argument("--matrix-log", type=Path, help="output of `time python3 -m nox -s matrix` (its real time)")
     parser.add_argument("--matrix-cells", type=Path, default=ROOT / "build" / "cells",
@@ -60,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--counts", default="1,2,4", help="numbers of cells run one after another")
     parser.add_argument("--selection", default="suites/test_export.py",
                         help="space-separated pytest targets of the scaling cells")
-    parser.add_argument("--xdist-targets", default="suites", help="space-separated pytest targets of the xdist runs")
+    parser.add_argument("--xdist-targets", default="suites",
+                        help="space-separated pytest targets of the modes and xdist runs")
     parser.add_argument("--xdist-workers", type=int, default=2)
     parser.add_argument("--scratch-parent", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--from-json", type=Path,
@@ -149,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         _phase(results, "envs", lambda: measure_envs(pins.python, requirements(cell), scratch, args.warm_repeats))
     if "nox-cell" in phases:
         _phase(results, "nox_cell", lambda: nox_cell(ROOT, cell, scratch / "nox-cell"))
+    if "modes" in phases:
+        _phase(results, "modes", lambda: modes_effect(ROOT, pins.python, cell, scratch / "modes",
+                                                      args.xdist_targets.split()))
     if "xdist" in phases:
         _phase(results, "xdist", lambda: xdist_effect(ROOT, pins.python, cell, scratch / "xdist",
                                                       args.xdist_targets.split(), args.xdist_workers))

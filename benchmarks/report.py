@@ -19,8 +19,9 @@ PART_NAMES = {
     "nox_start_and_venv_s": "nox start-up and its `uv venv`",
     "install_s": "`uv pip install` of the pins",
     "freeze_and_record_s": "`uv pip freeze` and writing the cell JSON",
-    "interpreter_imports_conftest_s": "each pytest process's start before its session: interpreter, imports "
-                                      "(torch, transformers) and the suites' conftest, which builds the tiny model",
+    "interpreter_imports_conftest_s": "pytest processes before their sessions: interpreter start, plugin imports "
+                                      "and `pytest_configure` (the xdist controller imports neither torch nor "
+                                      "transformers; its worker does, inside the session)",
     "collection_and_between_tests_s": "inside pytest's sessions but outside the tests: starting the xdist worker "
                                       "(its own interpreter, imports and conftest), collection, time between tests",
 }
@@ -77,13 +78,12 @@ def _overhead_target(cell: dict[str, Any]) -> dict[str, Any]:
     outside_sessions = {k: v for k, v in cell["parts"].items() if v and k != "collection_and_between_tests_s"}
     listed = "; ".join(f"{PART_NAMES[k]} {fmt_seconds(v)}"
                        for k, v in sorted(outside_sessions.items(), key=lambda item: -item[1]))
+    overlap = ("the two registration runs' sessions overlapped (they run at the same time), so this is wall time "
+               "covered by at least one of them" if cell.get("runs_overlap") else "the runs did not overlap")
     why = (
-        f"Of the cell's {fmt_seconds(cell['total_s'])}, pytest's sessions took {fmt_seconds(cell['pytest_session_s'])} "
-        f"(the tests themselves {fmt_seconds(cell['tests_s'])}); the {fmt_seconds(cell['overhead_s'])} outside them "
-        f"were: {listed}. Each cell runs the suites twice, without and with `compat.register()`, in two pytest "
-        "processes (a registration cannot be undone inside a process), each with a pytest-xdist worker process for "
-        "crash isolation: four interpreters that each import torch and transformers and build the tiny model, the "
-        "workers' share counted inside the sessions. "
+        f"Of the cell's {fmt_seconds(cell['total_s'])}, {fmt_seconds(cell['pytest_session_s'])} were inside pytest's "
+        f"sessions ({overlap}; the tests' own durations add up to {fmt_seconds(cell['tests_s'])}); the "
+        f"{fmt_seconds(cell['overhead_s'])} outside them were: {listed}. "
         f"Outside the pytest processes altogether the harness took {fmt_seconds(cell['outside_pytest_s'])} "
         f"({fmt_percent(cell['outside_pytest_pct'])})."
     )
@@ -98,14 +98,13 @@ def _matrix_target(run: dict[str, Any], results: dict[str, Any]) -> dict[str, An
     wall, sums = run["wall_s"], run["totals"]
     why = (
         f"The run had {sums['cells']} cells (the issue's target speaks of 8). Of its {fmt_seconds(wall)}: the "
-        f"tests themselves {fmt_seconds(sums['tests_s'])} ({fmt_percent(percent(sums['tests_s'], wall))}); the "
-        "pytest processes outside their tests (interpreter starts, torch and transformers imports and the tiny "
-        "model in every controller and xdist worker, collection) "
-        f"{fmt_seconds(sums['pytest_process_s'] - sums['tests_s'])} "
-        f"({fmt_percent(percent(sums['pytest_process_s'] - sums['tests_s'], wall))}); the cells outside pytest "
+        f"cells' pytest processes covered {fmt_seconds(sums['pytest_process_s'])} "
+        f"({fmt_percent(percent(sums['pytest_process_s'], wall))}) and their sessions "
+        f"{fmt_seconds(sums['total_s'] - sums['overhead_s'])} (each cell's two registration runs at the same "
+        f"time; the tests' own durations add up to {fmt_seconds(sums['tests_s'])}); the cells outside pytest "
         f"(install, freeze, record) {fmt_seconds(sums['outside_pytest_s'])}; nox's start-ups, venvs and publish "
-        f"{fmt_seconds(wall - sums['total_s'])}. Everything runs one cell after another, one test at a time, "
-        "on 2 cores; the harness's own share is small, the suites' work and their per-process start-ups are not."
+        f"{fmt_seconds(wall - sums['total_s'])}. Cells run one after another, each as two pytest processes on "
+        "the 2 cores."
     )
     projected = projection(run, results)
     if projected:
@@ -252,10 +251,11 @@ def _overhead_section(results: dict[str, Any]) -> list[str]:
         ]
     lines += [
         ("Definitions: *tests* = sum of every test's setup + call + teardown as the in-cell recorder saw them "
-        "(`runs.*.tests[*].duration_s`); *pytest sessions* = sum of pytest's own session durations (its summary "
-        "line: from the session's start, so the xdist worker's start-up, collection and the tests, but not the "
-        "pytest process's own start, imports or `pytest_configure`); *pytest "
-        "processes* = sum of the pytest subprocesses' wall times (`runs.*.duration_s`); *overhead* = total − "
+        "(`runs.*.tests[*].duration_s`; the two registration runs overlap, so this sum can exceed the wall time); "
+        "*pytest sessions* = wall time inside at least one pytest session (each session from its start, so the "
+        "xdist worker's start-up with its torch and transformers imports, collection and the tests, to its end, "
+        "as the recorder stamps them in `meta.session_started_at`/`session_finished_at`); *pytest processes* = "
+        "wall time inside at least one pytest process (`runs.*.started_at` + `duration_s`); *overhead* = total − "
         "pytest sessions, the issue's \"total cell wall time minus the time spent inside the suites\"."),
     ]
     return lines
@@ -319,9 +319,34 @@ def _matrix_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _modes_section(modes: dict[str, Any] | None) -> list[str]:
+    if not modes:
+        return ["The registration runs one after another vs at once were not measured in this run."]
+    rows = [[str(r["at_once"]), fmt_seconds(r["wall_s"]),
+             ", ".join(f"{mode} {fmt_seconds(s)}" for mode, s in r["process_s"].items()), fmt_seconds(r["tests_s"]),
+             str(r["tests"])] for r in modes["rows"]]
+    one, both = (next(r for r in modes["rows"] if r["at_once"] == n) for n in (1, 2))
+    differing = modes["verdicts_differing"]
+    return [
+        ("A cell runs the suites twice, without and with `compat.register()`, as two pytest processes (a "
+         "registration cannot be undone inside a process); `kvmatrix.cell.run_modes` runs them at the same time "
+         "(`KVCC_MODES_AT_ONCE`, default 2). Both rows run "
+         f"`{' '.join(modes['targets'])}` in one fresh {modes['cell']} environment:"),
+        "",
+        *_table(["runs at once", "wall", "each pytest process", "tests (sum)", "tests"], rows),
+        "",
+        (f"Speed-up: **{fmt_ratio(ratio(one['wall_s'], both['wall_s']))}**; tests whose verdict differs between the "
+         f"two: {len(differing)}" + (f" ({', '.join(differing[:5])}{', …' if len(differing) > 5 else ''})."
+                                     if differing else ".")),
+        ("Most of a run is single-threaded Python (imports, tracing, export, inductor's code generation), so two "
+         "processes use the 2 cores where one uses about one; the tests' own durations grow when they share the "
+         "cores, which the sums show."),
+    ]
+
+
 def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
     if not xdist:
-        return ["Not measured in this run."]
+        return ["More pytest-xdist workers were not measured in this run."]
     default, parallel = xdist["default"], xdist["parallel"]
     rows = [[f"`KVCC_WORKERS={r['workers']}` (`-n {r['workers']}`)", fmt_seconds(r["wall_s"]),
              fmt_seconds(r["pytest_session_s"]), fmt_seconds(r["tests_s"]), str(r["exit_code"]),
@@ -379,7 +404,13 @@ def render(results: dict[str, Any]) -> str:
         "",
         *_matrix_section(results),
         "",
-        "## 4. Tests in parallel inside a cell (pytest-xdist)",
+        "## 4. Parallelism inside a cell",
+        "",
+        "### The two registration runs at once",
+        "",
+        *_modes_section(results.get("modes")),
+        "",
+        "### More pytest-xdist workers in one run",
         "",
         *_xdist_section(results.get("xdist")),
         "",

@@ -2,6 +2,9 @@
 the verdict recorder (`-p suites.recorder`, loaded by the cell runner) what this cell is.
 
 KVCC_REGISTRATION: "with" (default) calls `compat.register()` first; "without" is transformers alone.
+
+Under pytest-xdist only the workers run tests, so only they import torch and transformers: the controller
+(which records verdicts) stays a light process and gets the cell's description from a worker.
 """
 
 from __future__ import annotations
@@ -13,11 +16,18 @@ import pytest
 pytest_plugins = ["suites.known_limitations"]
 
 
+def runs_tests(config: pytest.Config) -> bool:
+    """False only in a pytest-xdist controller, which distributes the tests and runs none itself."""
+    return hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register (or not), call transformers' own helpers, and describe the cell for the recorder."""
     registration = os.environ.get("KVCC_REGISTRATION", "with")
     if registration not in ("with", "without"):
         raise pytest.UsageError(f"KVCC_REGISTRATION must be 'with' or 'without', not {registration!r}")
+    if not runs_tests(config):
+        return
     import compat
     from suites.baseline import register_transformers_own
     from suites.models import layout, tiny_llama

@@ -5,7 +5,8 @@ Verdicts: pass, fail, xfail (with the reason), n/a (a skip whose reason starts w
 (setup/teardown/collection failure, a crashed or timed-out test, memory exhaustion, or any other skip: a
 silent skip is not a verdict). Crash isolation comes from the ecosystem's tools: pytest-xdist restarts a
 worker that dies (segfault, abort, OOM kill) and reports the test it was running; pytest-timeout fails a
-test that hangs. Only the xdist controller (or a plain pytest process) records and writes.
+test that hangs. Only the xdist controller (or a plain pytest process) records and writes; a worker sends
+the cell description (layout, registration report) to it when it finishes.
 
 Environment: KVCC_REGISTRATION (with/without, recorded), KVCC_RESULTS (output path; unset = not written),
 KVCC_MEMORY_LIMIT_GB (data-segment limit per process, so a runaway allocation raises MemoryError instead
@@ -20,6 +21,7 @@ import os
 import platform
 import re
 import resource
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ import pytest
 NA_PREFIX = "n/a: "
 ENVIRONMENT = pytest.StashKey[Callable[[], dict[str, Any]]]()
 """Where a conftest puts a callable describing the cell (layout, registration report) for the results."""
+WORKER_ENVIRONMENT = "kvcc_environment"
+"""The key under which an xdist worker sends that description to the controller (`config.workeroutput`)."""
 
 
 def suite_of(nodeid: str) -> str:
@@ -83,6 +87,20 @@ class VerdictRecorder:
         self.results_path = results_path
         self.records: dict[str, dict[str, Any]] = {}
         self.collected: list[str] = []
+        self.worker_environment: dict[str, Any] | None = None
+        self.started_at: float | None = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Remember when the session started (the benchmark sets it against the cell's wall time)."""
+        self.started_at = time.time()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Keep the cell description an xdist worker sent when it finished (a crashed worker sends none;
+        the worker that replaced it does)."""
+        sent = getattr(node, "workeroutput", {}).get(WORKER_ENVIRONMENT)
+        if sent is not None:
+            self.worker_environment = sent
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Remember what a plain (no xdist) run collected."""
@@ -136,7 +154,9 @@ class VerdictRecorder:
             "registration": self.registration,
             "python": platform.python_version(),
             "versions": {name: _version(name) for name in ("torch", "transformers")},
-            **(describe() if describe is not None else {}),
+            **(describe() if describe is not None else self.worker_environment or {}),
+            "session_started_at": self.started_at,
+            "session_finished_at": time.time(),
             "tests": list(self.records.values()),
         }
         out = Path(self.results_path)
@@ -158,6 +178,14 @@ def _limit_memory() -> None:
     if gigabytes:
         limit = int(float(gigabytes) * 2**30)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker, send the cell's description (the conftest's, if any) to the controller."""
+    config = session.config
+    describe = config.stash.get(ENVIRONMENT, None)
+    if hasattr(config, "workeroutput") and describe is not None:
+        config.workeroutput[WORKER_ENVIRONMENT] = describe()
 
 
 @pytest.hookimpl(tryfirst=True)

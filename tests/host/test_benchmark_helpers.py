@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.analysis import (
     cell_breakdown,
+    covered_s,
     fmt_percent,
     fmt_ratio,
     fmt_seconds,
@@ -61,6 +62,38 @@ def test_cell_breakdown_without_an_outside_wall_time() -> None:
                              "interpreter_imports_conftest_s": 9.5, "collection_and_between_tests_s": 15.5}
 
 
+def stamped(run: dict[str, Any], process: tuple[float, float], session: tuple[float, float]) -> dict[str, Any]:
+    """`run` with the start times run_suites and the recorder stamp (Unix seconds)."""
+    return {**run, "started_at": process[0], "duration_s": process[1] - process[0],
+            "meta": {"session_started_at": session[0], "session_finished_at": session[1]}}
+
+
+def test_covered_time_counts_overlapping_intervals_once() -> None:
+    assert covered_s([(0.0, 10.0), (5.0, 12.0), (20.0, 21.0)]) == 13.0
+    assert covered_s([(0.0, 10.0), (2.0, 3.0)]) == 10.0
+    assert covered_s([]) == 0.0
+
+
+def test_runs_at_the_same_time_count_their_wall_time_once() -> None:
+    runs = {"without": stamped(RECORD["runs"]["without"], (1000.0, 1050.0), (1002.0, 1048.0)),
+            "with": stamped(RECORD["runs"]["with"], (1000.0, 1060.0), (1003.0, 1059.0))}
+    cell = cell_breakdown({**RECORD, "duration_s": 64.0, "runs": runs})
+    assert cell["runs_overlap"] is True
+    assert cell["pytest_process_s"] == 60.0 and cell["pytest_session_s"] == 57.0
+    assert cell["overhead_s"] == 7.0 and cell["outside_pytest_s"] == 4.0
+    assert cell["parts"]["interpreter_imports_conftest_s"] == 3.0
+    assert cell["parts"]["collection_and_between_tests_s"] is None  # the tests' 70 s exceed the 57 s of wall
+
+
+def test_runs_one_after_another_with_stamps_match_the_sums() -> None:
+    runs = {"without": stamped(RECORD["runs"]["without"], (0.0, 45.0), (2.0, 42.0)),
+            "with": stamped(RECORD["runs"]["with"], (45.0, 95.0), (48.0, 93.5))}
+    cell = cell_breakdown({**RECORD, "runs": runs})
+    assert cell["runs_overlap"] is False
+    assert cell["pytest_session_s"] == 85.5 and cell["pytest_process_s"] == 95.0
+    assert cell["parts"]["collection_and_between_tests_s"] == 15.5
+
+
 def test_cell_breakdown_with_the_nox_wall_time_charges_nox_to_the_overhead() -> None:
     cell = cell_breakdown(RECORD, wall_s=110.0)
     assert cell["total_s"] == 110.0 and cell["run_cell_s"] == 100.0
@@ -111,6 +144,11 @@ RESULTS = {
              "uv_warm": {**env_runs(2.0, 0.05), "env": {"files": 20000, "pyc": 0, "bytes": 2**30}},
              "pip_cold": env_runs(90.0, 3.0), "pip_warm": env_runs(60.0, 3.0)},
     "nox_cell": {"command": "nox -s cell(x)", **cell_breakdown(RECORD, wall_s=110.0)},
+    "modes": {"cell": "tf4.57.6-torch2.13.0", "targets": ["suites"], "verdicts_differing": [],
+              "rows": [{"at_once": 1, "wall_s": 125.0, "process_s": {"without": 54.0, "with": 70.0},
+                        "tests_s": 93.0, "tests": 110},
+                       {"at_once": 2, "wall_s": 75.0, "process_s": {"without": 55.0, "with": 74.0},
+                        "tests_s": 95.0, "tests": 110}]},
     "matrix_run": {"log": "/tmp/m.log", "wall_s": 1800.0, "cells_dir": "build/cells", "cells": [cell_breakdown(RECORD)],
                    "totals": totals([cell_breakdown(RECORD)])},
 }
@@ -130,7 +168,9 @@ def test_targets_say_what_was_missed_and_by_how_much() -> None:
 def test_render_names_every_section_and_each_missed_target() -> None:
     text = render(RESULTS)
     for heading in ("## Targets (issue 7)", "## 1. One cell's environment", "## 2. Harness overhead per cell",
-                    "## 3. Matrix wall time", "## 4. Tests in parallel", "## Where a target is missed, and why"):
+                    "## 3. Matrix wall time", "## 4. Parallelism inside a cell", "### The two registration runs at once",
+                    "## Where a target is missed, and why"):
         assert heading in text
     assert text.count("**missed**") == 4
-    assert "Not measured in this run." in text  # xdist was not measured
+    assert "Speed-up: **1.7×**; tests whose verdict differs between the two: 0." in text
+    assert "More pytest-xdist workers were not measured in this run." in text

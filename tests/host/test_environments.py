@@ -1,5 +1,5 @@
-"""Cell environments for bisect and `latest` runs (kvmatrix.envs), and running a selection of suite tests
-in one (kvmatrix.cell.run_suites), for real: uv and pytest subprocesses, no torch."""
+"""Cell environments for bisect and `latest` runs (kvmatrix.envs), and running suite tests in one
+(kvmatrix.cell.run_suites / run_modes), for real: uv and pytest subprocesses, no torch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.cell import run_suites
+from kvmatrix.cell import run_modes, run_suites
 from kvmatrix.envs import VenvError, ensure_venv
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
@@ -33,18 +33,52 @@ def test_an_environment_uv_cannot_make_raises_with_uvs_reason(tmp_path: Path) ->
         ensure_venv(tmp_path / "env", "2.1")
 
 
-def test_run_suites_with_a_selection_runs_only_the_selected_tests(tmp_path: Path) -> None:
-    root, work = tmp_path / "repo", tmp_path / "work"
+def demo_repo(root: Path) -> Path:
+    """A repository whose suites/ holds the real recorder plugin, a conftest that describes the cell only in
+    the processes that run tests (as the real one does), and two tests."""
     (root / "suites").mkdir(parents=True)
-    work.mkdir()
     for name in ("__init__.py", "recorder.py"):  # run_suites loads the recorder plugin (-p suites.recorder)
         shutil.copy(REPO / "suites" / name, root / "suites" / name)
+    (root / "suites" / "conftest.py").write_text(
+        "import os\n"
+        "from suites.recorder import ENVIRONMENT\n\n"
+        "def pytest_configure(config):\n"
+        "    if hasattr(config, 'workerinput'):\n"
+        "        config.stash[ENVIRONMENT] = lambda: {'layout': 'described by worker ' + str(os.getpid())}\n")
     (root / "suites" / "test_demo.py").write_text(
         "import os\n\n"
         "def test_a():\n    assert os.environ['KVCC_REGISTRATION'] == 'without'\n\n"
         "def test_b():\n    pass\n")
+    return root
+
+
+def test_run_suites_with_a_selection_runs_only_the_selected_tests(tmp_path: Path) -> None:
+    root, work = demo_repo(tmp_path / "repo"), tmp_path / "work"
+    work.mkdir()
     selected = run_suites(sys.executable, root, "without", work, selection=["suites/test_demo.py::test_b"])
     assert selected["exit_code"] == 0
     assert "1 passed" in selected["log_tail"]
     everything = run_suites(sys.executable, root, "without", work)
     assert "2 passed" in everything["log_tail"]
+
+
+def test_the_cell_description_comes_from_the_xdist_worker(tmp_path: Path) -> None:
+    run = run_suites(sys.executable, demo_repo(tmp_path / "repo"), "with", tmp_path)
+    assert run["meta"]["layout"].startswith("described by worker ")
+    assert run["meta"]["session_started_at"] <= run["meta"]["session_finished_at"]
+
+
+def _spans(runs: dict) -> list[tuple[float, float]]:
+    return [(run["started_at"], run["started_at"] + run["duration_s"]) for run in runs.values()]
+
+
+@pytest.mark.parametrize("at_once", ["2", "1"])
+def test_both_registration_runs_report_at_once_or_one_after_another(tmp_path: Path, monkeypatch, at_once: str) -> None:
+    monkeypatch.setenv("KVCC_MODES_AT_ONCE", at_once)
+    runs = run_modes(sys.executable, demo_repo(tmp_path / "repo"), tmp_path)
+    verdicts = {mode: {t["name"]: t["verdict"] for t in run["tests"]} for mode, run in runs.items()}
+    assert verdicts == {"without": {"test_a": "pass", "test_b": "pass"}, "with": {"test_a": "fail", "test_b": "pass"}}
+    (_, first_end), (second_start, _) = sorted(_spans(runs))
+    rounding = 0.02  # started_at and duration_s are kept to 0.01 s
+    overlapping = second_start < first_end - rounding
+    assert overlapping is (at_once == "2")
