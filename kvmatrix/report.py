@@ -33,7 +33,6 @@ from .verdicts import (
 )
 
 SCHEMA_VERSION = 1
-DEFAULT_SUITES = ("export", "roundtrip", "compile")
 TOP_LEVEL_KEYS = ("schema_version", "generated_at", "pins_file", "suites", "cells")
 CELL_KEYS = (
     "id", "pins", "note", "tags", "status", "status_reason", "python", "resolved", "freeze", "layout",
@@ -65,13 +64,13 @@ class ReportError(ValueError):
 
 
 def new_matrix(
-    pins: Pins, cells: list[dict[str, Any]], generated_at: str | None = None, suites: list[str] | None = None
+    pins: Pins, cells: list[dict[str, Any]], generated_at: str | None = None, *, suites: list[str]
 ) -> dict[str, Any]:
-    """The top-level matrix for `cells`, ordered as in `pins`.
+    """The top-level matrix for `cells`, ordered as in `pins`, with `suites` as its columns (a real run's are
+    `kvmatrix.cell.SUITES`).
 
-    `generated_at` defaults to now (UTC, ISO 8601 with a `Z`); `suites` defaults to export, roundtrip,
-    compile. A cell whose id is not in `pins`, a duplicate id or a cell missing schema keys raises
-    ReportError.
+    `generated_at` defaults to now (UTC, ISO 8601 with a `Z`). A cell whose id is not in `pins`, a duplicate
+    id or a cell missing schema keys raises ReportError.
     """
     order = {cell.id: index for index, cell in enumerate(pins.cells)}
     strays = [cell.get("id") for cell in cells if cell.get("id") not in order]
@@ -81,7 +80,7 @@ def new_matrix(
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "pins_file": pins.path,
-        "suites": list(suites or DEFAULT_SUITES),
+        "suites": list(suites),
         "cells": sorted(cells, key=lambda cell: order[cell["id"]]),
     }
     _check_matrix(matrix, "new matrix")

@@ -95,7 +95,7 @@ def sample_matrix() -> dict[str, Any]:
             "duration_s": 1.0,
         },
     ]
-    current = new_matrix(PINS, cells, generated_at="2026-11-25T10:00:00Z")
+    current = new_matrix(PINS, cells, generated_at="2026-11-25T10:00:00Z", suites=SUITES)
     previous = copy.deepcopy(current)
     previous["generated_at"] = "2026-11-24T10:00:00Z"
     previous["cells"][0]["runs"]["without"]["tests"][0].update(verdict="pass", error=None)

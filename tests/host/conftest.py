@@ -34,6 +34,12 @@ torch = "2.13.0"
 """
 
 
+@pytest.fixture
+def suites() -> list[str]:
+    """The suite columns of the fixture cells (a real run has kvmatrix.cell.SUITES)."""
+    return SUITES
+
+
 def record(suite: str, name: str, verdict: str, error: str | None = None, reason: str | None = None) -> dict:
     """One test record as the in-cell recorder writes it."""
     return {

@@ -102,11 +102,12 @@ def cell_with(
 
 
 @pytest.fixture
-def matrix(pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict) -> dict[str, Any]:
+def matrix(pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
     return new_matrix(
         pins,
         [uninstallable_cell, ran_cell, cell_with(make_cell, "5.24.0", "2.13.0", "pass", "list")],
         generated_at="2026-11-25T10:00:00Z",
+        suites=suites,
     )
 
 

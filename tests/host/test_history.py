@@ -15,8 +15,8 @@ from kvmatrix.verdicts import summarize_suites
 
 
 @pytest.fixture
-def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict) -> dict[str, Any]:
-    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at="2026-11-25T10:00:00Z")
+def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
+    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at="2026-11-25T10:00:00Z", suites=suites)
 
 
 def later(matrix: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +153,8 @@ def test_a_cell_that_became_uninstallable_is_newly_failing_in_every_suite_and_mo
 
 def test_new_and_removed_cells(pins: Pins, matrix: dict, make_cell) -> None:
     newcomer = make_cell("5.24.0", "2.13.0", copy.deepcopy(matrix["cells"][1]["runs"]))
-    current = new_matrix(pins, [matrix["cells"][1], newcomer], generated_at="2026-11-26T10:00:00Z")
+    current = new_matrix(pins, [matrix["cells"][1], newcomer], generated_at="2026-11-26T10:00:00Z",
+                         suites=matrix["suites"])
     changes = diff(matrix, current)
     assert changes["new_cells"] == ["tf5.24.0-torch2.13.0"]
     assert changes["removed_cells"] == ["tf4.46.3-torch2.5.1"]

@@ -52,9 +52,9 @@ def parse(page: str) -> Elements:
 
 
 @pytest.fixture
-def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict) -> dict[str, Any]:
+def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
     ran_cell["runs"]["without"]["tests"][0]["error"] = HOSTILE
-    current = new_matrix(pins, [uninstallable_cell, ran_cell], generated_at="2026-11-25T10:00:00Z")
+    current = new_matrix(pins, [uninstallable_cell, ran_cell], generated_at="2026-11-25T10:00:00Z", suites=suites)
     previous = copy.deepcopy(current)
     previous["generated_at"] = "2026-11-24T10:00:00Z"
     previous["cells"][1]["suites"]["export"]["without"]["verdict"] = "pass"
@@ -102,10 +102,10 @@ def test_verdicts_show_as_text_with_passed_over_run_counts(matrix: dict) -> None
 
 
 def test_filters_offer_every_layout_and_the_versions_in_version_order(
-    pins: Pins, make_cell, ran_cell: dict
+    pins: Pins, make_cell, ran_cell: dict, suites: list[str]
 ) -> None:
     other = {**make_cell("4.46.3", "2.5.1", ran_cell["runs"]), "layout": "list"}
-    page = render_page(new_matrix(pins, [ran_cell, other], generated_at="2026-11-25T10:00:00Z"))
+    page = render_page(new_matrix(pins, [ran_cell, other], generated_at="2026-11-25T10:00:00Z", suites=suites))
     options: dict[str, list[str]] = {}
     select = None
     for tag, attrs in parse(page).tags:

@@ -36,8 +36,8 @@ def section(markdown: str, title: str) -> str:
 
 
 @pytest.fixture
-def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict) -> dict[str, Any]:
-    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at=GENERATED_AT)
+def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
+    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at=GENERATED_AT, suites=suites)
 
 
 def test_atomic_write_replaces_content_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -73,15 +73,15 @@ def test_new_matrix_defaults_to_now(pins: Pins, ran_cell: dict) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
 
 
-def test_new_matrix_rejects_cells_not_in_pins(pins: Pins, make_cell) -> None:
+def test_new_matrix_rejects_cells_not_in_pins(pins: Pins, make_cell, suites: list[str]) -> None:
     with pytest.raises(ReportError, match="tf4.40.0-torch2.4.0"):
-        new_matrix(pins, [make_cell("4.40.0", "2.4.0", {})])
+        new_matrix(pins, [make_cell("4.40.0", "2.4.0", {})], suites=suites)
 
 
-def test_new_matrix_rejects_cells_missing_schema_keys(pins: Pins, ran_cell: dict) -> None:
+def test_new_matrix_rejects_cells_missing_schema_keys(pins: Pins, ran_cell: dict, suites: list[str]) -> None:
     del ran_cell["repro"]
     with pytest.raises(ReportError, match=r"cell #1 \(tf4.57.6-torch2.13.0\) is missing key\(s\): repro"):
-        new_matrix(pins, [ran_cell])
+        new_matrix(pins, [ran_cell], suites=suites)
 
 
 def test_load_matrix_round_trip(tmp_path: Path, matrix: dict) -> None:
@@ -192,9 +192,9 @@ def test_render_failures_grouped_by_signature(matrix: dict) -> None:
     assert "Repro: `nox -s 'cell(tf4.46.3-torch2.5.1)'`" in uninstallable
 
 
-def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_cell) -> None:
+def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_cell, suites: list[str]) -> None:
     runs = {"with": {"exit_code": 4, "duration_s": 1.0, "log_tail": "", "tests": []}}
-    markdown = render_markdown(new_matrix(pins, [make_cell("5.24.0", "2.13.0", runs)], GENERATED_AT))
+    markdown = render_markdown(new_matrix(pins, [make_cell("5.24.0", "2.13.0", runs)], GENERATED_AT, suites=suites))
     failures = section(markdown, "Failures")
     assert "- 💥 error: export reported no test in the `with` run (pytest exit: 4)" in failures
     assert "- 💥 error: no `without` run recorded" in failures
