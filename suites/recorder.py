@@ -40,8 +40,23 @@ def suite_of(nodeid: str) -> str:
     return Path(nodeid.split("::")[0]).stem.removeprefix("test_")
 
 
+BARE_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)$")
+"""An error message that is only an exception's name, as a bare `assert` inside a library leaves it."""
+
+
+def crash_location(path: str, lineno: int) -> str:
+    """`torch/export/_trace.py:1234`: the crash's file from its package on (after `site-packages/`), or
+    relative to the working directory (the repository) when it is not installed code."""
+    installed = path.rsplit("site-packages/", 1)
+    if len(installed) == 2:
+        return f"{installed[1]}:{lineno}"
+    cwd = f"{os.getcwd()}/"
+    return f"{path.removeprefix(cwd)}:{lineno}"
+
+
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
-    """The first line of the crash message (with the cause when the first line only announces it)."""
+    """The first line of the crash message (with the cause when the first line only announces it, and with
+    where it was raised when the message is only the exception's name)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr or "")
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
@@ -49,6 +64,8 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
         return None
     # "backend='inductor' raised:" says nothing alone; the cause is on the next line.
     head = " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    if crash is not None and BARE_EXCEPTION.match(head):
+        head = f"{head} at {crash_location(str(crash.path), crash.lineno)}"
     return head[:400]
 
 

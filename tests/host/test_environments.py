@@ -82,3 +82,15 @@ def test_both_registration_runs_report_at_once_or_one_after_another(tmp_path: Pa
     rounding = 0.02  # started_at and duration_s are kept to 0.01 s
     overlapping = second_start < first_end - rounding
     assert overlapping is (at_once == "2")
+
+
+def test_a_bare_exception_from_library_code_is_located(tmp_path: Path) -> None:
+    root = demo_repo(tmp_path / "repo")
+    (root / "suites" / "checks.py").write_text("def check(value):\n    assert value\n")  # not assert-rewritten
+    (root / "suites" / "test_bare.py").write_text(
+        "from suites.checks import check\n\n"
+        "def test_bare():\n    check(False)\n\n"
+        "def test_with_message():\n    raise KeyError('layers')\n")
+    run = run_suites(sys.executable, root, "with", tmp_path, selection=["suites/test_bare.py"])
+    errors = {t["name"]: t["error"] for t in run["tests"]}
+    assert errors == {"test_bare": "AssertionError at suites/checks.py:2", "test_with_message": "KeyError: 'layers'"}
