@@ -44,7 +44,10 @@ def requirements(cell: Cell) -> list[str]:
 
 
 def repro_command(cell: Cell) -> str:
-    """The one-line command that reruns this cell."""
+    """The one-line command that reruns this cell: its nox session for a pinned cell, the cell runner on the
+    exact pair for a cell whose versions a selector chose (it has no nox session of its own)."""
+    if cell.requested:
+        return f"python -m kvmatrix.cell_cli --pair {cell.id}"
     return f"nox -s 'cell({cell.id})'"
 
 

@@ -29,6 +29,9 @@ ReleasesFn = Callable[[str, bool], Sequence[Version]]
 """`(package, prereleases) -> its installable released versions`, e.g. `kvmatrix.releases.list_releases`."""
 
 
+CELL_ID = re.compile(r"tf(?P<transformers>[^-]+)-torch(?P<torch>[^-]+)")
+
+
 class PinsError(ValueError):
     """The pins file is missing, unreadable or breaks the pins format; the message names the file."""
 
@@ -48,6 +51,19 @@ class Cell:
     def id(self) -> str:
         """The cell id used in session names and `matrix.json`, e.g. `tf4.57.6-torch2.13.0`."""
         return f"tf{self.transformers}-torch{self.torch}"
+
+    @classmethod
+    def from_id(cls, cell_id: str) -> Cell:
+        """The exact pair a cell id names (`tf4.57.6-torch2.13.0`); PinsError when it names no valid versions."""
+        found = CELL_ID.fullmatch(cell_id)
+        if found is None:
+            raise PinsError(f"{cell_id!r} is not a cell id like tf4.57.6-torch2.13.0")
+        for version in found.groups():
+            try:
+                Version(version)
+            except InvalidVersion:
+                raise PinsError(f"{cell_id!r}: {version!r} is not a version") from None
+        return cls(transformers=found["transformers"], torch=found["torch"])
 
     def to_json(self) -> dict[str, Any]:
         """The cell's identity as in `matrix.json`: `id`, `pins` (with `requested` when a selector chose a

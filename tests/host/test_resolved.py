@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kvmatrix import cell_cli
+from kvmatrix.cell import repro_command
 from kvmatrix.pins import Cell, Pins, PinsError, load_pins
 from kvmatrix.resolved import load_resolved, resolved_json, write_resolved
 
@@ -125,6 +126,32 @@ def test_cell_cli_refuses_a_cell_the_resolved_file_lacks(tmp_path: Path, capsys)
         capsys.readouterr().err
     )
     assert not envs.exists()
+
+
+@needs_uv
+def test_cell_cli_runs_an_exact_pair_from_its_id_in_its_own_uv_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    monkeypatch.setattr(cell_cli, "run_cell", lambda cell, python, *_: calls.append((cell, python)) or
+                        {"status": "ran", "suites": {}})  # installing torch is for the cell jobs, not here
+    envs = tmp_path / "envs"
+    assert cell_cli.main(["--pair", "--envs", str(envs), "--results", str(tmp_path), "tf5.0.0rc3-torch2.15.0"]) == 0
+    ((cell, python),) = calls
+    assert (cell.transformers, cell.torch) == ("5.0.0rc3", "2.15.0")
+    assert python == str(envs.resolve() / "tf5.0.0rc3-torch2.15.0" / "bin" / "python") and Path(python).exists()
+
+
+@pytest.mark.parametrize("bad", ["tf4.57.6", "torch2.13.0-tf4.57.6", "tfx.y-torch2.13.0"])
+def test_cell_cli_refuses_a_pair_id_that_names_no_versions(bad: str, tmp_path: Path, capsys) -> None:
+    assert cell_cli.main(["--pair", "--envs", str(tmp_path / "envs"), bad]) == 2
+    assert bad in capsys.readouterr().err
+    assert not (tmp_path / "envs").exists()
+
+
+def test_the_repro_of_a_selector_chosen_cell_runs_its_exact_pair() -> None:
+    assert repro_command(LATEST) == f"python -m kvmatrix.cell_cli --pair {LATEST.id}"
+    assert repro_command(Cell(transformers="4.57.6", torch="2.13.0")) == "nox -s 'cell(tf4.57.6-torch2.13.0)'"
 
 
 def test_cell_cli_takes_pins_or_resolved_pins_not_both(pins_file: Path, tmp_path: Path, capsys) -> None:
