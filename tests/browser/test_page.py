@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,17 +29,25 @@ def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(open_page: Ope
         UNINSTALLABLE.id,
     ]
     verdicts = row(page, LIST_MODULE.id).locator("td.verdict")
-    assert verdicts.all_inner_texts() == [
-        "pass 1/1",
-        "fail 0/1",
-        "pass 1/1",
-        "pass 1/1",
-        "pass 1/1",
-        "pass 1/1",
+    assert verdicts.all_inner_texts() == [  # the passed/run count sits under the verdict
+        "pass\n1/1",
+        "fail\n0/1",
+        "pass\n1/1",
+        "pass\n1/1",
+        "pass\n1/1",
+        "pass\n1/1",
     ]
     expect(row(page, UNINSTALLABLE.id)).to_contain_text("not-installable")
     expect(row(page, UNINSTALLABLE.id)).to_contain_text("No solution found when resolving")
     expect(page.locator("#generated-at")).to_have_text("2026-11-25T10:00:00Z")
+
+
+def test_the_published_grid_of_every_suite_fits_a_laptop_window(open_page: OpenPage) -> None:
+    published = json.loads((Path(__file__).resolve().parents[2] / "reports" / "matrix.json").read_text())
+    page = open_page(published)  # 1280 px wide
+    assert len(published["suites"]) == 8
+    expect(page.locator("#grid tbody tr.pair")).to_have_count(len(published["cells"]))
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_verdict_colours_differ_so_pass_and_fail_are_told_apart_at_a_glance(
