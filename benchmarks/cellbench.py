@@ -76,7 +76,6 @@ def run_cells(root: Path, python: str, cells: list[Cell], scratch: Path, selecti
 
 def _workers_run(interpreter: str, root: Path, work: Path, selection: list[str], workers: int) -> dict[str, Any]:
     """One `kvmatrix.cell.run_suites` with registration and `KVCC_WORKERS=workers` (pytest-xdist's `-n`)."""
-    work.mkdir(parents=True, exist_ok=True)
     with scoped_env(KVCC_WORKERS=str(workers)):
         run = run_suites(interpreter, root, "with", work, selection=selection)
     return {"workers": workers, "exit_code": run["exit_code"], "wall_s": run["duration_s"],

@@ -80,6 +80,7 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
     turns into `error` for every suite, with the exit status and the log tail kept for the reader.
     """
+    work_dir.mkdir(parents=True, exist_ok=True)
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
     results.unlink(missing_ok=True)
     env = {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results),

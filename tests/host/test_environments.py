@@ -75,7 +75,7 @@ def _spans(runs: dict) -> list[tuple[float, float]]:
 @pytest.mark.parametrize("at_once", ["2", "1"])
 def test_both_registration_runs_report_at_once_or_one_after_another(tmp_path: Path, monkeypatch, at_once: str) -> None:
     monkeypatch.setenv("KVCC_MODES_AT_ONCE", at_once)
-    runs = run_modes(sys.executable, demo_repo(tmp_path / "repo"), tmp_path)
+    runs = run_modes(sys.executable, demo_repo(tmp_path / "repo"), tmp_path / "not-made-yet")
     verdicts = {mode: {t["name"]: t["verdict"] for t in run["tests"]} for mode, run in runs.items()}
     assert verdicts == {"without": {"test_a": "pass", "test_b": "pass"}, "with": {"test_a": "fail", "test_b": "pass"}}
     (_, first_end), (second_start, _) = sorted(_spans(runs))
