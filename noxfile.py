@@ -175,7 +175,8 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def bench(session: nox.Session) -> None:
-    """Slow (about half an hour; run it on an otherwise idle machine): the harness against python -m venv +
-    pip, cell overhead, concurrency, growth and pytest-xdist, into benchmarks/RESULTS.md and RESULTS.json.
+    """Slow (about 20 minutes; run it on an otherwise idle machine): the harness against python -m venv +
+    pip, cell overhead, concurrency, growth and parallelism inside a cell, into benchmarks/RESULTS.md and
+    RESULTS.json.
     Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`."""
     session.run(sys.executable, str(ROOT / "benchmarks" / "harness.py"), *session.posargs)

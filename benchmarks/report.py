@@ -339,8 +339,8 @@ def _modes_section(modes: dict[str, Any] | None) -> list[str]:
          f"two: {len(differing)}" + (f" ({', '.join(differing[:5])}{', …' if len(differing) > 5 else ''})."
                                      if differing else ".")),
         ("Most of a run is single-threaded Python (imports, tracing, export, inductor's code generation), so two "
-         "processes use the 2 cores where one uses about one; the tests' own durations grow when they share the "
-         "cores, which the sums show."),
+         "processes can keep the 2 cores busy where one keeps about one; the pair's wall time is then bounded by "
+         "the longer of the two runs."),
     ]
 
 
@@ -362,9 +362,9 @@ def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
         (f"Speed-up of the process wall: **{fmt_ratio(ratio(default['wall_s'], parallel['wall_s']))}**; tests whose "
          f"verdict differs between the two: {len(differing)}"
          + (f" ({', '.join(differing[:5])}{', …' if len(differing) > 5 else ''})." if differing else ".")),
-        ("Each extra worker starts its own interpreter, imports torch and transformers and builds the tiny model, "
-         "and the workers share the machine's 2 cores (torch sizes its intra-op thread pool for the whole machine in "
-         "every process), so a test takes longer while another runs beside it: compare the sums of test durations."),
+        ("Each extra worker is its own interpreter that imports torch and transformers and builds the tiny model. "
+         "Cells keep one worker per run: their two registration runs at the same time already give the 2 cores "
+         "two processes (above), and more workers would put more processes than cores on the machine."),
     ]
 
 
