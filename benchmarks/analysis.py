@@ -137,11 +137,11 @@ def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> di
     processes = _process_intervals(runs)
     process_s = covered_s(processes) if processes is not None else sum(durations)
     sessions = _session_intervals(runs)
-    session_sums = [pytest_session_s(run.get("log_tail", "")) for run in runs.values()]
     if sessions is not None:
         session_s: float | None = covered_s(sessions)
         overlap = session_s < sum(end - start for start, end in sessions) - 0.5
-    else:
+    else:  # records from before the stamps: pytest's summary lines, runs one after another
+        session_sums = [pytest_session_s(run.get("log_tail", "")) for run in runs.values()]
         session_s = None if None in session_sums else sum(s for s in session_sums if s is not None)
         overlap = False
     tests_s = sum(float(t.get("duration_s") or 0.0) for run in runs.values() for t in run.get("tests", []))

@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.analysis import cell_breakdown, pytest_session_s
 from benchmarks.envbench import BenchError, scoped_env
-from kvmatrix.cell import WORKERS, build_record, requirements, run_modes, run_suites
+from kvmatrix.cell import WORKERS, requirements, run_cell, run_modes, run_suites
 from kvmatrix.envs import ensure_venv
 from kvmatrix.install import freeze, install
 from kvmatrix.pins import Cell
@@ -41,21 +41,10 @@ def nox_cell(root: Path, cell: Cell, scratch: Path) -> dict[str, Any]:
 
 
 def run_selected_cell(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str] | None) -> dict[str, Any]:
-    """`kvmatrix.cell.run_cell`'s steps for `selection` only, after a fresh `uv venv` (as nox makes one):
-    install, freeze, the suites without and with registration (`run_modes`), the record written under
-    `scratch`."""
-    work = scratch / cell.id
-    work.mkdir(parents=True, exist_ok=True)
-    interpreter = ensure_venv(work / "venv", python)
-    start = time.monotonic()  # from here on as in run_cell, whose clock starts after nox made the venv
-    outcome = install(interpreter, requirements(cell))
-    runs: dict[str, Any] = {}
-    frozen: list[str] = []
-    if outcome.status == RAN:
-        frozen = freeze(interpreter)
-        runs = run_modes(interpreter, root, work, selection=selection)
-    record = build_record(cell, outcome, None, frozen, runs, time.monotonic() - start)
-    (scratch / f"{cell.id}.json").write_text(json.dumps(record, indent=1))
+    """`kvmatrix.cell.run_cell` on `selection` after a fresh `uv venv` (as nox makes one), its record written
+    under `scratch`; BenchError when the cell did not run."""
+    interpreter = ensure_venv(scratch / cell.id / "venv", python)
+    record = run_cell(cell, interpreter, root, scratch, selection=selection)
     if record["status"] != RAN:
         raise BenchError(f"{cell.id} ended {record['status']}: {record['status_reason']}")
     return record
@@ -97,6 +86,11 @@ def _verdicts(runs: dict[str, Any]) -> dict[str, str]:
     return {f"{mode}::{t['name']}": t["verdict"] for mode, run in runs.items() for t in run["tests"]}
 
 
+def _differing(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The tests of `before` whose verdict is not the same in `after`."""
+    return sorted(name for name, verdict in before.items() if after.get(name) != verdict)
+
+
 def modes_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str]) -> dict[str, Any]:
     """A cell's two registration runs (`kvmatrix.cell.run_modes`) one after the other (`KVCC_MODES_AT_ONCE=1`)
     and at the same time (2, the default), in one fresh environment of `cell`: wall time, each run's process
@@ -115,7 +109,7 @@ def modes_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: 
                      "tests": len(verdicts[-1])})
     one, both = verdicts
     return {"cell": cell.id, "targets": selection, "rows": rows,
-            "verdicts_differing": sorted(name for name in one if both.get(name) != one[name])}
+            "verdicts_differing": _differing(one, both)}
 
 
 def xdist_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str],
@@ -126,6 +120,5 @@ def xdist_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: 
     xdist = next((line for line in freeze(interpreter) if line.lower().startswith("pytest-xdist")), "?")
     default = _workers_run(interpreter, root, scratch / "default", selection, WORKERS)
     more = _workers_run(interpreter, root, scratch / f"workers-{workers}", selection, workers)
-    changed = sorted(name for name, verdict in default["verdicts"].items() if more["verdicts"].get(name) != verdict)
     return {"cell": cell.id, "targets": selection, "xdist": xdist, "default": default, "parallel": more,
-            "verdicts_differing": changed}
+            "verdicts_differing": _differing(default["verdicts"], more["verdicts"])}

@@ -40,6 +40,7 @@ from benchmarks.envbench import measure_envs, scoped_env
 from benchmarks.report import render
 from kvmatrix.cell import requirements
 from kvmatrix.pins import Pins, load_pins
+from kvmatrix.report import write_text_atomic
 
 PHASES = ("envs", "nox-cell", "modes", "xdist", "scaling")
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
@@ -124,17 +125,11 @@ def _phase(results: dict[str, Any], name: str, step: Callable[[], Any]) -> None:
     print(f"[bench] {name} done in {time.monotonic() - start:.0f} s", flush=True)
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure the chosen phases, write the Markdown and the JSON; 1 when a step failed (files still written)."""
     args = parse_args(argv)
     if args.from_json:
-        _write(args.out, render(json.loads(args.from_json.read_text())))
+        write_text_atomic(args.out, render(json.loads(args.from_json.read_text())))
         return 0
     phases = args.phases.split(",")
     pins = load_pins(ROOT / "pins.toml")
@@ -167,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     results["machine"]["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    _write(args.out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
-    _write(args.out, render(results))
+    write_text_atomic(args.out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
+    write_text_atomic(args.out, render(results))
     if results.get("errors"):
         print(f"[bench] failed steps {sorted(results['errors'])}; their logs are kept in {scratch}", flush=True)
         return 1

@@ -16,6 +16,7 @@ from typing import Any
 from .install import InstallOutcome, freeze, install
 from .metrics import cell_metrics
 from .pins import Cell
+from .report import write_json_atomic
 from .verdicts import ERROR, RAN, summarize_suites
 
 # The matrix columns: one per suites/test_<name>.py, in display order.
@@ -113,8 +114,8 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
         return dict(zip(RUN_ORDER, finished))
 
 
-def build_record(cell: Cell, outcome: InstallOutcome, python_version: str | None, frozen: list[str],
-                 runs: dict[str, Any], duration_s: float) -> dict[str, Any]:
+def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: dict[str, Any],
+                 duration_s: float) -> dict[str, Any]:
     """Assemble the cell's `matrix.json` record (docs/matrix-schema.md)."""
     status = outcome.status
     if status == RAN and not any(run.get("tests") for run in runs.values()):
@@ -126,7 +127,7 @@ def build_record(cell: Cell, outcome: InstallOutcome, python_version: str | None
         "status": status,
         "status_reason": outcome.reason if outcome.status != RAN else (
             None if status == RAN else "no suite run reported any test; see the runs' log tails"),
-        "python": meta.get("python", python_version),
+        "python": meta.get("python"),
         "resolved": meta.get("versions", {}),
         "freeze": frozen,
         "layout": meta.get("layout"),
@@ -140,9 +141,10 @@ def build_record(cell: Cell, outcome: InstallOutcome, python_version: str | None
     }
 
 
-def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path) -> dict[str, Any]:
+def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
+             selection: list[str] | None = None) -> dict[str, Any]:
     """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), write `results_dir/<cell id>.json`;
-    never raises for a verdict."""
+    never raises for a verdict. `selection` runs only those suite tests (see run_suites)."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -151,10 +153,7 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path) -> dic
     frozen: list[str] = []
     if outcome.status == RAN:
         frozen = freeze(python)
-        runs = run_modes(python, repo_root, work_dir)
-    record = build_record(cell, outcome, None, frozen, runs, time.monotonic() - start)
-    out = results_dir / f"{cell.id}.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(out)
+        runs = run_modes(python, repo_root, work_dir, selection=selection)
+    record = build_record(cell, outcome, frozen, runs, time.monotonic() - start)
+    write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record
