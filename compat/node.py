@@ -48,9 +48,15 @@ def _ordered(children: Iterable[str]) -> list[str]:
     return [n for n in CHILD_ATTRIBUTES if n in names] + sorted(n for n in names if n not in CHILD_ATTRIBUTES)
 
 
-def _compiling() -> bool:
-    is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
-    return bool(is_compiling())
+def _dynamo_tracing() -> bool:
+    """True only while dynamo symbolically traces this code (torch.compile, strict export).
+
+    `torch.compiler.is_compiling()` is the wrong question: non-strict export sets it while running real
+    Python (torch 2.8 at least), where `vars()` works and a module-held cache may never have been flattened
+    before. `is_dynamo_compiling()` (torch >= 2.3, so every pinned torch) is False in real execution and
+    constant-folded to True by dynamo."""
+    is_dynamo_compiling = getattr(torch.compiler, "is_dynamo_compiling", None) or torch._dynamo.is_compiling
+    return bool(is_dynamo_compiling())
 
 
 # Instance attribute names seen per class, in first-seen order. Dynamo (strict export traces the flatten
@@ -63,7 +69,7 @@ _SEEN_ATTRIBUTES: dict[type, list[str]] = {}
 def _attribute_names(obj: Any, is_module: bool) -> list[str]:
     """The instance attribute names of `obj` (a module cache's nested caches live in `_modules`)."""
     cls = type(obj)
-    if _compiling():
+    if _dynamo_tracing():
         if cls not in _SEEN_ATTRIBUTES:
             raise UnsupportedState(f"{cls.__name__} was never flattened outside tracing; its fields are unknown")
         return [name for name in _SEEN_ATTRIBUTES[cls] if hasattr(obj, name)]

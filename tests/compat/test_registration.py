@@ -112,3 +112,23 @@ def test_a_value_without_json_form_is_refused_by_name() -> None:
     with pytest.raises(UnsupportedState, match="StaticCache.lock"):
         encode(object(), "StaticCache.lock")
     assert encode(torch.float16, "x") == {"__dtype__": "float16"}
+
+
+def test_only_dynamo_tracing_counts_as_tracing_for_flatten() -> None:
+    """Non-strict export runs real Python with `torch.compiler.is_compiling()` set: compat must then read the
+    object's fields (a module-held cache may never have been flattened before), and keep its recorded field
+    names for dynamo's symbolic tracing only (finding 1 of issue 11)."""
+    from compat.node import _dynamo_tracing
+
+    seen: list[bool] = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(_dynamo_tracing())
+            return x + 1
+
+    torch.export.export(Probe(), (torch.ones(2),), strict=False)
+    assert seen == [False]
+    seen.clear()
+    torch.compile(Probe(), backend="eager", fullgraph=True)(torch.ones(2))
+    assert seen == [True]
