@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["suites.known_limitations"]
+pytest_plugins = ["suites.attribution", "suites.known_limitations"]
 
 
 def runs_tests(config: pytest.Config) -> bool:
@@ -30,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     import compat
     from suites.baseline import register_transformers_own
-    from suites.models import layout, tiny_llama
+    from suites.models import layout, static_layer_init, tiny_llama
     from suites.recorder import ENVIRONMENT
 
     if registration == "with":
@@ -38,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     helpers = register_transformers_own(tiny_llama())
     config.stash[ENVIRONMENT] = lambda: {
         "layout": layout(),
+        "static_layer_init": static_layer_init(),
         "transformers_helpers_called": helpers,
         "registration_report": [r.to_json() for r in compat.registration_report()],
     }

@@ -65,7 +65,11 @@ class CrossAttention(torch.nn.Module):
     def forward(self, hidden: torch.Tensor, encoder_states: torch.Tensor, cache: Any,
                 initialized: torch.Tensor) -> torch.Tensor:
         cached_keys, cached_values = kv_tensors(cache.cross_attention_cache)[:2]
+        return self.attend(hidden, encoder_states, cached_keys, cached_values, initialized)
 
+    def attend(self, hidden: torch.Tensor, encoder_states: torch.Tensor, cached_keys: torch.Tensor,
+               cached_values: torch.Tensor, initialized: torch.Tensor) -> torch.Tensor:
+        """The block on K/V slots given as tensors (the cache-free form the attribution ladder exports)."""
         def reuse(keys: torch.Tensor, values: torch.Tensor, states: torch.Tensor):
             return torch.ops.kvcc.alias(keys, values)
 
@@ -81,3 +85,15 @@ class CrossAttention(torch.nn.Module):
             keys, values = (reuse if bool(initialized) else recompute)(*operands)
         attention = torch.nn.functional.scaled_dot_product_attention(self._project(self.q_proj, hidden), keys, values)
         return attention.transpose(1, 2).flatten(2)
+
+
+class TensorCrossAttention(torch.nn.Module):
+    """The same block with its K/V slots as plain tensor inputs instead of a cache."""
+
+    def __init__(self, block: CrossAttention) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, hidden: torch.Tensor, encoder_states: torch.Tensor, keys: torch.Tensor,
+                values: torch.Tensor, initialized: torch.Tensor) -> torch.Tensor:
+        return self.block.attend(hidden, encoder_states, keys, values, initialized)

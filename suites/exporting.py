@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
 import torch
 from torch.utils import _pytree as pytree
 
-from suites.models import PROMPT_LEN, DecodeStep, clone, kv_tensors, prompt_ids
+from suites.attribution import eager
+from suites.models import PROMPT_LEN, DecodeStep, NoCacheStep, clone, kv_tensors, prompt_ids
 
 CACHE_KINDS = ["DynamicCache", "StaticCache"]
 
@@ -51,17 +53,53 @@ def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dy
     return program
 
 
-def assert_matches_eager(run, model, cache, input_ids, cache_position) -> None:
-    """`run(input_ids, cache, cache_position)` gives the eager logits and the eager updated cache."""
+BAKED_IN = "the program ignores its cache input: its cache tensors were baked in as constants"
+
+
+def assert_matches_eager(run, reference, calls: list[tuple[Any, ...]]) -> None:
+    """`run(*args)` gives the same (logits, returned cache) as the eager `reference(*args)` for every argument
+    tuple of `calls`, each holding one cache (copied per call): the export example's first, then ones filled
+    from other prompts. A program whose answer does not move when its cache does, while eager's does,
+    baked the cache in: that is said by name."""
+    results = []
+    for args in calls:
+        with torch.no_grad():
+            with eager("decode step (the reference)"):
+                eager_logits, eager_cache = reference(*clone(args))
+            logits, out_cache = run(*clone(args))
+        results.append((logits, out_cache, eager_logits, eager_cache))
+    example_logits, _, example_eager, _ = results[0]
+    for logits, _, eager_logits, _ in results[1:]:
+        assert not torch.allclose(eager_logits, example_eager), "the other cache does not change eager's answer"
+        assert not torch.allclose(logits, example_logits), BAKED_IN
+    for logits, out_cache, eager_logits, eager_cache in results:
+        torch.testing.assert_close(logits, eager_logits)
+        assert type(out_cache) is type(eager_cache), f"returned {type(out_cache).__name__}"
+        expected, actual = kv_tensors(eager_cache), kv_tensors(out_cache)
+        assert len(actual) == len(expected) > 0
+        for got, want in zip(actual, expected):
+            torch.testing.assert_close(got, want)
+
+
+def check_export_without_cache(model, strict: bool | None, dynamic: bool = False, save_and_load: bool = False,
+                               unflatten: bool = False) -> None:
+    """The no-cache rung of the ladder: export the same model with `use_cache=False` over a prompt plus one
+    token (the span a cached step attends to), optionally through save/load or `torch.export.unflatten`,
+    and compare with eager on another prompt. `strict=None` keeps torch.export's default, as the test did."""
+    length = PROMPT_LEN + (2 if dynamic else 1)
+    options: dict[str, Any] = {} if strict is None else {"strict": strict}
+    if dynamic:
+        options["dynamic_shapes"] = {"input_ids": {1: torch.export.Dim("length", min=2, max=16)}}
     with torch.no_grad():
-        eager_logits, eager_cache = DecodeStep(model)(input_ids, clone(cache), cache_position)
-        logits, out_cache = run(input_ids, clone(cache), cache_position)
-    torch.testing.assert_close(logits, eager_logits)
-    assert type(out_cache) is type(eager_cache), f"returned {type(out_cache).__name__}"
-    expected, actual = kv_tensors(eager_cache), kv_tensors(out_cache)
-    assert len(actual) == len(expected) > 0
-    for got, want in zip(actual, expected):
-        torch.testing.assert_close(got, want)
+        program = torch.export.export(NoCacheStep(model), (prompt_ids(length, seed=2),), **options)
+        if save_and_load:
+            buffer = io.BytesIO()
+            torch.export.save(program, buffer)
+            buffer.seek(0)
+            program = torch.export.load(buffer)
+        run = torch.export.unflatten(program) if unflatten else program.module()
+        for other in (prompt_ids(length, seed=3), *([prompt_ids(length + 1, seed=4)] if dynamic else [])):
+            torch.testing.assert_close(run(other), NoCacheStep(model)(other))
 
 
 def new_tokens(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,3 +142,12 @@ def assert_same_spec_as_traced(traced: Any, cache: Any) -> None:
     traced with (an exported program only accepts that spec)."""
     difference = spec_difference(traced, pytree.tree_structure(cache))
     assert difference is None, f"the cache's tree spec changed between decode steps: {difference}"
+
+
+def check_compile_without_cache(model, backend: str) -> None:
+    """The no-cache rung for torch.compile: the compiled cache-free forward over a prompt plus one token
+    equals eager."""
+    ids = prompt_ids(PROMPT_LEN + 1, seed=2)
+    with torch.no_grad():
+        compiled = torch.compile(NoCacheStep(model), backend=backend)(ids)
+        torch.testing.assert_close(compiled, NoCacheStep(model)(ids), rtol=1e-4, atol=1e-4)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from suites.attribution import UPSTREAM
+
 
 @dataclass(frozen=True)
 class KnownLimitation:
@@ -19,6 +21,7 @@ class KnownLimitation:
     test: str
     error: str
     reason: str
+    upstream: str
     layouts: tuple[str, ...] = ()
 
 
@@ -28,12 +31,14 @@ KNOWN_LIMITATIONS: tuple[KnownLimitation, ...] = (
         error=r"Constraints violated \(new_tokens\)",
         reason="dynamic sequence length specializes inside transformers' mask/cache code "
         "(pytorch/pytorch#152465, #155862)",
+        upstream="pytorch/pytorch#152465",
     ),
     KnownLimitation(
         test=r"export",
         error=r"UnspecializedNNModuleVariable|duplicated inputs that are mutated",
         reason="torch.export fails when an input is an nn.Module, which Cache is in this release "
         "(pytorch/pytorch#147326)",
+        upstream="pytorch/pytorch#147326",
         layouts=("list-module",),
     ),
 )
@@ -65,3 +70,4 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         first_line = error.strip().splitlines()[0][:300]
         report.outcome = "skipped"
         report.wasxfail = f"known limitation: {known.reason}; error: {first_line}"
+        report.user_properties.append((UPSTREAM, known.upstream))

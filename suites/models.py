@@ -16,6 +16,8 @@ import torch
 import transformers
 from transformers import cache_utils
 
+from suites.attribution import eager
+
 PROMPT_LEN = 4
 MAX_CACHE_LEN = 32
 TINY = dict(
@@ -40,6 +42,21 @@ def layout() -> str:
     if hasattr(cache_utils, "CacheLayerMixin") or hasattr(cache_utils, "DynamicLayer"):
         return "layer"
     return "list-module" if issubclass(cache_utils.Cache, torch.nn.Module) else "list"
+
+
+def static_layer_init() -> str:
+    """How the installed StaticLayer allocates, read off the class: `absent` (list-based releases), `eager`
+    (its `__init__` allocates: no `lazy_initialization`), or `lazy(key)` / `lazy(key, value)` after the
+    arguments `lazy_initialization` takes (the first layer-based releases with lazy layers size them from
+    the keys alone, later ones from keys and values)."""
+    layer = getattr(cache_utils, "StaticLayer", None)
+    if layer is None:
+        return "absent"
+    lazy = getattr(layer, "lazy_initialization", None)
+    if lazy is None:
+        return "eager"
+    names = [name for name in inspect.signature(lazy).parameters if name != "self"]
+    return "lazy(" + ", ".join(name.removesuffix("_states") for name in names) + ")"
 
 
 def first_working(builders: list[Callable[[], Any]]) -> Any:
@@ -98,17 +115,37 @@ class DecodeStep(torch.nn.Module):
         return out.logits, out.past_key_values
 
 
+class NoCacheStep(torch.nn.Module):
+    """The same model with no cache at all: input_ids -> logits (`use_cache=False`), the attribution
+    ladder's cache-free rung (suites.attribution)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, use_cache=False).logits
+
+
 def prompt_ids(length: int = PROMPT_LEN, seed: int = 1, batch: int = 1) -> torch.Tensor:
     """Deterministic random token ids of shape (batch, length)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(0, TINY["vocab_size"], (batch, length), generator=generator)
 
 
-def prefilled(model: torch.nn.Module, kind: str, length: int = PROMPT_LEN, batch: int = 1) -> Any:
-    """A cache of `kind` (DynamicCache / StaticCache) after an eager prefill of `length` tokens."""
+EXAMPLE_PROMPT_SEED = 1
+OTHER_PROMPT_SEED = 11
+"""Caches are prefilled from the example prompt (what export traces with) and, to prove an exported program
+reads the cache it is given, from another prompt."""
+
+
+def prefilled(model: torch.nn.Module, kind: str, length: int = PROMPT_LEN, batch: int = 1,
+              seed: int = EXAMPLE_PROMPT_SEED) -> Any:
+    """A cache of `kind` (DynamicCache / StaticCache) after an eager prefill of `length` tokens of the
+    prompt drawn with `seed`. A failing prefill is a setup failure (suites.attribution)."""
     cache = dynamic_cache() if kind == "DynamicCache" else static_cache(model.config, batch=batch)
-    with torch.no_grad():
-        DecodeStep(model)(prompt_ids(length, batch=batch), cache, torch.arange(length))
+    with torch.no_grad(), eager(f"{kind} prefill"):
+        DecodeStep(model)(prompt_ids(length, seed=seed, batch=batch), cache, torch.arange(length))
     return cache
 
 

@@ -1,9 +1,9 @@
 """A pytest plugin (`-p suites.recorder`) that turns each test's phases into one verdict and writes the
 cell-run JSON (docs/matrix-schema.md).
 
-Verdicts: pass, fail, xfail (with the reason), n/a (a skip whose reason starts with "n/a: "), error
-(setup/teardown/collection failure, a crashed or timed-out test, memory exhaustion, or any other skip: a
-silent skip is not a verdict). Crash isolation comes from the ecosystem's tools: pytest-xdist restarts a
+Verdicts: pass, fail, xfail (with the reason), n/a (a skip whose reason starts with "n/a: "), setup (the
+test's own eager step or a fixture failed: suites.attribution), error (teardown/collection failure, a
+crashed or timed-out test, memory exhaustion, or any other skip: a silent skip is not a verdict). Crash isolation comes from the ecosystem's tools: pytest-xdist restarts a
 worker that dies (segfault, abort, OOM kill) and reports the test it was running; pytest-timeout fails a
 test that hangs. Only the xdist controller (or a plain pytest process) records and writes; a worker sends
 the cell description (layout, registration report) to it when it finishes.
@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from suites.attribution import RECORD_FIELDS
 
 NA_PREFIX = "n/a: "
 ENVIRONMENT = pytest.StashKey[Callable[[], dict[str, Any]]]()
@@ -135,24 +137,38 @@ class VerdictRecorder:
             if nodeid not in self.records:
                 record = self._record(nodeid, nodeid.split("::", 1)[-1])
                 reason = "not run: the session stopped before this test (e.g. its workers kept crashing)"
-                record.update(verdict="error", reason=reason, error=reason)
+                record.update(verdict="error", reason=reason, error=reason, cause="unattributed",
+                              cause_detail=f"no attribution: {reason}")
 
     def _record(self, nodeid: str, name: str) -> dict[str, Any]:
         return self.records.setdefault(
             nodeid,
             {"suite": suite_of(nodeid), "name": name, "verdict": None, "duration_s": 0.0,
-             "reason": None, "error": None, "metrics": {}},
+             "reason": None, "error": None, "cause": None, "cause_detail": None, "upstream": None,
+             "metrics": {}},
         )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Fold setup/call/teardown into one record: a failing phase overrides a passing one."""
+        """Fold setup/call/teardown into one record: a failing phase overrides a passing one. The
+        attribution ladder's properties become the record's `cause`, `cause_detail` and `upstream`."""
         record = self._record(report.nodeid, report.nodeid.split("::", 1)[-1])
         record["duration_s"] = round(record["duration_s"] + report.duration, 3)
-        record["metrics"].update(dict(report.user_properties))
+        properties = dict(report.user_properties)
+        attribution = {field: properties.pop(key) for key, field in RECORD_FIELDS.items() if key in properties}
+        record["metrics"].update(properties)
         verdict, reason, error = phase_verdict(report)
         if report.when == "teardown" and verdict == "pass":
             return
-        record.update(verdict=verdict, reason=reason, error=error)
+        if verdict in ("pass", "n/a"):
+            attribution = {"cause": None, "cause_detail": None, "upstream": None}
+        elif verdict == "error" and reason is not None:  # a crash, hang or memory exhaustion: no ladder ran
+            attribution = {"cause": "unattributed", "cause_detail": f"no attribution: {reason}", "upstream": None}
+        elif attribution.get("cause") == "setup":
+            verdict = "setup"
+        elif "cause" not in attribution:
+            attribution = {"cause": "unattributed", "cause_detail": f"no attribution for a failed {report.when}",
+                           "upstream": None}
+        record.update(verdict=verdict, reason=reason, error=error, **attribution)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """A module that cannot be collected is an `error` for its suite, not a silent gap."""

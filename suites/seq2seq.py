@@ -9,6 +9,7 @@ import transformers
 from transformers import cache_utils
 from transformers.modeling_outputs import BaseModelOutput
 
+from suites.attribution import eager
 from suites.models import clone, dynamic_cache, forward_kwargs
 
 SOURCE_LEN = 5
@@ -42,20 +43,36 @@ class Seq2SeqDecodeStep(torch.nn.Module):
         return out.logits, out.past_key_values
 
 
-def encoder_states(model: torch.nn.Module) -> torch.Tensor:
-    """The encoder's output for a fixed random source sentence."""
-    source = torch.randint(1, VOCAB, (1, SOURCE_LEN), generator=torch.Generator().manual_seed(4))
+class Seq2SeqNoCacheStep(torch.nn.Module):
+    """The same decoder with no cache at all: (decoder_input_ids, encoder_states) -> logits, the attribution
+    ladder's cache-free rung."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, decoder_input_ids: torch.Tensor, encoder_states: torch.Tensor) -> torch.Tensor:
+        return self.model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
+            decoder_input_ids=decoder_input_ids, use_cache=False,
+        ).logits
+
+
+def encoder_states(model: torch.nn.Module, seed: int = 4) -> torch.Tensor:
+    """The encoder's output for a random source sentence drawn with `seed`."""
+    source = torch.randint(1, VOCAB, (1, SOURCE_LEN), generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         return model.get_encoder()(input_ids=source).last_hidden_state
 
 
-def after_first_step(model: torch.nn.Module) -> tuple[Any, torch.Tensor]:
+def after_first_step(model: torch.nn.Module, seed: int = 4) -> tuple[Any, torch.Tensor]:
     """An EncoderDecoderCache after the first decoder step (cross-attention K/V computed and marked
-    updated), and the encoder states it was computed from."""
-    states = encoder_states(model)
-    cache = cache_utils.EncoderDecoderCache(dynamic_cache(), dynamic_cache())
-    with torch.no_grad():
-        Seq2SeqDecodeStep(model)(torch.zeros(1, 1, dtype=torch.long), states, cache, torch.arange(1))
+    updated), and the encoder states (of the source sentence drawn with `seed`) it was computed from."""
+    with eager("encoder and first decoder step"):
+        states = encoder_states(model, seed)
+        cache = cache_utils.EncoderDecoderCache(dynamic_cache(), dynamic_cache())
+        with torch.no_grad():
+            Seq2SeqDecodeStep(model)(torch.zeros(1, 1, dtype=torch.long), states, cache, torch.arange(1))
     return cache, states
 
 

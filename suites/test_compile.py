@@ -2,6 +2,10 @@
 
 The backend is KVCC_COMPILE_BACKEND (default "inductor", what users run). Counts are recorded as test
 metrics; StaticCache must not recompile after its first compiled step; outputs must equal eager.
+
+Dynamo traces a cache passed to a compiled function as a Python object (its attributes and tensors),
+never through its pytree registration, so this column gives the same verdicts with and without
+`compat.register()`: what registration changes is export, not compile.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
+from suites.attribution import eager as eager_setup
+from suites.attribution import no_cache_probe
+from suites.exporting import check_compile_without_cache
 from suites.models import PROMPT_LEN, DecodeStep, clone, kv_tensors, prefilled, prompt_ids
 
 BACKEND = os.environ.get("KVCC_COMPILE_BACKEND", "inductor")
@@ -79,7 +86,8 @@ def run_compiled_against_eager(model, kind: str, record_property, before_step=No
     """Compile the decode step, decode, compare with eager, record compile counts, compile time and
     eager vs compiled throughput; return the graphs compiled after each step."""
     cache = prefilled(model, kind)
-    eager = greedy_decode(DecodeStep(model), clone(cache))
+    with eager_setup("greedy decode (the reference)"):
+        eager = greedy_decode(DecodeStep(model), clone(cache))
     torch._dynamo.reset()
     counters.clear()
     compiled = greedy_decode(torch.compile(step_class(model), backend=BACKEND), clone(cache), before_step)
@@ -94,11 +102,17 @@ def run_compiled_against_eager(model, kind: str, record_property, before_step=No
     return compiled.graphs
 
 
+def compile_without_cache(model) -> None:
+    check_compile_without_cache(model, BACKEND)
+
+
+@no_cache_probe(compile_without_cache)
 def test_static_cache_decode_loop_compiles_once(model, record_property) -> None:
     graphs = run_compiled_against_eager(model, "StaticCache", record_property)
     assert graphs[-1] == graphs[0], f"recompiled after the first step: graphs per step {graphs}"
 
 
+@no_cache_probe(compile_without_cache)
 @pytest.mark.parametrize("marking", ["plain", "mark_dynamic", "mark_dynamic+torch._check"])
 def test_dynamic_cache_decode_loop_matches_eager(model, marking: str, record_property) -> None:
     """Recompile counts are recorded for each marking, not asserted: they are the finding."""

@@ -1,29 +1,89 @@
 """torch.export of a tiny Llama decode step that takes and returns a KV cache.
 
 Every test exports for real, runs the exported program and compares it with eager, the returned cache
-included: an export that succeeds and then crashes or drifts at inference is a failure
+included, on the export example's cache and on a cache filled from another prompt (a program that baked
+its cache in fails by name): an export that succeeds and then crashes or drifts at inference is a failure
 (optimum-executorch#235).
 """
 
 from __future__ import annotations
 
 import pytest
+import torch
 
-from suites.exporting import CACHE_KINDS, assert_matches_eager, export_decode_step, new_tokens
-from suites.models import clone, prefilled
+from suites.attribution import eager, no_cache_probe
+from suites.exporting import (
+    CACHE_KINDS,
+    assert_matches_eager,
+    check_export_without_cache,
+    export_decode_step,
+    new_tokens,
+)
+from suites.models import (
+    OTHER_PROMPT_SEED,
+    PROMPT_LEN,
+    DecodeStep,
+    clone,
+    kv_tensors,
+    prefilled,
+    prompt_ids,
+    static_cache,
+)
 
 
+def export_without_cache(model, mode: str, shapes: str) -> None:
+    check_export_without_cache(model, strict=mode == "strict", dynamic=shapes == "dynamic")
+
+
+@no_cache_probe(export_without_cache)
 @pytest.mark.parametrize("shapes", ["static", "dynamic"])
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_decode_step_exports_and_matches_eager(model, kind: str, mode: str, shapes: str, record_property) -> None:
     cache = prefilled(model, kind)
+    other = prefilled(model, kind, seed=OTHER_PROMPT_SEED)
     input_ids, cache_position = new_tokens(2 if shapes == "dynamic" else 1, seed=2)
     program = export_decode_step(
         model, clone(cache), input_ids, cache_position, strict=mode == "strict", dynamic=shapes == "dynamic",
         record=record_property,
     )
-    assert_matches_eager(program.module(), model, cache, input_ids, cache_position)
+    assert_matches_eager(program.module(), DecodeStep(model), [(input_ids, cache, cache_position), (input_ids, other, cache_position)])
     if shapes == "dynamic":
         other_ids, other_position = new_tokens(3, seed=3)
-        assert_matches_eager(program.module(), model, cache, other_ids, other_position)
+        assert_matches_eager(program.module(), DecodeStep(model), [(other_ids, cache, other_position), (other_ids, other, other_position)])
+
+
+def export_prefill_without_cache(model, mode: str) -> None:
+    check_export_without_cache(model, strict=mode == "strict")
+
+
+@no_cache_probe(export_prefill_without_cache)
+@pytest.mark.parametrize("mode", ["strict", "non-strict"])
+def test_fresh_static_cache_prefill_exports_then_decode_steps_follow_it(model, mode: str) -> None:
+    """A StaticCache straight from its constructor (lazy layers not yet allocated, where the release has
+    them): the exported prefill step, run on another prompt, matches eager, returned cache included; then a
+    decode step exported with a prefilled cache is fed its own returned cache for several steps."""
+    strict = mode == "strict"
+    fresh, positions = static_cache(model.config), torch.arange(PROMPT_LEN)
+    with torch.no_grad():
+        prefill = torch.export.export(DecodeStep(model), (prompt_ids(), clone(fresh), positions), strict=strict)
+    prompt = prompt_ids(seed=OTHER_PROMPT_SEED)
+    with torch.no_grad():
+        with eager("prefill of a fresh StaticCache"):
+            eager_logits, eager_cache = DecodeStep(model)(prompt, clone(fresh), positions)
+        logits, cache = prefill.module()(prompt, clone(fresh), positions)
+    torch.testing.assert_close(logits, eager_logits)
+    for got, want in zip(kv_tensors(cache), kv_tensors(eager_cache), strict=True):
+        torch.testing.assert_close(got, want)
+
+    token, position = new_tokens(1, seed=2)
+    with torch.no_grad():
+        step = torch.export.export(DecodeStep(model), (token, clone(eager_cache), position), strict=strict)
+    for offset in range(3):  # each step is fed the cache the previous one returned
+        position = torch.tensor([PROMPT_LEN + offset])
+        with torch.no_grad():
+            with eager("decode step (the reference)"):
+                eager_logits, eager_cache = DecodeStep(model)(token, eager_cache, position)
+            logits, cache = step.module()(token, cache, position)
+        torch.testing.assert_close(logits, eager_logits, msg=lambda m, s=offset: f"decode step {s}: {m}")
+        token = eager_logits[:, -1:].argmax(-1)

@@ -18,9 +18,26 @@ from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
 from compat.catalog import CACHE_CLASSES
-from suites.exporting import CACHE_KINDS, assert_matches_eager, export_decode_step, new_tokens
+from suites.attribution import eager, no_cache_probe
+from suites.exporting import (
+    CACHE_KINDS,
+    assert_matches_eager,
+    check_export_without_cache,
+    export_decode_step,
+    new_tokens,
+)
 from suites.instances import InstancePool
-from suites.models import clone, dynamic_cache, kv_tensors, prefilled, static_cache
+from suites.models import (
+    OTHER_PROMPT_SEED,
+    PROMPT_LEN,
+    DecodeStep,
+    clone,
+    dynamic_cache,
+    kv_tensors,
+    prefilled,
+    prompt_ids,
+    static_cache,
+)
 
 MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) - {"_buffers"}
 
@@ -80,6 +97,7 @@ def update_once(obj: Any) -> tuple[torch.Tensor, ...]:
     return tuple(obj.update(k, v, kwargs))
 
 
+@pytest.mark.cache_only
 @pytest.mark.parametrize("name", [entry.name for entry in CACHE_CLASSES])
 def test_flatten_unflatten_gives_an_equal_usable_object(pool: InstancePool, name: str) -> None:
     cls = getattr(cache_utils, name, None)
@@ -96,6 +114,7 @@ def test_flatten_unflatten_gives_an_equal_usable_object(pool: InstancePool, name
     assert_same_state(rebuilt, reference, f"{name} after update()")
 
 
+@pytest.mark.cache_only
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_key_paths_name_the_cache_fields(model, kind: str) -> None:
     cache = prefilled(model, kind)
@@ -109,6 +128,7 @@ def test_key_paths_name_the_cache_fields(model, kind: str) -> None:
     assert len(set(paths)) == len(paths), f"duplicate key paths: {paths}"
 
 
+@pytest.mark.cache_only
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_fx_flatten_spec_agrees_with_pytree(model, kind: str) -> None:
     cache = prefilled(model, kind)
@@ -117,6 +137,7 @@ def test_fx_flatten_spec_agrees_with_pytree(model, kind: str) -> None:
     assert [id(leaf) for leaf in fx_leaves] == [id(leaf) for leaf in leaves]
 
 
+@pytest.mark.cache_only
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_treespec_survives_dumps_and_loads(model, kind: str) -> None:
     cache = prefilled(model, kind)
@@ -126,12 +147,39 @@ def test_treespec_survives_dumps_and_loads(model, kind: str) -> None:
     assert_same_state(pytree.tree_unflatten(leaves, loaded), cache, kind)
 
 
+def unflatten_without_cache(model) -> None:
+    check_export_without_cache(model, strict=False, unflatten=True)
+
+
+@no_cache_probe(unflatten_without_cache)
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_unflattened_exported_program_matches_eager(model, kind: str) -> None:
     cache = prefilled(model, kind)
+    other = prefilled(model, kind, seed=OTHER_PROMPT_SEED)
     input_ids, cache_position = new_tokens(1, seed=2)
     program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=False, dynamic=False)
-    assert_matches_eager(torch.export.unflatten(program), model, cache, input_ids, cache_position)
+    assert_matches_eager(torch.export.unflatten(program), DecodeStep(model), [(input_ids, cache, cache_position), (input_ids, other, cache_position)])
+
+
+@pytest.mark.cache_only
+def test_static_cache_from_its_constructor_round_trips_and_stays_usable(model) -> None:
+    """Before any forward, lazy StaticLayers hold no tensors (`static_layer_init` lazy): the cache must still
+    flatten as a node (no leaf is the cache itself), come back equal and then prefill like the original."""
+    cache = static_cache(model.config)
+    leaves, spec = pytree.tree_flatten(cache)
+    assert not any(leaf is cache for leaf in leaves), "StaticCache is not a pytree node"
+    kinds = {type(leaf).__name__ for leaf in leaves}
+    assert kinds <= {"Tensor", "NoneType"}, f"leaves are {sorted(kinds)}"
+    rebuilt = pytree.tree_unflatten([leaf if leaf is None else leaf.clone() for leaf in leaves], spec)
+    assert rebuilt is not cache
+    assert_same_state(rebuilt, cache, "StaticCache()")
+    reference = clone(cache)
+    with torch.no_grad():
+        with eager("prefill of the original cache"):
+            want, _ = DecodeStep(model)(prompt_ids(), reference, torch.arange(PROMPT_LEN))
+        got, _ = DecodeStep(model)(prompt_ids(), rebuilt, torch.arange(PROMPT_LEN))
+    torch.testing.assert_close(got, want)
+    assert_same_state(rebuilt, reference, "StaticCache() after prefill")
 
 
 def random_cache(layers: int, heads: int, head_dim: int, length: int, dtype: torch.dtype, kind: str) -> Any:
@@ -151,6 +199,7 @@ def random_cache(layers: int, heads: int, head_dim: int, length: int, dtype: tor
     return cache
 
 
+@pytest.mark.cache_only
 @settings(max_examples=20, deadline=None, derandomize=True)
 @given(
     layers=st.integers(1, 3),

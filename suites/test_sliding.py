@@ -16,9 +16,25 @@ import torch
 from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
-from suites.exporting import assert_same_spec_as_traced
+from suites.attribution import eager, no_cache_probe
+from suites.exporting import (
+    BAKED_IN,
+    assert_same_spec_as_traced,
+    check_compile_without_cache,
+    check_export_without_cache,
+)
 from suites.instances import SLIDING_WINDOW, _model
-from suites.models import PROMPT_LEN, DecodeStep, clone, dynamic_cache, kv_tensors, prompt_ids, static_cache
+from suites.models import (
+    EXAMPLE_PROMPT_SEED,
+    OTHER_PROMPT_SEED,
+    PROMPT_LEN,
+    DecodeStep,
+    clone,
+    dynamic_cache,
+    kv_tensors,
+    prompt_ids,
+    static_cache,
+)
 
 BACKEND = os.environ.get("KVCC_COMPILE_BACKEND", "inductor")
 MODELS = {
@@ -45,8 +61,9 @@ def layer_types(cache: Any) -> list[str]:
     return [type(layer).__name__ for layer in getattr(cache, "layers", [])]
 
 
-def static_sliding(model: torch.nn.Module, model_name: str, cache_class: str) -> Any:
-    """A prefilled static cache of `cache_class` ("StaticCache(config)" or the dedicated class)."""
+def static_sliding(model: torch.nn.Module, model_name: str, cache_class: str, seed: int = EXAMPLE_PROMPT_SEED) -> Any:
+    """A static cache of `cache_class` ("StaticCache(config)" or the dedicated class) prefilled with the
+    prompt drawn with `seed`."""
     if cache_class == "dedicated":
         cls = getattr(cache_utils, DEDICATED[model_name], None)
         if cls is None:
@@ -54,8 +71,8 @@ def static_sliding(model: torch.nn.Module, model_name: str, cache_class: str) ->
         cache = static_cache(model.config, cls=cls)
     else:
         cache = static_cache(model.config)
-    with torch.no_grad():
-        DecodeStep(model)(prompt_ids(), cache, torch.arange(PROMPT_LEN))
+    with torch.no_grad(), eager(f"{model_name} prefill of {cache_class}"):
+        DecodeStep(model)(prompt_ids(seed=seed), cache, torch.arange(PROMPT_LEN))
     return cache
 
 
@@ -73,25 +90,44 @@ def decode(step: Any, cache: Any, steps: int = STEPS, traced_spec: Any = None) -
     return logits_per_step, cache
 
 
+def export_without_cache(model, mode: str) -> None:
+    check_export_without_cache(model, strict=mode == "strict")
+
+
+def compile_without_cache(model) -> None:
+    check_compile_without_cache(model, BACKEND)
+
+
+@no_cache_probe(export_without_cache)
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("cache_class", ["StaticCache(config)", "dedicated"])
 def test_exported_sliding_step_decodes_past_the_window_like_eager(model, model_name, cache_class, mode) -> None:
-    cache = static_sliding(model, model_name, cache_class)
+    """Decoded from the export example's cache and from one prefilled with another prompt."""
+    caches = [static_sliding(model, model_name, cache_class, seed) for seed in (EXAMPLE_PROMPT_SEED, OTHER_PROMPT_SEED)]
     with torch.no_grad():
         program = torch.export.export(
-            DecodeStep(model), (prompt_ids(1, seed=5), clone(cache), torch.tensor([PROMPT_LEN])),
+            DecodeStep(model), (prompt_ids(1, seed=5), clone(caches[0]), torch.tensor([PROMPT_LEN])),
             strict=mode == "strict",
         )
-    eager_logits, eager_cache = decode(DecodeStep(model), clone(cache))
-    logits, out_cache = decode(program.module(), clone(cache), traced_spec=pytree.tree_structure(cache))
-    for step, (got, want) in enumerate(zip(logits, eager_logits)):
-        torch.testing.assert_close(got, want, msg=lambda m, s=step: f"step {s}: {m}")
-    assert type(out_cache) is type(eager_cache) and layer_types(out_cache) == layer_types(eager_cache)
-    for got, want in zip(kv_tensors(out_cache), kv_tensors(eager_cache), strict=True):
-        assert got.shape == want.shape, "the cache changed shape: sliding layers lost their window"
-        torch.testing.assert_close(got, want)
+    results = []
+    for cache in caches:
+        with eager("decode (the reference)"):
+            eager_logits, eager_cache = decode(DecodeStep(model), clone(cache))
+        logits, out_cache = decode(program.module(), clone(cache), traced_spec=pytree.tree_structure(cache))
+        results.append((logits, out_cache, eager_logits, eager_cache))
+    (example_logits, _, example_eager, _), (other_logits, _, other_eager, _) = results
+    assert not torch.allclose(other_eager[0], example_eager[0]), "the other cache does not change eager's answer"
+    assert not torch.allclose(other_logits[0], example_logits[0]), BAKED_IN
+    for logits, out_cache, eager_logits, eager_cache in results:
+        for step, (got, want) in enumerate(zip(logits, eager_logits)):
+            torch.testing.assert_close(got, want, msg=lambda m, s=step: f"step {s}: {m}")
+        assert type(out_cache) is type(eager_cache) and layer_types(out_cache) == layer_types(eager_cache)
+        for got, want in zip(kv_tensors(out_cache), kv_tensors(eager_cache), strict=True):
+            assert got.shape == want.shape, "the cache changed shape: sliding layers lost their window"
+            torch.testing.assert_close(got, want)
 
 
+@pytest.mark.cache_only
 def test_dynamic_sliding_cache_round_trip_keeps_the_window(model) -> None:
     cache = dynamic_cache(model.config)
     with torch.no_grad():
@@ -105,16 +141,19 @@ def test_dynamic_sliding_cache_round_trip_keeps_the_window(model) -> None:
     assert [getattr(layer, "sliding_window", None) for layer in rebuilt.layers] == [
         getattr(layer, "sliding_window", None) for layer in cache.layers
     ]
-    _, reference = decode(DecodeStep(model), clone(cache))
+    with eager("decode (the reference)"):
+        _, reference = decode(DecodeStep(model), clone(cache))
     _, continued = decode(DecodeStep(model), rebuilt)
     for got, want in zip(kv_tensors(continued), kv_tensors(reference), strict=True):
         assert got.shape == want.shape
         torch.testing.assert_close(got, want)
 
 
+@no_cache_probe(compile_without_cache)
 def test_sliding_decode_loop_compiles_and_matches_eager(model, model_name, record_property) -> None:
     cache = static_sliding(model, model_name, "StaticCache(config)")
-    eager_logits, _ = decode(DecodeStep(model), clone(cache), steps=8)
+    with eager("decode (the reference)"):
+        eager_logits, _ = decode(DecodeStep(model), clone(cache), steps=8)
     torch._dynamo.reset()
     logits, _ = decode(torch.compile(DecodeStep(model), backend=BACKEND), clone(cache), steps=8)
     record_property("backend", BACKEND)

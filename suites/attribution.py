@@ -1,0 +1,127 @@
+"""The attribution ladder: every failing suite test says why it failed (`cause` in docs/matrix-schema.md).
+
+Rungs decided inside the cell, by this plugin:
+- `setup`: the test's own eager step (a prefill, the eager reference) failed, raised through `eager()`, or a
+  fixture failed: the tool under test was never the question. The recorder gives such a test the verdict
+  `setup`.
+- `not-cache` / `cache`: right after a test fails, its no-cache probe runs in the same process: the same
+  tool on the same model with `use_cache=False` (the `no_cache_probe(fn)` marker). The probe failing too
+  means the failure is not about the cache; passing means only the cache path fails. Tests about the cache
+  object itself (pytree round trips) carry the `cache_only` marker instead.
+The last rung, `compat` (passes with transformers alone, fails with `compat.register()`), compares the two
+registration runs on the host (kvmatrix.cell). Every suite test must carry one of the two markers.
+
+KVCC_LADDER=0 skips the probes (the host's fresh-process re-runs only need the verdict).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+CAUSE = "kvcc_cause"
+CAUSE_DETAIL = "kvcc_cause_detail"
+UPSTREAM = "kvcc_upstream"
+RECORD_FIELDS = {CAUSE: "cause", CAUSE_DETAIL: "cause_detail", UPSTREAM: "upstream"}
+"""user_properties keys this plugin (and known_limitations) set, and the record fields they become."""
+DETAIL_LENGTH = 300
+
+
+class SetupFailure(Exception):
+    """The test's own eager step failed before (or apart from) the tool under test."""
+
+
+@contextmanager
+def eager(step: str) -> Iterator[None]:
+    """Mark a block as the test's eager setup: any exception in it becomes a SetupFailure naming `step`."""
+    try:
+        yield
+    except SetupFailure:
+        raise
+    except Exception as exc:
+        raise SetupFailure(f"eager {step} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def no_cache_probe(probe: Callable[..., Any]) -> pytest.MarkDecorator:
+    """Mark a test with its no-cache probe, called with the test's arguments that it names. (A bare
+    `pytest.mark.x(fn)` would decorate `fn` itself, hence `with_args`.)"""
+    return pytest.mark.no_cache_probe.with_args(probe)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ladder's markers (the suites run with --strict-markers semantics in mind)."""
+    config.addinivalue_line("markers", "no_cache_probe(fn): the same tool on the same model without a cache")
+    config.addinivalue_line("markers", "cache_only: the test is about the cache object itself")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A suite test without a ladder marker could never be attributed: refuse it at collection."""
+    missing = [
+        item.nodeid for item in items
+        if item.nodeid.startswith("suites/")
+        and item.get_closest_marker("no_cache_probe") is None and item.get_closest_marker("cache_only") is None
+    ]
+    if missing:
+        raise pytest.UsageError(f"suite tests without a no_cache_probe or cache_only marker: {missing}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:DETAIL_LENGTH]
+
+
+_PROBE_OUTCOMES: dict[tuple[str, str], tuple[str, str]] = {}
+"""(probe, its arguments) -> (cause, detail): tests that share a probe and its arguments (the DynamicCache
+and StaticCache variants of one export) run it once per process."""
+
+
+def _run_probe(probe: Callable[..., Any], funcargs: dict[str, Any]) -> tuple[str, str]:
+    import torch
+
+    wanted = inspect.signature(probe).parameters
+    arguments = {name: value for name, value in funcargs.items() if name in wanted}
+    identity = sorted((k, v if isinstance(v, (str, int, float, bool)) else id(v)) for k, v in arguments.items())
+    key = (f"{probe.__module__}.{probe.__qualname__}", repr(identity))
+    if key not in _PROBE_OUTCOMES:
+        torch._dynamo.reset()
+        try:
+            probe(**arguments)
+            _PROBE_OUTCOMES[key] = ("cache", "without a cache the same tool on the same model passes")
+        except Exception as exc:
+            detail = f"fails without any cache too: {type(exc).__name__}: {exc}"
+            _PROBE_OUTCOMES[key] = ("not-cache", _one_line(detail))
+        finally:
+            torch._dynamo.reset()
+    return _PROBE_OUTCOMES[key]
+
+
+def attribute(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, str]:
+    """(cause, detail) for a failed call of `item`."""
+    if excinfo.errisinstance(SetupFailure):
+        return "setup", _one_line(str(excinfo.value))
+    if item.get_closest_marker("cache_only") is not None:
+        return "cache", "the test checks the cache object itself (no cache-free form exists)"
+    if os.environ.get("KVCC_LADDER", "1") == "0":
+        return "unattributed", "the no-cache probe was not run (KVCC_LADDER=0)"
+    return _run_probe(item.get_closest_marker("no_cache_probe").args[0], getattr(item, "funcargs", {}))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):
+    """Attach the cause of a failed phase to the report's user properties (the recorder reads them)."""
+    outcome = yield
+    report = outcome.get_result()
+    excinfo = call.excinfo
+    if excinfo is None or excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
+        return
+    if call.when == "setup":
+        cause, detail = "setup", _one_line(f"a fixture failed: {excinfo.typename}: {excinfo.value}")
+    elif call.when == "call":
+        cause, detail = attribute(item, excinfo)
+    else:
+        return
+    report.user_properties += [(CAUSE, cause), (CAUSE_DETAIL, detail)]

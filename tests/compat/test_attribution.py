@@ -1,0 +1,99 @@
+"""The attribution ladder and the baked-cache check, proven on injected failures inside a real cell.
+
+Each ladder case is a real pytest run of a generated test file with the suites' attribution plugin and
+verdict recorder, read back from the recorder's JSON, as the cell runner reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from suites.exporting import BAKED_IN, assert_matches_eager
+from suites.models import OTHER_PROMPT_SEED, DecodeStep, clone, prefilled, prompt_ids, tiny_llama
+
+ROOT = Path(__file__).resolve().parents[2]
+
+LADDER_CASES = '''
+import pytest
+from suites.attribution import eager, no_cache_probe
+
+def probe_passes():
+    pass
+
+def probe_fails():
+    raise RuntimeError("the tool fails on this model without a cache too")
+
+def test_eager_setup_fails():
+    with eager("prefill"):
+        raise ValueError("size of tensor a (32) must match")
+
+@no_cache_probe(probe_passes)
+def test_only_the_cache_path_fails():
+    raise AssertionError("export with a cache failed")
+
+@no_cache_probe(probe_fails)
+def test_fails_without_a_cache_too():
+    raise AssertionError("export failed")
+
+@pytest.mark.cache_only
+def test_about_the_cache_object():
+    raise AssertionError("round trip changed the cache")
+
+@no_cache_probe(probe_passes)
+def test_passes():
+    pass
+'''
+
+
+@pytest.fixture(scope="module")
+def ladder(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    folder = tmp_path_factory.mktemp("ladder")
+    (folder / "test_ladder.py").write_text(textwrap.dedent(LADDER_CASES))
+    results = folder / "results.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KVCC_RESULTS": str(results)}
+    subprocess.run([sys.executable, "-m", "pytest", str(folder / "test_ladder.py"), "-p", "suites.attribution",
+                    "-p", "suites.recorder", "-p", "no:cacheprovider", "-q"], cwd=ROOT, env=env, check=False)
+    return {test["name"]: test for test in json.loads(results.read_text())["tests"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "verdict", "cause", "detail"),
+    [
+        ("test_eager_setup_fails", "setup", "setup", "eager prefill failed: ValueError: size of tensor a"),
+        ("test_only_the_cache_path_fails", "fail", "cache", "without a cache the same tool"),
+        ("test_fails_without_a_cache_too", "fail", "not-cache", "fails without any cache too: RuntimeError"),
+        ("test_about_the_cache_object", "fail", "cache", "checks the cache object itself"),
+        ("test_passes", "pass", None, None),
+    ],
+)
+def test_each_failure_gets_its_rung_of_the_ladder(ladder, name, verdict, cause, detail) -> None:
+    record = ladder[name]
+    assert (record["verdict"], record["cause"]) == (verdict, cause)
+    assert (record["cause_detail"] is None) if detail is None else detail in record["cause_detail"]
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return tiny_llama()
+
+
+@pytest.mark.parametrize("kind", ["DynamicCache", "StaticCache"])
+def test_a_program_that_baked_its_cache_in_fails_by_name(model, kind: str) -> None:
+    example, other = prefilled(model, kind), prefilled(model, kind, seed=OTHER_PROMPT_SEED)
+    step = DecodeStep(model)
+
+    def baked(input_ids, cache, cache_position):  # ignores `cache`: runs on the example's contents
+        return step(input_ids, clone(example), cache_position)
+
+    calls = [(prompt_ids(1, seed=2), example, torch.tensor([4])), (prompt_ids(1, seed=2), other, torch.tensor([4]))]
+    with pytest.raises(AssertionError, match=BAKED_IN):
+        assert_matches_eager(baked, step, calls)
+    assert_matches_eager(step, step, calls)  # the honest program passes the same check
