@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .verdicts import ERROR, FAIL, INFRA, NA, NOT_INSTALLABLE, PASS, XFAIL
+from .verdicts import ERROR, FAIL, FLAKY, INFRA, NA, NOT_INSTALLABLE, PASS, SETUP, XFAIL
 
-BADGE_ORDER = (ERROR, FAIL, INFRA, NOT_INSTALLABLE, XFAIL, PASS, NA)
+BADGE_ORDER = (ERROR, FAIL, INFRA, NOT_INSTALLABLE, FLAKY, SETUP, XFAIL, PASS, NA)
 """Verdicts from most to least severe, as badges roll them up and list them."""
 
 LAYOUTS = ("list", "list-module", "layer")
@@ -29,8 +29,9 @@ def pair_verdict(cell: dict[str, Any], suites: list[str]) -> str:
 
 def badge(label: str, verdicts: list[str]) -> dict[str, Any]:
     """The endpoint JSON for the pairs whose verdicts are `verdicts`: the message counts them by verdict
-    (most severe first) and the colour says how many pass. `isError` is set when no pair gave an answer
-    (all are `error` or `infra`: the run itself broke); no pair at all is a grey "no pair"."""
+    (most severe first) and the colour says how many pass (flaky, setup and xfail pairs make it yellow).
+    `isError` is set when no pair gave an answer (all are `error` or `infra`: the run itself broke); no pair
+    at all is a grey "no pair"."""
     if not verdicts:
         return {
             "schemaVersion": 1,

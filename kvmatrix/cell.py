@@ -13,14 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .causes import attribute_compat
 from .install import InstallOutcome, freeze, install
 from .metrics import cell_metrics
 from .pins import Cell
 from .report import write_json_atomic
+from .reruns import RERUN_ENV, rerun_failures
 from .verdicts import ERROR, RAN, summarize_suites
 
 # The matrix columns: one per suites/test_<name>.py, in display order.
-SUITES = ["export", "dynamic", "saveload", "roundtrip", "compile", "encdec", "cond", "sliding"]
+SUITES = ["export", "wrapper", "dynamic", "saveload", "roundtrip", "compile", "encdec", "cond", "sliding"]
 # setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
 # pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
 SUITE_REQUIREMENTS = ["pytest>=8", "pytest-xdist>=3", "pytest-timeout>=2", "hypothesis>=6", "setuptools"]
@@ -72,11 +74,11 @@ def pytest_options(env: dict[str, str]) -> list[str]:
 
 
 def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S,
-               selection: list[str] | None = None) -> dict[str, Any]:
+               selection: list[str] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
     """One pytest process over suites/ in `mode` ("with" / "without" registration); returns the run.
 
     `selection` (pytest node ids such as `suites/test_roundtrip.py::test_x[DynamicCache]`) runs only
-    those tests instead of the whole of suites/.
+    those tests instead of the whole of suites/. `env` adds variables to the process's environment.
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
     turns into `error` for every suite, with the exit status and the log tail kept for the reader.
@@ -84,16 +86,16 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     work_dir.mkdir(parents=True, exist_ok=True)
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
     results.unlink(missing_ok=True)
-    env = {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results),
-           "PYTHONPATH": str(repo_root)}
-    env.setdefault("KVCC_MEMORY_LIMIT_GB", str(MEMORY_LIMIT_GB))
+    process_env = {**os.environ, **(env or {}), **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
+                   "KVCC_RESULTS": str(results), "PYTHONPATH": str(repo_root)}
+    process_env.setdefault("KVCC_MEMORY_LIMIT_GB", str(MEMORY_LIMIT_GB))
     targets = ["suites"] if selection is None else selection
-    command = [python, "-m", "pytest", *targets, *pytest_options(env)]
+    command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]
     started_at, start = time.time(), time.monotonic()
     with log.open("w") as out:
         try:
             exit_code: int | str = subprocess.run(
-                command, cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s
+                command, cwd=repo_root, env=process_env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s
             ).returncode
         except subprocess.TimeoutExpired:
             exit_code = f"timeout after {timeout_s}s"
@@ -105,18 +107,37 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     return run
 
 
-def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str] | None = None) -> dict[str, Any]:
+def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str] | None = None, *,
+              selections: dict[str, list[str]] | None = None,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
     """`run_suites` in every mode of RUN_ORDER, KVCC_MODES_AT_ONCE (default MODES_AT_ONCE) of them at a time;
-    the runs by mode."""
+    the runs by mode. `selections` (mode -> node ids) runs only the modes it names, each on its own tests,
+    instead; `env` goes to every run (see run_suites)."""
+    chosen = selections if selections is not None else dict.fromkeys(RUN_ORDER, selection)
+    modes = [mode for mode in RUN_ORDER if mode in chosen]
     at_once = max(1, int(os.environ.get("KVCC_MODES_AT_ONCE", MODES_AT_ONCE)))
     with ThreadPoolExecutor(max_workers=at_once) as pool:
-        finished = pool.map(lambda mode: run_suites(python, repo_root, mode, work_dir, selection=selection), RUN_ORDER)
-        return dict(zip(RUN_ORDER, finished))
+        finished = pool.map(
+            lambda mode: run_suites(python, repo_root, mode, work_dir, selection=chosen[mode], env=env), modes
+        )
+        return dict(zip(modes, finished))
+
+
+def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Path,
+                test_dir: str = "suites") -> dict[str, Any]:
+    """Re-run the failing tests of `runs` in fresh processes and mark the ones whose outcome changes
+    `flaky` (kvmatrix.reruns.rerun_failures, with `test_dir` holding the test files); each batch is a
+    `run_modes` with KVCC_LADDER=0 in `work_dir / "rerun-<k>"`. Updates `runs` in place and returns it."""
+    def batch(selections: dict[str, list[str]], where: Path) -> dict[str, Any]:
+        return run_modes(python, repo_root, where, selections=selections, env=RERUN_ENV)
+
+    return rerun_failures(runs, batch, work_dir, test_dir)
 
 
 def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: dict[str, Any],
                  duration_s: float) -> dict[str, Any]:
-    """Assemble the cell's `matrix.json` record (docs/matrix-schema.md)."""
+    """Assemble the cell's `matrix.json` record (docs/matrix-schema.md); a `with` test that fails where
+    its `without` twin passes gets cause `compat` and is listed in `compat_regressions`."""
     status = outcome.status
     if status == RAN and not any(run.get("tests") for run in runs.values()):
         status = ERROR
@@ -131,7 +152,9 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "resolved": meta.get("versions", {}),
         "freeze": frozen,
         "layout": meta.get("layout"),
+        "static_layer_init": meta.get("static_layer_init"),
         "registration_report": with_meta.get("registration_report", []),
+        "compat_regressions": attribute_compat(runs),
         "runs": runs,
         "suites": summarize_suites(runs, SUITES, status),
         "metrics": cell_metrics(runs),
@@ -143,8 +166,9 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
 
 def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
              selection: list[str] | None = None) -> dict[str, Any]:
-    """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), write `results_dir/<cell id>.json`;
-    never raises for a verdict. `selection` runs only those suite tests (see run_suites)."""
+    """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), re-run what did not pass
+    (rerun_modes; KVCC_RERUNS=0 skips it), write `results_dir/<cell id>.json`; never raises for a verdict.
+    `selection` runs only those suite tests (see run_suites)."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +178,7 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
     if outcome.status == RAN:
         frozen = freeze(python)
         runs = run_modes(python, repo_root, work_dir, selection=selection)
+        rerun_modes(python, repo_root, runs, work_dir)
     record = build_record(cell, outcome, frozen, runs, time.monotonic() - start)
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record

@@ -13,7 +13,8 @@ from typing import Any
 from .verdicts import ERROR, FAIL, INFRA, MODES, NOT_INSTALLABLE, PASS
 
 FAILING = (FAIL, ERROR, NOT_INSTALLABLE, INFRA)
-"""Suite verdicts that count as failing: a move into one of them from outside is "newly failing"."""
+"""Suite verdicts that count as failing: a move into one of them from outside is "newly failing". `flaky`
+and `setup` are not among them: a suite or test becoming flaky or setup is never a regression."""
 
 FAILING_TESTS = (FAIL, ERROR)
 """Test verdicts that count as failing."""

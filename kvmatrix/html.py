@@ -16,6 +16,7 @@ from typing import Any
 from packaging.version import Version
 
 from .badges import LAYOUTS
+from .causes import CAUSE_MEANINGS
 from .report import MEANINGS
 from .verdicts import MODES, PASS, RAN
 
@@ -58,6 +59,7 @@ def _verdict_cell(summary: dict[str, Any], suite: str, mode: str) -> str:
 
 def _row(cell: dict[str, Any], suites: list[str]) -> str:
     layout = cell["layout"] or NOT_RUN
+    static_init = cell["static_layer_init"] or "—"
     pins = cell["pins"]
     head = (
         f'<tr id="cell-{_attr(cell["id"])}" class="pair" tabindex="0" data-cell="{_attr(cell["id"])}" '
@@ -65,6 +67,7 @@ def _row(cell: dict[str, Any], suites: list[str]) -> str:
         f'data-transformers="{_attr(pins["transformers"])}">'
         f'<th scope="row"><a href="#cell-{_attr(cell["id"])}">{escape(pins["transformers"])}</a></th>'
         f'<td>{escape(pins["torch"])}</td><td class="layout">{escape(layout)}</td>'
+        f'<td class="static-init">{escape(static_init)}</td>'
     )
     if cell["status"] != RAN:
         reason = cell["status_reason"] or "no reason recorded"
@@ -88,12 +91,14 @@ def _grid(matrix: dict[str, Any]) -> str:
     sub = "".join(f'<th scope="col" class="mode">{mode}</th>' for _ in suites for mode in MODES)
     rows = "\n".join(_row(cell, suites) for cell in matrix["cells"])
     empty = (
-        "" if matrix["cells"] else f'<tr><td colspan="{3 + 2 * len(suites)}">No cell has run yet.</td></tr>'
+        "" if matrix["cells"] else f'<tr><td colspan="{4 + 2 * len(suites)}">No cell has run yet.</td></tr>'
     )
     return (
         '<table id="grid"><thead>'
         f'<tr><th rowspan="2" scope="col">transformers</th><th rowspan="2" scope="col">torch</th>'
-        f'<th rowspan="2" scope="col">layout</th>{top}</tr><tr>{sub}</tr>'
+        f'<th rowspan="2" scope="col">layout</th>'
+        f'<th rowspan="2" scope="col" class="static-init">StaticLayer init</th>'
+        f"{top}</tr><tr>{sub}</tr>"
         f"</thead><tbody>\n{rows}{empty}\n</tbody></table>"
     )
 
@@ -122,10 +127,39 @@ def _filters(matrix: dict[str, Any]) -> str:
 
 def _legend() -> str:
     items = "".join(f"<li>{_chip(verdict)} {escape(meaning)}</li>" for verdict, meaning in MEANINGS.items())
+    causes = "".join(
+        f'<li><code class="cause">{escape(cause)}</code> {escape(meaning)}</li>'
+        for cause, meaning in CAUSE_MEANINGS.items()
+    )
     return (
         f'<section id="legend"><h2>Legend</h2><p>Each suite shows its verdict with and without '
         f'<code>compat.register()</code>, and tests passed / tests run.</p><ul class="legend">{items}</ul>'
-        "</section>"
+        "<h3>Causes</h3><p>Why a test did not pass (a pair's details show each test's cause, its detail, "
+        f'any known upstream issue and its re-runs):</p><ul class="legend causes">{causes}</ul></section>'
+    )
+
+
+def _compat_regressions(matrix: dict[str, Any]) -> str:
+    """The banner at the top of the page: green when no test anywhere passes with transformers alone and
+    fails after `compat.register()`, else a red list of those tests."""
+    found = [(cell["id"], entry) for cell in matrix["cells"] for entry in cell["compat_regressions"]]
+    if not found:
+        return (
+            '<section id="compat-regressions" class="banner ok" role="status"><strong>No compat '
+            "regressions</strong>: in every cell, every test that passes with transformers alone also "
+            "passes with <code>compat.register()</code>.</section>"
+        )
+    items = "".join(
+        f"<li>{_cell_link(cell_id)} · {escape(entry['suite'])} · <code>{escape(entry['name'])}</code>: "
+        f'{_chip(entry["verdict"])} <span class="error">{escape(entry.get("error") or "no message recorded")}'
+        "</span></li>"
+        for cell_id, entry in found
+    )
+    noun = "regression" if len(found) == 1 else "regressions"
+    return (
+        f'<section id="compat-regressions" class="banner bad" role="alert"><strong>{len(found)} compat '
+        f"{noun}</strong>: these tests pass with transformers alone and fail after "
+        f"<code>compat.register()</code>.<ul>{items}</ul></section>"
     )
 
 
@@ -203,6 +237,7 @@ def render_page(matrix: dict[str, Any]) -> str:
 Click a pair for its failing tests, repro command, resolved environment and metrics.</p>
 </header>
 <main>
+{_compat_regressions(matrix)}
 {_filters(matrix)}
 {_grid(matrix)}
 {_changes(matrix.get("changes"))}

@@ -24,8 +24,9 @@ def missing_result(cell: Cell, why: str) -> dict[str, Any]:
     """The record of a cell that was asked for but left no result (its session crashed before writing)."""
     return {
         **cell.to_json(), "status": ERROR, "status_reason": why, "python": None, "resolved": {},
-        "freeze": [], "layout": None, "registration_report": [], "runs": {},
-        "suites": summarize_suites({}, SUITES, ERROR), "repro": repro_command(cell),
+        "freeze": [], "layout": None, "static_layer_init": None, "registration_report": [],
+        "compat_regressions": [], "runs": {}, "suites": summarize_suites({}, SUITES, ERROR),
+        "repro": repro_command(cell),
         "install_duration_s": 0.0, "duration_s": 0.0,
     }
 

@@ -15,33 +15,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .causes import CAUSE_MEANINGS
 from .metrics import render_metrics
 from .pins import Pins
+from .reruns import flaky_rate
+from .upgrade import FROM_VERSION, upgrade_v1
 from .verdicts import (
     CELL_STATUSES,
     ERROR,
     FAIL,
+    FLAKY,
     INFRA,
     MODES,
     NA,
     NOT_INSTALLABLE,
     PASS,
     RAN,
+    SETUP,
     SEVERITY,
     XFAIL,
     error_signature,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TOP_LEVEL_KEYS = ("schema_version", "generated_at", "pins_file", "suites", "cells")
 CELL_KEYS = (
     "id", "pins", "note", "tags", "status", "status_reason", "python", "resolved", "freeze", "layout",
-    "registration_report", "runs", "suites", "repro", "install_duration_s", "duration_s",
+    "static_layer_init", "registration_report", "compat_regressions", "runs", "suites", "repro",
+    "install_duration_s", "duration_s",
 )
 
 LABELS = {
     PASS: "✅ pass",
     FAIL: "❌ fail",
+    FLAKY: "🎲 flaky",
+    SETUP: "🧰 setup",
     XFAIL: "⚠️ xfail",
     NA: "➖ n/a",
     ERROR: "💥 error",
@@ -51,6 +59,8 @@ LABELS = {
 MEANINGS = {
     PASS: "ran export/compile/round-trip for real and every assertion held",
     FAIL: "ran, and an assertion or the tool under test failed",
+    FLAKY: "outcomes differ between fresh-process runs; the reason gives the rate (never a pass)",
+    SETUP: "the test's own eager step (prefill, eager reference) failed: not a verdict on the tool",
     XFAIL: "a known limitation; the reason quotes the real error",
     NA: "the feature or class does not exist in this (torch, transformers) pair",
     ERROR: "crashed before giving an answer (collection error, segfault, timeout)",
@@ -88,7 +98,8 @@ def new_matrix(
 
 
 def load_matrix(path: str | Path) -> dict[str, Any]:
-    """Read and check a matrix file; a missing, truncated or off-schema file raises ReportError."""
+    """Read and check a matrix file; a missing, truncated or off-schema file raises ReportError. A file of
+    schema version 1 is read as version 2 (kvmatrix.upgrade)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -103,6 +114,8 @@ def load_matrix(path: str | Path) -> dict[str, Any]:
             f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
             "is the file truncated?"
         ) from None
+    if isinstance(matrix, dict) and matrix.get("schema_version") == FROM_VERSION:
+        matrix = upgrade_v1(matrix)
     _check_matrix(matrix, str(path))
     return matrix
 
@@ -113,7 +126,8 @@ def _check_matrix(matrix: Any, source: str) -> None:
         raise ReportError(f"{source}: the matrix must be a JSON object, found {type(matrix).__name__}")
     found = matrix.get("schema_version")
     if type(found) is not int or found != SCHEMA_VERSION:
-        raise ReportError(f"{source}: schema_version is {found!r}; this reader understands {SCHEMA_VERSION}")
+        raise ReportError(f"{source}: schema_version is {found!r}; this reader understands {SCHEMA_VERSION} "
+                          f"(and {FROM_VERSION}, read as {SCHEMA_VERSION})")
     missing = [key for key in TOP_LEVEL_KEYS if key not in matrix]
     if missing:
         raise ReportError(f"{source}: missing top-level key(s): {', '.join(missing)}")
@@ -189,11 +203,12 @@ def merge_cells(
 
 
 def render_markdown(matrix: dict[str, Any]) -> str:
-    """The Markdown page of a matrix: legend, table, changes since the last run (when the matrix records
-    them), what registration adds, failures, registration reports. Deterministic: the same matrix always
-    gives the same text."""
+    """The Markdown page of a matrix: compat regressions, legend, table, changes since the last run (when
+    the matrix records them), what registration adds, failures, registration reports. Deterministic: the
+    same matrix always gives the same text."""
     sections = [
         _header(matrix),
+        _compat_regressions(matrix),
         _legend(),
         _table(matrix),
         *([_changes(matrix["changes"])] if "changes" in matrix else []),
@@ -240,9 +255,39 @@ def _header(matrix: dict[str, Any]) -> str:
     )
 
 
+NO_COMPAT_REGRESSION = (
+    "None: in every cell, every test that passes with transformers alone also passes with "
+    "`compat.register()`."
+)
+
+
+def _compat_regressions(matrix: dict[str, Any]) -> str:
+    """The tests that pass with transformers alone and fail after `compat.register()`, by cell."""
+    lines = ["## compat regressions", ""]
+    for cell in matrix["cells"]:
+        regressions = cell["compat_regressions"]
+        if regressions:
+            noun = "test" if len(regressions) == 1 else "tests"
+            lines.append(f"- `{cell['id']}` ({len(regressions)} {noun} passing with transformers alone):")
+            lines += [f"  - {entry['suite']} · `{entry['name']}`: {_label(entry['verdict'])} with "
+                      f"`compat.register()`: {_code(entry.get('error') or 'no message recorded')}"
+                      for entry in regressions]
+    if len(lines) == 2:
+        lines.append(NO_COMPAT_REGRESSION)
+    return "\n".join(lines)
+
+
+CAUSES_INTRO = (
+    "Why a test did not pass (its `cause`; the Failures section shows it with its detail and any known "
+    "upstream issue):"
+)
+
+
 def _legend() -> str:
     lines = ["## Legend", "", "| verdict | meaning |", "| --- | --- |"]
     lines += [f"| {LABELS[verdict]} | {MEANINGS[verdict]} |" for verdict in LABELS]
+    lines += ["", "### Causes", "", CAUSES_INTRO, "", "| cause | meaning |", "| --- | --- |"]
+    lines += [f"| `{cause}` | {meaning} |" for cause, meaning in CAUSE_MEANINGS.items()]
     return "\n".join(lines)
 
 
@@ -251,11 +296,12 @@ def _table(matrix: dict[str, Any]) -> str:
     lines = [
         "## Matrix",
         "",
-        "| " + " | ".join(["transformers", "torch", "layout", *suites]) + " |",
-        "| " + " | ".join(["---"] * (3 + len(suites))) + " |",
+        "| " + " | ".join(["transformers", "torch", "layout", "StaticLayer init", *suites]) + " |",
+        "| " + " | ".join(["---"] * (4 + len(suites))) + " |",
     ]
     for cell in matrix["cells"]:
-        columns = [cell["pins"]["transformers"], cell["pins"]["torch"], _table_text(cell["layout"])]
+        columns = [cell["pins"]["transformers"], cell["pins"]["torch"], _table_text(cell["layout"]),
+                   _table_text(cell["static_layer_init"])]
         for suite in suites:
             columns.append(" / ".join(_verdict_with_passes(_mode_summary(cell, suite, mode)) for mode in MODES))
         lines.append("| " + " | ".join(columns) + " |")
@@ -329,7 +375,7 @@ def _registration_adds(matrix: dict[str, Any]) -> str:
 def _failures(matrix: dict[str, Any]) -> str:
     blocks = [_cell_failures(cell, matrix["suites"]) for cell in matrix["cells"]]
     blocks = [block for block in blocks if block]
-    return "\n\n".join(["## Failures", *(blocks or ["No failing, erroring or xfail test."])])
+    return "\n\n".join(["## Failures", *(blocks or ["No failing, erroring, flaky, setup or xfail test."])])
 
 
 def _cell_failures(cell: dict[str, Any], suites: list[str]) -> str:
@@ -359,24 +405,55 @@ def _missing_results(cell: dict[str, Any], suites: list[str]) -> list[str]:
     return lines
 
 
+LISTED = (ERROR, FAIL, FLAKY, SETUP, XFAIL)
+"""Test verdicts the Failures section lists."""
+UPSTREAM_ISSUE = re.compile(r"(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)")
+
+
+def _problem(test: dict[str, Any]) -> str:
+    return test.get("error") or test.get("reason") or "no message recorded"
+
+
+def _upstream(reference: str) -> str:
+    """`owner/repo#123` as a link to that GitHub issue; any other reference as code."""
+    match = UPSTREAM_ISSUE.fullmatch(reference)
+    if match is None:
+        return _code(reference)
+    return f"[{reference}](https://github.com/{match['repo']}/issues/{match['number']})"
+
+
+def _group_head(test: dict[str, Any]) -> str:
+    """`❌ fail · cause: not-cache (`detail`) · upstream [pytorch/pytorch#1](...)`: what a group shares."""
+    parts = [_label(test.get("verdict"))]
+    if test.get("cause"):
+        detail = f" ({_code(test['cause_detail'])})" if test.get("cause_detail") else ""
+        parts.append(f"cause: {test['cause']}{detail}")
+    if test.get("upstream"):
+        parts.append(f"upstream {_upstream(test['upstream'])}")
+    return " · ".join(parts)
+
+
 def _grouped_tests(cell: dict[str, Any]) -> list[str]:
-    """Failing, erroring and xfail tests grouped by (verdict, error signature), most severe first."""
-    groups: dict[tuple[str, str], dict[tuple[str, str], list[str]]] = {}
-    texts: dict[tuple[str, str], str] = {}
+    """Tests that did not pass (error, fail, flaky, setup, xfail) grouped by verdict, cause, upstream and
+    the signatures of the cause detail and the error, most severe first; a flaky test shows its rate."""
+    groups: dict[tuple[str, ...], dict[tuple[str, str], list[str]]] = {}
+    firsts: dict[tuple[str, ...], dict[str, Any]] = {}
     for mode in MODES:
         for test in cell["runs"].get(mode, {}).get("tests", []):
             verdict = test.get("verdict")
-            if verdict not in (ERROR, FAIL, XFAIL):
+            if verdict not in LISTED:
                 continue
-            text = test.get("error") or test.get("reason") or "no message recorded"
-            key = (verdict, error_signature(text))
-            texts.setdefault(key, text)
-            groups.setdefault(key, {}).setdefault((test.get("suite", "?"), test.get("name", "?")), []).append(mode)
+            key = (verdict, test.get("cause") or "", test.get("upstream") or "",
+                   error_signature(test.get("cause_detail") or ""), error_signature(_problem(test)))
+            firsts.setdefault(key, test)
+            where = f"{mode}: {flaky_rate(test)}" if verdict == FLAKY else mode
+            member = (test.get("suite", "?"), test.get("name", "?"))
+            groups.setdefault(key, {}).setdefault(member, []).append(where)
     lines = []
-    for key in sorted(groups, key=lambda key: (SEVERITY.index(key[0]), key[1])):
+    for key in sorted(groups, key=lambda key: (SEVERITY.index(key[0]), key[1:])):
         members = groups[key]
         noun = "test" if len(members) == 1 else "tests"
-        lines.append(f"- {_label(key[0])} ({len(members)} {noun}): {_code(texts[key])}")
+        lines.append(f"- {_group_head(firsts[key])} ({len(members)} {noun}): {_code(_problem(firsts[key]))}")
         lines += [f"  - {suite} · `{name}` ({', '.join(modes)})" for (suite, name), modes in members.items()]
     return lines
 

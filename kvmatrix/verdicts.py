@@ -13,11 +13,15 @@ ERROR = "error"
 NOT_INSTALLABLE = "not-installable"
 INFRA = "infra"
 RAN = "ran"
+FLAKY = "flaky"
+"""Its outcomes differed between fresh-process runs (kvmatrix.reruns); the reason gives the rate."""
+SETUP = "setup"
+"""The test's own eager step (prefill, eager reference) failed: it says nothing about the tool under test."""
 
-TEST_VERDICTS = (PASS, FAIL, XFAIL, NA, ERROR)
+TEST_VERDICTS = (PASS, FAIL, XFAIL, NA, ERROR, FLAKY, SETUP)
 """Verdicts a single test can have, in the key order of a suite's `counts`."""
 
-SEVERITY = (ERROR, FAIL, XFAIL, PASS, NA)
+SEVERITY = (ERROR, FAIL, FLAKY, SETUP, XFAIL, PASS, NA)
 """Test verdicts, most severe first: a suite's verdict is the first one any of its tests has."""
 
 CELL_STATUSES = (RAN, NOT_INSTALLABLE, INFRA, ERROR)
@@ -37,7 +41,8 @@ def _verdict_of(test: dict[str, Any]) -> str:
 
 
 def suite_verdict(tests: list[dict[str, Any]]) -> str:
-    """The most severe verdict among `tests` (error > fail > xfail > pass > n/a); no test at all is error."""
+    """The most severe verdict among `tests` (error > fail > flaky > setup > xfail > pass > n/a); no test at
+    all is error."""
     present = {_verdict_of(test) for test in tests}
     return next((verdict for verdict in SEVERITY if verdict in present), ERROR)
 

@@ -8,7 +8,8 @@
   const body = document.getElementById("details-body");
   const rows = Array.from(document.querySelectorAll("#grid tr.pair"));
   const filters = Array.from(document.querySelectorAll("#filters select"));
-  const BAD = ["error", "fail", "xfail"];
+  const BAD = ["error", "fail", "flaky", "setup", "xfail"];
+  const UPSTREAM_ISSUE = /^([\w.-]+\/[\w.-]+)#(\d+)$/;
   const MODES = ["with", "without"];
 
   function el(tag, attrs, ...children) {
@@ -44,6 +45,12 @@
     add("pins", "transformers " + cell.pins.transformers + ", torch " + cell.pins.torch);
     if (cell.note) add("note", cell.note);
     add("layout", cell.layout || "not run");
+    add("StaticLayer init", cell.static_layer_init || "—");
+    const regressions = cell.compat_regressions || [];
+    const one = regressions.length === 1;
+    add("compat regressions", regressions.length ? regressions.length + (one ? " test passes" : " tests pass")
+      + " with transformers alone and " + (one ? "fails" : "fail") + " after compat.register() (cause: compat)"
+      : "none");
     add("python", cell.python || "—");
     const resolved = Object.entries(cell.resolved || {}).map(([k, v]) => k + " " + v).join(", ");
     add("resolved", resolved || "—");
@@ -91,15 +98,44 @@
     return all;
   }
 
+  function upstream(reference) {
+    const match = UPSTREAM_ISSUE.exec(reference);
+    if (!match) return el("code", {}, reference);
+    const href = "https://github.com/" + match[1] + "/issues/" + match[2];
+    return el("a", { href, rel: "noreferrer" }, reference);
+  }
+
+  function cause(test) {
+    if (!test.cause && !test.upstream) return el("td", { class: "cause" }, "—");
+    return el("td", { class: "cause" },
+      test.cause ? el("code", { class: "cause-name" }, test.cause) : null,
+      test.cause_detail ? el("div", { class: "cause-detail" }, test.cause_detail) : null,
+      test.upstream ? el("div", { class: "upstream" }, "upstream ", upstream(test.upstream)) : null);
+  }
+
+  function reruns(test) {
+    const done = test.reruns || [];
+    return el("td", { class: "reruns" }, done.length ? el("span", {}, ...done.map((v) => chip(v))) : "—");
+  }
+
+  function problem(test) {
+    // a flaky test's reason holds its rate and its first error
+    const text = test.verdict === "flaky" ? test.reason : test.error || test.reason;
+    return text || "no message recorded";
+  }
+
   function failing(cell) {
     const rowsOut = testsOf(cell).filter(({ test }) => BAD.includes(test.verdict))
       .sort((a, b) => BAD.indexOf(a.test.verdict) - BAD.indexOf(b.test.verdict))
       .map(({ mode, test }) => [
         chip(test.verdict), test.suite, el("code", {}, test.name), mode,
-        el("td", { class: "error" }, test.error || test.reason || "no message recorded"),
+        el("td", { class: "error" }, problem(test)),
+        cause(test), reruns(test),
       ]);
-    const section = el("section", { id: "details-failing" }, el("h3", {}, "Failing, erroring and xfail tests"));
-    section.append(rowsOut.length ? table(["verdict", "suite", "test", "mode", "error / reason"], rowsOut)
+    const section = el("section", { id: "details-failing" },
+      el("h3", {}, "Failing, erroring, flaky, setup and xfail tests"));
+    section.append(rowsOut.length
+      ? table(["verdict", "suite", "test", "mode", "error / reason", "cause", "re-runs"], rowsOut)
       : el("p", {}, "None."));
     return section;
   }

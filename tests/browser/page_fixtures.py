@@ -16,6 +16,8 @@ LAYER = Cell(transformers="4.57.6", torch="2.13.0", note="layer-based", tags=("s
 UNINSTALLABLE = Cell(transformers="5.24.0", torch="2.13.0")
 PINS = Pins(python="3.11", cells=(LIST_MODULE, LAYER, UNINSTALLABLE), path="pins.toml")
 EXPORT_ERROR = "TypeError: cannot flatten DynamicCache <img src=x onerror=window.__pwned=1>"
+CAUSE_DETAIL = "without a cache the same export fails too: <b>AssertionError</b>"
+UPSTREAM = "pytorch/pytorch#152465"
 
 
 def make_test(
@@ -41,9 +43,11 @@ def ran(cell: Cell, layout: str, runs: dict[str, Any]) -> dict[str, Any]:
         "resolved": {"torch": f"{cell.torch}+cpu", "transformers": cell.transformers},
         "freeze": [f"torch=={cell.torch}+cpu", f"transformers=={cell.transformers}", "numpy==2.4.6"],
         "layout": layout,
+        "static_layer_init": "lazy(key)" if layout == "layer" else "absent",
         "registration_report": [
             {"class": "DynamicCache", "status": "registered", "owner": "compat", "reason": None}
         ],
+        "compat_regressions": [],
         "runs": runs,
         "suites": summarize_suites(runs, SUITES, "ran"),
         "metrics": {"export_s": {"median": 1.5, "max": 2.25, "n": 7}},
@@ -73,9 +77,13 @@ def runs_of(without_export: dict[str, Any]) -> dict[str, Any]:
 
 
 def sample_matrix() -> dict[str, Any]:
-    """Three pairs: list-module (export fails without registration), layer (all pass), not-installable;
-    with changes since a previous run in which the list-module pair's export passed without registration."""
-    failing = make_test("export", "test_export[DynamicCache-strict]", "fail", error=EXPORT_ERROR)
+    """Three pairs: list-module (export fails without registration, cause not-cache with an upstream issue,
+    re-run once), layer (all pass), not-installable; with changes since a previous run in which the
+    list-module pair's export passed without registration."""
+    failing = {
+        **make_test("export", "test_export[DynamicCache-strict]", "fail", error=EXPORT_ERROR),
+        "cause": "not-cache", "cause_detail": CAUSE_DETAIL, "upstream": UPSTREAM, "reruns": ["fail"],
+    }
     cells = [
         ran(LIST_MODULE, "list-module", runs_of(failing)),
         ran(LAYER, "layer", runs_of(make_test("export", "test_export[DynamicCache-strict]", "pass"))),
@@ -87,7 +95,9 @@ def sample_matrix() -> dict[str, Any]:
             "resolved": {},
             "freeze": [],
             "layout": None,
+            "static_layer_init": None,
             "registration_report": [],
+            "compat_regressions": [],
             "runs": {},
             "suites": summarize_suites({}, SUITES, "not-installable"),
             "repro": f"nox -s 'cell({UNINSTALLABLE.id})'",

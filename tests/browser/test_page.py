@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from page_fixtures import LAYER, LIST_MODULE, UNINSTALLABLE
+from page_fixtures import CAUSE_DETAIL, LAYER, LIST_MODULE, SUITES, UNINSTALLABLE, make_test, sample_matrix
 from playwright.sync_api import Browser, Page, expect
 
 from kvmatrix.html import render_page
+from kvmatrix.report import load_matrix
+from kvmatrix.verdicts import summarize_suites
 
 OpenPage = Callable[..., Page]
 
@@ -28,6 +29,8 @@ def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(open_page: Ope
         LAYER.id,
         UNINSTALLABLE.id,
     ]
+    expect(row(page, LIST_MODULE.id).locator("td.static-init")).to_have_text("absent")
+    expect(row(page, LAYER.id).locator("td.static-init")).to_have_text("lazy(key)")
     verdicts = row(page, LIST_MODULE.id).locator("td.verdict")
     assert verdicts.all_inner_texts() == [  # the passed/run count sits under the verdict
         "pass\n1/1",
@@ -43,7 +46,9 @@ def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(open_page: Ope
 
 
 def test_the_published_grid_of_every_suite_fits_a_laptop_window(open_page: OpenPage) -> None:
-    published = json.loads((Path(__file__).resolve().parents[2] / "reports" / "matrix.json").read_text())
+    published = load_matrix(Path(__file__).resolve().parents[2] / "reports" / "matrix.json")
+    for cell in published["cells"]:
+        cell["static_layer_init"] = "lazy(key, value)"  # the widest value the column can hold
     page = open_page(published)  # 1280 px wide
     assert len(published["suites"]) == 8
     expect(page.locator("#grid tbody tr.pair")).to_have_count(len(published["cells"]))
@@ -138,3 +143,77 @@ def test_the_page_requests_nothing_but_itself(browser: Browser, matrix: dict, tm
 def test_the_grid_fits_a_laptop_screen_without_sideways_scrolling(open_page: OpenPage, matrix: dict) -> None:
     page = open_page(matrix)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
+
+
+def test_a_green_banner_at_the_top_says_there_is_no_compat_regression(
+    open_page: OpenPage, matrix: dict
+) -> None:
+    page = open_page(matrix)
+    banner = page.locator("#compat-regressions")
+    expect(banner).to_be_visible()
+    expect(banner).to_have_class(re.compile(r"\bok\b"))
+    expect(banner).to_contain_text("No compat regressions")
+    assert banner.bounding_box()["y"] < page.locator("#grid").bounding_box()["y"]
+
+
+def test_a_red_banner_lists_the_compat_regressions_and_links_to_their_cell(
+    open_page: OpenPage, matrix: dict
+) -> None:
+    error = "UnsupportedState: <i>never flattened</i>"
+    matrix["cells"][1]["compat_regressions"] = [
+        {"suite": "export", "name": "test_wrapper[StaticCache-nonstrict]", "verdict": "fail", "error": error}
+    ]
+    page = open_page(matrix)
+    banner = page.locator("#compat-regressions")
+    expect(banner).to_have_class(re.compile(r"\bbad\b"))
+    expect(banner).to_contain_text("1 compat regression")
+    expect(banner).to_contain_text(error)  # as text: the <i> stayed text
+    colour = "el => getComputedStyle(el).backgroundColor"
+    green = open_page(sample_matrix()).locator("#compat-regressions")
+    assert banner.evaluate(colour) != green.evaluate(colour)
+    banner.locator("a").click()
+    expect(page.locator("#details-title")).to_have_text(LAYER.id)
+    expect(page.locator("#details-body dl")).to_contain_text("1 test passes with transformers alone")
+
+
+def test_a_failing_tests_cause_detail_upstream_and_reruns_show_in_its_details(
+    open_page: OpenPage, matrix: dict
+) -> None:
+    page = open_page(matrix, f"#cell-{LIST_MODULE.id}")
+    failing = page.locator("#details-failing tbody tr")
+    expect(failing).to_have_count(1)
+    expect(failing.locator("td.cause")).to_contain_text("not-cache")
+    expect(failing.locator("td.cause")).to_contain_text(CAUSE_DETAIL)  # as text: the <b> stayed text
+    link = failing.locator("td.cause a")
+    expect(link).to_have_text("pytorch/pytorch#152465")
+    expect(link).to_have_attribute("href", "https://github.com/pytorch/pytorch/issues/152465")
+    expect(failing.locator("td.reruns .chip")).to_have_text(["fail"])
+    assert page.evaluate("() => document.querySelectorAll('#details b').length") == 0
+    expect(page.locator("#details-body dl")).to_contain_text("StaticLayer init")
+
+
+def test_flaky_and_setup_tests_are_listed_with_their_rate_and_own_colours(
+    open_page: OpenPage, matrix: dict
+) -> None:
+    cell = matrix["cells"][1]
+    rate = "3/5 runs did not pass (fail 3, pass 2); first error: AssertionError: mask"
+    cell["runs"]["with"]["tests"] = [
+        {**make_test("export", "test_export[DynamicCache-strict]", "flaky", error="AssertionError: mask"),
+         "reason": rate, "reruns": ["pass", "fail", "pass", "fail"]},
+        {**make_test("roundtrip", "test_roundtrip[DynamicCache]", "setup", error="eager prefill failed"),
+         "cause": "setup", "cause_detail": "the eager prefill raised"},
+        make_test("compile", "test_decode_loop_compiles_once", "fail", error="boom"),
+    ]
+    cell["suites"] = summarize_suites(cell["runs"], SUITES, "ran")
+    page = open_page(matrix)
+    chips = row(page, LAYER.id).locator("td.verdict")
+    assert chips.all_inner_texts()[0::2] == ["flaky\n0/1", "setup\n0/1", "fail\n0/1"]
+    background = "el => getComputedStyle(el).backgroundImage + getComputedStyle(el).backgroundColor"
+    assert len({chips.nth(i).evaluate(background) for i in (0, 2, 4)}) == 3
+    chips.nth(0).click()
+    failing = page.locator("#details-failing tbody tr")
+    expect(failing.nth(1)).to_contain_text(rate)
+    expect(failing.nth(1).locator("td.reruns .chip")).to_have_text(["pass", "fail", "pass", "fail"])
+    expect(failing.nth(2)).to_contain_text("the eager prefill raised")
+    verdicts = [failing.nth(i).locator(".chip").first.inner_text() for i in range(3)]
+    assert verdicts == ["fail", "flaky", "setup"]

@@ -155,6 +155,8 @@ def test_layout_badges_count_only_their_layout(matrix: dict) -> None:
     [
         (["pass", "n/a"], "brightgreen"),
         (["pass", "xfail"], "yellow"),
+        (["pass", "flaky"], "yellow"),
+        (["pass", "setup"], "yellow"),
         (["pass", "fail"], "orange"),
         (["fail", "error"], "red"),
     ],
@@ -185,3 +187,8 @@ def test_readme_badges_point_at_the_raw_badge_files_that_publish_writes() -> Non
     raw = "https://raw.githubusercontent.com/kv-cache-compat/kv-cache-compat/main/reports/badges/"
     assert urls and all(url.startswith(raw) for url in urls)
     assert sorted(url.removeprefix(raw) for url in urls) == sorted(badges(matrix))
+
+
+def test_flaky_and_setup_pairs_are_counted_by_their_own_names_between_fail_and_xfail() -> None:
+    message = badge("x", ["pass", "setup", "xfail", "flaky", "fail"])["message"]
+    assert message == "1 fail · 1 flaky · 1 setup · 1 xfail · 1 pass"

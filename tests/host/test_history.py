@@ -193,3 +193,28 @@ def test_markdown_changes_section_lists_the_moves(matrix: dict) -> None:
         "  - `tf4.57.6-torch2.13.0` · export · `test_export[DynamicCache-strict]` (with): "
         "✅ pass → ❌ fail: `AssertionError: x`"
     ) in section
+
+
+@pytest.mark.parametrize("verdict", ["flaky", "setup"])
+def test_a_test_becoming_flaky_or_setup_is_never_newly_failing(matrix: dict, verdict: str) -> None:
+    current = later(matrix)
+    cell = current["cells"][1]
+    set_test(cell, "with", "test_export[DynamicCache-strict]", verdict, "AssertionError: sometimes")
+    set_test(cell, "without", "test_export[DynamicCache-strict]", verdict, "AssertionError: sometimes")
+    changes = diff(matrix, current)
+    assert changes["newly_failing"] == [] and changes["tests_newly_failing"] == []
+    assert cell["suites"]["export"]["with"]["verdict"] == verdict
+
+
+def test_a_flaky_test_turning_into_a_stable_failure_is_newly_failing(matrix: dict) -> None:
+    name = "test_export[DynamicCache-strict]"
+    flaky = later(matrix)
+    set_test(flaky["cells"][1], "with", name, "flaky", "AssertionError: sometimes")
+    failing = later(flaky)
+    set_test(failing["cells"][1], "with", name, "fail", "AssertionError: always")
+    changes = diff(flaky, failing)
+    moves = [(e["suite"], e["before"], e["after"]) for e in changes["newly_failing"]]
+    assert moves == [("export", "flaky", "fail")]
+    assert [(e["name"], e["before"]) for e in changes["tests_newly_failing"]] == [
+        ("test_export[DynamicCache-strict]", "flaky")
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kvmatrix.history import diff
-from kvmatrix.html import render_page
+from kvmatrix.html import PAGE_ASSETS, render_page
 from kvmatrix.pins import Pins
 from kvmatrix.report import new_matrix
 
@@ -144,3 +144,49 @@ def test_the_generated_at_stamp_is_shown(matrix: dict) -> None:
 
 def test_render_is_deterministic(matrix: dict) -> None:
     assert render_page(matrix) == render_page(json.loads(json.dumps(matrix)))
+
+
+def test_a_green_banner_at_the_top_says_there_is_no_compat_regression(matrix: dict) -> None:
+    page = render_page(matrix)
+    banner = page[page.index('<section id="compat-regressions"') : page.index("</section>")]
+    assert 'class="banner ok"' in banner and "No compat regressions" in banner
+    assert page.index('id="compat-regressions"') < page.index('id="filters"') < page.index('id="grid"')
+
+
+def test_a_red_banner_lists_each_compat_regression_escaped(matrix: dict) -> None:
+    matrix["cells"][1]["compat_regressions"] = [
+        {"suite": "export", "name": "test_wrapper[<b>]", "verdict": "fail", "error": HOSTILE}
+    ]
+    page = render_page(matrix)
+    banner = page[page.index('<section id="compat-regressions"') : page.index("</section>")]
+    assert 'class="banner bad"' in banner and "1 compat regression</strong>" in banner
+    assert (
+        '<a href="#cell-tf4.57.6-torch2.13.0">tf4.57.6-torch2.13.0</a> · export · '
+        "<code>test_wrapper[&lt;b&gt;]</code>"
+    ) in banner
+    assert '<span class="chip v-fail">fail</span>' in banner
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in banner
+    assert len(parse(page).scripts) == 2
+
+
+def test_the_grid_shows_the_static_layer_init_style_after_the_layout(matrix: dict) -> None:
+    page = render_page(matrix)
+    assert (
+        '<th rowspan="2" scope="col">layout</th>'
+        '<th rowspan="2" scope="col" class="static-init">StaticLayer init</th>'
+    ) in page
+    assert '<td class="layout">layer</td><td class="static-init">lazy(key)</td>' in page
+    assert '<td class="layout">not run</td><td class="static-init">—</td>' in page
+
+
+def test_the_legend_has_flaky_and_setup_chips_and_every_cause(matrix: dict) -> None:
+    legend = render_page(matrix).partition('<section id="legend">')[2]
+    assert '<span class="chip v-flaky">flaky</span>' in legend
+    assert '<span class="chip v-setup">setup</span>' in legend
+    for cause in ("setup", "not-cache", "cache", "compat", "unattributed"):
+        assert f'<code class="cause">{cause}</code>' in legend
+
+
+def test_flaky_and_setup_chips_have_their_own_colours() -> None:
+    css = (PAGE_ASSETS / "page.css").read_text()
+    assert ".v-flaky {" in css and ".v-setup {" in css

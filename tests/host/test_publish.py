@@ -24,7 +24,8 @@ def cell_result(cell: Cell, verdict: str) -> dict:
 
     return {**cell.to_json(), "status": "ran", "status_reason": None, "python": "3.11.7",
             "resolved": {"torch": cell.torch, "transformers": cell.transformers}, "freeze": [], "layout": "layer",
-            "registration_report": [], "runs": runs, "suites": summarize_suites(runs, ["export", "roundtrip", "compile"], "ran"),
+            "static_layer_init": "lazy(key)", "registration_report": [], "compat_regressions": [], "runs": runs,
+            "suites": summarize_suites(runs, ["export", "roundtrip", "compile"], "ran"),
             "repro": f"nox -s 'cell({cell.id})'", "install_duration_s": 0.5, "duration_s": 2.0}
 
 
@@ -74,7 +75,7 @@ def test_readme_table_is_replaced_between_markers_only(tmp_path: Path) -> None:
     publish(PINS, (LIST,), results, reports, readme)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old table" not in text
-    assert "| 4.53.3 | 2.13.0 | layer | ⚠️ xfail 0/1 / ⚠️ xfail 0/1 |" in text
+    assert "| 4.53.3 | 2.13.0 | layer | lazy(key) | ⚠️ xfail 0/1 / ⚠️ xfail 0/1 |" in text
 
 
 def test_readme_without_markers_is_refused() -> None:
@@ -126,3 +127,27 @@ def test_require_complete_refuses_a_partial_run_and_writes_nothing(tmp_path: Pat
     with pytest.raises(IncompleteRun, match=f"no result file in .* for {LAYER.id}; nothing was written"):
         publish(PINS, PINS.cells, results, reports, require_complete=True)
     assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == before
+
+
+def test_a_schema_1_previous_matrix_is_kept_merged_and_diffed_by_the_next_publish(tmp_path: Path) -> None:
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    write_result(results, cell_result(LIST, "pass"))
+    write_result(results, cell_result(LAYER, "pass"))
+    publish(PINS, PINS.cells, results, reports)
+    old = json.loads((reports / "matrix.json").read_text())  # rewritten as schema 1, as published before
+    old["schema_version"] = 1
+    for cell in old["cells"]:
+        del cell["static_layer_init"], cell["compat_regressions"]
+    (reports / "matrix.json").write_text(json.dumps(old))
+    write_result(results, cell_result(LAYER, "fail"))
+    matrix = publish(PINS, (LAYER,), results, reports)
+    kept = next(c for c in matrix["cells"] if c["id"] == LIST.id)
+    assert matrix["schema_version"] == 2
+    assert (kept["static_layer_init"], kept["compat_regressions"]) == (None, [])
+    assert {e["cell"] for e in matrix["changes"]["newly_failing"]} == {LAYER.id}
+    assert load_matrix(reports / "matrix.json") == matrix
+
+
+def test_a_cell_without_result_has_every_schema_key_and_no_regression(tmp_path: Path) -> None:
+    matrix = publish(PINS, (LIST,), tmp_path / "cells", tmp_path / "reports")
+    assert (matrix["cells"][0]["compat_regressions"], matrix["cells"][0]["static_layer_init"]) == ([], None)

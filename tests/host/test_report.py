@@ -62,7 +62,7 @@ def test_failed_atomic_write_keeps_old_content_and_leaves_no_temp(tmp_path: Path
 
 def test_new_matrix_top_level_and_pins_order(matrix: dict) -> None:
     assert list(matrix) == ["schema_version", "generated_at", "pins_file", "suites", "cells"]
-    assert matrix["schema_version"] == 1
+    assert matrix["schema_version"] == 2
     assert matrix["generated_at"] == GENERATED_AT
     assert matrix["suites"] == ["export", "roundtrip", "compile"]
     assert [cell["id"] for cell in matrix["cells"]] == ["tf4.46.3-torch2.5.1", "tf4.57.6-torch2.13.0"]
@@ -100,7 +100,10 @@ def test_load_matrix_truncated_file(tmp_path: Path, matrix: dict) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda m: m.update(schema_version=2), "schema_version is 2; this reader understands 1"),
+        (
+            lambda m: m.update(schema_version=3),
+            r"schema_version is 3; this reader understands 2 \(and 1, read as 2\)",
+        ),
         (lambda m: m.pop("schema_version"), "schema_version is None"),
         (lambda m: m.pop("suites"), r"missing top-level key\(s\): suites"),
         (lambda m: m["cells"][1].pop("runs"), r"cell #2 \(tf4.57.6-torch2.13.0\) is missing key\(s\): runs"),
@@ -147,18 +150,111 @@ def test_render_table_rows(matrix: dict) -> None:
     assert markdown.startswith("# KV-cache compatibility matrix\n")
     assert f"Generated at {GENERATED_AT}" in markdown
     table = section(markdown, "Matrix")
-    assert "| transformers | torch | layout | export | roundtrip | compile |" in table
-    row = "| 4.57.6 | 2.13.0 | layer | ✅ pass 3/3 / ❌ fail 1/3 | ✅ pass 1/1 / ✅ pass 1/1 | ⚠️ xfail 0/1 / ⚠️ xfail 0/1 |"
+    assert "| transformers | torch | layout | StaticLayer init | export | roundtrip | compile |" in table
+    row = ("| 4.57.6 | 2.13.0 | layer | lazy(key) | ✅ pass 3/3 / ❌ fail 1/3 | ✅ pass 1/1 / ✅ pass 1/1 "
+           "| ⚠️ xfail 0/1 / ⚠️ xfail 0/1 |")
     assert row in table
     not_installable = "🚫 not-installable / 🚫 not-installable"
-    assert f"| 4.46.3 | 2.5.1 | — | {not_installable} | {not_installable} | {not_installable} |" in table
+    assert f"| 4.46.3 | 2.5.1 | — | — | {not_installable} | {not_installable} | {not_installable} |" in table
     assert table.index("| 4.46.3 |") < table.index("| 4.57.6 |")
 
 
 def test_render_legend(matrix: dict) -> None:
     legend = section(render_markdown(matrix), "Legend")
-    for label in ["✅ pass", "❌ fail", "⚠️ xfail", "➖ n/a", "💥 error", "🚫 not-installable", "🌐 infra"]:
+    for label in ["✅ pass", "❌ fail", "🎲 flaky", "🧰 setup", "⚠️ xfail", "➖ n/a", "💥 error",
+                  "🚫 not-installable", "🌐 infra"]:
         assert f"| {label} |" in legend
+
+
+def test_the_legend_explains_every_cause(matrix: dict) -> None:
+    causes = section(render_markdown(matrix), "Legend").partition("### Causes")[2]
+    assert "| cause | meaning |" in causes
+    for cause in ["setup", "not-cache", "cache", "compat", "unattributed"]:
+        assert f"| `{cause}` | " in causes
+
+
+def test_compat_regressions_come_right_after_the_header_and_say_none_when_there_is_none(matrix: dict) -> None:
+    markdown = render_markdown(matrix)
+    assert markdown.index("## compat regressions") < markdown.index("## Legend")
+    assert section(markdown, "compat regressions").strip() == (
+        "None: in every cell, every test that passes with transformers alone also passes with "
+        "`compat.register()`."
+    )
+
+
+def test_compat_regressions_are_listed_per_cell_with_their_errors(matrix: dict) -> None:
+    matrix["cells"][1]["compat_regressions"] = [
+        {"suite": "export", "name": "test_wrapper[StaticCache-nonstrict]", "verdict": "fail",
+         "error": "UnsupportedState: StaticCache was never flattened outside tracing"},
+        {"suite": "roundtrip", "name": "test_unflatten", "verdict": "error", "error": None},
+    ]
+    regressions = section(render_markdown(matrix), "compat regressions")
+    assert (
+        "- `tf4.57.6-torch2.13.0` (2 tests passing with transformers alone):\n"
+        "  - export · `test_wrapper[StaticCache-nonstrict]`: ❌ fail with `compat.register()`: "
+        "`UnsupportedState: StaticCache was never flattened outside tracing`\n"
+        "  - roundtrip · `test_unflatten`: 💥 error with `compat.register()`: `no message recorded`"
+    ) in regressions
+    assert "None:" not in regressions and "tf4.46.3" not in regressions
+
+
+def test_failures_show_each_groups_cause_detail_and_upstream_issue(matrix: dict) -> None:
+    tests = matrix["cells"][1]["runs"]["without"]["tests"]
+    for test in tests[:2]:
+        test.update(cause="not-cache", cause_detail="without a cache the same export fails too",
+                    upstream="pytorch/pytorch#152465")
+    failures = section(render_markdown(matrix), "Failures")
+    assert (
+        "- ❌ fail · cause: not-cache (`without a cache the same export fails too`) · upstream "
+        "[pytorch/pytorch#152465](https://github.com/pytorch/pytorch/issues/152465) (2 tests): "
+        "`TypeError: cannot flatten DynamicCache object at 0x7f3a2b1c0d10 (layer 0)`"
+    ) in failures
+
+
+def test_failures_list_flaky_tests_with_their_rate_and_setup_tests(matrix: dict) -> None:
+    with_tests = matrix["cells"][1]["runs"]["with"]["tests"]
+    with_tests[0].update(
+        verdict="flaky", error="AssertionError: mask", reruns=["pass", "fail", "pass", "pass"],
+        reason="2/5 runs did not pass (fail 2, pass 3); first error: AssertionError: mask",
+    )
+    with_tests[1].update(verdict="setup", error="eager prefill failed: RuntimeError: size mismatch",
+                         cause="setup", cause_detail="the eager prefill raised")
+    failures = section(render_markdown(matrix), "Failures")
+    assert (
+        "- 🎲 flaky (1 test): `AssertionError: mask`\n"
+        "  - export · `test_export[DynamicCache-strict]` (with: 2/5 runs did not pass (fail 2, pass 3))"
+    ) in failures
+    assert (
+        "- 🧰 setup · cause: setup (`the eager prefill raised`) (1 test): "
+        "`eager prefill failed: RuntimeError: size mismatch`\n"
+        "  - export · `test_export[DynamicCache-nonstrict]` (with)"
+    ) in failures
+    order = [failures.index(label) for label in ("❌ fail", "🎲 flaky", "🧰 setup", "⚠️ xfail")]
+    assert order == sorted(order)
+
+
+def test_a_schema_1_matrix_is_read_as_schema_2(tmp_path: Path, matrix: dict) -> None:
+    matrix = json.loads(json.dumps(matrix))  # the fixture's two runs share test records
+    matrix["schema_version"] = 1
+    ran = matrix["cells"][1]
+    for cell in matrix["cells"]:
+        del cell["static_layer_init"], cell["compat_regressions"]
+    roundtrip = next(t for t in ran["runs"]["with"]["tests"] if t["suite"] == "roundtrip")
+    roundtrip.update(verdict="fail", error="boom")  # it passes without registration
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(matrix))
+    upgraded = load_matrix(path)
+    assert upgraded["schema_version"] == 2
+    assert [(c["static_layer_init"], c["compat_regressions"]) for c in upgraded["cells"]] == [
+        (None, []),
+        (None, [{"suite": "roundtrip", "name": "test_roundtrip[DynamicCache]", "verdict": "fail",
+                 "error": "boom"}]),
+    ]
+    tests = upgraded["cells"][1]["runs"]["with"]["tests"]
+    causes = {(t["suite"], t["cause"], t["cause_detail"], t["upstream"]) for t in tests}
+    compat = ("roundtrip", "compat", "passes with transformers alone; fails after compat.register()", None)
+    assert causes == {("export", None, None, None), ("compile", None, None, None), compat}
+    assert all(t["reruns"] == [] for run in upgraded["cells"][1]["runs"].values() for t in run["tests"])
 
 
 def test_render_what_registration_adds(matrix: dict) -> None:
@@ -198,7 +294,7 @@ def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_
     failures = section(markdown, "Failures")
     assert "- 💥 error: export reported no test in the `with` run (pytest exit: 4)" in failures
     assert "- 💥 error: no `without` run recorded" in failures
-    assert "| 5.24.0 | 2.13.0 | layer | 💥 error / 💥 error |" in section(markdown, "Matrix")
+    assert "| 5.24.0 | 2.13.0 | layer | lazy(key) | 💥 error / 💥 error |" in section(markdown, "Matrix")
 
 
 def test_render_registration_report(matrix: dict) -> None:

@@ -19,7 +19,7 @@ def records(*verdicts: str, suite: str = "export") -> list[dict]:
 
 
 def test_alphabet() -> None:
-    assert TEST_VERDICTS == ("pass", "fail", "xfail", "n/a", "error")
+    assert TEST_VERDICTS == ("pass", "fail", "xfail", "n/a", "error", "flaky", "setup")
     assert CELL_STATUSES == ("ran", "not-installable", "infra", "error")
 
 
@@ -28,6 +28,9 @@ def test_alphabet() -> None:
     [
         (["pass", "n/a", "xfail", "fail", "error"], "error"),
         (["n/a", "fail", "pass", "xfail"], "fail"),
+        (["flaky", "fail", "setup"], "fail"),
+        (["pass", "setup", "xfail", "flaky", "n/a"], "flaky"),
+        (["xfail", "setup", "pass"], "setup"),
         (["pass", "xfail", "n/a"], "xfail"),
         (["n/a", "pass"], "pass"),
         (["n/a", "n/a"], "n/a"),
@@ -43,8 +46,8 @@ def test_suite_without_tests_is_error() -> None:
 
 
 def test_count_verdicts_has_every_key() -> None:
-    counts = count_verdicts(records("pass", "pass", "fail", "n/a", "mystery"))
-    assert counts == {"pass": 2, "fail": 1, "xfail": 0, "n/a": 1, "error": 1}
+    counts = count_verdicts(records("pass", "pass", "fail", "n/a", "mystery", "flaky", "setup", "setup"))
+    assert counts == {"pass": 2, "fail": 1, "xfail": 0, "n/a": 1, "error": 1, "flaky": 1, "setup": 2}
     assert list(counts) == list(TEST_VERDICTS)
 
 
@@ -53,7 +56,7 @@ def test_summarize_ran_cell() -> None:
         "with": {"tests": records("pass", "pass") + records("xfail", suite="compile")},
         "without": {"tests": records("pass", "fail") + records("n/a", suite="compile")},
     }
-    zero = {"pass": 0, "fail": 0, "xfail": 0, "n/a": 0, "error": 0}
+    zero = {"pass": 0, "fail": 0, "xfail": 0, "n/a": 0, "error": 0, "flaky": 0, "setup": 0}
     assert summarize_suites(runs, ["export", "roundtrip", "compile"], "ran") == {
         "export": {
             "with": {"verdict": "pass", "counts": {**zero, "pass": 2}},

@@ -1,0 +1,102 @@
+"""kvmatrix.cell.build_record: the `compat` cause, the cell's `compat_regressions` and `static_layer_init`,
+from the two registration runs of a cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kvmatrix.cell import build_record
+from kvmatrix.install import InstallOutcome
+from kvmatrix.pins import Cell
+
+CELL = Cell(transformers="4.55.4", torch="2.8.0")
+META = {
+    "python": "3.11.7",
+    "versions": {"torch": "2.8.0+cpu"},
+    "layout": "layer",
+    "static_layer_init": "lazy(key)",
+}
+
+
+def record(name: str, verdict: str, error: str | None = None, cause: str | None = None) -> dict[str, Any]:
+    return {
+        "suite": "export",
+        "name": name,
+        "verdict": verdict,
+        "duration_s": 0.1,
+        "reason": None,
+        "error": error,
+        "cause": cause,
+        "cause_detail": None,
+        "upstream": None,
+        "reruns": [],
+    }
+
+
+def runs(with_: list[dict[str, Any]], without: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        mode: {"exit_code": 1, "duration_s": 1.0, "log_tail": "", "tests": tests, "meta": META}
+        for mode, tests in (("with", with_), ("without", without))
+    }
+
+
+def built(cell_runs: dict[str, Any]) -> dict[str, Any]:
+    return build_record(CELL, InstallOutcome("ran"), [], cell_runs, 1.0)
+
+
+def test_a_test_passing_only_without_registration_is_a_compat_regression_with_cause_compat() -> None:
+    error = "UnsupportedState: StaticCache was never flattened outside tracing"
+    cell = built(
+        runs(
+            [
+                record("test_wrapper[nonstrict]", "fail", error, cause="cache"),
+                record("test_step", "pass"),
+                record("test_unflatten", "xfail", "known", cause="not-cache"),
+                record("test_crash", "error", "segfault"),
+            ],
+            [
+                record("test_wrapper[nonstrict]", "pass"),
+                record("test_step", "pass"),
+                record("test_unflatten", "pass"),
+                record("test_crash", "pass"),
+            ],
+        )
+    )
+    assert cell["compat_regressions"] == [
+        {"suite": "export", "name": "test_wrapper[nonstrict]", "verdict": "fail", "error": error},
+        {"suite": "export", "name": "test_unflatten", "verdict": "xfail", "error": "known"},
+        {"suite": "export", "name": "test_crash", "verdict": "error", "error": "segfault"},
+    ]
+    with_tests = {t["name"]: t for t in cell["runs"]["with"]["tests"]}
+    assert with_tests["test_wrapper[nonstrict]"]["cause"] == "compat"
+    assert with_tests["test_wrapper[nonstrict]"]["cause_detail"] == (
+        "passes with transformers alone; fails after compat.register()"
+    )
+    assert with_tests["test_step"]["cause"] is None
+
+
+def test_failing_in_both_modes_flaky_and_setup_are_not_compat_regressions() -> None:
+    cell = built(
+        runs(
+            [
+                record("test_both", "fail", "x", cause="not-cache"),
+                record("test_flaky", "flaky", "y"),
+                record("test_setup", "setup", "z", cause="setup"),
+            ],
+            [record("test_both", "fail", "x"), record("test_flaky", "pass"), record("test_setup", "pass")],
+        )
+    )
+    assert cell["compat_regressions"] == []
+    assert [t["cause"] for t in cell["runs"]["with"]["tests"]] == ["not-cache", None, "setup"]
+
+
+def test_the_static_layer_init_style_comes_from_the_runs_description() -> None:
+    assert (
+        built(runs([record("test_step", "pass")], [record("test_step", "pass")]))["static_layer_init"]
+        == "lazy(key)"
+    )
+
+
+def test_a_cell_that_did_not_run_has_no_regression_and_no_init_style() -> None:
+    cell = build_record(CELL, InstallOutcome("not-installable", "no wheel"), [], {}, 1.0)
+    assert (cell["compat_regressions"], cell["static_layer_init"]) == ([], None)
