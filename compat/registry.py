@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .catalog import CACHE_CLASSES
+from .pytree_api import register_node, registered_flatten, remove_node, why_nodes_cannot_be_removed
+from .state import CONTEXT_FORMAT
 
 OWNER = "compat"
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _UNSUPPORTED: dict[str, str] = {}  # class name -> why registration failed on this torch
-_OURS: set[type] = set()  # classes this package registered; nested ones become children
+_OURS: dict[type, dict[str, Callable[..., Any]]] = {}
+"""The classes this copy of compat registered, with the node functions it registered them with. Ownership
+is decided by identity against these functions, so a vendored copy (`mypkg._vendor.compat`) still knows
+its own registrations, and another copy's are someone else's."""
+_NODE_TYPES: set[type] = set()
+"""The same classes as a plain set, read by flatten (also under dynamo) to store nested caches as children."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +41,15 @@ class ClassReport:
         return data
 
 
-def _cache_utils():
-    return importlib.import_module("transformers.cache_utils")
+class TransformersMissing(ImportError):
+    """transformers cannot be imported, so there is nothing to register."""
+
+
+def _cache_utils() -> Any:
+    try:
+        return importlib.import_module("transformers.cache_utils")
+    except ImportError as exc:
+        raise TransformersMissing(f"transformers is not importable: {exc}") from exc
 
 
 def _present_classes() -> dict[str, type]:
@@ -42,43 +58,50 @@ def _present_classes() -> dict[str, type]:
 
 
 def _owner_of(cls: type) -> str | None:
-    from torch.utils import _pytree as pytree
-
-    node = pytree.SUPPORTED_NODES.get(cls)
-    if node is None:
+    flatten = registered_flatten(cls)
+    if flatten is None:
         return None
-    module = getattr(node.flatten_fn, "__module__", None) or "unknown"
-    return OWNER if module.split(".")[0] == OWNER else module
+    ours = _OURS.get(cls)
+    if ours is not None and flatten is ours["flatten"]:
+        return OWNER
+    return getattr(flatten, "__module__", None) or "unknown"
 
 
 def _register_one(cls: type) -> None:
-    import torch.fx._pytree as fx_pytree
-    from torch.utils import _pytree as pytree
-
     from .node import from_dumpable_context, make_node_functions, to_dumpable_context
 
-    fns = make_node_functions(_OURS)
-    options = {
-        "serialized_type_name": f"{cls.__module__}.{cls.__qualname__}",
-        "to_dumpable_context": to_dumpable_context,
-        "from_dumpable_context": from_dumpable_context,
-    }
-    if "flatten_with_keys_fn" in inspect.signature(pytree.register_pytree_node).parameters:
-        options["flatten_with_keys_fn"] = fns["flatten_with_keys"]
-    pytree.register_pytree_node(cls, fns["flatten"], fns["unflatten_for"](cls), **options)
-    _OURS.add(cls)
-    if cls not in fx_pytree.SUPPORTED_NODES:
-        fx_pytree.register_pytree_flatten_spec(cls, fns["fx_flatten_spec"])
+    fns = make_node_functions(_NODE_TYPES)
+    register_node(
+        cls, fns["flatten"], fns["unflatten_for"](cls), fns["flatten_with_keys"], fns["fx_flatten_spec"],
+        serialized_type_name=f"{CONTEXT_FORMAT}:{cls.__module__}.{cls.__qualname__}",
+        to_dumpable_context=to_dumpable_context,
+        from_dumpable_context=from_dumpable_context,
+    )
+    _OURS[cls] = fns
+    _NODE_TYPES.add(cls)
+
+
+def _forget(cls: type) -> None:
+    """Remove our registration of `cls` (if torch still holds ours) and stop counting it as ours."""
+    if _owner_of(cls) == OWNER:
+        remove_node(cls, _OURS[cls]["fx_flatten_spec"])
+    _OURS.pop(cls, None)
+    _NODE_TYPES.discard(cls)
 
 
 def register() -> list[ClassReport]:
     """Register every catalogued class present in the installed transformers; return the report.
 
     Idempotent and safe beside other registrations: a class somebody else (transformers itself, an
-    exporter) registered first is left to them and reported as `already-registered`.
+    exporter) registered first is left to them and reported as `already-registered`. Without transformers
+    there is nothing to register: every class is reported `absent`, saying so.
     """
     with _LOCK:
-        for name, cls in _present_classes().items():
+        try:
+            present = _present_classes()
+        except TransformersMissing:
+            return registration_report()
+        for name, cls in present.items():
             if _owner_of(cls) is not None or name in _UNSUPPORTED:
                 continue
             try:
@@ -91,10 +114,50 @@ def register() -> list[ClassReport]:
     return registration_report()
 
 
+def unregister() -> list[ClassReport]:
+    """Remove every registration this copy of compat made (others' are left alone); return the report.
+
+    Where the installed torch cannot remove a pytree node, nothing is removed and every class we registered
+    is reported `unsupported` with the reason (its registration stays in force).
+    """
+    with _LOCK:
+        reason = why_nodes_cannot_be_removed()
+        if reason is not None:
+            return [report if report.status != "registered" else
+                    ClassReport(report.name, "unsupported", OWNER, f"cannot unregister: {reason}")
+                    for report in registration_report()]
+        for cls in list(_OURS):
+            _forget(cls)
+    return registration_report()
+
+
+@contextmanager
+def registered() -> Iterator[list[ClassReport]]:
+    """`with compat.registered() as report:` registers for the block and, on the way out, removes the
+    registrations this block added (not ones made before it), leaving the process as it found it. Raises
+    NotImplementedError up front where the installed torch cannot remove a pytree node."""
+    reason = why_nodes_cannot_be_removed()
+    if reason is not None:
+        raise NotImplementedError(f"compat.registered() needs to unregister, but {reason}")
+    with _LOCK:
+        before = set(_OURS)
+        report = register()
+        added = [cls for cls in _OURS if cls not in before]
+    try:
+        yield report
+    finally:
+        with _LOCK:
+            for cls in added:
+                _forget(cls)
+
+
 def registration_report() -> list[ClassReport]:
     """Say for each catalogued class: registered by us, already registered by another owner, absent, or
-    unsupported on this torch (with the reason)."""
-    present = _present_classes()
+    unsupported on this torch (with the reason); without transformers, every class is absent, saying so."""
+    try:
+        present = _present_classes()
+    except TransformersMissing as exc:
+        return [ClassReport(entry.name, "absent", reason=str(exc)) for entry in CACHE_CLASSES]
     reports = []
     for entry in CACHE_CLASSES:
         cls = present.get(entry.name)

@@ -14,6 +14,11 @@ from typing import Any
 
 import torch
 
+CONTEXT_FORMAT = "kv-cache-compat/1"
+"""The name and version of compat's context format: part of every serialized type name compat registers
+and of every dumped context, so a program saved under another registration (transformers' own, TICO's) is
+never decoded by compat's functions, nor compat's by theirs."""
+
 
 class UnsupportedState(TypeError):
     """An attribute holds a value that cannot be carried in a JSON pytree context."""

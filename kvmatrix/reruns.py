@@ -2,9 +2,9 @@
 
 Every test of a run whose verdict is fail, error, xfail or setup is re-run once; the re-runs of one mode
 share one fresh pytest process (torch is imported once per batch), and the modes' batches run at the
-same time. A test whose re-run verdict differs from its first is run again, alone with the other such
-tests, until it has KVCC_FLAKY_RUNS runs in all (default 5); it then becomes `flaky`, its reason giving
-the rate. Each record gets `reruns`, the re-run verdicts in order (`[]` when not re-run). KVCC_RERUNS=0
+same time. A test that passes on a re-run is run again, alone with the other such tests, until it has
+KVCC_FLAKY_RUNS runs in all (default 5); it then becomes `flaky`, its reason giving the rate. A re-run
+that fails differently (fail after xfail) changes nothing but `reruns`. Each record gets `reruns`, the re-run verdicts in order (`[]` when not re-run). KVCC_RERUNS=0
 turns re-runs off.
 """
 
@@ -43,7 +43,10 @@ def _rerunnable(test: dict[str, Any]) -> bool:
 
 
 def _changed(test: dict[str, Any]) -> bool:
-    return any(verdict != test.get("verdict") for verdict in test["reruns"])
+    """A re-run passed a test whose first run did not. Re-runs that fail differently (xfail, then fail
+    with another error: the fresh process runs fewer tests before it) are kept in `reruns` but say the
+    same thing: the test does not pass."""
+    return PASS in test["reruns"]
 
 
 def rerun_failures(runs: dict[str, Any], batch: Batch, work_dir: Path,

@@ -29,6 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not runs_tests(config):
         return
     import compat
+
+    if getattr(compat, "__distribution__", None) != "kv-cache-compat":
+        raise pytest.UsageError(f"`import compat` resolves to {getattr(compat, '__file__', compat)!r}, not "
+                                "kv-cache-compat's compat package (a module of the same name shadows it)")
     from suites.baseline import register_transformers_own
     from suites.models import layout, static_layer_init, tiny_llama
     from suites.recorder import ENVIRONMENT

@@ -6,12 +6,10 @@ Each ordering test runs in a fresh interpreter, because pytree registrations are
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
+from fresh_interpreter import run_fresh
 from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
@@ -21,13 +19,6 @@ from compat.node import from_dumpable_context, to_dumpable_context
 from compat.state import UnsupportedState, encode
 
 STATUSES = {"registered", "already-registered", "absent", "unsupported"}  # after register(): never "unregistered"
-
-
-def run_fresh(code: str) -> dict:
-    """Run `code` in a new interpreter; it prints one JSON object as its last line."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 OWNERS = """

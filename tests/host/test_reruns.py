@@ -132,10 +132,20 @@ def test_flaky_runs_sets_how_many_runs_a_changing_test_gets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KVCC_FLAKY_RUNS", "3")
-    batch = ScriptedBatch({("with", "test_flaky"): ["error", "fail", "fail", "fail"]})
+    batch = ScriptedBatch({("with", "test_flaky"): ["pass", "error", "fail", "fail"]})
     flaky = rerun_failures(two_modes(), batch, tmp_path)["with"]["tests"][2]
-    assert flaky["reruns"] == ["error", "fail"]
-    assert flaky["reason"].startswith("3/3 runs did not pass (error 1, fail 2); first error:")
+    assert flaky["reruns"] == ["pass", "error"]
+    assert flaky["reason"].startswith("2/3 runs did not pass (error 1, fail 1, pass 1); first error:")
+
+
+def test_a_rerun_that_fails_differently_is_not_flaky(tmp_path: Path) -> None:
+    """xfail first, then fail with another error in the fresh process: it never passes, so it is no coin
+    toss; the re-run verdict is kept and nothing runs again."""
+    batch = ScriptedBatch({("with", "test_stable"): ["error"], ("with", "test_flaky"): ["xfail"]})
+    runs = rerun_failures(two_modes(), batch, tmp_path)
+    assert [(t["verdict"], t["reruns"]) for t in runs["with"]["tests"][1:3]] == [
+        ("fail", ["error"]), ("fail", ["xfail"])]
+    assert len(batch.calls) == 1
 
 
 def test_a_rerun_that_reports_nothing_never_makes_a_test_flaky(tmp_path: Path) -> None:
