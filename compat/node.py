@@ -180,7 +180,7 @@ def make_node_functions(node_types: Collection[type]) -> dict[str, Callable[...,
 
     def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], dict[str, Any]]:
         names, children, context = split(obj, node_types)
-        return [(pytree.GetAttrKey(n), c) for n, c in zip(names, children)], context
+        return [(pytree.GetAttrKey(n), c) for n, c in zip(names, children, strict=True)], context
 
     def unflatten_for(cls: type) -> Callable[[Iterable[Any], dict[str, Any]], Any]:
         return lambda values, context: rebuild(cls, values, context)

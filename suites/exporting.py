@@ -77,7 +77,7 @@ def assert_matches_eager(run, reference, calls: list[tuple[Any, ...]]) -> None:
         assert type(out_cache) is type(eager_cache), f"returned {type(out_cache).__name__}"
         expected, actual = kv_tensors(eager_cache), kv_tensors(out_cache)
         assert len(actual) == len(expected) > 0
-        for got, want in zip(actual, expected):
+        for got, want in zip(actual, expected, strict=True):
             torch.testing.assert_close(got, want)
 
 
@@ -128,7 +128,7 @@ def spec_difference(expected: Any, actual: Any, path: str = "") -> str | None:
     expected_children, actual_children = _children(expected), _children(actual)
     if len(expected_children) != len(actual_children):
         return f"{path or 'root'}: {len(expected_children)} children became {len(actual_children)}"
-    for index, (a, b) in enumerate(zip(expected_children, actual_children)):
+    for index, (a, b) in enumerate(zip(expected_children, actual_children, strict=True)):
         names = expected.context.get("children") if isinstance(expected.context, dict) else None
         label = f"{path}.{names[index]}" if names and index < len(names) else f"{path}[{index}]"
         found = spec_difference(a, b, label)

@@ -77,8 +77,12 @@ def _direct_layer(cls: type) -> Any:
 
 
 def _builders(llama: torch.nn.Module) -> dict[str, Callable[[], Any]]:
-    mistral = lambda: _model("MistralConfig", "MistralForCausalLM", sliding_window=SLIDING_WINDOW)
-    gemma2 = lambda: _model("Gemma2Config", "Gemma2ForCausalLM", sliding_window=SLIDING_WINDOW, head_dim=8)
+    def mistral() -> torch.nn.Module:
+        return _model("MistralConfig", "MistralForCausalLM", sliding_window=SLIDING_WINDOW)
+
+    def gemma2() -> torch.nn.Module:
+        return _model("Gemma2Config", "Gemma2ForCausalLM", sliding_window=SLIDING_WINDOW, head_dim=8)
+
     builders = {
         "llama DynamicCache": lambda: _filled_by(llama, dynamic_cache()),
         "llama StaticCache": lambda: _filled_by(llama, static_cache(llama.config)),

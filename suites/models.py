@@ -157,7 +157,7 @@ def kv_tensors(cache: Any) -> list[torch.Tensor]:
     if hasattr(cache, "layers"):
         pairs = [(layer.keys, layer.values) for layer in cache.layers]
     else:
-        pairs = list(zip(cache.key_cache, cache.value_cache))
+        pairs = list(zip(cache.key_cache, cache.value_cache, strict=True))
     return [t for pair in pairs for t in pair if t is not None]
 
 

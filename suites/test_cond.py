@@ -78,7 +78,7 @@ def test_cond_cross_attention_exports_and_matches_eager_in_both_branches(mode: s
         torch.testing.assert_close(run(first[0], first[1], exported_cache, first[2]), want)
         written = kv_tensors(exported_cache.cross_attention_cache)[:2]
         assert any(t.abs().sum() > 0 for t in written), f"{BAKED_IN} (the K/V it wrote never reached the caller's cache)"
-        for got, want in zip(written, kv_tensors(eager_cache.cross_attention_cache)[:2]):
+        for got, want in zip(written, kv_tensors(eager_cache.cross_attention_cache)[:2], strict=True):
             torch.testing.assert_close(got, want)
 
         # Later step: the cache is filled, so other encoder states must be ignored (the reuse branch).

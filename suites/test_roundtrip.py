@@ -56,7 +56,7 @@ def assert_same_state(a: Any, b: Any, where: str = "obj") -> None:
         assert torch.equal(a, b), f"{where}: tensor values differ"
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_same_state(x, y, f"{where}[{i}]")
     elif isinstance(a, dict):
         assert a.keys() == b.keys(), f"{where}: keys {sorted(map(str, a))} != {sorted(map(str, b))}"
@@ -121,7 +121,7 @@ def test_key_paths_name_the_cache_fields(model, kind: str) -> None:
     tensor_leaves(cache)
     paths = [pytree.keystr(path) for path, _ in pytree.tree_flatten_with_path(cache)[0]]
     nameless = [
-        p for p, (path, _) in zip(paths, pytree.tree_flatten_with_path(cache)[0])
+        p for p, (path, _) in zip(paths, pytree.tree_flatten_with_path(cache)[0], strict=True)
         if not any(isinstance(key, (pytree.GetAttrKey, pytree.MappingKey)) for key in path)
     ]
     assert not nameless, f"key paths without a field name: {nameless[:4]}"

@@ -119,7 +119,7 @@ def test_exported_sliding_step_decodes_past_the_window_like_eager(model, model_n
     assert not torch.allclose(other_eager[0], example_eager[0]), "the other cache does not change eager's answer"
     assert not torch.allclose(other_logits[0], example_logits[0]), BAKED_IN
     for logits, out_cache, eager_logits, eager_cache in results:
-        for step, (got, want) in enumerate(zip(logits, eager_logits)):
+        for step, (got, want) in enumerate(zip(logits, eager_logits, strict=True)):
             torch.testing.assert_close(got, want, msg=lambda m, s=step: f"step {s}: {m}")
         assert type(out_cache) is type(eager_cache) and layer_types(out_cache) == layer_types(eager_cache)
         for got, want in zip(kv_tensors(out_cache), kv_tensors(eager_cache), strict=True):

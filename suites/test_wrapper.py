@@ -13,6 +13,7 @@ import copy
 import importlib
 import inspect
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -61,14 +62,20 @@ def export_by_route(route: str, model: torch.nn.Module, strict: bool) -> tuple[A
     token, position = prompt_ids(1), torch.tensor([0])
     if route == "TorchExportableModuleForDecoderOnlyLM":
         wrapper_class = _integration(route)
-        build = lambda: wrapper_class(model, **_sizes(wrapper_class.__init__))
+
+        def build() -> Any:
+            return wrapper_class(model, **_sizes(wrapper_class.__init__))
+
         with eager("wrapper construction"):
             wrapper = build()
         with torch.no_grad():
             return wrapper.export(input_ids=token, cache_position=position, strict=strict), build
     convert = _integration(route)
     module_class = _integration("TorchExportableModuleWithStaticCache")
-    build = lambda: module_class(model, **_sizes(module_class.__init__))
+
+    def build() -> Any:
+        return module_class(model, **_sizes(module_class.__init__))
+
     options = {}
     if "strict" in inspect.signature(convert).parameters:
         options["strict"] = strict
@@ -112,7 +119,7 @@ def test_transformers_export_route_decodes_like_eager(route: str, mode: str, rec
             wrapper = build()
             expected = decode(lambda ids, pos, w=wrapper: w(input_ids=ids, cache_position=pos), prompt)
         fresh = copy.deepcopy(program)
-        logits = decode(lambda ids, pos, p=fresh, m=fresh.module(): call_like_example(p, m, ids, pos), prompt)
+        logits = decode(partial(call_like_example, fresh, fresh.module()), prompt)
         for step, (got, want) in enumerate(zip(logits, expected, strict=True)):
             where = f"step {step} (prompt seed {seed})"
             torch.testing.assert_close(got, want, msg=lambda m, w=where: f"{w}: {m}")

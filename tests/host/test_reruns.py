@@ -164,6 +164,7 @@ def test_reruns_off_runs_nothing_and_records_no_rerun(
     assert all(t["reruns"] == [] for run in runs.values() for t in run["tests"])
 
 
+@pytest.mark.integration
 def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -191,6 +192,7 @@ def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder
     ]
 
 
+@pytest.mark.integration
 def test_run_modes_with_selections_runs_only_those_modes_with_the_extra_environment(tmp_path: Path) -> None:
     runs = run_modes(
         sys.executable,
@@ -221,6 +223,7 @@ def by_name(runs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for t in runs["with"]["tests"]}
 
 
+@pytest.mark.integration
 def test_an_injected_flaky_test_is_reported_flaky_with_its_rate(
     flaky_run: tuple[dict[str, Any], Path],
 ) -> None:
@@ -231,11 +234,13 @@ def test_an_injected_flaky_test_is_reported_flaky_with_its_rate(
     assert "run 1 is odd-numbered" in flaky["reason"] and "run 1 is odd-numbered" in flaky["error"]
 
 
+@pytest.mark.integration
 def test_a_stably_failing_test_stays_fail_after_one_rerun(flaky_run: tuple[dict[str, Any], Path]) -> None:
     stable = by_name(flaky_run[0])["test_always_fails"]
     assert stable["verdict"] == "fail" and stable["reruns"] == ["fail"]
 
 
+@pytest.mark.integration
 def test_each_rerun_round_keeps_its_own_results(flaky_run: tuple[dict[str, Any], Path]) -> None:
     work = flaky_run[1]
     assert [(work / f"rerun-{n}" / "with.json").exists() for n in range(1, 6)] == [True] * 4 + [False]
