@@ -1,6 +1,6 @@
 """Run one cell from the host: install its pins, run the suites with and without registration, and
-write the cell's `matrix.json` record. Needs no torch: everything torch-related runs in subprocesses
-inside the cell's own environment.
+write the cell's full record (publish splits it into matrix.json and the cell's detail file). Needs no
+torch: everything torch-related runs in subprocesses inside the cell's own environment.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from .causes import attribute_compat
+from .columns import discover_suites
 from .install import InstallOutcome, freeze, install
 from .metrics import cell_metrics
+from .paths import relative_paths_in
 from .pins import Cell
 from .report import write_json_atomic
 from .reruns import RERUN_ENV, rerun_failures
 from .verdicts import ERROR, RAN, summarize_suites
 
-# The matrix columns: one per suites/test_<name>.py, in display order.
-SUITES = ["export", "wrapper", "dynamic", "saveload", "roundtrip", "compile", "encdec", "cond", "sliding"]
 # setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
 # pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
 SUITE_REQUIREMENTS = ["pytest>=8", "pytest-xdist>=3", "pytest-timeout>=2", "hypothesis>=6", "setuptools"]
@@ -120,7 +120,7 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
         finished = pool.map(
             lambda mode: run_suites(python, repo_root, mode, work_dir, selection=chosen[mode], env=env), modes
         )
-        return dict(zip(modes, finished))
+        return dict(zip(modes, finished, strict=True))
 
 
 def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Path,
@@ -135,15 +135,16 @@ def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Pa
 
 
 def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: dict[str, Any],
-                 duration_s: float) -> dict[str, Any]:
-    """Assemble the cell's `matrix.json` record (docs/matrix-schema.md); a `with` test that fails where
-    its `without` twin passes gets cause `compat` and is listed in `compat_regressions`."""
+                 duration_s: float, suites: list[str]) -> dict[str, Any]:
+    """Assemble the cell's full record (docs/matrix-schema.md, "Cell record"), its `suites` summarised
+    with the columns `suites`, every absolute path in it rewritten (kvmatrix.paths); a `with` test that
+    fails where its `without` twin passes gets cause `compat` and is listed in `compat_regressions`."""
     status = outcome.status
     if status == RAN and not any(run.get("tests") for run in runs.values()):
         status = ERROR
     meta = next((runs[m]["meta"] for m in ("with", "without") if "meta" in runs.get(m, {})), {})
     with_meta = runs.get("with", {}).get("meta", {})
-    return {
+    return relative_paths_in({
         **cell.to_json(),
         "status": status,
         "status_reason": outcome.reason if outcome.status != RAN else (
@@ -156,12 +157,12 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "registration_report": with_meta.get("registration_report", []),
         "compat_regressions": attribute_compat(runs),
         "runs": runs,
-        "suites": summarize_suites(runs, SUITES, status),
+        "suites": summarize_suites(runs, suites, status),
         "metrics": cell_metrics(runs),
         "repro": repro_command(cell),
         "install_duration_s": outcome.duration_s,
         "duration_s": round(duration_s, 2),
-    }
+    })
 
 
 def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
@@ -179,6 +180,6 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
         frozen = freeze(python)
         runs = run_modes(python, repo_root, work_dir, selection=selection)
         rerun_modes(python, repo_root, runs, work_dir)
-    record = build_record(cell, outcome, frozen, runs, time.monotonic() - start)
+    record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root))
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record

@@ -2,7 +2,8 @@
 
 Each publish appends one line to the history: the matrix's `generated_at` and, per cell, its status and
 per suite and mode the verdict and pass counts. `diff` compares the previous published matrix with the
-new one, suite by suite and test by test, so the first red after green stands out.
+new one, suite by suite and test by test (from the cells' compact test tables, with the errors of the new
+tests from their detail records), so the first red after green stands out.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .detail import parse_key, records_by_key
 from .verdicts import ERROR, FAIL, INFRA, MODES, NOT_INSTALLABLE, PASS
 
 FAILING = (FAIL, ERROR, NOT_INSTALLABLE, INFRA)
@@ -48,8 +50,11 @@ def extend_history(existing: str, matrix: dict[str, Any]) -> str:
     return existing + json.dumps(snapshot(matrix), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def diff(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
-    """What changed from the `previous` published matrix (None: there was none) to `current`.
+def diff(
+    previous: dict[str, Any] | None, current: dict[str, Any], details: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """What changed from the `previous` published matrix (None: there was none) to `current`, whose cells'
+    detail records by cell id are `details` (for the errors of newly failing tests).
 
     Returns `previous_generated_at`, `new_cells` and `removed_cells` (ids); `newly_failing` and
     `newly_passing` (one entry per cell, suite and mode: `cell`, `suite`, `mode`, `before`, `after`);
@@ -72,7 +77,7 @@ def diff(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, 
     for cell_id, cell in after.items():
         if cell_id in before:
             _suite_changes(before[cell_id], cell, current["suites"], changes)
-            _test_changes(before[cell_id], cell, changes)
+            _test_changes(before[cell_id], cell, details[cell_id], changes)
     return changes
 
 
@@ -90,26 +95,19 @@ def _suite_changes(
                 changes["newly_passing"].append(entry)
 
 
-def _tests_by_key(cell: dict[str, Any], mode: str) -> dict[tuple[str, str], dict[str, Any]]:
-    tests = cell["runs"].get(mode, {}).get("tests", [])
-    return {(test.get("suite", "?"), test.get("name", "?")): test for test in tests}
-
-
-def _test_changes(old: dict[str, Any], new: dict[str, Any], changes: dict[str, Any]) -> None:
+def _test_changes(old: dict[str, Any], new: dict[str, Any], detail: dict[str, Any],
+                  changes: dict[str, Any]) -> None:
     for mode in MODES:
-        was_tests = _tests_by_key(old, mode)
-        for (suite, name), test in _tests_by_key(new, mode).items():
-            was = was_tests.get((suite, name), {}).get("verdict")
-            now = test.get("verdict")
-            entry = {
-                "cell": new["id"],
-                "mode": mode,
-                "suite": suite,
-                "name": name,
-                "before": was,
-                "after": now,
-            }
+        records = records_by_key(detail, mode)
+        for key, modes in new["tests"].items():
+            if mode not in modes:
+                continue
+            was = old["tests"].get(key, {}).get(mode, [None])[0]
+            now = modes[mode][0]
+            suite, name = parse_key(key)
+            entry = {"cell": new["id"], "mode": mode, "suite": suite, "name": name,
+                     "before": was, "after": now}
             if now in FAILING_TESTS and was not in FAILING_TESTS:
-                changes["tests_newly_failing"].append({**entry, "error": test.get("error")})
+                changes["tests_newly_failing"].append({**entry, "error": records.get(key, {}).get("error")})
             elif now == PASS and was is not None and was != PASS:
                 changes["tests_newly_passing"].append(entry)

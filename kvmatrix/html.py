@@ -2,8 +2,9 @@
 
 The grid of (torch, transformers) pairs × suites, the legend, the filters and the changes since the last
 run are rendered here; the page's own script (kvmatrix/page/page.js, inlined with page.css) reads the
-matrix embedded as JSON to show a pair's details on click or from a `#cell-<id>` permalink. Nothing is
-loaded from outside the file.
+matrix and a trimmed extract of each cell's detail (run exit statuses, resolved environment, the message of
+every test that did not pass), embedded as JSON, to show a pair's details on click or from a `#cell-<id>`
+permalink. Nothing is loaded from outside the file; the details link to the cell's full detail file.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from packaging.version import Version
 
 from .badges import LAYOUTS
 from .causes import CAUSE_MEANINGS
-from .report import MEANINGS
-from .verdicts import MODES, PASS, RAN
+from .detail import table_key
+from .report import LISTED, MEANINGS
+from .verdicts import FLAKY, MODES, PASS, RAN
 
 PAGE_ASSETS = Path(__file__).parent / "page"
 NOT_RUN = "not run"
@@ -32,10 +34,41 @@ def _attr(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
-def _data_script(matrix: dict[str, Any]) -> str:
-    """The matrix as JSON inside a non-executed script element; `<`, `>` and `&` are escaped so no text
+def page_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the page's script reads: `matrix` without its `changes` (rendered into the page already) and,
+    per cell id, `page_detail` of its detail."""
+    return {"matrix": {key: value for key, value in matrix.items() if key != "changes"},
+            "details": {cell["id"]: page_detail(details[cell["id"]]) for cell in matrix["cells"]}}
+
+
+def page_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """The part of a cell's detail that its details dialog shows: each run's `exit_code` and `duration_s`,
+    the `freeze` list, and per mode and compact-table key the `text` (error or reason; a flaky test's rate)
+    of every test that did not pass, with its `cause_detail` and `reruns` where it has them."""
+    messages: dict[str, dict[str, dict[str, Any]]] = {}
+    for mode, run in detail["runs"].items():
+        for test in run.get("tests", []):
+            if test.get("verdict") in LISTED:
+                messages.setdefault(mode, {})[table_key(test)] = _message(test)
+    return {
+        "runs": {mode: {"exit_code": run.get("exit_code"), "duration_s": run.get("duration_s")}
+                 for mode, run in detail["runs"].items()},
+        "freeze": detail["freeze"],
+        "messages": messages,
+    }
+
+
+def _message(test: dict[str, Any]) -> dict[str, Any]:
+    """A listed test's `text` (a flaky test's reason holds its rate and first error), `cause_detail` and
+    `reruns` (the last two only where set)."""
+    text = test.get("reason") if test["verdict"] == FLAKY else test.get("error") or test.get("reason")
+    return {"text": text, **{key: test[key] for key in ("cause_detail", "reruns") if test.get(key)}}
+
+
+def _data_script(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    """`page_data` as JSON inside a non-executed script element; `<`, `>` and `&` are escaped so no text
     in the data can close the element."""
-    text = json.dumps(matrix, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(page_data(matrix, details), ensure_ascii=False, separators=(",", ":"))
     text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
     return f'<script type="application/json" id="matrix-data">{text}</script>'
 
@@ -214,9 +247,10 @@ def _changes(changes: dict[str, Any] | None) -> str:
     return f'<section id="changes">{CHANGES_TITLE}{"".join(parts)}</section>'
 
 
-def render_page(matrix: dict[str, Any]) -> str:
-    """The complete HTML page of `matrix`: inline CSS and script, the matrix embedded as JSON, no
-    external resource. Deterministic: the same matrix always gives the same page."""
+def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    """The complete HTML page of `matrix`, whose cells' detail records by cell id are `details`: inline
+    CSS and script, `page_data` embedded as JSON, no external resource. Deterministic: the same matrix and
+    details always give the same page."""
     css = (PAGE_ASSETS / "page.css").read_text(encoding="utf-8")
     script = (PAGE_ASSETS / "page.js").read_text(encoding="utf-8")
     stamp = escape(matrix["generated_at"])
@@ -247,7 +281,7 @@ Click a pair for its failing tests, repro command, resolved environment and metr
 <form method="dialog" class="close"><button value="close" aria-label="Close details">Close ✕</button></form>
 <div id="details-body"></div>
 </dialog>
-{_data_script(matrix)}
+{_data_script(matrix, details)}
 <script>
 {script}</script>
 </body>

@@ -1,8 +1,11 @@
-"""Merge cell results into `reports/matrix.json` and render everything published from it: `matrix.md`,
-`index.html`, the badges, the history line and the README table.
+"""Merge cell results into `reports/matrix.json` and its detail files `reports/cells/<cell id>.json`, and
+render everything published from them: `matrix.md`, `index.html`, the badges, the history line and the
+README table.
 
-The same code serves `nox -s matrix` locally and the publish step in CI. Reports are replaced
-atomically, and a corrupt previous matrix stops the run with a clear error before anything is written.
+The same code serves `nox -s matrix` locally and the publish step in CI. Every cell's suite summaries are
+recomputed from its runs with the checkout's suite columns, and no published text keeps an absolute path
+of the machine (kvmatrix.paths). Reports are replaced atomically, and a corrupt previous matrix stops the
+run with a clear error before anything is written.
 """
 
 from __future__ import annotations
@@ -12,20 +15,34 @@ from pathlib import Path
 from typing import Any
 
 from .badges import badges
-from .cell import SUITES, repro_command
+from .cell import repro_command
+from .columns import REPO_ROOT, discover_suites
+from .detail import DETAIL_FOLDER, join, split
 from .history import diff, extend_history
 from .html import render_page
+from .metrics import cell_metrics
+from .paths import relative_paths_in
 from .pins import Cell, Pins
-from .report import load_matrix, merge_cells, new_matrix, render_markdown, render_table, write_text_atomic
+from .report import (
+    json_text,
+    load_published,
+    matrix_text,
+    merge_cells,
+    new_matrix,
+    render_markdown,
+    render_table,
+    write_text_atomic,
+)
 from .verdicts import ERROR, summarize_suites
 
 
 def missing_result(cell: Cell, why: str) -> dict[str, Any]:
-    """The record of a cell that was asked for but left no result (its session crashed before writing)."""
+    """The record of a cell that was asked for but left no result (its session crashed before writing);
+    its `suites` are filled in by the publish."""
     return {
         **cell.to_json(), "status": ERROR, "status_reason": why, "python": None, "resolved": {},
         "freeze": [], "layout": None, "static_layer_init": None, "registration_report": [],
-        "compat_regressions": [], "runs": {}, "suites": summarize_suites({}, SUITES, ERROR),
+        "compat_regressions": [], "runs": {}, "suites": {}, "metrics": cell_metrics({}),
         "repro": repro_command(cell),
         "install_duration_s": 0.0, "duration_s": 0.0,
     }
@@ -61,12 +78,23 @@ class IncompleteRun(ValueError):
     """A publish that requires every requested cell to have a result found some without one."""
 
 
+def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(summary, detail) of a full cell record as published: every absolute path rewritten
+    (kvmatrix.paths) and its `suites` summarised from its runs with the columns `suites` (a suite its runs
+    lack gets what kvmatrix.verdicts.summarize_suites gives for no test)."""
+    record = relative_paths_in(record)
+    record["suites"] = summarize_suites(record["runs"], suites, record["status"])
+    return split(record)
+
+
 def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir: Path,
-            readme: Path | None = None, require_complete: bool = False) -> dict[str, Any]:
-    """Write reports_dir/matrix.json with `cells` refreshed and every other cell kept, and everything
-    rendered from it: matrix.md, index.html, badges/*.json, one more line of history.jsonl; with `readme`,
-    also refresh the table embedded in it. Returns the new matrix, whose `changes` say what differs from
-    the previous matrix.json.
+            readme: Path | None = None, require_complete: bool = False,
+            root: Path = REPO_ROOT) -> dict[str, Any]:
+    """Write reports_dir/matrix.json and reports_dir/cells/<cell id>.json with `cells` refreshed and every
+    other cell kept, and everything rendered from them: matrix.md, index.html, badges/*.json, one more line
+    of history.jsonl; with `readme`, also refresh the table embedded in it. The columns are the suites of
+    the checkout at `root` (kvmatrix.columns). The detail file of a cell no longer in the matrix is
+    deleted. Returns the new matrix, whose `changes` say what differs from the previous matrix.json.
 
     With `require_complete`, a cell of `cells` without a result file raises IncompleteRun before anything
     is written, so a partial run never replaces the last published matrix. Every output is rendered before
@@ -79,26 +107,31 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
                 f"refusing to publish a partial matrix: no result file in {results_dir} for "
                 f"{', '.join(missing)}; nothing was written"
             )
+    suites = discover_suites(root)
     matrix_path, history_path = reports_dir / "matrix.json", reports_dir / "history.jsonl"
-    previous = load_matrix(matrix_path) if matrix_path.exists() else None
-    merged = merge_cells(previous, collect(results_dir, cells), pins)
-    matrix = new_matrix(pins, merged, suites=SUITES)
-    matrix["changes"] = diff(previous, matrix)
+    detail_dir = reports_dir / DETAIL_FOLDER
+    previous, kept = load_published(matrix_path) if matrix_path.exists() else (None, {})
+    previous_records = [join(cell, kept[cell["id"]]) for cell in previous["cells"]] if previous else []
+    records = merge_cells(previous_records, collect(results_dir, cells), pins)
+    halves = [published_cell(record, suites) for record in records]
+    details = {detail["id"]: detail for _, detail in halves}
+    matrix = new_matrix(pins, [summary for summary, _ in halves], suites=suites)
+    matrix["changes"] = diff(previous, matrix, details)
     history = history_path.read_text(encoding="utf-8") if history_path.exists() else ""
     if not history and previous is not None:
         history = extend_history("", previous)  # the first history also records what it is compared with
     texts = {
-        reports_dir / "matrix.md": render_markdown(matrix),
-        reports_dir / "index.html": render_page(matrix),
-        **{reports_dir / "badges" / name: _json_text(badge) for name, badge in badges(matrix).items()},
+        reports_dir / "matrix.md": render_markdown(matrix, details),
+        reports_dir / "index.html": render_page(matrix, details),
+        **{reports_dir / "badges" / name: json_text(badge) for name, badge in badges(matrix).items()},
         **({readme: embed_in_readme(readme.read_text(), matrix)} if readme is not None else {}),
-        matrix_path: _json_text(matrix),
+        **{detail_dir / f"{cell_id}.json": json_text(detail) for cell_id, detail in details.items()},
+        matrix_path: matrix_text(matrix),
         history_path: extend_history(history, matrix),
     }
+    stale = [path for path in detail_dir.glob("*.json") if path.stem not in details]
     for path, text in texts.items():
         write_text_atomic(path, text)
+    for path in stale:
+        path.unlink()
     return matrix
-
-
-def _json_text(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"

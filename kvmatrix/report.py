@@ -1,6 +1,8 @@
-"""Build, read, write and render `reports/matrix.json` (docs/matrix-schema.md).
+"""Build, read, write and render `reports/matrix.json` and its detail files `reports/cells/<cell id>.json`
+(docs/matrix-schema.md).
 
-CLI: `python -m kvmatrix.report render reports/matrix.json reports/matrix.md`.
+CLI: `python -m kvmatrix.report render reports/matrix.json reports/matrix.md` (the detail files are read
+from the `cells/` folder beside the matrix).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from .causes import CAUSE_MEANINGS
+from .detail import DETAIL_FOLDER
 from .metrics import render_metrics
 from .pins import Pins
 from .reruns import flaky_rate
-from .upgrade import FROM_VERSION, upgrade_v1
+from .schema import CELL_KEYS, DETAIL_KEYS, SCHEMA_VERSION, TOP_LEVEL_KEYS
+from .upgrade import OLDER_VERSIONS, upgrade
 from .verdicts import (
     CELL_STATUSES,
     ERROR,
@@ -35,14 +39,6 @@ from .verdicts import (
     SEVERITY,
     XFAIL,
     error_signature,
-)
-
-SCHEMA_VERSION = 2
-TOP_LEVEL_KEYS = ("schema_version", "generated_at", "pins_file", "suites", "cells")
-CELL_KEYS = (
-    "id", "pins", "note", "tags", "status", "status_reason", "python", "resolved", "freeze", "layout",
-    "static_layer_init", "registration_report", "compat_regressions", "runs", "suites", "repro",
-    "install_duration_s", "duration_s",
 )
 
 LABELS = {
@@ -76,8 +72,8 @@ class ReportError(ValueError):
 def new_matrix(
     pins: Pins, cells: list[dict[str, Any]], generated_at: str | None = None, *, suites: list[str]
 ) -> dict[str, Any]:
-    """The top-level matrix for `cells`, ordered as in `pins`, with `suites` as its columns (a real run's are
-    `kvmatrix.cell.SUITES`).
+    """The top-level matrix for `cells` (cell summaries, kvmatrix.detail.split), ordered as in `pins`, with
+    `suites` as its columns (a real run's are kvmatrix.columns.discover_suites()).
 
     `generated_at` defaults to now (UTC, ISO 8601 with a `Z`). A cell whose id is not in `pins`, a duplicate
     id or a cell missing schema keys raises ReportError.
@@ -98,26 +94,57 @@ def new_matrix(
 
 
 def load_matrix(path: str | Path) -> dict[str, Any]:
-    """Read and check a matrix file; a missing, truncated or off-schema file raises ReportError. A file of
-    schema version 1 is read as version 2 (kvmatrix.upgrade)."""
+    """Read and check a matrix file, without its detail files; a missing, truncated or off-schema file raises
+    ReportError. A file of schema version 1 or 2 is read as version 3 (kvmatrix.upgrade)."""
+    return _load(Path(path))[0]
+
+
+def load_published(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(the matrix, the detail of each of its cells by id): `load_matrix` and the detail files in the
+    `cells/` folder beside it (for a file of schema version 1 or 2, the details it held inline). A missing,
+    truncated or off-schema detail file raises ReportError."""
     path = Path(path)
+    matrix, details = _load(path)
+    if details is None:
+        details = {cell["id"]: _load_detail(path.parent / DETAIL_FOLDER / f"{cell['id']}.json", cell["id"])
+                   for cell in matrix["cells"]}
+    return matrix, details
+
+
+def _load(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]] | None]:
+    matrix, details = upgrade(_read_json(path, "matrix file"))
+    _check_matrix(matrix, str(path))
+    return matrix, details
+
+
+def _read_json(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ReportError(f"{path}: matrix file not found") from None
+        raise ReportError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: cannot read matrix file: {exc}") from None
+        raise ReportError(f"{path}: cannot read {what}: {exc}") from None
     try:
-        matrix = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReportError(
             f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
             "is the file truncated?"
         ) from None
-    if isinstance(matrix, dict) and matrix.get("schema_version") == FROM_VERSION:
-        matrix = upgrade_v1(matrix)
-    _check_matrix(matrix, str(path))
-    return matrix
+
+
+def _load_detail(path: Path, cell_id: str) -> dict[str, Any]:
+    """Read and check the detail file of `cell_id`."""
+    detail = _read_json(path, f"detail file of cell {cell_id}")
+    if not isinstance(detail, dict):
+        raise ReportError(f"{path}: a detail file must be a JSON object, found {type(detail).__name__}")
+    missing = [key for key in DETAIL_KEYS if key not in detail]
+    if missing:
+        raise ReportError(f"{path}: missing key(s): {', '.join(missing)}")
+    if detail["schema_version"] != SCHEMA_VERSION or detail["id"] != cell_id:
+        raise ReportError(f"{path}: schema_version {detail['schema_version']!r} and id {detail['id']!r}; "
+                          f"expected {SCHEMA_VERSION} and {cell_id!r}")
+    return detail
 
 
 def _check_matrix(matrix: Any, source: str) -> None:
@@ -126,8 +153,9 @@ def _check_matrix(matrix: Any, source: str) -> None:
         raise ReportError(f"{source}: the matrix must be a JSON object, found {type(matrix).__name__}")
     found = matrix.get("schema_version")
     if type(found) is not int or found != SCHEMA_VERSION:
+        older = ", ".join(map(str, OLDER_VERSIONS))
         raise ReportError(f"{source}: schema_version is {found!r}; this reader understands {SCHEMA_VERSION} "
-                          f"(and {FROM_VERSION}, read as {SCHEMA_VERSION})")
+                          f"(and {older}, read as {SCHEMA_VERSION})")
     missing = [key for key in TOP_LEVEL_KEYS if key not in matrix]
     if missing:
         raise ReportError(f"{source}: missing top-level key(s): {', '.join(missing)}")
@@ -171,15 +199,37 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         os.close(folder)
 
 
+def json_text(obj: Any) -> str:
+    """`obj` as indented JSON text (UTF-8 characters kept), ending with a newline."""
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Replace `path` with `obj` as indented JSON, atomically (see write_text_atomic)."""
-    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json_text(obj))
+
+
+def matrix_text(matrix: dict[str, Any]) -> str:
+    """The text of matrix.json: compact JSON (indentation would double its size) with one line per
+    top-level field and one per cell, so a diff of two publishes shows which cells changed."""
+    lines = []
+    for key, value in matrix.items():
+        if key == "cells":
+            cells = ",\n".join(_compact(cell) for cell in value)
+            lines.append(f'"cells":[\n{cells}\n]')
+        else:
+            lines.append(f"{_compact(key)}:{_compact(value)}")
+    return "{" + ",\n".join(lines) + "}\n"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def merge_cells(
-    previous: dict[str, Any] | None, fresh: list[dict[str, Any]], pins: Pins
+    previous: list[dict[str, Any]], fresh: list[dict[str, Any]], pins: Pins
 ) -> list[dict[str, Any]]:
-    """The cells of the next matrix, in pins order.
+    """The cells of the next matrix, in pins order, from the `previous` matrix's cells and the `fresh` ones.
 
     A fresh cell replaces the previous one with the same id; previous cells of pins not re-run are kept;
     cells whose pins left the pins file are dropped; pins with neither get no cell. `note` and `tags` come
@@ -193,7 +243,7 @@ def merge_cells(
         if cell["id"] in fresh_by_id:
             raise ReportError(f"two fresh results for cell {cell['id']}")
         fresh_by_id[cell["id"]] = cell
-    kept = {cell["id"]: cell for cell in previous["cells"]} if previous else {}
+    kept = {cell["id"]: cell for cell in previous}
     merged = []
     for pin in pins.cells:
         cell = fresh_by_id.get(pin.id) or kept.get(pin.id)
@@ -202,10 +252,10 @@ def merge_cells(
     return merged
 
 
-def render_markdown(matrix: dict[str, Any]) -> str:
+def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
     """The Markdown page of a matrix: compat regressions, legend, table, changes since the last run (when
-    the matrix records them), what registration adds, failures, registration reports. Deterministic: the
-    same matrix always gives the same text."""
+    the matrix records them), what registration adds, failures (from the `details` of its cells, by cell
+    id), registration reports. Deterministic: the same matrix and details always give the same text."""
     sections = [
         _header(matrix),
         _compat_regressions(matrix),
@@ -214,7 +264,7 @@ def render_markdown(matrix: dict[str, Any]) -> str:
         *([_changes(matrix["changes"])] if "changes" in matrix else []),
         _registration_adds(matrix),
         render_metrics(matrix),
-        _failures(matrix),
+        _failures(matrix, details),
         _registration_reports(matrix),
     ]
     return "\n\n".join(sections) + "\n"
@@ -372,27 +422,27 @@ def _registration_adds(matrix: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _failures(matrix: dict[str, Any]) -> str:
-    blocks = [_cell_failures(cell, matrix["suites"]) for cell in matrix["cells"]]
+def _failures(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    blocks = [_cell_failures(cell, details[cell["id"]]["runs"], matrix["suites"]) for cell in matrix["cells"]]
     blocks = [block for block in blocks if block]
     return "\n\n".join(["## Failures", *(blocks or ["No failing, erroring, flaky, setup or xfail test."])])
 
 
-def _cell_failures(cell: dict[str, Any], suites: list[str]) -> str:
+def _cell_failures(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]) -> str:
     """One cell's failures: why it did not run, or its missing runs/tests and its grouped failing tests."""
     if cell["status"] != RAN:
         lines = [f"**{_label(cell['status'])}**: {_code(cell['status_reason'] or 'no reason recorded')}"]
     else:
-        lines = _missing_results(cell, suites) + _grouped_tests(cell)
+        lines = _missing_results(cell, runs, suites) + _grouped_tests(runs)
     if not lines:
         return ""
     return "\n".join([f"### {cell['id']}", "", f"Repro: `{cell['repro']}`", "", *lines])
 
 
-def _missing_results(cell: dict[str, Any], suites: list[str]) -> list[str]:
+def _missing_results(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]) -> list[str]:
     lines = []
     for mode in MODES:
-        run = cell["runs"].get(mode)
+        run = runs.get(mode)
         if run is None:
             lines.append(f"- {_label(ERROR)}: no `{mode}` run recorded")
             continue
@@ -433,13 +483,13 @@ def _group_head(test: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _grouped_tests(cell: dict[str, Any]) -> list[str]:
+def _grouped_tests(runs: dict[str, Any]) -> list[str]:
     """Tests that did not pass (error, fail, flaky, setup, xfail) grouped by verdict, cause, upstream and
     the signatures of the cause detail and the error, most severe first; a flaky test shows its rate."""
     groups: dict[tuple[str, ...], dict[tuple[str, str], list[str]]] = {}
     firsts: dict[tuple[str, ...], dict[str, Any]] = {}
     for mode in MODES:
-        for test in cell["runs"].get(mode, {}).get("tests", []):
+        for test in runs.get(mode, {}).get("tests", []):
             verdict = test.get("verdict")
             if verdict not in LISTED:
                 continue
@@ -485,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("markdown", type=Path, help="the Markdown file to write")
     args = parser.parse_args(argv)
     try:
-        write_text_atomic(args.markdown, render_markdown(load_matrix(args.matrix)))
+        write_text_atomic(args.markdown, render_markdown(*load_published(args.matrix)))
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

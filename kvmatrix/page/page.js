@@ -1,8 +1,11 @@
-// The matrix page's behaviour: filters, and a pair's details from the embedded matrix JSON on click or
-// from a #cell-<id> permalink. Every text from the data goes through textContent, never innerHTML.
+// The matrix page's behaviour: filters, and a pair's details from the embedded JSON (the matrix and each
+// cell's trimmed detail, kvmatrix.html.page_data) on click or from a #cell-<id> permalink. Every text from
+// the data goes through textContent, never innerHTML.
 "use strict";
 (function () {
-  const matrix = JSON.parse(document.getElementById("matrix-data").textContent);
+  const data = JSON.parse(document.getElementById("matrix-data").textContent);
+  const matrix = data.matrix;
+  const details = data.details;
   const cells = new Map(matrix.cells.map((cell) => [cell.id, cell]));
   const dialog = document.getElementById("details");
   const body = document.getElementById("details-body");
@@ -57,8 +60,8 @@
     add("install", seconds(cell.install_duration_s));
     add("total duration", seconds(cell.duration_s));
     for (const mode of MODES) {
-      const run = (cell.runs || {})[mode];
-      const count = (run && run.tests || []).length;
+      const run = details[cell.id].runs[mode];
+      const count = testsOf(cell).filter((test) => test.mode === mode).length;
       if (run) add("run " + mode, "pytest exit " + run.exit_code + " in " + seconds(run.duration_s)
         + ", " + count + (count === 1 ? " test" : " tests"));
     }
@@ -67,6 +70,8 @@
       + seconds(exportTimes.max) + " over " + exportTimes.n + " exports");
     const link = el("a", { href: "#cell-" + cell.id }, "#cell-" + cell.id);
     add("permalink", link);
+    add("full records", el("span", {}, el("a", { href: cell.detail, id: "detail-link" }, cell.detail),
+      " (every test record with its duration and metrics, the pytest log tails)"));
     return dl;
   }
 
@@ -90,10 +95,27 @@
     ]));
   }
 
+  // [suite, name] of a compact-table key "<suite>::<name>"
+  function splitKey(key) {
+    const at = key.indexOf("::");
+    return [key.slice(0, at), key.slice(at + 2)];
+  }
+
+  // Every test of a cell in each mode: its verdict, cause and upstream from the cell's compact table, its
+  // text, cause_detail and reruns from the embedded detail (tests that did not pass only).
   function testsOf(cell) {
     const all = [];
-    for (const mode of MODES) {
-      for (const test of ((cell.runs || {})[mode] || {}).tests || []) all.push({ mode, test });
+    const messages = details[cell.id].messages;
+    for (const [key, modes] of Object.entries(cell.tests)) {
+      const [suite, name] = splitKey(key);
+      for (const mode of MODES) {
+        const entry = modes[mode];
+        if (!entry) continue;
+        all.push({
+          mode, suite, name, verdict: entry[0], cause: entry[1], upstream: entry[2] || null,
+          ...((messages[mode] || {})[key] || {}),
+        });
+      }
     }
     return all;
   }
@@ -118,18 +140,12 @@
     return el("td", { class: "reruns" }, done.length ? el("span", {}, ...done.map((v) => chip(v))) : "—");
   }
 
-  function problem(test) {
-    // a flaky test's reason holds its rate and its first error
-    const text = test.verdict === "flaky" ? test.reason : test.error || test.reason;
-    return text || "no message recorded";
-  }
-
   function failing(cell) {
-    const rowsOut = testsOf(cell).filter(({ test }) => BAD.includes(test.verdict))
-      .sort((a, b) => BAD.indexOf(a.test.verdict) - BAD.indexOf(b.test.verdict))
-      .map(({ mode, test }) => [
-        chip(test.verdict), test.suite, el("code", {}, test.name), mode,
-        el("td", { class: "error" }, problem(test)),
+    const rowsOut = testsOf(cell).filter((test) => BAD.includes(test.verdict))
+      .sort((a, b) => BAD.indexOf(a.verdict) - BAD.indexOf(b.verdict))
+      .map((test) => [
+        chip(test.verdict), test.suite, el("code", {}, test.name), test.mode,
+        el("td", { class: "error" }, test.text || "no message recorded"),
         cause(test), reruns(test),
       ]);
     const section = el("section", { id: "details-failing" },
@@ -141,26 +157,23 @@
   }
 
   function metrics(cell) {
-    const rowsOut = testsOf(cell).filter(({ test }) => test.metrics && Object.keys(test.metrics).length)
-      .map(({ mode, test }) => [test.suite, el("code", {}, test.name), mode,
-        Object.entries(test.metrics).map(([k, v]) => k + " = " + v).join(", ")]);
-    if (!rowsOut.length) return null;
-    return el("section", { id: "details-metrics" }, el("h3", {}, "Metrics"),
-      table(["suite", "test", "mode", "metrics"], rowsOut));
+    const loops = Object.entries((cell.metrics || {}).compile || {});
+    if (!loops.length) return null;
+    const rowsOut = loops.map(([name, values]) => [el("code", {}, name),
+      Object.entries(values).map(([k, v]) => k + " = " + v).join(", ")]);
+    return el("section", { id: "details-metrics" }, el("h3", {}, "Compiled decode loops (with registration)"),
+      table(["test", "metrics"], rowsOut));
   }
 
   function allTests(cell) {
-    const byKey = new Map();
-    for (const { mode, test } of testsOf(cell)) {
-      const key = test.suite + "\u0000" + test.name;
-      if (!byKey.has(key)) byKey.set(key, { suite: test.suite, name: test.name });
-      byKey.get(key)[mode] = test;
-    }
-    if (!byKey.size) return null;
-    const rowsOut = Array.from(byKey.values()).map((t) => [t.suite, el("code", {}, t.name),
-      ...MODES.map((mode) => (t[mode] ? el("span", {}, chip(t[mode].verdict), " " + seconds(t[mode].duration_s))
-        : "—"))]);
-    return el("details", {}, el("summary", {}, "All tests with durations (" + byKey.size + ")"),
+    const keys = Object.keys(cell.tests);
+    if (!keys.length) return null;
+    const rowsOut = keys.map((key) => {
+      const [suite, name] = splitKey(key);
+      return [suite, el("code", {}, name),
+        ...MODES.map((mode) => (cell.tests[key][mode] ? chip(cell.tests[key][mode][0]) : "—"))];
+    });
+    return el("details", { id: "details-all" }, el("summary", {}, "All tests (" + keys.length + ")"),
       table(["suite", "test", ...MODES], rowsOut));
   }
 
@@ -172,16 +185,10 @@
   }
 
   function freeze(cell) {
-    if (!(cell.freeze || []).length) return null;
-    return el("details", { id: "details-freeze" }, el("summary", {}, "Resolved environment (" + cell.freeze.length + " packages)"),
-      el("pre", {}, cell.freeze.join("\n")));
-  }
-
-  function logs(cell) {
-    const blocks = MODES.filter((mode) => ((cell.runs || {})[mode] || {}).log_tail)
-      .map((mode) => el("details", {}, el("summary", {}, "pytest log tail, " + mode + " registration"),
-        el("pre", {}, cell.runs[mode].log_tail)));
-    return blocks.length ? el("div", {}, ...blocks) : null;
+    const frozen = details[cell.id].freeze;
+    if (!frozen.length) return null;
+    const summary = el("summary", {}, "Resolved environment (" + frozen.length + " packages)");
+    return el("details", { id: "details-freeze" }, summary, el("pre", {}, frozen.join("\n")));
   }
 
   function open(id) {
@@ -190,7 +197,7 @@
     body.replaceChildren(
       el("h2", { id: "details-title" }, cell.id),
       repro(cell), facts(cell), el("h3", {}, "Suites"), suitesTable(cell), failing(cell),
-      metrics(cell) || "", allTests(cell) || "", registration(cell) || "", freeze(cell) || "", logs(cell) || "",
+      metrics(cell) || "", allTests(cell) || "", registration(cell) || "", freeze(cell) || "",
     );
     if (!dialog.open) dialog.showModal();
     return true;

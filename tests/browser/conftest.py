@@ -31,9 +31,19 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def matrix() -> dict[str, Any]:
-    """A fresh copy of the sample matrix (see page_fixtures)."""
+def sample() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A fresh copy of the sample matrix and its cells' details (see page_fixtures)."""
     return sample_matrix()
+
+
+@pytest.fixture
+def matrix(sample: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    return sample[0]
+
+
+@pytest.fixture
+def details(sample: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    return sample[1]
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +61,14 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def open_page(browser: Browser, tmp_path: Path) -> Iterator[Callable[..., Page]]:
-    """Render a matrix to tmp_path/index.html and open it (with an optional #fragment); page errors
-    fail the test."""
+    """Render a matrix and its details to tmp_path/index.html and open it (with an optional #fragment);
+    page errors fail the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
 
-    def load(matrix: dict[str, Any], fragment: str = "") -> Page:
+    def load(matrix: dict[str, Any], details: dict[str, Any], fragment: str = "") -> Page:
         path = tmp_path / "index.html"
-        path.write_text(render_page(matrix), encoding="utf-8")
+        path.write_text(render_page(matrix, details), encoding="utf-8")
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(path.as_uri() + fragment)

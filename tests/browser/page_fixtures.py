@@ -1,10 +1,12 @@
-"""The sample matrix of the browser tests: three pairs and the changes since a previous run."""
+"""The sample matrix of the browser tests, with its cells' details: three pairs and the changes since a
+previous run."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+from kvmatrix.detail import split
 from kvmatrix.history import diff
 from kvmatrix.pins import Cell, Pins
 from kvmatrix.report import new_matrix
@@ -50,7 +52,9 @@ def ran(cell: Cell, layout: str, runs: dict[str, Any]) -> dict[str, Any]:
         "compat_regressions": [],
         "runs": runs,
         "suites": summarize_suites(runs, SUITES, "ran"),
-        "metrics": {"export_s": {"median": 1.5, "max": 2.25, "n": 7}},
+        "metrics": {"export_s": {"median": 1.5, "max": 2.25, "n": 7}, "compile": {
+            "test_decode_loop_compiles_once": {"compile_s": 7.5, "graphs_first_step": 1,
+                                               "recompiles_after_first_step": 0}}},
         "repro": f"nox -s 'cell({cell.id})'",
         "install_duration_s": 3.5,
         "duration_s": 61.0,
@@ -64,6 +68,7 @@ def runs_of(without_export: dict[str, Any]) -> dict[str, Any]:
             "compile",
             "test_decode_loop_compiles_once",
             "pass",
+            compile_s=7.5,
             graphs_first_step=1,
             recompiles_after_first_step=0,
         ),
@@ -76,15 +81,14 @@ def runs_of(without_export: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sample_matrix() -> dict[str, Any]:
-    """Three pairs: list-module (export fails without registration, cause not-cache with an upstream issue,
-    re-run once), layer (all pass), not-installable; with changes since a previous run in which the
-    list-module pair's export passed without registration."""
+def sample_records() -> list[dict[str, Any]]:
+    """The full records of three pairs: list-module (export fails without registration, cause not-cache with
+    an upstream issue, re-run once), layer (all pass), not-installable."""
     failing = {
         **make_test("export", "test_export[DynamicCache-strict]", "fail", error=EXPORT_ERROR),
         "cause": "not-cache", "cause_detail": CAUSE_DETAIL, "upstream": UPSTREAM, "reruns": ["fail"],
     }
-    cells = [
+    return [
         ran(LIST_MODULE, "list-module", runs_of(failing)),
         ran(LAYER, "layer", runs_of(make_test("export", "test_export[DynamicCache-strict]", "pass"))),
         {
@@ -100,15 +104,28 @@ def sample_matrix() -> dict[str, Any]:
             "compat_regressions": [],
             "runs": {},
             "suites": summarize_suites({}, SUITES, "not-installable"),
+            "metrics": {"compile": {}},
             "repro": f"nox -s 'cell({UNINSTALLABLE.id})'",
             "install_duration_s": 1.0,
             "duration_s": 1.0,
         },
     ]
-    current = new_matrix(PINS, cells, generated_at="2026-11-25T10:00:00Z", suites=SUITES)
-    previous = copy.deepcopy(current)
-    previous["generated_at"] = "2026-11-24T10:00:00Z"
-    previous["cells"][0]["runs"]["without"]["tests"][0].update(verdict="pass", error=None)
-    previous["cells"][0]["suites"] = summarize_suites(previous["cells"][0]["runs"], SUITES, "ran")
-    current["changes"] = diff(previous, current)
-    return current
+
+
+def published(records: list[dict[str, Any]], generated_at: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(matrix, details by cell id) of full `records`, split as publish splits them."""
+    halves = [split(record) for record in records]
+    matrix = new_matrix(PINS, [summary for summary, _ in halves], generated_at=generated_at, suites=SUITES)
+    return matrix, {detail["id"]: detail for _, detail in halves}
+
+
+def sample_matrix(records: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(matrix, details) of `records` (default `sample_records()`), with the changes since a previous run in
+    which the list-module pair's export passed without registration."""
+    records = records or sample_records()
+    current, details = published(records, "2026-11-25T10:00:00Z")
+    before = copy.deepcopy(records)
+    before[0]["runs"]["without"]["tests"][0].update(verdict="pass", error=None)
+    before[0]["suites"] = summarize_suites(before[0]["runs"], SUITES, "ran")
+    current["changes"] = diff(published(before, "2026-11-24T10:00:00Z")[0], current, details)
+    return current, details

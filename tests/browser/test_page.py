@@ -6,11 +6,20 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from page_fixtures import CAUSE_DETAIL, LAYER, LIST_MODULE, SUITES, UNINSTALLABLE, make_test, sample_matrix
+from page_fixtures import (
+    CAUSE_DETAIL,
+    LAYER,
+    LIST_MODULE,
+    SUITES,
+    UNINSTALLABLE,
+    make_test,
+    sample_matrix,
+    sample_records,
+)
 from playwright.sync_api import Browser, Page, expect
 
 from kvmatrix.html import render_page
-from kvmatrix.report import load_matrix
+from kvmatrix.report import load_published
 from kvmatrix.verdicts import summarize_suites
 
 OpenPage = Callable[..., Page]
@@ -20,8 +29,10 @@ def row(page: Page, cell_id: str):
     return page.locator(f'#grid tr[data-cell="{cell_id}"]')
 
 
-def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(open_page: OpenPage, matrix: dict) -> None:
-    page = open_page(matrix)
+def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(
+    open_page: OpenPage, matrix: dict, details: dict
+) -> None:
+    page = open_page(matrix, details)
     rows = page.locator("#grid tbody tr.pair")
     expect(rows).to_have_count(3)
     assert [rows.nth(i).get_attribute("data-cell") for i in range(3)] == [
@@ -46,30 +57,30 @@ def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(open_page: Ope
 
 
 def test_the_published_grid_of_every_suite_fits_a_laptop_window(open_page: OpenPage) -> None:
-    published = load_matrix(Path(__file__).resolve().parents[2] / "reports" / "matrix.json")
+    published, details = load_published(Path(__file__).resolve().parents[2] / "reports" / "matrix.json")
     for cell in published["cells"]:
         cell["static_layer_init"] = "lazy(key, value)"  # the widest value the column can hold
-    page = open_page(published)  # 1280 px wide
+    page = open_page(published, details)  # 1280 px wide
     assert len(published["suites"]) == 8
     expect(page.locator("#grid tbody tr.pair")).to_have_count(len(published["cells"]))
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_verdict_colours_differ_so_pass_and_fail_are_told_apart_at_a_glance(
-    open_page: OpenPage, matrix: dict
+    open_page: OpenPage, matrix: dict, details: dict
 ) -> None:
-    page = open_page(matrix)
+    page = open_page(matrix, details)
     cells = row(page, LIST_MODULE.id).locator("td.verdict")
     background = "el => getComputedStyle(el).backgroundColor"
     assert cells.nth(0).evaluate(background) != cells.nth(1).evaluate(background)
 
 
-def test_clicking_a_cell_opens_its_details(open_page: OpenPage, matrix: dict) -> None:
-    page = open_page(matrix)
-    details = page.locator("#details")
-    expect(details).to_be_hidden()
+def test_clicking_a_cell_opens_its_details(open_page: OpenPage, matrix: dict, details: dict) -> None:
+    page = open_page(matrix, details)
+    dialog = page.locator("#details")
+    expect(dialog).to_be_hidden()
     row(page, LIST_MODULE.id).locator("td.verdict").nth(1).click()
-    expect(details).to_be_visible()
+    expect(dialog).to_be_visible()
     expect(page.locator("#details-title")).to_have_text(LIST_MODULE.id)
     expect(page.locator("#repro")).to_have_text(f"nox -s 'cell({LIST_MODULE.id})'")
     failing = page.locator("#details-failing")
@@ -85,23 +96,23 @@ def test_clicking_a_cell_opens_its_details(open_page: OpenPage, matrix: dict) ->
     assert page.evaluate("() => location.hash") == f"#cell-{LIST_MODULE.id}"
 
 
-def test_closing_the_details_clears_the_permalink(open_page: OpenPage, matrix: dict) -> None:
-    page = open_page(matrix)
+def test_closing_the_details_clears_the_permalink(open_page: OpenPage, matrix: dict, details: dict) -> None:
+    page = open_page(matrix, details)
     row(page, LAYER.id).click()
     page.keyboard.press("Escape")
     expect(page.locator("#details")).to_be_hidden()
     expect(page).to_have_url(re.compile(r"/index\.html$"))  # the dialog's close event clears the hash
 
 
-def test_a_permalink_opens_that_cell(open_page: OpenPage, matrix: dict) -> None:
-    page = open_page(matrix, f"#cell-{UNINSTALLABLE.id}")
+def test_a_permalink_opens_that_cell(open_page: OpenPage, matrix: dict, details: dict) -> None:
+    page = open_page(matrix, details, f"#cell-{UNINSTALLABLE.id}")
     expect(page.locator("#details")).to_be_visible()
     expect(page.locator("#details-title")).to_have_text(UNINSTALLABLE.id)
     expect(page.locator("#details-body")).to_contain_text("torch==2.13.0 needs python>=3.12")
 
 
-def test_a_filter_hides_the_rows_that_do_not_match(open_page: OpenPage, matrix: dict) -> None:
-    page = open_page(matrix)
+def test_a_filter_hides_the_rows_that_do_not_match(open_page: OpenPage, matrix: dict, details: dict) -> None:
+    page = open_page(matrix, details)
     page.select_option("#filter-layout", "layer")
     expect(row(page, LAYER.id)).to_be_visible()
     expect(row(page, LIST_MODULE.id)).to_be_hidden()
@@ -116,8 +127,10 @@ def test_a_filter_hides_the_rows_that_do_not_match(open_page: OpenPage, matrix: 
     expect(row(page, UNINSTALLABLE.id)).to_be_visible()
 
 
-def test_the_changes_since_last_run_are_shown_and_link_to_the_cell(open_page: OpenPage, matrix: dict) -> None:
-    page = open_page(matrix)
+def test_the_changes_since_last_run_are_shown_and_link_to_the_cell(
+    open_page: OpenPage, matrix: dict, details: dict
+) -> None:
+    page = open_page(matrix, details)
     changes = page.locator("#changes")
     expect(changes).to_contain_text("Compared with the matrix generated at 2026-11-24T10:00:00Z.")
     expect(changes.locator("li.newly_failing")).to_have_text(
@@ -127,9 +140,11 @@ def test_the_changes_since_last_run_are_shown_and_link_to_the_cell(open_page: Op
     expect(page.locator("#details-title")).to_have_text(LIST_MODULE.id)
 
 
-def test_the_page_requests_nothing_but_itself(browser: Browser, matrix: dict, tmp_path: Path) -> None:
+def test_the_page_requests_nothing_but_itself(
+    browser: Browser, matrix: dict, details: dict, tmp_path: Path
+) -> None:
     path = tmp_path / "index.html"
-    path.write_text(render_page(matrix), encoding="utf-8")
+    path.write_text(render_page(matrix, details), encoding="utf-8")
     page = browser.new_page()
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
@@ -140,15 +155,17 @@ def test_the_page_requests_nothing_but_itself(browser: Browser, matrix: dict, tm
     assert requests == [path.as_uri()]
 
 
-def test_the_grid_fits_a_laptop_screen_without_sideways_scrolling(open_page: OpenPage, matrix: dict) -> None:
-    page = open_page(matrix)
+def test_the_grid_fits_a_laptop_screen_without_sideways_scrolling(
+    open_page: OpenPage, matrix: dict, details: dict
+) -> None:
+    page = open_page(matrix, details)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
 
 
 def test_a_green_banner_at_the_top_says_there_is_no_compat_regression(
-    open_page: OpenPage, matrix: dict
+    open_page: OpenPage, matrix: dict, details: dict
 ) -> None:
-    page = open_page(matrix)
+    page = open_page(matrix, details)
     banner = page.locator("#compat-regressions")
     expect(banner).to_be_visible()
     expect(banner).to_have_class(re.compile(r"\bok\b"))
@@ -157,19 +174,19 @@ def test_a_green_banner_at_the_top_says_there_is_no_compat_regression(
 
 
 def test_a_red_banner_lists_the_compat_regressions_and_links_to_their_cell(
-    open_page: OpenPage, matrix: dict
+    open_page: OpenPage, matrix: dict, details: dict
 ) -> None:
     error = "UnsupportedState: <i>never flattened</i>"
     matrix["cells"][1]["compat_regressions"] = [
         {"suite": "export", "name": "test_wrapper[StaticCache-nonstrict]", "verdict": "fail", "error": error}
     ]
-    page = open_page(matrix)
+    page = open_page(matrix, details)
     banner = page.locator("#compat-regressions")
     expect(banner).to_have_class(re.compile(r"\bbad\b"))
     expect(banner).to_contain_text("1 compat regression")
     expect(banner).to_contain_text(error)  # as text: the <i> stayed text
     colour = "el => getComputedStyle(el).backgroundColor"
-    green = open_page(sample_matrix()).locator("#compat-regressions")
+    green = open_page(*sample_matrix()).locator("#compat-regressions")
     assert banner.evaluate(colour) != green.evaluate(colour)
     banner.locator("a").click()
     expect(page.locator("#details-title")).to_have_text(LAYER.id)
@@ -177,9 +194,9 @@ def test_a_red_banner_lists_the_compat_regressions_and_links_to_their_cell(
 
 
 def test_a_failing_tests_cause_detail_upstream_and_reruns_show_in_its_details(
-    open_page: OpenPage, matrix: dict
+    open_page: OpenPage, matrix: dict, details: dict
 ) -> None:
-    page = open_page(matrix, f"#cell-{LIST_MODULE.id}")
+    page = open_page(matrix, details, f"#cell-{LIST_MODULE.id}")
     failing = page.locator("#details-failing tbody tr")
     expect(failing).to_have_count(1)
     expect(failing.locator("td.cause")).to_contain_text("not-cache")
@@ -192,10 +209,9 @@ def test_a_failing_tests_cause_detail_upstream_and_reruns_show_in_its_details(
     expect(page.locator("#details-body dl")).to_contain_text("StaticLayer init")
 
 
-def test_flaky_and_setup_tests_are_listed_with_their_rate_and_own_colours(
-    open_page: OpenPage, matrix: dict
-) -> None:
-    cell = matrix["cells"][1]
+def test_flaky_and_setup_tests_are_listed_with_their_rate_and_own_colours(open_page: OpenPage) -> None:
+    records = sample_records()
+    cell = records[1]
     rate = "3/5 runs did not pass (fail 3, pass 2); first error: AssertionError: mask"
     cell["runs"]["with"]["tests"] = [
         {**make_test("export", "test_export[DynamicCache-strict]", "flaky", error="AssertionError: mask"),
@@ -205,7 +221,7 @@ def test_flaky_and_setup_tests_are_listed_with_their_rate_and_own_colours(
         make_test("compile", "test_decode_loop_compiles_once", "fail", error="boom"),
     ]
     cell["suites"] = summarize_suites(cell["runs"], SUITES, "ran")
-    page = open_page(matrix)
+    page = open_page(*sample_matrix(records))
     chips = row(page, LAYER.id).locator("td.verdict")
     assert chips.all_inner_texts()[0::2] == ["flaky\n0/1", "setup\n0/1", "fail\n0/1"]
     background = "el => getComputedStyle(el).backgroundImage + getComputedStyle(el).backgroundColor"
@@ -217,3 +233,19 @@ def test_flaky_and_setup_tests_are_listed_with_their_rate_and_own_colours(
     expect(failing.nth(2)).to_contain_text("the eager prefill raised")
     verdicts = [failing.nth(i).locator(".chip").first.inner_text() for i in range(3)]
     assert verdicts == ["fail", "flaky", "setup"]
+
+
+def test_the_details_list_every_test_by_mode_and_link_to_the_cells_detail_file(
+    open_page: OpenPage, matrix: dict, details: dict
+) -> None:
+    page = open_page(matrix, details, f"#cell-{LIST_MODULE.id}")
+    every = page.locator("#details-all")
+    expect(every.locator("summary")).to_have_text("All tests (3)")
+    export = every.locator("tbody tr", has_text="test_export[DynamicCache-strict]")
+    expect(export.locator(".chip")).to_have_text(["pass", "fail"])
+    link = page.locator("#detail-link")
+    expect(link).to_have_text(f"cells/{LIST_MODULE.id}.json")
+    expect(link).to_have_attribute("href", f"cells/{LIST_MODULE.id}.json")
+    expect(page.locator("#details-body dl")).to_contain_text("pytest exit 1 in 31.0 s, 3 tests")
+    embedded = page.evaluate("() => document.getElementById('matrix-data').textContent")
+    assert "1 failed" not in embedded  # the log tails stay in the detail file

@@ -1,4 +1,5 @@
-"""Fixtures for the host tests: a small pins file and cell dicts built as in docs/matrix-schema.md."""
+"""Fixtures for the host tests: a small pins file, full cell records built as in docs/matrix-schema.md, and
+the matrix and detail files publish makes of them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.detail import split
+from kvmatrix.metrics import cell_metrics
 from kvmatrix.pins import Pins, load_pins
+from kvmatrix.report import new_matrix
 from kvmatrix.verdicts import RAN, summarize_suites
 
 SUITES = ["export", "roundtrip", "compile"]
@@ -36,7 +40,7 @@ torch = "2.13.0"
 
 @pytest.fixture
 def suites() -> list[str]:
-    """The suite columns of the fixture cells (a real run has kvmatrix.cell.SUITES)."""
+    """The suite columns of the fixture cells (a real run's come from kvmatrix.columns.discover_suites)."""
     return SUITES
 
 
@@ -55,7 +59,7 @@ def build_cell(
     status_reason: str | None = None,
     registration_report: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A complete cell dict with every key of the schema; `suites` is summarised from `runs`."""
+    """A full cell record as a cell run writes it; `suites` and `metrics` come from `runs`."""
     cell_id = f"tf{transformers}-torch{torch}"
     ran = status == RAN
     return {
@@ -74,6 +78,7 @@ def build_cell(
         "compat_regressions": [],
         "runs": runs,
         "suites": summarize_suites(runs, SUITES, status),
+        "metrics": cell_metrics(runs),
         "repro": f"nox -s 'cell({cell_id})'",
         "install_duration_s": 1.2,
         "duration_s": 95.4 if ran else 0.0,
@@ -146,3 +151,20 @@ def uninstallable_cell() -> dict[str, Any]:
 def make_cell() -> Callable[..., dict[str, Any]]:
     """The cell builder, for tests that need their own cells."""
     return build_cell
+
+
+Published = tuple[dict[str, Any], dict[str, dict[str, Any]]]
+
+
+def publish_records(pins: Pins, records: list[dict[str, Any]], generated_at: str = "2026-11-25T10:00:00Z",
+                    suites: list[str] = SUITES) -> Published:
+    """(the matrix, the details by cell id) of full cell `records`, split as publish splits them."""
+    halves = [split(record) for record in records]
+    matrix = new_matrix(pins, [summary for summary, _ in halves], generated_at, suites=suites)
+    return matrix, {detail["id"]: detail for _, detail in halves}
+
+
+@pytest.fixture
+def published() -> Callable[..., Published]:
+    """`publish_records`, for tests that build their own matrices."""
+    return publish_records

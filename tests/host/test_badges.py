@@ -11,7 +11,7 @@ import pytest
 
 from kvmatrix.badges import badge, badges, pair_verdict
 from kvmatrix.pins import Pins
-from kvmatrix.report import load_matrix, new_matrix
+from kvmatrix.report import load_matrix
 
 OPTIONAL_STRINGS = ("color", "labelColor", "namedLogo", "logoSvg", "logoColor", "style")
 
@@ -102,13 +102,9 @@ def cell_with(
 
 
 @pytest.fixture
-def matrix(pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
-    return new_matrix(
-        pins,
-        [uninstallable_cell, ran_cell, cell_with(make_cell, "5.24.0", "2.13.0", "pass", "list")],
-        generated_at="2026-11-25T10:00:00Z",
-        suites=suites,
-    )
+def matrix(pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict, published) -> dict[str, Any]:
+    cells = [uninstallable_cell, ran_cell, cell_with(make_cell, "5.24.0", "2.13.0", "pass", "list")]
+    return published(pins, cells)[0]
 
 
 def test_every_badge_file_is_a_valid_endpoint_response(matrix: dict) -> None:

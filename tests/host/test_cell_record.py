@@ -1,5 +1,6 @@
 """kvmatrix.cell.build_record: the `compat` cause, the cell's `compat_regressions` and `static_layer_init`,
-from the two registration runs of a cell."""
+from the two registration runs of a cell, its suites summarised with the given columns, and no absolute
+path of the machine in it."""
 
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ def runs(with_: list[dict[str, Any]], without: list[dict[str, Any]]) -> dict[str
     }
 
 
-def built(cell_runs: dict[str, Any]) -> dict[str, Any]:
-    return build_record(CELL, InstallOutcome("ran"), [], cell_runs, 1.0)
+def built(cell_runs: dict[str, Any], suites: tuple[str, ...] = ("export",)) -> dict[str, Any]:
+    return build_record(CELL, InstallOutcome("ran"), [], cell_runs, 1.0, list(suites))
 
 
 def test_a_test_passing_only_without_registration_is_a_compat_regression_with_cause_compat() -> None:
@@ -98,5 +99,26 @@ def test_the_static_layer_init_style_comes_from_the_runs_description() -> None:
 
 
 def test_a_cell_that_did_not_run_has_no_regression_and_no_init_style() -> None:
-    cell = build_record(CELL, InstallOutcome("not-installable", "no wheel"), [], {}, 1.0)
+    cell = build_record(CELL, InstallOutcome("not-installable", "no wheel"), [], {}, 1.0, ["export"])
     assert (cell["compat_regressions"], cell["static_layer_init"]) == ([], None)
+
+
+def test_the_suites_are_the_columns_given_each_summarised_from_the_runs() -> None:
+    cell = built(runs([record("test_step", "pass")], [record("test_step", "fail", "x")]), ("export", "x"))
+    verdicts = {suite: {mode: summary["verdict"] for mode, summary in modes.items()}
+                for suite, modes in cell["suites"].items()}
+    assert verdicts == {
+        "export": {"with": "pass", "without": "fail"},
+        "x": {"with": "error", "without": "error"},  # no test of that suite ran
+    }
+
+
+def test_the_record_shows_paths_relative_to_the_environment_and_the_checkout() -> None:
+    checkout = "/home/runner/work/kv-cache-compat/kv-cache-compat"
+    site = f"{checkout}/.nox/cell-x/lib/python3.11/site-packages"
+    failing = record("test_step", "fail", f'File "{checkout}/suites/test_export.py", line 3: AssertionError')
+    cell_runs = runs([failing], [record("test_step", "pass")])
+    cell_runs["with"]["log_tail"] = f"{site}/torch/fx/graph.py:1586: UserWarning"
+    cell = built(cell_runs)
+    assert cell["runs"]["with"]["log_tail"] == "site-packages/torch/fx/graph.py:1586: UserWarning"
+    assert cell["compat_regressions"][0]["error"] == 'File "suites/test_export.py", line 3: AssertionError'

@@ -4,28 +4,42 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from kvmatrix.history import diff, extend_history, snapshot
 from kvmatrix.pins import Pins
-from kvmatrix.report import new_matrix, render_markdown
+from kvmatrix.report import render_markdown
 from kvmatrix.verdicts import summarize_suites
+
+LATER = "2026-11-26T10:00:00Z"
 
 
 @pytest.fixture
-def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
-    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at="2026-11-25T10:00:00Z", suites=suites)
+def records(ran_cell: dict, uninstallable_cell: dict) -> list[dict[str, Any]]:
+    """The full records of the first publish: a cell that ran, then one that could not be installed."""
+    return [ran_cell, uninstallable_cell]
 
 
-def later(matrix: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `matrix` published a day later."""
-    return {**copy.deepcopy(matrix), "generated_at": "2026-11-26T10:00:00Z"}
+@pytest.fixture
+def matrix(pins: Pins, records: list[dict], published) -> dict[str, Any]:
+    return published(pins, records)[0]
+
+
+@pytest.fixture
+def later(pins: Pins, records: list[dict], published) -> Callable[..., tuple[dict, dict]]:
+    """(matrix, details) published a day later from a copy of the records that `change` edits first."""
+    def publish(change: Callable[[list[dict]], None] = lambda _: None) -> tuple[dict, dict]:
+        edited = copy.deepcopy(records)
+        change(edited)
+        return published(pins, edited, LATER)
+    return publish
 
 
 def set_test(cell: dict[str, Any], mode: str, name: str, verdict: str, error: str | None = None) -> None:
-    """Change one test's verdict in `cell` and re-summarise its suites."""
+    """Change one test's verdict in the full record `cell` and re-summarise its suites."""
     for test in cell["runs"][mode]["tests"]:
         if test["name"] == name:
             test.update(verdict=verdict, error=error)
@@ -48,9 +62,9 @@ def test_snapshot_keeps_status_verdicts_and_pass_counts_per_cell_suite_and_mode(
     }
 
 
-def test_history_grows_by_one_json_line_per_publish_and_keeps_earlier_lines(matrix: dict) -> None:
+def test_history_grows_by_one_json_line_per_publish_and_keeps_earlier_lines(matrix: dict, later) -> None:
     first = extend_history("", matrix)
-    second = extend_history(first.rstrip("\n"), later(matrix))  # a file that lost its last newline
+    second = extend_history(first.rstrip("\n"), later()[0])  # a file that lost its last newline
     lines = second.splitlines()
     assert len(lines) == 2 and second.endswith("\n")
     assert [json.loads(line)["generated_at"] for line in lines] == [
@@ -59,25 +73,24 @@ def test_history_grows_by_one_json_line_per_publish_and_keeps_earlier_lines(matr
     ]
 
 
-def test_an_unchanged_matrix_has_no_changes(matrix: dict) -> None:
-    changes = diff(matrix, later(matrix))
+def test_an_unchanged_matrix_has_no_changes(matrix: dict, later) -> None:
+    current, details = later()
+    changes = diff(matrix, current, details)
     assert changes["previous_generated_at"] == "2026-11-25T10:00:00Z"
     assert all(changes[key] == [] for key in changes if key != "previous_generated_at")
-    assert "No change." in render_markdown({**later(matrix), "changes": changes})
+    assert "No change." in render_markdown({**current, "changes": changes}, details)
 
 
-def test_first_run_lists_every_cell_as_new(matrix: dict) -> None:
-    changes = diff(None, matrix)
+def test_first_run_lists_every_cell_as_new(pins: Pins, records: list[dict], published) -> None:
+    changes = diff(None, *published(pins, records))
     assert changes["previous_generated_at"] is None
     assert changes["new_cells"] == ["tf4.46.3-torch2.5.1", "tf4.57.6-torch2.13.0"]
     assert changes["newly_failing"] == [] and changes["tests_newly_failing"] == []
 
 
-def test_a_test_that_turns_red_is_newly_failing_at_suite_and_test_level(matrix: dict) -> None:
-    current = later(matrix)
-    cell = current["cells"][1]
-    set_test(cell, "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: cache differs")
-    changes = diff(matrix, current)
+def test_a_test_that_turns_red_is_newly_failing_at_suite_and_test_level(matrix: dict, later) -> None:
+    changes = diff(matrix, *later(lambda cells: set_test(
+        cells[0], "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: cache differs")))
     assert changes["newly_failing"] == [
         {
             "cell": "tf4.57.6-torch2.13.0",
@@ -101,12 +114,14 @@ def test_a_test_that_turns_red_is_newly_failing_at_suite_and_test_level(matrix: 
     assert changes["newly_passing"] == [] and changes["tests_newly_passing"] == []
 
 
-def test_a_fixed_test_is_newly_passing_and_an_already_failing_one_is_not_reported_again(matrix: dict) -> None:
-    current = later(matrix)
-    cell = current["cells"][1]
-    set_test(cell, "without", "test_export[DynamicCache-strict]", "pass")
-    set_test(cell, "without", "test_export[DynamicCache-nonstrict]", "error", "Segfault")
-    changes = diff(matrix, current)
+def test_a_fixed_test_is_newly_passing_and_an_already_failing_one_is_not_reported_again(
+    matrix: dict, later
+) -> None:
+    def change(cells: list[dict]) -> None:
+        set_test(cells[0], "without", "test_export[DynamicCache-strict]", "pass")
+        set_test(cells[0], "without", "test_export[DynamicCache-nonstrict]", "error", "Segfault")
+
+    changes = diff(matrix, *later(change))
     assert [(e["name"], e["before"], e["after"]) for e in changes["tests_newly_passing"]] == [
         ("test_export[DynamicCache-strict]", "fail", "pass"),
     ]
@@ -114,12 +129,12 @@ def test_a_fixed_test_is_newly_passing_and_an_already_failing_one_is_not_reporte
     assert changes["newly_failing"] == [] and changes["newly_passing"] == []
 
 
-def test_a_suite_from_fail_to_pass_is_newly_passing(matrix: dict) -> None:
-    current = later(matrix)
-    cell = current["cells"][1]
-    for name in ("test_export[DynamicCache-strict]", "test_export[DynamicCache-nonstrict]"):
-        set_test(cell, "without", name, "pass")
-    changes = diff(matrix, current)
+def test_a_suite_from_fail_to_pass_is_newly_passing(matrix: dict, later) -> None:
+    def change(cells: list[dict]) -> None:
+        for name in ("test_export[DynamicCache-strict]", "test_export[DynamicCache-nonstrict]"):
+            set_test(cells[0], "without", name, "pass")
+
+    changes = diff(matrix, *later(change))
     assert changes["newly_passing"] == [
         {
             "cell": "tf4.57.6-torch2.13.0",
@@ -132,13 +147,12 @@ def test_a_suite_from_fail_to_pass_is_newly_passing(matrix: dict) -> None:
 
 
 def test_a_cell_that_became_uninstallable_is_newly_failing_in_every_suite_and_mode(
-    matrix: dict, make_cell
+    matrix: dict, later, make_cell
 ) -> None:
-    current = later(matrix)
-    current["cells"][1] = make_cell(
-        "4.57.6", "2.13.0", {}, status="not-installable", status_reason="no wheel"
-    )
-    changes = diff(matrix, current)
+    def change(cells: list[dict]) -> None:
+        cells[0] = make_cell("4.57.6", "2.13.0", {}, status="not-installable", status_reason="no wheel")
+
+    changes = diff(matrix, *later(change))
     # export/roundtrip passed or failed by test, compile was xfail: none of them was a failing suite verdict
     # except export without registration, which already failed.
     assert {(e["suite"], e["mode"]) for e in changes["newly_failing"]} == {
@@ -151,39 +165,33 @@ def test_a_cell_that_became_uninstallable_is_newly_failing_in_every_suite_and_mo
     assert {e["after"] for e in changes["newly_failing"]} == {"not-installable"}
 
 
-def test_new_and_removed_cells(pins: Pins, matrix: dict, make_cell) -> None:
-    newcomer = make_cell("5.24.0", "2.13.0", copy.deepcopy(matrix["cells"][1]["runs"]))
-    current = new_matrix(pins, [matrix["cells"][1], newcomer], generated_at="2026-11-26T10:00:00Z",
-                         suites=matrix["suites"])
-    changes = diff(matrix, current)
+def test_new_and_removed_cells(matrix: dict, later, make_cell) -> None:
+    def change(cells: list[dict]) -> None:
+        cells[1] = make_cell("5.24.0", "2.13.0", copy.deepcopy(cells[0]["runs"]))
+
+    changes = diff(matrix, *later(change))
     assert changes["new_cells"] == ["tf5.24.0-torch2.13.0"]
     assert changes["removed_cells"] == ["tf4.46.3-torch2.5.1"]
 
 
-def test_a_new_failing_test_is_newly_failing(matrix: dict) -> None:
-    current = later(matrix)
-    cell = current["cells"][1]
-    cell["runs"]["with"]["tests"].append(
-        {
-            "suite": "roundtrip",
-            "name": "test_new_roundtrip",
-            "verdict": "fail",
-            "duration_s": 0.1,
-            "reason": None,
-            "error": "boom",
-        }
-    )
-    changes = diff(matrix, current)
-    assert [(e["name"], e["before"]) for e in changes["tests_newly_failing"]] == [
-        ("test_new_roundtrip", None)
+def test_a_new_failing_test_is_newly_failing_with_its_error_from_the_detail(matrix: dict, later) -> None:
+    def change(cells: list[dict]) -> None:
+        cells[0]["runs"]["with"]["tests"].append({
+            "suite": "roundtrip", "name": "test_new_roundtrip", "verdict": "fail", "duration_s": 0.1,
+            "reason": None, "error": "boom",
+        })
+
+    changes = diff(matrix, *later(change))
+    assert [(e["name"], e["before"], e["error"]) for e in changes["tests_newly_failing"]] == [
+        ("test_new_roundtrip", None, "boom")
     ]
 
 
-def test_markdown_changes_section_lists_the_moves(matrix: dict) -> None:
-    current = later(matrix)
-    set_test(current["cells"][1], "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: x")
-    current["changes"] = diff(matrix, current)
-    markdown = render_markdown(current)
+def test_markdown_changes_section_lists_the_moves(matrix: dict, later) -> None:
+    current, details = later(lambda cells: set_test(
+        cells[0], "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: x"))
+    current["changes"] = diff(matrix, current, details)
+    markdown = render_markdown(current, details)
     section = markdown[
         markdown.index("## Changes since last run") : markdown.index("## What registration adds")
     ]
@@ -196,23 +204,26 @@ def test_markdown_changes_section_lists_the_moves(matrix: dict) -> None:
 
 
 @pytest.mark.parametrize("verdict", ["flaky", "setup"])
-def test_a_test_becoming_flaky_or_setup_is_never_newly_failing(matrix: dict, verdict: str) -> None:
-    current = later(matrix)
-    cell = current["cells"][1]
-    set_test(cell, "with", "test_export[DynamicCache-strict]", verdict, "AssertionError: sometimes")
-    set_test(cell, "without", "test_export[DynamicCache-strict]", verdict, "AssertionError: sometimes")
-    changes = diff(matrix, current)
+def test_a_test_becoming_flaky_or_setup_is_never_newly_failing(matrix: dict, later, verdict: str) -> None:
+    def change(cells: list[dict]) -> None:
+        for mode in ("with", "without"):
+            set_test(cells[0], mode, "test_export[DynamicCache-strict]", verdict, "AssertionError: sometimes")
+
+    current, details = later(change)
+    changes = diff(matrix, current, details)
     assert changes["newly_failing"] == [] and changes["tests_newly_failing"] == []
-    assert cell["suites"]["export"]["with"]["verdict"] == verdict
+    assert current["cells"][1]["suites"]["export"]["with"]["verdict"] == verdict
 
 
-def test_a_flaky_test_turning_into_a_stable_failure_is_newly_failing(matrix: dict) -> None:
+def test_a_flaky_test_turning_into_a_stable_failure_is_newly_failing(
+    pins: Pins, records: list[dict], published
+) -> None:
     name = "test_export[DynamicCache-strict]"
-    flaky = later(matrix)
-    set_test(flaky["cells"][1], "with", name, "flaky", "AssertionError: sometimes")
-    failing = later(flaky)
-    set_test(failing["cells"][1], "with", name, "fail", "AssertionError: always")
-    changes = diff(flaky, failing)
+    flaky_records = copy.deepcopy(records)
+    set_test(flaky_records[0], "with", name, "flaky", "AssertionError: sometimes")
+    failing_records = copy.deepcopy(flaky_records)
+    set_test(failing_records[0], "with", name, "fail", "AssertionError: always")
+    changes = diff(published(pins, flaky_records)[0], *published(pins, failing_records, LATER))
     moves = [(e["suite"], e["before"], e["after"]) for e in changes["newly_failing"]]
     assert moves == [("export", "flaky", "fail")]
     assert [(e["name"], e["before"]) for e in changes["tests_newly_failing"]] == [

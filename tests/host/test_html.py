@@ -1,4 +1,5 @@
-"""kvmatrix.html: the static page is self-contained, embeds the matrix exactly and renders the grid.
+"""kvmatrix.html: the static page is self-contained, embeds the matrix and the trimmed details exactly and
+renders the grid.
 
 The page's behaviour in a real browser (details, filters, permalinks) is tested in tests/browser.
 """
@@ -13,9 +14,8 @@ from typing import Any
 import pytest
 
 from kvmatrix.history import diff
-from kvmatrix.html import PAGE_ASSETS, render_page
+from kvmatrix.html import PAGE_ASSETS, page_data, page_detail, render_page
 from kvmatrix.pins import Pins
-from kvmatrix.report import new_matrix
 
 HOSTILE = "</script><script>alert(1)</script><!-- & \u2028"
 
@@ -52,25 +52,69 @@ def parse(page: str) -> Elements:
 
 
 @pytest.fixture
-def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
+def both(pins: Pins, ran_cell: dict, uninstallable_cell: dict, published) -> tuple[dict, dict]:
     ran_cell["runs"]["without"]["tests"][0]["error"] = HOSTILE
-    current = new_matrix(pins, [uninstallable_cell, ran_cell], generated_at="2026-11-25T10:00:00Z", suites=suites)
+    ran_cell["runs"]["with"]["log_tail"] = "a long pytest log"
+    current, details = published(pins, [uninstallable_cell, ran_cell])
     previous = copy.deepcopy(current)
     previous["generated_at"] = "2026-11-24T10:00:00Z"
     previous["cells"][1]["suites"]["export"]["without"]["verdict"] = "pass"
-    current["changes"] = diff(previous, current)
-    return current
+    current["changes"] = diff(previous, current, details)
+    return current, details
 
 
-def test_the_embedded_data_is_the_matrix_and_no_text_in_it_can_escape(matrix: dict) -> None:
-    page = parse(render_page(matrix))
+@pytest.fixture
+def matrix(both: tuple[dict, dict]) -> dict[str, Any]:
+    return both[0]
+
+
+@pytest.fixture
+def details(both: tuple[dict, dict]) -> dict[str, dict[str, Any]]:
+    return both[1]
+
+
+def test_the_embedded_data_is_the_page_data_and_no_text_in_it_can_escape(matrix: dict, details: dict) -> None:
+    page = parse(render_page(matrix, details))
     data = [text for attrs, text in page.scripts if attrs.get("type") == "application/json"]
-    assert len(data) == 1 and json.loads(data[0]) == matrix
+    assert len(data) == 1 and json.loads(data[0]) == page_data(matrix, details)
     assert len(page.scripts) == 2  # the data and the page's own script: the hostile error opened none
 
 
-def test_the_page_loads_nothing_from_outside(matrix: dict) -> None:
-    page = render_page(matrix)
+def test_the_page_embeds_the_matrix_without_changes_and_only_the_messages_of_tests_that_did_not_pass(
+    matrix: dict, details: dict
+) -> None:
+    data = page_data(matrix, details)
+    assert data["matrix"] == {key: value for key, value in matrix.items() if key != "changes"}
+    ran = data["details"]["tf4.57.6-torch2.13.0"]
+    assert ran["runs"] == {"with": {"exit_code": 0, "duration_s": 40.0},
+                           "without": {"exit_code": 1, "duration_s": 41.0}}
+    assert ran["freeze"] == ["torch==2.13.0+cpu", "transformers==4.57.6"]
+    xfail = {"text": "known: torch.compile graph break on DynamicLayer.update (pytorch#123)"}
+    assert ran["messages"] == {
+        "with": {"compile::test_compile_decode[DynamicCache]": xfail},
+        "without": {
+            "export::test_export[DynamicCache-strict]": {"text": HOSTILE},
+            "export::test_export[DynamicCache-nonstrict]": {
+                "text": "TypeError: cannot flatten DynamicCache object at 0x55d0e4a1b2c0 (layer 1)"},
+            "compile::test_compile_decode[DynamicCache]": xfail,
+        },
+    }
+    assert "a long pytest log" not in json.dumps(data)
+    assert data["details"]["tf4.46.3-torch2.5.1"] == {"runs": {}, "freeze": [], "messages": {}}
+
+
+def test_a_flaky_tests_message_is_its_rate_with_its_cause_detail_and_reruns() -> None:
+    flaky = {"suite": "export", "name": "test_x", "verdict": "flaky", "error": "AssertionError: mask",
+             "reason": "2/5 runs did not pass (fail 2, pass 3); first error: AssertionError: mask",
+             "cause": "cache", "cause_detail": "without a cache the same export passes",
+             "reruns": ["pass", "fail"], "metrics": {"export_s": 1.0}, "duration_s": 3.0}
+    detail = {"runs": {"with": {"exit_code": 1, "duration_s": 9.0, "tests": [flaky]}}, "freeze": []}
+    assert page_detail(detail)["messages"] == {"with": {"export::test_x": {
+        "text": flaky["reason"], "cause_detail": flaky["cause_detail"], "reruns": ["pass", "fail"]}}}
+
+
+def test_the_page_loads_nothing_from_outside(matrix: dict, details: dict) -> None:
+    page = render_page(matrix, details)
     elements = parse(page)
     links = [
         attrs[key] for _, attrs in elements.tags for key in ("src", "href") if attrs.get(key) is not None
@@ -81,10 +125,10 @@ def test_the_page_loads_nothing_from_outside(matrix: dict) -> None:
     assert "url(" not in style and "@import" not in style
 
 
-def test_the_grid_has_one_row_per_cell_in_matrix_order_with_filter_data(matrix: dict) -> None:
+def test_the_grid_has_one_row_per_cell_in_matrix_order_with_filter_data(matrix: dict, details: dict) -> None:
     rows = [
         attrs
-        for tag, attrs in parse(render_page(matrix)).tags
+        for tag, attrs in parse(render_page(matrix, details)).tags
         if tag == "tr" and attrs.get("class") == "pair"
     ]
     assert [(row["id"], row["data-layout"], row["data-torch"], row["data-transformers"]) for row in rows] == [
@@ -93,8 +137,8 @@ def test_the_grid_has_one_row_per_cell_in_matrix_order_with_filter_data(matrix: 
     ]
 
 
-def test_verdicts_show_as_text_with_passed_over_run_counts(matrix: dict) -> None:
-    page = render_page(matrix)
+def test_verdicts_show_as_text_with_passed_over_run_counts(matrix: dict, details: dict) -> None:
+    page = render_page(matrix, details)
     assert '<span class="chip v-fail">fail <span class="count">1/3</span></span>' in page
     assert '<span class="chip v-xfail">xfail <span class="count">0/1</span></span>' in page
     # a cell that did not run gets one status cell across the suites, with the resolver's reason
@@ -102,10 +146,10 @@ def test_verdicts_show_as_text_with_passed_over_run_counts(matrix: dict) -> None
 
 
 def test_filters_offer_every_layout_and_the_versions_in_version_order(
-    pins: Pins, make_cell, ran_cell: dict, suites: list[str]
+    pins: Pins, make_cell, ran_cell: dict, published
 ) -> None:
     other = {**make_cell("4.46.3", "2.5.1", ran_cell["runs"]), "layout": "list"}
-    page = render_page(new_matrix(pins, [ran_cell, other], generated_at="2026-11-25T10:00:00Z", suites=suites))
+    page = render_page(*published(pins, [ran_cell, other]))
     options: dict[str, list[str]] = {}
     select = None
     for tag, attrs in parse(page).tags:
@@ -120,8 +164,8 @@ def test_filters_offer_every_layout_and_the_versions_in_version_order(
     }
 
 
-def test_changes_section_shows_newly_failing_suites_and_tests(matrix: dict) -> None:
-    page = render_page(matrix)
+def test_changes_section_shows_newly_failing_suites_and_tests(matrix: dict, details: dict) -> None:
+    page = render_page(matrix, details)
     changes = page[page.index('<section id="changes">') : page.index('<section id="legend">')]
     assert "Compared with the matrix generated at <time>2026-11-24T10:00:00Z</time>." in changes
     assert (
@@ -130,34 +174,34 @@ def test_changes_section_shows_newly_failing_suites_and_tests(matrix: dict) -> N
     ) in changes
 
 
-def test_a_matrix_without_recorded_changes_says_so(matrix: dict) -> None:
+def test_a_matrix_without_recorded_changes_says_so(matrix: dict, details: dict) -> None:
     del matrix["changes"]
-    assert "<p>Not recorded for this matrix.</p>" in render_page(matrix)
+    assert "<p>Not recorded for this matrix.</p>" in render_page(matrix, details)
 
 
-def test_the_generated_at_stamp_is_shown(matrix: dict) -> None:
+def test_the_generated_at_stamp_is_shown(matrix: dict, details: dict) -> None:
     assert (
         '<time id="generated-at" datetime="2026-11-25T10:00:00Z">2026-11-25T10:00:00Z</time>'
-        in render_page(matrix)
+        in render_page(matrix, details)
     )
 
 
-def test_render_is_deterministic(matrix: dict) -> None:
-    assert render_page(matrix) == render_page(json.loads(json.dumps(matrix)))
+def test_render_is_deterministic(matrix: dict, details: dict) -> None:
+    assert render_page(matrix, details) == render_page(*json.loads(json.dumps([matrix, details])))
 
 
-def test_a_green_banner_at_the_top_says_there_is_no_compat_regression(matrix: dict) -> None:
-    page = render_page(matrix)
+def test_a_green_banner_at_the_top_says_there_is_no_compat_regression(matrix: dict, details: dict) -> None:
+    page = render_page(matrix, details)
     banner = page[page.index('<section id="compat-regressions"') : page.index("</section>")]
     assert 'class="banner ok"' in banner and "No compat regressions" in banner
     assert page.index('id="compat-regressions"') < page.index('id="filters"') < page.index('id="grid"')
 
 
-def test_a_red_banner_lists_each_compat_regression_escaped(matrix: dict) -> None:
+def test_a_red_banner_lists_each_compat_regression_escaped(matrix: dict, details: dict) -> None:
     matrix["cells"][1]["compat_regressions"] = [
         {"suite": "export", "name": "test_wrapper[<b>]", "verdict": "fail", "error": HOSTILE}
     ]
-    page = render_page(matrix)
+    page = render_page(matrix, details)
     banner = page[page.index('<section id="compat-regressions"') : page.index("</section>")]
     assert 'class="banner bad"' in banner and "1 compat regression</strong>" in banner
     assert (
@@ -169,8 +213,8 @@ def test_a_red_banner_lists_each_compat_regression_escaped(matrix: dict) -> None
     assert len(parse(page).scripts) == 2
 
 
-def test_the_grid_shows_the_static_layer_init_style_after_the_layout(matrix: dict) -> None:
-    page = render_page(matrix)
+def test_the_grid_shows_the_static_layer_init_style_after_the_layout(matrix: dict, details: dict) -> None:
+    page = render_page(matrix, details)
     assert (
         '<th rowspan="2" scope="col">layout</th>'
         '<th rowspan="2" scope="col" class="static-init">StaticLayer init</th>'
@@ -179,8 +223,8 @@ def test_the_grid_shows_the_static_layer_init_style_after_the_layout(matrix: dic
     assert '<td class="layout">not run</td><td class="static-init">—</td>' in page
 
 
-def test_the_legend_has_flaky_and_setup_chips_and_every_cause(matrix: dict) -> None:
-    legend = render_page(matrix).partition('<section id="legend">')[2]
+def test_the_legend_has_flaky_and_setup_chips_and_every_cause(matrix: dict, details: dict) -> None:
+    legend = render_page(matrix, details).partition('<section id="legend">')[2]
     assert '<span class="chip v-flaky">flaky</span>' in legend
     assert '<span class="chip v-setup">setup</span>' in legend
     for cause in ("setup", "not-cache", "cache", "compat", "unattributed"):

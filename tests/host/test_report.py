@@ -1,4 +1,5 @@
-"""kvmatrix.report: building, atomically writing, reading, merging and rendering matrix.json."""
+"""kvmatrix.report: building, atomically writing, reading, merging and rendering matrix.json and its detail
+files."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.detail import split
 from kvmatrix.pins import Pins
 from kvmatrix.report import (
     ReportError,
+    json_text,
     load_matrix,
+    load_published,
     main,
+    matrix_text,
     merge_cells,
     new_matrix,
     render_markdown,
@@ -36,8 +41,27 @@ def section(markdown: str, title: str) -> str:
 
 
 @pytest.fixture
-def matrix(pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str]) -> dict[str, Any]:
-    return new_matrix(pins, [ran_cell, uninstallable_cell], generated_at=GENERATED_AT, suites=suites)
+def both(pins: Pins, ran_cell: dict, uninstallable_cell: dict, published) -> tuple[dict, dict]:
+    """The matrix of the fixture's two cells and their details."""
+    return published(pins, [ran_cell, uninstallable_cell], GENERATED_AT)
+
+
+@pytest.fixture
+def matrix(both: tuple[dict, dict]) -> dict[str, Any]:
+    return both[0]
+
+
+@pytest.fixture
+def details(both: tuple[dict, dict]) -> dict[str, dict[str, Any]]:
+    return both[1]
+
+
+def write_published(folder: Path, matrix: dict, details: dict) -> Path:
+    """matrix.json and cells/<id>.json in `folder`, as publish writes them; returns the matrix path."""
+    for cell_id, detail in details.items():
+        write_text_atomic(folder / "cells" / f"{cell_id}.json", json_text(detail))
+    write_text_atomic(folder / "matrix.json", matrix_text(matrix))
+    return folder / "matrix.json"
 
 
 def test_atomic_write_replaces_content_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -62,14 +86,14 @@ def test_failed_atomic_write_keeps_old_content_and_leaves_no_temp(tmp_path: Path
 
 def test_new_matrix_top_level_and_pins_order(matrix: dict) -> None:
     assert list(matrix) == ["schema_version", "generated_at", "pins_file", "suites", "cells"]
-    assert matrix["schema_version"] == 2
+    assert matrix["schema_version"] == 3
     assert matrix["generated_at"] == GENERATED_AT
     assert matrix["suites"] == ["export", "roundtrip", "compile"]
     assert [cell["id"] for cell in matrix["cells"]] == ["tf4.46.3-torch2.5.1", "tf4.57.6-torch2.13.0"]
 
 
 def test_new_matrix_defaults_to_now(pins: Pins, ran_cell: dict) -> None:
-    stamp = new_matrix(pins, [ran_cell], suites=["export"])["generated_at"]
+    stamp = new_matrix(pins, [split(ran_cell)[0]], suites=["export"])["generated_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
 
 
@@ -79,15 +103,42 @@ def test_new_matrix_rejects_cells_not_in_pins(pins: Pins, make_cell, suites: lis
 
 
 def test_new_matrix_rejects_cells_missing_schema_keys(pins: Pins, ran_cell: dict, suites: list[str]) -> None:
-    del ran_cell["repro"]
-    with pytest.raises(ReportError, match=r"cell #1 \(tf4.57.6-torch2.13.0\) is missing key\(s\): repro"):
-        new_matrix(pins, [ran_cell], suites=suites)
+    summary = split(ran_cell)[0]
+    del summary["repro"], summary["metrics"]
+    missing = r"cell #1 \(tf4.57.6-torch2.13.0\) is missing key\(s\): metrics, repro"
+    with pytest.raises(ReportError, match=missing):
+        new_matrix(pins, [summary], suites=suites)
 
 
-def test_load_matrix_round_trip(tmp_path: Path, matrix: dict) -> None:
-    path = tmp_path / "matrix.json"
-    write_json_atomic(path, matrix)
+def test_load_matrix_round_trip(tmp_path: Path, matrix: dict, details: dict) -> None:
+    path = write_published(tmp_path, matrix, details)
     assert load_matrix(path) == matrix
+    assert load_published(path) == (matrix, details)
+
+
+def test_matrix_json_is_compact_with_one_line_per_cell(matrix: dict) -> None:
+    published = {**matrix, "changes": {"new_cells": []}}
+    text = matrix_text(published)
+    lines = text.splitlines()
+    start = lines.index('"cells":[') + 1
+    assert [json.loads(line.rstrip(",")) for line in lines[start : start + 2]] == matrix["cells"]
+    assert lines[start + 2 :] == ["],", '"changes":{"new_cells":[]}}']
+    assert json.loads(text) == published and "  " not in text
+
+
+def test_a_missing_or_foreign_detail_file_is_a_report_error(
+    tmp_path: Path, matrix: dict, details: dict
+) -> None:
+    path = write_published(tmp_path, matrix, details)
+    detail_path = tmp_path / "cells" / "tf4.57.6-torch2.13.0.json"
+    detail_path.write_text(json.dumps({**details["tf4.46.3-torch2.5.1"]}))
+    foreign = r"tf4.57.6-torch2.13.0.json: schema_version 3 and id 'tf4.46.3-torch"
+    with pytest.raises(ReportError, match=foreign):
+        load_published(path)
+    detail_path.unlink()
+    with pytest.raises(ReportError, match=r"tf4.57.6-torch2.13.0.json: detail file of cell .* not found"):
+        load_published(path)
+    assert load_matrix(path) == matrix  # the summary alone needs no detail file
 
 
 def test_load_matrix_truncated_file(tmp_path: Path, matrix: dict) -> None:
@@ -101,12 +152,15 @@ def test_load_matrix_truncated_file(tmp_path: Path, matrix: dict) -> None:
     ("change", "expected"),
     [
         (
-            lambda m: m.update(schema_version=3),
-            r"schema_version is 3; this reader understands 2 \(and 1, read as 2\)",
+            lambda m: m.update(schema_version=4),
+            r"schema_version is 4; this reader understands 3 \(and 1, 2, read as 3\)",
         ),
         (lambda m: m.pop("schema_version"), "schema_version is None"),
         (lambda m: m.pop("suites"), r"missing top-level key\(s\): suites"),
-        (lambda m: m["cells"][1].pop("runs"), r"cell #2 \(tf4.57.6-torch2.13.0\) is missing key\(s\): runs"),
+        (
+            lambda m: m["cells"][1].pop("tests"),
+            r"cell #2 \(tf4.57.6-torch2.13.0\) is missing key\(s\): tests",
+        ),
         (lambda m: m["cells"][0].update(status="skipped"), "status 'skipped' is not one of"),
     ],
 )
@@ -127,7 +181,7 @@ def test_merge_keeps_other_cells_replaces_rerun_and_drops_removed_pins(
     pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict
 ) -> None:
     removed = make_cell("4.40.0", "2.4.0", {})
-    previous = {"cells": [removed, ran_cell, uninstallable_cell]}
+    previous = [removed, ran_cell, uninstallable_cell]
     rerun = make_cell("4.46.3", "2.5.1", {}, status="infra", status_reason="index timed out")
     fresh_only = make_cell("5.24.0", "2.13.0", {}, status="error", status_reason="segfault")
     merged = merge_cells(previous, [fresh_only, rerun], pins)
@@ -140,13 +194,13 @@ def test_merge_keeps_other_cells_replaces_rerun_and_drops_removed_pins(
 
 
 def test_merge_without_previous_and_unknown_fresh(pins: Pins, make_cell, ran_cell: dict) -> None:
-    assert [cell["id"] for cell in merge_cells(None, [ran_cell], pins)] == ["tf4.57.6-torch2.13.0"]
+    assert [cell["id"] for cell in merge_cells([], [ran_cell], pins)] == ["tf4.57.6-torch2.13.0"]
     with pytest.raises(ReportError, match="fresh cell tf4.40.0-torch2.4.0 is not in"):
-        merge_cells(None, [make_cell("4.40.0", "2.4.0", {})], pins)
+        merge_cells([], [make_cell("4.40.0", "2.4.0", {})], pins)
 
 
-def test_render_table_rows(matrix: dict) -> None:
-    markdown = render_markdown(matrix)
+def test_render_table_rows(matrix: dict, details: dict) -> None:
+    markdown = render_markdown(matrix, details)
     assert markdown.startswith("# KV-cache compatibility matrix\n")
     assert f"Generated at {GENERATED_AT}" in markdown
     table = section(markdown, "Matrix")
@@ -159,22 +213,24 @@ def test_render_table_rows(matrix: dict) -> None:
     assert table.index("| 4.46.3 |") < table.index("| 4.57.6 |")
 
 
-def test_render_legend(matrix: dict) -> None:
-    legend = section(render_markdown(matrix), "Legend")
+def test_render_legend(matrix: dict, details: dict) -> None:
+    legend = section(render_markdown(matrix, details), "Legend")
     for label in ["✅ pass", "❌ fail", "🎲 flaky", "🧰 setup", "⚠️ xfail", "➖ n/a", "💥 error",
                   "🚫 not-installable", "🌐 infra"]:
         assert f"| {label} |" in legend
 
 
-def test_the_legend_explains_every_cause(matrix: dict) -> None:
-    causes = section(render_markdown(matrix), "Legend").partition("### Causes")[2]
+def test_the_legend_explains_every_cause(matrix: dict, details: dict) -> None:
+    causes = section(render_markdown(matrix, details), "Legend").partition("### Causes")[2]
     assert "| cause | meaning |" in causes
     for cause in ["setup", "not-cache", "cache", "compat", "unattributed"]:
         assert f"| `{cause}` | " in causes
 
 
-def test_compat_regressions_come_right_after_the_header_and_say_none_when_there_is_none(matrix: dict) -> None:
-    markdown = render_markdown(matrix)
+def test_compat_regressions_come_right_after_the_header_and_say_none_when_there_is_none(
+    matrix: dict, details: dict
+) -> None:
+    markdown = render_markdown(matrix, details)
     assert markdown.index("## compat regressions") < markdown.index("## Legend")
     assert section(markdown, "compat regressions").strip() == (
         "None: in every cell, every test that passes with transformers alone also passes with "
@@ -182,13 +238,13 @@ def test_compat_regressions_come_right_after_the_header_and_say_none_when_there_
     )
 
 
-def test_compat_regressions_are_listed_per_cell_with_their_errors(matrix: dict) -> None:
+def test_compat_regressions_are_listed_per_cell_with_their_errors(matrix: dict, details: dict) -> None:
     matrix["cells"][1]["compat_regressions"] = [
         {"suite": "export", "name": "test_wrapper[StaticCache-nonstrict]", "verdict": "fail",
          "error": "UnsupportedState: StaticCache was never flattened outside tracing"},
         {"suite": "roundtrip", "name": "test_unflatten", "verdict": "error", "error": None},
     ]
-    regressions = section(render_markdown(matrix), "compat regressions")
+    regressions = section(render_markdown(matrix, details), "compat regressions")
     assert (
         "- `tf4.57.6-torch2.13.0` (2 tests passing with transformers alone):\n"
         "  - export · `test_wrapper[StaticCache-nonstrict]`: ❌ fail with `compat.register()`: "
@@ -198,12 +254,12 @@ def test_compat_regressions_are_listed_per_cell_with_their_errors(matrix: dict) 
     assert "None:" not in regressions and "tf4.46.3" not in regressions
 
 
-def test_failures_show_each_groups_cause_detail_and_upstream_issue(matrix: dict) -> None:
-    tests = matrix["cells"][1]["runs"]["without"]["tests"]
+def test_failures_show_each_groups_cause_detail_and_upstream_issue(matrix: dict, details: dict) -> None:
+    tests = details["tf4.57.6-torch2.13.0"]["runs"]["without"]["tests"]
     for test in tests[:2]:
         test.update(cause="not-cache", cause_detail="without a cache the same export fails too",
                     upstream="pytorch/pytorch#152465")
-    failures = section(render_markdown(matrix), "Failures")
+    failures = section(render_markdown(matrix, details), "Failures")
     assert (
         "- ❌ fail · cause: not-cache (`without a cache the same export fails too`) · upstream "
         "[pytorch/pytorch#152465](https://github.com/pytorch/pytorch/issues/152465) (2 tests): "
@@ -211,15 +267,15 @@ def test_failures_show_each_groups_cause_detail_and_upstream_issue(matrix: dict)
     ) in failures
 
 
-def test_failures_list_flaky_tests_with_their_rate_and_setup_tests(matrix: dict) -> None:
-    with_tests = matrix["cells"][1]["runs"]["with"]["tests"]
+def test_failures_list_flaky_tests_with_their_rate_and_setup_tests(matrix: dict, details: dict) -> None:
+    with_tests = details["tf4.57.6-torch2.13.0"]["runs"]["with"]["tests"]
     with_tests[0].update(
         verdict="flaky", error="AssertionError: mask", reruns=["pass", "fail", "pass", "pass"],
         reason="2/5 runs did not pass (fail 2, pass 3); first error: AssertionError: mask",
     )
     with_tests[1].update(verdict="setup", error="eager prefill failed: RuntimeError: size mismatch",
                          cause="setup", cause_detail="the eager prefill raised")
-    failures = section(render_markdown(matrix), "Failures")
+    failures = section(render_markdown(matrix, details), "Failures")
     assert (
         "- 🎲 flaky (1 test): `AssertionError: mask`\n"
         "  - export · `test_export[DynamicCache-strict]` (with: 2/5 runs did not pass (fail 2, pass 3))"
@@ -233,32 +289,58 @@ def test_failures_list_flaky_tests_with_their_rate_and_setup_tests(matrix: dict)
     assert order == sorted(order)
 
 
-def test_a_schema_1_matrix_is_read_as_schema_2(tmp_path: Path, matrix: dict) -> None:
-    matrix = json.loads(json.dumps(matrix))  # the fixture's two runs share test records
-    matrix["schema_version"] = 1
-    ran = matrix["cells"][1]
-    for cell in matrix["cells"]:
-        del cell["static_layer_init"], cell["compat_regressions"]
-    roundtrip = next(t for t in ran["runs"]["with"]["tests"] if t["suite"] == "roundtrip")
-    roundtrip.update(verdict="fail", error="boom")  # it passes without registration
-    path = tmp_path / "matrix.json"
+def schema_2_file(path: Path, pins: Pins, records: list[dict], suites: list[str]) -> dict:
+    """`records` written to `path` as a schema-2 matrix (full records inline); returns the matrix."""
+    matrix = {"schema_version": 2, "generated_at": GENERATED_AT, "pins_file": pins.path, "suites": suites,
+              "cells": json.loads(json.dumps(records))}  # the fixture's two runs share test records
     path.write_text(json.dumps(matrix))
-    upgraded = load_matrix(path)
-    assert upgraded["schema_version"] == 2
+    return matrix
+
+
+def test_a_schema_2_matrix_is_read_as_schema_3_with_its_runs_in_the_details(
+    tmp_path: Path, pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str], published
+) -> None:
+    old = schema_2_file(tmp_path / "matrix.json", pins, [uninstallable_cell, ran_cell], suites)
+    del old["cells"][1]["metrics"]  # a schema-2 cell written without metrics gets them from its runs
+    (tmp_path / "matrix.json").write_text(json.dumps(old))
+    matrix, details = load_published(tmp_path / "matrix.json")
+    assert (matrix, details) == published(pins, [uninstallable_cell, ran_cell], GENERATED_AT)
+    assert matrix["cells"][1]["metrics"] == {"compile": {}}
+    assert details["tf4.57.6-torch2.13.0"]["runs"] == old["cells"][1]["runs"]
+    assert matrix["cells"][1]["tests"]["export::test_export[DynamicCache-strict]"] == {
+        "with": ["pass", None], "without": ["fail", None]}
+    assert load_matrix(tmp_path / "matrix.json") == matrix
+
+
+def test_a_schema_1_matrix_is_read_as_schema_3(
+    tmp_path: Path, pins: Pins, ran_cell: dict, uninstallable_cell: dict, suites: list[str]
+) -> None:
+    old = schema_2_file(tmp_path / "matrix.json", pins, [uninstallable_cell, ran_cell], suites)
+    old["schema_version"] = 1
+    for cell in old["cells"]:
+        del cell["static_layer_init"], cell["compat_regressions"]
+    roundtrip = next(t for t in old["cells"][1]["runs"]["with"]["tests"] if t["suite"] == "roundtrip")
+    roundtrip.update(verdict="fail", error="boom")  # it passes without registration
+    (tmp_path / "matrix.json").write_text(json.dumps(old))
+    upgraded, details = load_published(tmp_path / "matrix.json")
+    assert upgraded["schema_version"] == 3
     assert [(c["static_layer_init"], c["compat_regressions"]) for c in upgraded["cells"]] == [
         (None, []),
         (None, [{"suite": "roundtrip", "name": "test_roundtrip[DynamicCache]", "verdict": "fail",
                  "error": "boom"}]),
     ]
-    tests = upgraded["cells"][1]["runs"]["with"]["tests"]
+    assert upgraded["cells"][1]["tests"]["roundtrip::test_roundtrip[DynamicCache]"] == {
+        "with": ["fail", "compat"], "without": ["pass", None]}
+    tests = details["tf4.57.6-torch2.13.0"]["runs"]["with"]["tests"]
     causes = {(t["suite"], t["cause"], t["cause_detail"], t["upstream"]) for t in tests}
     compat = ("roundtrip", "compat", "passes with transformers alone; fails after compat.register()", None)
     assert causes == {("export", None, None, None), ("compile", None, None, None), compat}
-    assert all(t["reruns"] == [] for run in upgraded["cells"][1]["runs"].values() for t in run["tests"])
+    runs = details["tf4.57.6-torch2.13.0"]["runs"].values()
+    assert all(t["reruns"] == [] for run in runs for t in run["tests"])
 
 
-def test_render_what_registration_adds(matrix: dict) -> None:
-    adds = section(render_markdown(matrix), "What registration adds")
+def test_render_what_registration_adds(matrix: dict, details: dict) -> None:
+    adds = section(render_markdown(matrix, details), "What registration adds")
     entries = [line for line in adds.splitlines() if line.startswith("- ")]
     assert entries == [
         (
@@ -268,8 +350,8 @@ def test_render_what_registration_adds(matrix: dict) -> None:
     ]
 
 
-def test_render_failures_grouped_by_signature(matrix: dict) -> None:
-    failures = section(render_markdown(matrix), "Failures")
+def test_render_failures_grouped_by_signature(matrix: dict, details: dict) -> None:
+    failures = section(render_markdown(matrix, details), "Failures")
     cell = failures[failures.index("### tf4.57.6-torch2.13.0"):]
     assert "Repro: `nox -s 'cell(tf4.57.6-torch2.13.0)'`" in cell
     assert (
@@ -288,34 +370,34 @@ def test_render_failures_grouped_by_signature(matrix: dict) -> None:
     assert "Repro: `nox -s 'cell(tf4.46.3-torch2.5.1)'`" in uninstallable
 
 
-def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_cell, suites: list[str]) -> None:
+def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_cell, published) -> None:
     runs = {"with": {"exit_code": 4, "duration_s": 1.0, "log_tail": "", "tests": []}}
-    markdown = render_markdown(new_matrix(pins, [make_cell("5.24.0", "2.13.0", runs)], GENERATED_AT, suites=suites))
+    markdown = render_markdown(*published(pins, [make_cell("5.24.0", "2.13.0", runs)]))
     failures = section(markdown, "Failures")
     assert "- 💥 error: export reported no test in the `with` run (pytest exit: 4)" in failures
     assert "- 💥 error: no `without` run recorded" in failures
     assert "| 5.24.0 | 2.13.0 | layer | lazy(key) | 💥 error / 💥 error |" in section(markdown, "Matrix")
 
 
-def test_render_registration_report(matrix: dict) -> None:
-    report = section(render_markdown(matrix), "Registration report")
+def test_render_registration_report(matrix: dict, details: dict) -> None:
+    report = section(render_markdown(matrix, details), "Registration report")
     assert "| DynamicCache | registered | compat | — |" in report
     assert "| StaticCache | already-registered | transformers.integrations | — |" in report
     assert "| OffloadedCache | unsupported | — | needs torch \\| newer |" in report
     assert "No registration report (the cell did not run)." in report
 
 
-def test_render_is_deterministic(matrix: dict) -> None:
-    assert render_markdown(matrix) == render_markdown(json.loads(json.dumps(matrix)))
+def test_render_is_deterministic(matrix: dict, details: dict) -> None:
+    again = json.loads(json.dumps([matrix, details]))
+    assert render_markdown(matrix, details) == render_markdown(*again)
 
 
-def test_cli_renders_matrix(tmp_path: Path, matrix: dict) -> None:
-    source, target = tmp_path / "matrix.json", tmp_path / "matrix.md"
-    write_json_atomic(source, matrix)
+def test_cli_renders_matrix(tmp_path: Path, matrix: dict, details: dict) -> None:
+    source, target = write_published(tmp_path, matrix, details), tmp_path / "matrix.md"
     subprocess.run(
         [sys.executable, "-m", "kvmatrix.report", "render", str(source), str(target)], cwd=REPO, check=True
     )
-    assert target.read_text(encoding="utf-8") == render_markdown(matrix)
+    assert target.read_text(encoding="utf-8") == render_markdown(matrix, details)
 
 
 def test_cli_reports_a_bad_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from index_server import refused_url, serve_index
 
+from kvmatrix.columns import discover_suites
 from kvmatrix.latest import plan as resolve_latest
 from kvmatrix.pins import Cell, load_pins
 from kvmatrix.resolved import load_resolved
@@ -27,7 +28,7 @@ from kvmatrix.verdicts import summarize_suites
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
-SUITES = ["export", "roundtrip", "compile"]
+SUITES = discover_suites(REPO)
 PINNED_USE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
@@ -199,7 +200,8 @@ def test_every_planned_cell_is_a_nox_session() -> None:
 
 
 def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
-    """A result file as a cell job leaves it: every suite has one test with `verdict` in both modes."""
+    """A result file as a cell job leaves it: every suite of the checkout has one test with `verdict` in both
+    modes."""
     tests = [
         {
             "suite": suite,
@@ -229,6 +231,7 @@ def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
         "compat_regressions": [],
         "runs": runs,
         "suites": summarize_suites(runs, SUITES, "ran"),
+        "metrics": {"compile": {}},
         "repro": f"nox -s 'cell({cell.id})'",
         "install_duration_s": 0.5,
         "duration_s": 2.0,
@@ -237,9 +240,11 @@ def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """What the publish job checks out: the host code, the noxfile, the pins and the README."""
+    """What the publish job checks out: the host code, the suites (the matrix's columns), the noxfile, the
+    pins and the README."""
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "kvmatrix", root / "kvmatrix", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("kvmatrix", "suites"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("noxfile.py", "pins.toml", "pins-latest.toml", "README.md"):
         shutil.copy(REPO / name, root / name)
     return root

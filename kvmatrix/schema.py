@@ -1,0 +1,15 @@
+"""The shape of `reports/matrix.json` and of its per-cell detail files (docs/matrix-schema.md): the schema
+version both carry and the keys each level must have."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 3
+TOP_LEVEL_KEYS = ("schema_version", "generated_at", "pins_file", "suites", "cells")
+CELL_KEYS = (
+    "id", "pins", "note", "tags", "status", "status_reason", "python", "resolved", "layout",
+    "static_layer_init", "registration_report", "compat_regressions", "suites", "tests", "metrics", "repro",
+    "install_duration_s", "duration_s", "detail",
+)
+"""A cell of matrix.json, in the order it is written."""
+DETAIL_KEYS = ("schema_version", "id", "freeze", "runs")
+"""A detail file `cells/<cell id>.json`."""
