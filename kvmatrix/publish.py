@@ -13,6 +13,7 @@ from typing import Any
 
 from .badges import badges
 from .cell import SUITES, repro_command
+from .cell_results import read_cell_result
 from .history import diff, extend_history
 from .html import render_page
 from .pins import Cell, Pins
@@ -37,7 +38,7 @@ def collect(results_dir: Path, cells: tuple[Cell, ...]) -> list[dict[str, Any]]:
     for cell in cells:
         path = results_dir / f"{cell.id}.json"
         if path.exists():
-            records.append(json.loads(path.read_text()))
+            records.append(read_cell_result(path))
         else:
             records.append(missing_result(cell, f"no result file {path.name}: the cell session did not finish"))
     return records
@@ -72,6 +73,9 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     is written, so a partial run never replaces the last published matrix. Every output is rendered before
     the first one is written, and each is replaced atomically.
     """
+    if not any((results_dir / f"{cell.id}.json").exists() for cell in cells):  # e.g. no interpreter
+        raise IncompleteRun(f"refusing to publish: no requested cell left a result file in {results_dir} "
+                            f"(requested: {', '.join(cell.id for cell in cells) or 'none'}); nothing was written")
     if require_complete:
         missing = [cell.id for cell in cells if not (results_dir / f"{cell.id}.json").exists()]
         if missing:
