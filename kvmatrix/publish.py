@@ -15,6 +15,7 @@ from .badges import badges
 from .cell import SUITES, repro_command
 from .cell_results import read_cell_result
 from .history import diff, extend_history
+from .history_file import read_history
 from .html import render_page
 from .pins import Cell, Pins
 from .report import load_matrix, merge_cells, new_matrix, render_markdown, render_table, write_text_atomic
@@ -88,7 +89,7 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     merged = merge_cells(previous, collect(results_dir, cells), pins)
     matrix = new_matrix(pins, merged, suites=SUITES)
     matrix["changes"] = diff(previous, matrix)
-    history = history_path.read_text(encoding="utf-8") if history_path.exists() else ""
+    history = read_history(history_path)  # a truncated line is reported and dropped
     if not history and previous is not None:
         history = extend_history("", previous)  # the first history also records what it is compared with
     texts = {
