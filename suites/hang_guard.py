@@ -9,7 +9,8 @@ crashed and starts a new one, so the rest of the run still reports; the recorder
 records the test as hung, naming where it was stuck.
 
 The files live in KVCC_HANG_DIR, a temporary folder the controller (the process that starts the workers)
-makes when the variable is unset and removes at the end.
+makes when the variable is unset, beside the results file (KVCC_RESULTS) when there is one, and removes at
+the end.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def _short(path: str) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     """In the controller (or a plain run), make the folder for the stack files unless one is named."""
     if not hasattr(config, "workerinput") and not os.environ.get(HANG_DIR):
-        config.stash[_MADE] = os.environ[HANG_DIR] = tempfile.mkdtemp(prefix="kvcc-hangs-")
+        results = os.environ.get("KVCC_RESULTS")  # beside the results: left in the cell's folder if killed
+        beside = str(Path(results).parent) if results and Path(results).parent.is_dir() else None
+        config.stash[_MADE] = os.environ[HANG_DIR] = tempfile.mkdtemp(prefix="kvcc-hangs-", dir=beside)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
