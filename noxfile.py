@@ -23,7 +23,7 @@ from kvmatrix.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.publish import IncompleteRun  # noqa: E402
 from kvmatrix.publish import publish as publish_reports  # noqa: E402
-from kvmatrix.report import render_changes  # noqa: E402
+from kvmatrix.report import ReportError, render_changes  # noqa: E402
 from kvmatrix.resolved import load_resolved  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
@@ -83,10 +83,20 @@ def publish(session: nox.Session) -> None:
     readme = ROOT / "README.md" if reports == REPORTS else None
     try:
         matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args)
-    except IncompleteRun as exc:
-        session.error(str(exc))
+    except PUBLISH_ERRORS as exc:
+        _publish_failed(session, exc)
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
     print(f"Changes since last run\n{render_changes(matrix['changes'])}")
+
+
+PUBLISH_ERRORS = (IncompleteRun, ReportError, OSError)
+"""What a publish that writes nothing raises: a refused run, a corrupt matrix or cell result, a folder
+it cannot write."""
+
+
+def _publish_failed(session: nox.Session, exc: Exception) -> None:
+    """End the session with one line saying why the reports were not published."""
+    session.error(f"cannot write the reports: {exc}" if isinstance(exc, OSError) else str(exc))
 
 
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
@@ -209,19 +219,24 @@ def latest(session: nox.Session) -> None:
 
     `--pins FILE` reads another file, `--plan` only prints the resolved cells."""
     from kvmatrix.latest import describe, plan, run_planned
-    from kvmatrix.releases import IndexUnavailable
+    from kvmatrix.releases import IndexUnavailable, PackageNotFound
 
     pins_path = _option(session, "--pins", Path("pins-latest.toml"))
     try:
         pins = plan(pins_path)
-    except IndexUnavailable as exc:
+    except PinsError as exc:
+        session.error(str(exc))
+    except (IndexUnavailable, PackageNotFound) as exc:  # as python -m kvmatrix.plan reports them
         session.error(f"infra: {exc}")
     for line in describe(pins):
         session.log(line)
     if "--plan" in session.posargs:
         return
     reports = _option(session, "--reports", REPORTS / "latest")
-    matrix = run_planned(pins, ROOT, _option(session, "--work", ROOT / "build" / "latest"), reports)
+    try:
+        matrix = run_planned(pins, ROOT, _option(session, "--work", ROOT / "build" / "latest"), reports)
+    except PUBLISH_ERRORS as exc:
+        _publish_failed(session, exc)
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
 
 

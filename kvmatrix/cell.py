@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +18,7 @@ from .install import InstallOutcome, freeze, install
 from .metrics import cell_metrics
 from .paths import relative_paths_in
 from .pins import Cell
+from .procgroup import run_contained
 from .report import write_json_atomic
 from .reruns import RERUN_ENV, rerun_failures
 from .verdicts import ERROR, RAN, summarize_suites
@@ -61,13 +61,16 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 def pytest_options(env: dict[str, str]) -> list[str]:
     """Recorder plugin, crash isolation (xdist restarts a dead worker and reports its test) and a per-test
-    timeout (signal method: the hung test fails with a Timeout, its worker lives on). KVCC_EXTRA_PLUGINS
-    (comma-separated modules) adds plugins, e.g. tests.faults.crash_plugin for fault-injection runs."""
+    timeout (signal method: the hung test fails with a Timeout, its worker lives on; a test stuck in C code,
+    which the signal never reaches, is ended with its worker by suites.hang_guard a little later).
+    KVCC_EXTRA_PLUGINS (comma-separated modules) adds plugins, e.g. tests.faults.crash_plugin for
+    fault-injection runs."""
     workers = env.get("KVCC_WORKERS", str(WORKERS))
     timeout = env.get("KVCC_TEST_TIMEOUT_S", str(TEST_TIMEOUT_S))
     extra = [arg for plugin in env.get("KVCC_EXTRA_PLUGINS", "").split(",") if plugin for arg in ("-p", plugin)]
     return [
-        "-p", "suites.recorder", *extra, "-p", "no:cacheprovider", "-p", "no:logging", "-q",
+        "-p", "suites.recorder", "-p", "suites.hang_guard", *extra,
+        "-p", "no:cacheprovider", "-p", "no:logging", "-q",
         "-n", workers, "--max-worker-restart", env.get("KVCC_MAX_WORKER_RESTART", str(MAX_WORKER_RESTARTS)),
         "--timeout", timeout, "--timeout-method", "signal",
     ]
@@ -81,7 +84,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     those tests instead of the whole of suites/. `env` adds variables to the process's environment.
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
-    turns into `error` for every suite, with the exit status and the log tail kept for the reader.
+    turns into `error` for every suite, with the exit status and the log tail kept for the reader. The
+    run's process group is killed when it returns, so no worker outlives it.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
@@ -92,13 +96,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     targets = ["suites"] if selection is None else selection
     command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]
     started_at, start = time.time(), time.monotonic()
-    with log.open("w") as out:
-        try:
-            exit_code: int | str = subprocess.run(
-                command, cwd=repo_root, env=process_env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s
-            ).returncode
-        except subprocess.TimeoutExpired:
-            exit_code = f"timeout after {timeout_s}s"
+    with log.open("w") as out:  # no process of the run (a hung xdist worker) outlives it
+        exit_code = run_contained(command, cwd=repo_root, env=process_env, out=out, timeout_s=timeout_s)
     run: dict[str, Any] = {"exit_code": exit_code, "started_at": round(started_at, 2),
                            "duration_s": round(time.monotonic() - start, 2), "log_tail": _tail(log), "tests": []}
     if results.exists():

@@ -3,6 +3,10 @@
 A pair whose pins cannot be resolved together is `not-installable` (with the resolver's reason); a network
 or index failure is `infra` and is retried a bounded number of times with backoff; anything else is
 `error`. None of them is ever a suite verdict.
+
+Only a resolver that worked from proper index answers proves that pins cannot coexist: a project the index
+did not find (it answered 404, 401 or 403) or listed without any file (an HTML login page answering 200)
+is `infra`, however uv words it (kvmatrix.index_check).
 """
 
 from __future__ import annotations
@@ -13,10 +17,18 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from .index_check import unlisted_projects
+from .verdicts import ERROR, INFRA, NOT_INSTALLABLE
+
+INDEX_PATTERNS = (
+    r"was not found in the package registry",  # uv, for a project page answering 404, 401 or 403
+    r"returned a \d{3} [\w ]+ error|lack of valid authentication credentials",
+)
+"""The index did not answer properly: the resolver's conclusion proves nothing about the pins."""
 NOT_INSTALLABLE_PATTERNS = (
     r"No solution found when resolving",
     r"Because .* we can conclude",
-    r"is not available in the package index|not found in the package registry",
+    r"is not available in the package index",
     r"there is no version of",
     r"no matching distribution",
     r"requirements are unsatisfiable",
@@ -43,12 +55,26 @@ class InstallOutcome:
 
 
 def classify(output: str) -> str:
-    """`not-installable`, `infra` or `error` for a failed uv run's output (resolver reasons win)."""
+    """`not-installable`, `infra` or `error` for a failed uv run's output: an index that did not answer
+    properly first, then resolver reasons, then network failures."""
+    if any(re.search(p, output, re.IGNORECASE) for p in INDEX_PATTERNS):
+        return INFRA
     if any(re.search(p, output, re.IGNORECASE) for p in NOT_INSTALLABLE_PATTERNS):
-        return "not-installable"
+        return NOT_INSTALLABLE
     if any(re.search(p, output, re.IGNORECASE) for p in INFRA_PATTERNS):
-        return "infra"
-    return "error"
+        return INFRA
+    return ERROR
+
+
+def diagnose(output: str) -> tuple[str, str]:
+    """(status, reason) of a failed uv run: `classify`, except that a resolver failure about a project no
+    index lists any file of is `infra`, with what the indexes answered as its reason."""
+    status, reason = classify(output), reason_of(output)
+    if status == NOT_INSTALLABLE:
+        unlisted = unlisted_projects(output)
+        if unlisted is not None:
+            return INFRA, f"{unlisted} (uv said: {reason})"[:600]
+    return status, reason
 
 
 def reason_of(output: str) -> str:
@@ -81,8 +107,8 @@ def install(python: str, requirements: list[str], retries: int = 3, backoff_s: f
         if proc.returncode == 0:
             outcome.status, outcome.reason = "ran", None
             break
-        outcome.status, outcome.reason = classify(output), reason_of(output)
-        if outcome.status != "infra" or attempt == retries:
+        outcome.status, outcome.reason = diagnose(output)
+        if outcome.status != INFRA or attempt == retries:
             break
         time.sleep(backoff_s * 2 ** (attempt - 1))
     outcome.duration_s = round(time.monotonic() - start, 2)

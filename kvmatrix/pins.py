@@ -7,6 +7,7 @@ touches the network.
 
 from __future__ import annotations
 
+import codecs
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,9 @@ CELL_FIELDS = (*PACKAGES, "note", "tags", "prereleases")
 LATEST = "latest"
 NEWEST_PATCH_OF_EACH_MINOR = "newest_patch_of_each_minor"
 _PYTHON = re.compile(r"\d+\.\d+")
+PYTHON_MINORS = range(10, 17)
+"""The CPython 3 minors a pins file may name: from 3.10 (the project's requires-python) to the newest one
+uv can install (3.16 when this was written; raise the bound when a new CPython ships)."""
 
 ReleasesFn = Callable[[str, bool], Sequence[Version]]
 """`(package, prereleases) -> its installable released versions`, e.g. `kvmatrix.releases.list_releases`."""
@@ -153,6 +157,9 @@ def load_pins(path: str | Path) -> Pins:
     python = data.get("python")
     if not isinstance(python, str) or not _PYTHON.fullmatch(python):
         raise PinsError(f'{path}: python must be a "major.minor" string like "3.11", found {python!r}')
+    if python not in {f"3.{minor}" for minor in PYTHON_MINORS}:
+        raise PinsError(f"{path}: python {python!r} is not a CPython version one can install: write "
+                        f'"3.<minor>" from "3.{PYTHON_MINORS[0]}" to "3.{PYTHON_MINORS[-1]}", like "3.11"')
     tables = data.get("cell", [])
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         raise PinsError(f"{path}: 'cell' must be an array of tables written as [[cell]]")
@@ -223,12 +230,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise PinsError(f"{path}: pins file not found") from None
     except OSError as exc:
         raise PinsError(f"{path}: cannot read pins file: {exc.strerror or exc}") from None
+    if raw.startswith(codecs.BOM_UTF8):
+        raise PinsError(f"{path}: pins file starts with a UTF-8 byte order mark (BOM), which TOML does not "
+                        "allow; save it as UTF-8 without BOM")
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise PinsError(f"{path}: pins file is not valid UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise PinsError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise PinsError(f"{path}: invalid TOML: values nested too deeply to read") from None
 
 
 def _parse_cell(table: dict[str, Any], where: str, position: int) -> Cell | PendingCell:

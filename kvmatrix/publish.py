@@ -10,15 +10,16 @@ run with a clear error before anything is written.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from .badges import badges
 from .cell import repro_command
+from .cell_results import read_cell_result
 from .columns import REPO_ROOT, discover_suites
 from .detail import DETAIL_FOLDER, join, split
 from .history import diff, extend_history
+from .history_file import read_history
 from .html import render_page
 from .metrics import cell_metrics
 from .paths import relative_paths_in
@@ -54,7 +55,7 @@ def collect(results_dir: Path, cells: tuple[Cell, ...]) -> list[dict[str, Any]]:
     for cell in cells:
         path = results_dir / f"{cell.id}.json"
         if path.exists():
-            records.append(json.loads(path.read_text()))
+            records.append(read_cell_result(path))
         else:
             records.append(missing_result(cell, f"no result file {path.name}: the cell session did not finish"))
     return records
@@ -100,6 +101,9 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     is written, so a partial run never replaces the last published matrix. Every output is rendered before
     the first one is written, and each is replaced atomically.
     """
+    if not any((results_dir / f"{cell.id}.json").exists() for cell in cells):  # e.g. no interpreter
+        raise IncompleteRun(f"refusing to publish: no requested cell left a result file in {results_dir} "
+                            f"(requested: {', '.join(cell.id for cell in cells) or 'none'}); nothing was written")
     if require_complete:
         missing = [cell.id for cell in cells if not (results_dir / f"{cell.id}.json").exists()]
         if missing:
@@ -117,7 +121,7 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     details = {detail["id"]: detail for _, detail in halves}
     matrix = new_matrix(pins, [summary for summary, _ in halves], suites=suites)
     matrix["changes"] = diff(previous, matrix, details)
-    history = history_path.read_text(encoding="utf-8") if history_path.exists() else ""
+    history = read_history(history_path)  # a truncated line is reported and dropped
     if not history and previous is not None:
         history = extend_history("", previous)  # the first history also records what it is compared with
     texts = {

@@ -65,7 +65,7 @@ def installable_versions(project: dict[str, Any], prereleases: bool = False) -> 
     pre-releases and dev releases only when `prereleases`."""
     versions: set[Version] = set()
     for file in project.get("files", []):
-        version = _version_of(file.get("filename", ""))
+        version = version_of(file.get("filename", ""))
         if version is None or file.get("yanked"):
             continue
         if prereleases or not version.is_prerelease:
@@ -73,7 +73,7 @@ def installable_versions(project: dict[str, Any], prereleases: bool = False) -> 
     return sorted(versions)
 
 
-def _version_of(filename: str) -> Version | None:
+def version_of(filename: str) -> Version | None:
     """The version in a wheel or sdist file name; None for other or malformed files."""
     try:
         if filename.endswith(".whl"):

@@ -3,10 +3,12 @@ cell-run JSON (docs/matrix-schema.md).
 
 Verdicts: pass, fail, xfail (with the reason), n/a (a skip whose reason starts with "n/a: "), setup (the
 test's own eager step or a fixture failed: suites.attribution), error (teardown/collection failure, a
-crashed or timed-out test, memory exhaustion, or any other skip: a silent skip is not a verdict). Crash isolation comes from the ecosystem's tools: pytest-xdist restarts a
-worker that dies (segfault, abort, OOM kill) and reports the test it was running; pytest-timeout fails a
-test that hangs. Only the xdist controller (or a plain pytest process) records and writes; a worker sends
-the cell description (layout, registration report) to it when it finishes.
+crashed or timed-out test, memory exhaustion, or any other skip: a silent skip is not a verdict). Crash
+isolation comes from the ecosystem's tools: pytest-xdist restarts a worker that dies (segfault, abort, OOM
+kill) and reports the test it was running; pytest-timeout fails a test that hangs, and suites.hang_guard
+ends the process of one stuck where pytest-timeout cannot reach (C code). Only the xdist controller (or a
+plain pytest process) records and writes; a worker sends the cell description (layout, registration
+report) to it when it finishes.
 
 Environment: KVCC_REGISTRATION (with/without, recorded), KVCC_RESULTS (output path; unset = not written),
 KVCC_MEMORY_LIMIT_GB (data-segment limit per process, so a runaway allocation raises MemoryError instead
@@ -29,6 +31,7 @@ from typing import Any
 import pytest
 
 from suites.attribution import RECORD_FIELDS
+from suites.hang_guard import hang_report
 
 NA_PREFIX = "n/a: "
 ENVIRONMENT = pytest.StashKey[Callable[[], dict[str, Any]]]()
@@ -71,10 +74,12 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     return head[:400]
 
 
+HUNG = "the test hung past its timeout"
+WORKER_CRASHED = re.compile(r"^worker '\w+' crashed while running")
 # A failure whose first error line matches one of these did not answer the question: it is an error.
 NOT_AN_ANSWER = (
-    (re.compile(r"^worker '\w+' crashed while running"), "the test process died (crash, abort or kill)"),
-    (re.compile(r"Timeout \(>[\d.]+s\) from pytest-timeout"), "the test hung past its timeout"),
+    (WORKER_CRASHED, "the test process died (crash, abort or kill)"),
+    (re.compile(r"Timeout \(>[\d.]+s\) from pytest-timeout"), HUNG),
     (re.compile(r"^MemoryError\b"), "the test exhausted its memory limit"),
 )
 
@@ -92,6 +97,9 @@ def phase_verdict(report: pytest.TestReport) -> tuple[str, str | None, str | Non
             return "n/a", reason.removeprefix(NA_PREFIX), None
         return "error", None, f"unexpected skip (a skip must be n/a with its reason): {reason}"
     error = error_line(report) or ""
+    hung = hang_report(report.nodeid) if WORKER_CRASHED.search(error) else None
+    if hung is not None:  # the hang guard (suites.hang_guard) stopped it
+        return "error", HUNG, f"{HUNG}: {hung}"
     for pattern, meaning in NOT_AN_ANSWER:
         if pattern.search(error):
             return "error", meaning, f"{meaning}: {error}"

@@ -15,6 +15,16 @@ DATA = Path(__file__).parent / "data"
 JSON_SIMPLE = "application/vnd.pypi.simple.v1+json"
 
 
+Answer = tuple[int, str, bytes]
+"""(status, content type, body) of one HTTP answer."""
+NOT_FOUND: Answer = (404, "text/plain", b"Not Found")
+FORBIDDEN: Answer = (403, "text/plain", b"Forbidden")
+UNAUTHORIZED: Answer = (401, "text/plain", b"Unauthorized")
+LOGIN_PAGE: Answer = (200, "text/html", b"<html><body><form action='/login'>Sign in</form>"
+                                       b"<a href='/forgot-password'>Forgot?</a></body></html>")
+"""What a proxy that wants a login answers for every page: 200, HTML, no distribution file."""
+
+
 @dataclass
 class SimpleIndex:
     """The running index: its URL, and every request it answered as (path, Accept header)."""
@@ -23,7 +33,7 @@ class SimpleIndex:
     requests: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _pages() -> dict[str, tuple[int, str, bytes]]:
+def _pages() -> dict[str, Answer]:
     """path -> (status, content type, body)."""
     pages = {f"/simple/{path.stem.removeprefix('simple-')}/": (200, JSON_SIMPLE, path.read_bytes())
              for path in DATA.glob("simple-*.json")}
@@ -33,15 +43,16 @@ def _pages() -> dict[str, tuple[int, str, bytes]]:
 
 
 @contextmanager
-def serve_index() -> Iterator[SimpleIndex]:
-    """Serve the index on 127.0.0.1 (a free port) for the duration of the `with` block."""
+def serve_index(everything: Answer | None = None) -> Iterator[SimpleIndex]:
+    """Serve the index on 127.0.0.1 (a free port) for the duration of the `with` block; with `everything`,
+    a broken index that gives that answer to every request instead."""
     pages = _pages()
     index = SimpleIndex(url="")
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             index.requests.append((self.path, self.headers.get("Accept", "")))
-            status, content_type, body = pages.get(self.path, (404, "text/plain", b"Not Found"))
+            status, content_type, body = everything or pages.get(self.path, NOT_FOUND)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))

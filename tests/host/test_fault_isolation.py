@@ -1,9 +1,11 @@
-"""A segfault, an abort, a hang and memory exhaustion inside a cell each give that test an `error` with
-its cause, and the other tests still report: injected for real through the cell runner."""
+"""A segfault, an abort, a hang (inside C code or in Python) and memory exhaustion inside a cell each give
+that test an `error` with its cause, and the other tests still report: injected for real through the cell
+runner. No process of a run outlives it."""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,9 @@ import pytest
 from kvmatrix.cell import run_suites
 
 ROOT = Path(__file__).resolve().parents[2]
+FAULTS = "tests/faults/test_faults.py"
+RUN_LIMIT_S = 120
+"""Far more than the fault run needs; without a working hang guard the run would end here, reporting nothing."""
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +23,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("KVCC_INJECT_FAULTS", "1")
         env.setenv("KVCC_TEST_TIMEOUT_S", "5")
-        env.setenv("KVCC_MEMORY_LIMIT_GB", "2")
-        return run_suites(sys.executable, ROOT, "with", tmp_path_factory.mktemp("faults"),
-                          selection=["tests/faults/test_faults.py"])
+        env.setenv("KVCC_MEMORY_LIMIT_GB", "0.5")  # below test_memory_exhaustion's HOG_BYTES
+        return run_suites(sys.executable, ROOT, "with", tmp_path_factory.mktemp("faults"), timeout_s=RUN_LIMIT_S,
+                          selection=[FAULTS])
 
 
 def verdicts(run: dict) -> dict[str, tuple[str, str | None]]:
@@ -29,7 +34,7 @@ def verdicts(run: dict) -> dict[str, tuple[str, str | None]]:
 
 def test_every_test_reports_even_after_crashes(run: dict) -> None:
     assert set(verdicts(run)) == {
-        "test_before_the_faults_passes", "test_segfault", "test_abort", "test_hang",
+        "test_before_the_faults_passes", "test_segfault", "test_abort", "test_hang", "test_hang_in_python",
         "test_memory_exhaustion", "test_after_the_faults_passes",
     }
     assert verdicts(run)["test_before_the_faults_passes"][0] == "pass"
@@ -42,6 +47,7 @@ def test_every_test_reports_even_after_crashes(run: dict) -> None:
         ("test_segfault", "process died"),
         ("test_abort", "process died"),
         ("test_hang", "hung past its timeout"),
+        ("test_hang_in_python", "hung past its timeout"),
         ("test_memory_exhaustion", "exhausted its memory"),
     ],
 )
@@ -51,13 +57,50 @@ def test_each_fault_is_an_error_naming_its_cause(run: dict, test: str, cause: st
     assert cause in error
 
 
+def test_a_hang_inside_c_code_names_where_it_was_stuck(run: dict) -> None:
+    error = verdicts(run)["test_hang"][1]
+    assert f"stuck outside Python in {FAULTS}:" in error and "(test_hang)" in error
+
+
+def test_the_memory_fault_passes_when_its_limit_allows_the_allocation(tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KVCC_INJECT_FAULTS", "1")
+        env.setenv("KVCC_MEMORY_LIMIT_GB", "64")
+        run = run_suites(sys.executable, ROOT, "with", tmp_path, selection=[f"{FAULTS}::test_memory_exhaustion"])
+    assert verdicts(run) == {"test_memory_exhaustion": ("pass", None)}
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_no_process_outlives_a_run_stopped_at_its_time_limit(tmp_path: Path) -> None:
+    pid_file = tmp_path / "hang.pid"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KVCC_INJECT_FAULTS", "1")
+        env.setenv("KVCC_TEST_TIMEOUT_S", "600")  # the hang guard waits longer than the run may last
+        env.setenv("KVCC_FAULT_PID_FILE", str(pid_file))
+        run = run_suites(sys.executable, ROOT, "with", tmp_path / "work", timeout_s=20,
+                         selection=[f"{FAULTS}::test_hang"])
+    assert run["exit_code"] == "timeout after 20s"
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(worker), f"the hung test's process {worker} outlived its run"
+
+
 def test_tests_left_unrun_when_workers_stop_restarting_are_errors(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("KVCC_INJECT_FAULTS", "1")
         env.setenv("KVCC_MAX_WORKER_RESTART", "0")
         run = run_suites(sys.executable, ROOT, "with", tmp_path,
-                         selection=["tests/faults/test_faults.py::test_segfault",
-                                    "tests/faults/test_faults.py::test_after_the_faults_passes"])
+                         selection=[f"{FAULTS}::test_segfault", f"{FAULTS}::test_after_the_faults_passes"])
     assert verdicts(run)["test_segfault"][0] == "error"
     verdict, error = verdicts(run)["test_after_the_faults_passes"]
     assert verdict == "error" and error.startswith("not run")

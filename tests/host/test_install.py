@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from index_server import FORBIDDEN, LOGIN_PAGE, NOT_FOUND, UNAUTHORIZED, Answer, serve_index
 
 from kvmatrix.install import classify, install, uv_install_command
 
@@ -37,6 +38,40 @@ def test_a_refusing_index_is_infra_and_retried(venv_python: str, monkeypatch: py
     assert outcome.attempts == 2
 
 
+def use_only(monkeypatch: pytest.MonkeyPatch, index_url: str) -> None:
+    """Make uv (and the index check) read `index_url` alone, with no cache and no local wheels."""
+    monkeypatch.setenv("UV_DEFAULT_INDEX", index_url)
+    monkeypatch.setenv("UV_NO_CACHE", "1")
+    for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@needs_uv
+@pytest.mark.parametrize("answer", [NOT_FOUND, FORBIDDEN, UNAUTHORIZED, LOGIN_PAGE],
+                         ids=["404", "403", "401", "login-page"])
+def test_an_index_that_does_not_answer_properly_is_infra_and_retried(
+    venv_python: str, monkeypatch: pytest.MonkeyPatch, answer: Answer
+) -> None:
+    with serve_index(answer) as index:
+        use_only(monkeypatch, index.url)
+        outcome = install(venv_python, ["torch==2.13.0"], retries=2, backoff_s=0.01)
+    assert outcome.status == "infra", outcome.reason
+    assert outcome.attempts == 2
+    assert "torch" in outcome.reason
+
+
+@needs_uv
+def test_a_version_a_working_index_does_not_list_is_not_installable(
+    venv_python: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_index() as index:
+        use_only(monkeypatch, index.url)
+        outcome = install(venv_python, ["torch==9.9.9"], retries=2, backoff_s=0.01)
+    assert outcome.status == "not-installable", outcome.reason
+    assert outcome.attempts == 1
+    assert "torch==9.9.9" in outcome.reason
+
+
 def test_pip_find_links_is_passed_on_to_uv(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_FIND_LINKS", "/opt/wheels /srv/more")
     command = uv_install_command("/venv/bin/python", ["torch==2.13.0"])
@@ -50,6 +85,13 @@ def test_pip_find_links_is_passed_on_to_uv(monkeypatch: pytest.MonkeyPatch) -> N
         ("× No solution found when resolving dependencies:\n╰─▶ Because torch==9.9 was not found", "not-installable"),
         ("error: Failed to fetch: `https://pypi.org/simple/torch/`\n Caused by: Connection refused", "infra"),
         ("error: Failed to build `foo==1.0`\n  Caused by: gcc exited with 1", "error"),
+        ("error: No solution found when resolving dependencies\n  cause: Because torch was not found in the "
+         "package registry and you require torch==2.13.0, we can conclude that your requirements are "
+         "unsatisfiable.", "infra"),
+        ("error: No solution found when resolving dependencies\n  cause: Because six was not found in the "
+         "package registry and you require six==1.16.0, we can conclude that your requirements are "
+         "unsatisfiable.\n\nhint: An index (http://127.0.0.1:8/simple) returned a 403 Forbidden error.",
+         "infra"),
     ],
 )
 def test_failure_classes(output: str, status: str) -> None:

@@ -1,11 +1,17 @@
-"""The noxfile turns a bad pins file into one clear error line, and lists one session per pinned cell."""
+"""The noxfile turns a bad pins file, an index that does not answer properly and a publish that cannot be
+done into one clear error line, and lists one session per pinned cell."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+from index_server import NOT_FOUND, serve_index
 
 from kvmatrix.pins import load_pins
 
@@ -15,6 +21,78 @@ ROOT = Path(__file__).resolve().parents[2]
 def nox_list(pins: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "KVCC_PINS": pins}
     return subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def nox_session(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`nox -s ARGS...` from the repository, with `env` added to the environment."""
+    return subprocess.run([sys.executable, "-m", "nox", "-s", *args], cwd=ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True)
+
+
+def one_clear_error(proc: subprocess.CompletedProcess, *expected: str) -> None:
+    """The session failed, without a traceback, and one line of its output holds every `expected` text."""
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Traceback" not in output, output
+    assert any(all(text in line for text in expected) for line in output.splitlines()), output
+
+
+def test_latest_with_a_bad_pins_file_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('schema_version = 1\npython = "3.11"\n')
+    one_clear_error(nox_session("latest", "--", "--pins", str(bad), "--plan"), f"{bad}: no cells")
+
+
+def test_latest_against_an_index_answering_404_is_infra_in_one_line() -> None:
+    with serve_index(NOT_FOUND) as index:
+        proc = nox_session("latest", "--", "--plan", UV_DEFAULT_INDEX=index.url)
+    one_clear_error(proc, "infra: ", "HTTP 404")
+
+
+@pytest.fixture
+def one_result(tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any]) -> Path:
+    """A results folder holding the result of tf4.57.6-torch2.13.0, a cell of `pins_file`."""
+    results = tmp_path / "cells"
+    results.mkdir()
+    (results / f"{ran_cell['id']}.json").write_text(json.dumps(ran_cell))
+    return results
+
+
+def nox_publish(pins_file: Path, results: Path, reports: Path) -> subprocess.CompletedProcess:
+    return nox_session("publish", "--", "--results", str(results), "--reports", str(reports),
+                       "--cells", "tf4.57.6-torch2.13.0", KVCC_PINS=str(pins_file))
+
+
+def test_publish_of_a_corrupt_cell_result_is_one_clear_error_naming_it(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    result = one_result / "tf4.57.6-torch2.13.0.json"
+    result.write_text(result.read_text()[:100])
+    one_clear_error(nox_publish(pins_file, one_result, tmp_path / "reports"), str(result), "not valid JSON")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_publish_of_a_run_without_results_is_refused_in_one_line(tmp_path: Path, pins_file: Path) -> None:
+    proc = nox_publish(pins_file, tmp_path / "cells", tmp_path / "reports")
+    one_clear_error(proc, "refusing to publish: no requested cell left a result file", "nothing was written")
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_publish_into_a_read_only_reports_folder_is_one_clear_error(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir(mode=0o555)
+    one_clear_error(nox_publish(pins_file, one_result, reports), "cannot write the reports: ", "Permission denied")
+
+
+def test_publish_where_the_reports_folder_is_a_file_is_one_clear_error(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    reports.write_text("not a folder")
+    one_clear_error(nox_publish(pins_file, one_result, reports), "cannot write the reports: ", str(reports))
 
 
 def test_a_bad_pins_file_is_one_clear_error(tmp_path: Path) -> None:

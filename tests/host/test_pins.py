@@ -106,6 +106,13 @@ BAD_PINS = {
         'schema_version = 1\npython = "3"\n' + cell_toml(),
         'python must be a "major.minor" string like "3.11", found \'3\'',
     ),
+    **{f"python {version} is no installable CPython": (
+        f'schema_version = 1\npython = "{version}"\n' + cell_toml(),
+        f'python {version!r} is not a CPython version one can install: write "3.<minor>" from "3.10" to',
+    ) for version in ("99.99", "3.011", "2.7", "3.9", "3.99")},
+    "UTF-8 byte order mark": ("\ufeff" + HEADER + cell_toml(), "starts with a UTF-8 byte order mark (BOM)"),
+    "deeply nested value": (HEADER + "x = " + "[" * 100_000 + "]" * 100_000 + "\n" + cell_toml(),
+                            "invalid TOML: values nested too deeply"),
     "no cells": (HEADER, "no cells"),
     "cell not an array of tables": (HEADER + 'cell = "4.57.6"\n', "'cell' must be an array of tables"),
     "tags not a list": (HEADER + cell_toml(extra='tags = "smoke"\n'), "tags must be a list of non-empty"),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.detail import join
 from kvmatrix.pins import Cell, Pins, load_pins
 from kvmatrix.publish import README_END, README_START, IncompleteRun, embed_in_readme, publish
 from kvmatrix.report import ReportError, load_matrix, load_published
@@ -311,13 +312,18 @@ def test_matrix_json_of_nine_cells_of_64_tests_per_mode_stays_small(tmp_path: Pa
 
 
 def test_the_committed_matrix_republished_stays_small(tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
+    reports, results = tmp_path / "reports", tmp_path / "cells"
     shutil.copytree(REPO / "reports", reports)
-    matrix = publish(load_pins(REPO / "pins.toml"), (), tmp_path / "no-results", reports)
+    committed, details = load_published(reports / "matrix.json")
+    first = committed["cells"][0]
+    write_result(results, join(first, details[first["id"]]))  # republish one cell as it was
+    pins = load_pins(REPO / "pins.toml")
+    matrix = publish(pins, pins.select([first["id"]]), results, reports)
     assert len(matrix["cells"]) == 9
     assert (reports / "matrix.json").stat().st_size < MAX_MATRIX_BYTES
 
 
 def test_a_cell_without_result_has_every_schema_key_and_no_regression(tmp_path: Path, repo: Path) -> None:
-    matrix = publish(PINS, (LIST,), tmp_path / "cells", tmp_path / "reports", root=repo)
+    write_result(tmp_path / "cells", cell_result(LAYER, "pass"))  # a run in which no cell ran is refused
+    matrix = publish(PINS, PINS.cells, tmp_path / "cells", tmp_path / "reports", root=repo)
     assert (matrix["cells"][0]["compat_regressions"], matrix["cells"][0]["static_layer_init"]) == ([], None)
