@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
-from .catalog import CHILD_ATTRIBUTES, DERIVED_ATTRIBUTES
+from .catalog import CHILD_ATTRIBUTES, DERIVED_ATTRIBUTES, NORMALIZED_ATTRIBUTES
 from .state import CONTEXT_FORMAT, UnsupportedState, decode, encode
 
 # Attributes every nn.Module instance has; caches that are modules (transformers 4.4x) get them from
@@ -34,6 +34,14 @@ def _first_key_length(obj: Any) -> int:
 
 
 DERIVATIONS: dict[str, Callable[[Any], Any]] = {"first_key_length": _first_key_length}
+
+
+def _as_device(value: Any) -> Any:
+    """A device given as a string becomes a torch.device; anything else (a torch.device, None) is kept."""
+    return torch.device(value) if isinstance(value, str) else value
+
+
+NORMALIZERS: dict[str, Callable[[Any], Any]] = {"device": _as_device}
 
 
 def _is_child(name: str, value: Any, node_types: Iterable[type]) -> bool:
@@ -112,6 +120,8 @@ def split(obj: Any, node_types: Iterable[type] = ()) -> tuple[list[str], list[An
             derived.append(name)
         elif _is_child(name, value, node_types):
             children[name] = value
+        elif name in NORMALIZED_ATTRIBUTES:
+            state[name] = NORMALIZERS[NORMALIZED_ATTRIBUTES[name]](value)
         else:
             state[name] = value
     names = _ordered(children)

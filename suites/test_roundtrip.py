@@ -68,6 +68,9 @@ def assert_same_state(a: Any, b: Any, where: str = "obj") -> None:
         assert va.keys() == vb.keys(), f"{where}: attributes {sorted(va)} != {sorted(vb)}"
         for key in va:
             assert_same_state(va[key], vb[key], f"{where}.{key}")
+    elif where.endswith(".device") and {type(a), type(b)} <= {str, torch.device}:
+        # compat keeps a device in one canonical form (compat.catalog.NORMALIZED_ATTRIBUTES)
+        assert torch.device(a) == torch.device(b), f"{where}: {a!r} != {b!r}"
     else:
         assert a == b, f"{where}: {a!r} != {b!r}"
 

@@ -123,3 +123,18 @@ def test_only_dynamo_tracing_counts_as_tracing_for_flatten() -> None:
     seen.clear()
     torch.compile(Probe(), backend="eager", fullgraph=True)(torch.ones(2))
     assert seen == [True]
+
+
+def test_a_device_spelled_as_a_string_or_a_device_gives_one_context() -> None:
+    """transformers 4.55's StaticLayer holds device="cpu" until its first update sets a torch.device: the
+    tree spec must not change, or non-strict export of a module-held cache fails its attribute check."""
+    from compat.node import split
+
+    class Layer:
+        pass
+
+    before, after = Layer(), Layer()
+    for layer, device in ((before, "cpu"), (after, torch.device("cpu"))):
+        layer.keys, layer.values, layer.device = torch.zeros(1), torch.zeros(1), device
+    assert split(before)[2] == split(after)[2]
+    assert split(before)[2]["state"]["device"] == torch.device("cpu")
