@@ -55,7 +55,7 @@ LABELS = {
 MEANINGS = {
     PASS: "ran export/compile/round-trip for real and every assertion held",
     FAIL: "ran, and an assertion or the tool under test failed",
-    FLAKY: "outcomes differ between fresh-process runs; the reason gives the rate (never a pass)",
+    FLAKY: "passed in some fresh-process runs and not in others; the reason gives the rate (never a pass)",
     SETUP: "the test's own eager step (prefill, eager reference) failed: not a verdict on the tool",
     XFAIL: "a known limitation; the reason quotes the real error",
     NA: "the feature or class does not exist in this (torch, transformers) pair",
