@@ -168,3 +168,15 @@ def publish_records(pins: Pins, records: list[dict[str, Any]], generated_at: str
 def published() -> Callable[..., Published]:
     """`publish_records`, for tests that build their own matrices."""
     return publish_records
+
+
+@pytest.fixture
+def matrix(both: tuple[dict, dict]) -> dict[str, Any]:
+    """The matrix half of a module's `both` fixture (published matrix, its details)."""
+    return both[0]
+
+
+@pytest.fixture
+def details(both: tuple[dict, dict]) -> dict[str, dict[str, Any]]:
+    """The details half of a module's `both` fixture."""
+    return both[1]

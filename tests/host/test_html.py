@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 from html.parser import HTMLParser
-from typing import Any
 
 import pytest
 
@@ -61,16 +60,6 @@ def both(pins: Pins, ran_cell: dict, uninstallable_cell: dict, published) -> tup
     previous["cells"][1]["suites"]["export"]["without"]["verdict"] = "pass"
     current["changes"] = diff(previous, current, details)
     return current, details
-
-
-@pytest.fixture
-def matrix(both: tuple[dict, dict]) -> dict[str, Any]:
-    return both[0]
-
-
-@pytest.fixture
-def details(both: tuple[dict, dict]) -> dict[str, dict[str, Any]]:
-    return both[1]
 
 
 def test_the_embedded_data_is_the_page_data_and_no_text_in_it_can_escape(matrix: dict, details: dict) -> None:

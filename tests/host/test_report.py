@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -44,16 +43,6 @@ def section(markdown: str, title: str) -> str:
 def both(pins: Pins, ran_cell: dict, uninstallable_cell: dict, published) -> tuple[dict, dict]:
     """The matrix of the fixture's two cells and their details."""
     return published(pins, [ran_cell, uninstallable_cell], GENERATED_AT)
-
-
-@pytest.fixture
-def matrix(both: tuple[dict, dict]) -> dict[str, Any]:
-    return both[0]
-
-
-@pytest.fixture
-def details(both: tuple[dict, dict]) -> dict[str, dict[str, Any]]:
-    return both[1]
 
 
 def write_published(folder: Path, matrix: dict, details: dict) -> Path:
