@@ -58,9 +58,6 @@ CHILD_ATTRIBUTES: tuple[str, ...] = (
     "values",
 )
 
-# Attributes that count decoding steps and would make every step's tree spec different (so an exported
-# program could never be called twice). They are left out of the context and derived again on unflatten.
-# Maps attribute name -> name of the derivation in compat.node.DERIVATIONS.
 # Attributes whose value transformers sets in more than one spelling of the same thing, kept in one canonical
 # form in the context. transformers 4.55's StaticLayer is built with device="cpu" and sets
 # device=key_states.device (a torch.device) on its first update: without this, a module-held cache's tree
@@ -71,6 +68,9 @@ NORMALIZED_ATTRIBUTES: dict[str, str] = {
     "device": "device",
 }
 
+# Attributes that count decoding steps and would make every step's tree spec different (so an exported
+# program could never be called twice). They are left out of the context and derived again on unflatten.
+# Maps attribute name -> name of the derivation in compat.node.DERIVATIONS.
 DERIVED_ATTRIBUTES: dict[str, str] = {
     "_seen_tokens": "first_key_length",
 }

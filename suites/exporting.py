@@ -102,6 +102,12 @@ def check_export_without_cache(model, strict: bool | None, dynamic: bool = False
             torch.testing.assert_close(run(other), NoCacheStep(model)(other))
 
 
+def export_without_cache(model, mode: str, shapes: str = "static") -> None:
+    """The no-cache probe of an export test parametrized by `mode` (strict / non-strict) and, where it has
+    one, `shapes` (static / dynamic new-token length)."""
+    check_export_without_cache(model, strict=mode == "strict", dynamic=shapes == "dynamic")
+
+
 def new_tokens(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Input ids for `count` new tokens after the prompt, and their cache positions."""
     return prompt_ids(count, seed=seed), torch.arange(PROMPT_LEN, PROMPT_LEN + count)

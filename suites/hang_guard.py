@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from suites.locations import short_path
+
 HANG_DIR = "KVCC_HANG_DIR"
 GRACE_S = 5.0
 """How long after pytest-timeout's deadline the hard timeout fires (plus a tenth of the timeout), so that a
@@ -66,16 +68,10 @@ def hang_report(nodeid: str) -> str | None:
         if frames and any(frame["path"].endswith(test_file) for frame in frames):
             stuck = frames[0]
             break
-    where = f" in {_short(stuck['path'])}:{stuck['line']} ({stuck['function']})" if stuck else ""
+    where = f" in {short_path(stuck['path'])}:{stuck['line']} ({stuck['function']})" if stuck else ""
     hours, minutes, seconds = text.split(")", 1)[0].removeprefix("Timeout (").split(":")  # faulthandler's
     after = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     return f"stuck outside Python{where}; its process was stopped after {after:g}s by the hard timeout"
-
-
-def _short(path: str) -> str:
-    """`path` from its package on (after `site-packages/`), or relative to the working directory."""
-    installed = path.rsplit("site-packages/", 1)
-    return installed[1] if len(installed) == 2 else path.removeprefix(f"{os.getcwd()}/")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -32,6 +32,7 @@ import pytest
 
 from suites.attribution import RECORD_FIELDS
 from suites.hang_guard import hang_report
+from suites.locations import short_path
 
 NA_PREFIX = "n/a: "
 ENVIRONMENT = pytest.StashKey[Callable[[], dict[str, Any]]]()
@@ -52,11 +53,7 @@ BARE_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)$")
 def crash_location(path: str, lineno: int) -> str:
     """`torch/export/_trace.py:1234`: the crash's file from its package on (after `site-packages/`), or
     relative to the working directory (the repository) when it is not installed code."""
-    installed = path.rsplit("site-packages/", 1)
-    if len(installed) == 2:
-        return f"{installed[1]}:{lineno}"
-    cwd = f"{os.getcwd()}/"
-    return f"{path.removeprefix(cwd)}:{lineno}"
+    return f"{short_path(path)}:{lineno}"
 
 
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
@@ -106,6 +103,12 @@ def phase_verdict(report: pytest.TestReport) -> tuple[str, str | None, str | Non
     return ("fail" if report.when == "call" else "error"), None, error
 
 
+def attribution(cause: str | None = None, cause_detail: str | None = None,
+                upstream: str | None = None) -> dict[str, str | None]:
+    """A record's `cause`, `cause_detail` and `upstream` (all None for a test that passed or is n/a)."""
+    return {"cause": cause, "cause_detail": cause_detail, "upstream": upstream}
+
+
 class VerdictRecorder:
     """Collects one record per test and writes them, with the environment, to `results_path`."""
 
@@ -145,15 +148,14 @@ class VerdictRecorder:
             if nodeid not in self.records:
                 record = self._record(nodeid, nodeid.split("::", 1)[-1])
                 reason = "not run: the session stopped before this test (e.g. its workers kept crashing)"
-                record.update(verdict="error", reason=reason, error=reason, cause="unattributed",
-                              cause_detail=f"no attribution: {reason}")
+                record.update(verdict="error", reason=reason, error=reason,
+                              **attribution("unattributed", f"no attribution: {reason}"))
 
     def _record(self, nodeid: str, name: str) -> dict[str, Any]:
         return self.records.setdefault(
             nodeid,
             {"suite": suite_of(nodeid), "name": name, "verdict": None, "duration_s": 0.0,
-             "reason": None, "error": None, "cause": None, "cause_detail": None, "upstream": None,
-             "metrics": {}},
+             "reason": None, "error": None, **attribution(), "metrics": {}},
         )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -162,21 +164,22 @@ class VerdictRecorder:
         record = self._record(report.nodeid, report.nodeid.split("::", 1)[-1])
         record["duration_s"] = round(record["duration_s"] + report.duration, 3)
         properties = dict(report.user_properties)
-        attribution = {field: properties.pop(key) for key, field in RECORD_FIELDS.items() if key in properties}
+        ladder = {field: properties.pop(key) for key, field in RECORD_FIELDS.items() if key in properties}
         record["metrics"].update(properties)
         verdict, reason, error = phase_verdict(report)
         if report.when == "teardown" and verdict == "pass":
             return
         if verdict in ("pass", "n/a"):
-            attribution = {"cause": None, "cause_detail": None, "upstream": None}
+            found = attribution()
         elif verdict == "error" and reason is not None:  # a crash, hang or memory exhaustion: no ladder ran
-            attribution = {"cause": "unattributed", "cause_detail": f"no attribution: {reason}", "upstream": None}
-        elif attribution.get("cause") == "setup":
-            verdict = "setup"
-        elif "cause" not in attribution:
-            attribution = {"cause": "unattributed", "cause_detail": f"no attribution for a failed {report.when}",
-                           "upstream": None}
-        record.update(verdict=verdict, reason=reason, error=error, **attribution)
+            found = attribution("unattributed", f"no attribution: {reason}")
+        elif ladder.get("cause") == "setup":
+            verdict, found = "setup", attribution(**ladder)
+        elif "cause" not in ladder:
+            found = attribution("unattributed", f"no attribution for a failed {report.when}")
+        else:
+            found = attribution(**ladder)
+        record.update(verdict=verdict, reason=reason, error=error, **found)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """A module that cannot be collected is an `error` for its suite, not a silent gap."""

@@ -15,8 +15,8 @@ from suites.attribution import eager, no_cache_probe
 from suites.exporting import (
     CACHE_KINDS,
     assert_matches_eager,
-    check_export_without_cache,
     export_decode_step,
+    export_without_cache,
     new_tokens,
 )
 from suites.models import (
@@ -29,10 +29,6 @@ from suites.models import (
     prompt_ids,
     static_cache,
 )
-
-
-def export_without_cache(model, mode: str, shapes: str) -> None:
-    check_export_without_cache(model, strict=mode == "strict", dynamic=shapes == "dynamic")
 
 
 @no_cache_probe(export_without_cache)
@@ -53,11 +49,7 @@ def test_decode_step_exports_and_matches_eager(model, kind: str, mode: str, shap
         assert_matches_eager(program.module(), DecodeStep(model), [(other_ids, cache, other_position), (other_ids, other, other_position)])
 
 
-def export_prefill_without_cache(model, mode: str) -> None:
-    check_export_without_cache(model, strict=mode == "strict")
-
-
-@no_cache_probe(export_prefill_without_cache)
+@no_cache_probe(export_without_cache)
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 def test_fresh_static_cache_prefill_exports_then_decode_steps_follow_it(model, mode: str) -> None:
     """A StaticCache straight from its constructor (lazy layers not yet allocated, where the release has

@@ -21,7 +21,7 @@ from suites.exporting import (
     BAKED_IN,
     assert_same_spec_as_traced,
     check_compile_without_cache,
-    check_export_without_cache,
+    export_without_cache,
 )
 from suites.instances import SLIDING_WINDOW, _model
 from suites.models import (
@@ -88,10 +88,6 @@ def decode(step: Any, cache: Any, steps: int = STEPS, traced_spec: Any = None) -
             logits_per_step.append(logits)
             token = logits[:, -1:].argmax(-1)
     return logits_per_step, cache
-
-
-def export_without_cache(model, mode: str) -> None:
-    check_export_without_cache(model, strict=mode == "strict")
 
 
 def compile_without_cache(model) -> None:

@@ -37,7 +37,7 @@ def demo_repo(root: Path) -> Path:
     """A repository whose suites/ holds the real recorder plugin, a conftest that describes the cell only in
     the processes that run tests (as the real one does), and two tests."""
     (root / "suites").mkdir(parents=True)
-    for name in ("__init__.py", "recorder.py", "attribution.py", "hang_guard.py"):  # run_suites' plugins
+    for name in ("__init__.py", "recorder.py", "attribution.py", "hang_guard.py", "locations.py"):  # plugins
         shutil.copy(REPO / "suites" / name, root / "suites" / name)
     (root / "suites" / "conftest.py").write_text(
         "import os\n"
