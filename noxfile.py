@@ -19,12 +19,14 @@ import nox
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
-from kvmatrix.cell import requirements, run_cell  # noqa: E402
-from kvmatrix.pins import PinsError, load_pins  # noqa: E402
-from kvmatrix.publish import IncompleteRun  # noqa: E402
-from kvmatrix.publish import publish as publish_reports  # noqa: E402
-from kvmatrix.report import ReportError, render_changes  # noqa: E402
-from kvmatrix.resolved import load_resolved  # noqa: E402
+from kvmatrix.plan.pins import PinsError, load_pins  # noqa: E402
+from kvmatrix.plan.resolved import load_resolved  # noqa: E402
+from kvmatrix.publish.publish_run import IncompleteRun  # noqa: E402
+from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
+from kvmatrix.record.matrix import ReportError
+from kvmatrix.render.markdown import render_changes  # noqa: E402
+from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
+from kvmatrix.settings import setting  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 # Plain `nox` lints and runs the fast unit tests, as nox users expect; it never runs cells or rewrites the
@@ -34,7 +36,7 @@ nox.options.sessions = ["lint", "unit"]
 # nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
 # another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
 try:
-    PINS = load_pins(os.environ.get("KVCC_PINS", "pins.toml"))
+    PINS = load_pins(setting("KVCC_PINS"))
 except PinsError as error:  # one clear line instead of a traceback through nox's loader
     raise SystemExit(f"error: {error}") from None
 RESULTS = ROOT / "build" / "cells"
@@ -66,7 +68,7 @@ def publish(session: nox.Session) -> None:
     `--cells a,b` names the cells that were meant to run (one
     without a result becomes an `error` record), otherwise every cell with a result file is taken.
     `--require-complete` (CI) refuses, writing nothing, when a named cell left no result. `--resolved FILE`
-    takes the cells from resolved pins (`python -m kvmatrix.plan --resolved-out`) instead of pins.toml, and
+    takes the cells from resolved pins (`python -m kvmatrix.plan.actions --resolved-out`) instead of pins.toml, and
     publishes into reports/latest unless `--reports` says otherwise."""
     args = list(session.posargs)
     resolved = "--resolved" in args
@@ -157,7 +159,7 @@ def lint(session: nox.Session) -> None:
 def chromium(session: nox.Session) -> str:
     """The Chromium or Chrome the browser tests drive: KVCC_CHROMIUM, else one on PATH, else Debian's
     package where apt-get can install it (root), else Playwright's own download; one clear error otherwise."""
-    named = os.environ.get("KVCC_CHROMIUM")
+    named = setting("KVCC_CHROMIUM")
     if named:
         if not Path(named).exists():
             session.error(f"KVCC_CHROMIUM={named} does not exist")
@@ -203,7 +205,7 @@ def bisect(session: nox.Session) -> None:
 
     E.g. `nox -s bisect -- --test NODEID --mode without --fixed torch==2.6.0 --range
     "transformers>=4.46,<4.54"`; environments in build/bisect, report (JSON + Markdown) in reports/bisect."""
-    from kvmatrix.bisect_run import main as bisect_main
+    from kvmatrix.bisect.run import main as bisect_main
 
     try:
         status = bisect_main(["--python", PINS.python, *session.posargs])
@@ -218,15 +220,15 @@ def latest(session: nox.Session) -> None:
     """Run the newest releases (pins-latest.toml, resolved from the index now) into reports/latest.
 
     `--pins FILE` reads another file, `--plan` only prints the resolved cells."""
-    from kvmatrix.latest import describe, plan, run_planned
-    from kvmatrix.releases import IndexUnavailable, PackageNotFound
+    from kvmatrix.plan.latest import describe, plan, run_planned
+    from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound
 
     pins_path = _option(session, "--pins", Path("pins-latest.toml"))
     try:
         pins = plan(pins_path)
     except PinsError as exc:
         session.error(str(exc))
-    except (IndexUnavailable, PackageNotFound) as exc:  # as python -m kvmatrix.plan reports them
+    except (IndexUnavailable, PackageNotFound) as exc:  # as python -m kvmatrix.plan.actions reports them
         session.error(f"infra: {exc}")
     for line in describe(pins):
         session.log(line)

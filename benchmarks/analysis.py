@@ -110,8 +110,8 @@ def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> di
     """Where a cell's time went, from its `matrix.json` record (docs/matrix-schema.md).
 
     `wall_s` is the cell's wall time measured from outside (a whole `nox -s "cell(ID)"` process); without it
-    the record's own `duration_s` (`kvmatrix.cell.run_cell`: install, freeze, both pytest runs, the JSON) is
-    the total. The two registration runs may overlap in time (`kvmatrix.cell.MODES_AT_ONCE`), so sessions and
+    the record's own `duration_s` (`kvmatrix.run.cell.run_cell`: install, freeze, both pytest runs, the JSON) is
+    the total. The two registration runs may overlap in time (`KVCC_MODES_AT_ONCE`), so sessions and
     processes are counted as wall-clock time covered by at least one of them, from their recorded start and end
     times; records without those times (runs one after another) fall back to the sums of their durations.
     Returned, in seconds unless named `_pct`:

@@ -16,11 +16,13 @@ from typing import Any
 
 from benchmarks.analysis import cell_breakdown, pytest_session_s
 from benchmarks.envbench import BenchError, scoped_env
-from kvmatrix.cell import WORKERS, requirements, run_cell, run_modes, run_suites
-from kvmatrix.envs import ensure_venv
-from kvmatrix.install import freeze, install
-from kvmatrix.pins import Cell
-from kvmatrix.verdicts import RAN
+from kvmatrix.plan.pins import Cell
+from kvmatrix.record.verdicts import RAN
+from kvmatrix.run.cell import requirements, run_cell
+from kvmatrix.run.envs import ensure_venv
+from kvmatrix.run.install import freeze, install
+from kvmatrix.run.pytest_run import run_modes, run_suites
+from kvmatrix.settings import SETTINGS
 
 
 def nox_cell(root: Path, cell: Cell, scratch: Path) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def nox_cell(root: Path, cell: Cell, scratch: Path) -> dict[str, Any]:
 
 
 def run_selected_cell(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str] | None) -> dict[str, Any]:
-    """`kvmatrix.cell.run_cell` on `selection` after a fresh `uv venv` (as nox makes one), its record written
+    """`kvmatrix.run.cell.run_cell` on `selection` after a fresh `uv venv` (as nox makes one), its record written
     under `scratch`; BenchError when the cell did not run."""
     interpreter = ensure_venv(scratch / cell.id / "venv", python)
     record = run_cell(cell, interpreter, root, scratch, selection=selection)
@@ -64,7 +66,7 @@ def run_cells(root: Path, python: str, cells: list[Cell], scratch: Path, selecti
 
 
 def _workers_run(interpreter: str, root: Path, work: Path, selection: list[str], workers: int) -> dict[str, Any]:
-    """One `kvmatrix.cell.run_suites` with registration and `KVCC_WORKERS=workers` (pytest-xdist's `-n`)."""
+    """One `kvmatrix.run.pytest_run.run_suites` with registration and `KVCC_WORKERS=workers` (pytest-xdist's `-n`)."""
     with scoped_env(KVCC_WORKERS=str(workers)):
         run = run_suites(interpreter, root, "with", work, selection=selection)
     return {"workers": workers, "exit_code": run["exit_code"], "wall_s": run["duration_s"],
@@ -92,7 +94,7 @@ def _differing(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 
 def modes_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str]) -> dict[str, Any]:
-    """A cell's two registration runs (`kvmatrix.cell.run_modes`) one after the other (`KVCC_MODES_AT_ONCE=1`)
+    """A cell's two registration runs (`kvmatrix.run.pytest_run.run_modes`) one after the other (`KVCC_MODES_AT_ONCE=1`)
     and at the same time (2, the default), in one fresh environment of `cell`: wall time, each run's process
     time, and whether any verdict differs."""
     interpreter = _cell_env(python, cell, scratch / "venv")
@@ -114,11 +116,11 @@ def modes_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: 
 
 def xdist_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str],
                  workers: int) -> dict[str, Any]:
-    """The same tests run by `kvmatrix.cell.run_suites` with the cells' default number of pytest-xdist
-    workers (`kvmatrix.cell.WORKERS`) and with `workers`, in one fresh environment of `cell`."""
+    """The same tests run by `kvmatrix.run.pytest_run.run_suites` with the cells' default number of pytest-xdist
+    workers (KVCC_WORKERS's default) and with `workers`, in one fresh environment of `cell`."""
     interpreter = _cell_env(python, cell, scratch / "venv")
     xdist = next((line for line in freeze(interpreter) if line.lower().startswith("pytest-xdist")), "?")
-    default = _workers_run(interpreter, root, scratch / "default", selection, WORKERS)
+    default = _workers_run(interpreter, root, scratch / "default", selection, int(SETTINGS["KVCC_WORKERS"].default))
     more = _workers_run(interpreter, root, scratch / f"workers-{workers}", selection, workers)
     return {"cell": cell.id, "targets": selection, "xdist": xdist, "default": default, "parallel": more,
             "verdicts_differing": _differing(default["verdicts"], more["verdicts"])}

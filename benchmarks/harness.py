@@ -38,9 +38,9 @@ from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals
 from benchmarks.cellbench import modes_effect, nox_cell, run_cells, xdist_effect
 from benchmarks.envbench import measure_envs, scoped_env
 from benchmarks.report import render
-from kvmatrix.cell import requirements
-from kvmatrix.pins import Pins, load_pins
-from kvmatrix.report import write_text_atomic
+from kvmatrix.files import write_text_atomic
+from kvmatrix.plan.pins import Pins, load_pins
+from kvmatrix.run.cell import requirements
 
 PHASES = ("envs", "nox-cell", "modes", "xdist", "scaling")
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"

@@ -9,7 +9,7 @@ Rungs decided inside the cell, by this plugin:
   means the failure is not about the cache; passing means only the cache path fails. Tests about the cache
   object itself (pytree round trips) carry the `cache_only` marker instead.
 The last rung, `compat` (passes with transformers alone, fails with `compat.register()`), compares the two
-registration runs on the host (kvmatrix.cell). Every suite test must carry one of the two markers.
+registration runs on the host (kvmatrix.run.cell). Every suite test must carry one of the two markers.
 
 KVCC_LADDER=0 skips the probes (the host's fresh-process re-runs only need the verdict).
 """
@@ -17,12 +17,13 @@ KVCC_LADDER=0 skips the probes (the host's fresh-process re-runs only need the v
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+
+from kvmatrix.settings import setting
 
 CAUSE = "kvcc_cause"
 CAUSE_DETAIL = "kvcc_cause_detail"
@@ -105,7 +106,7 @@ def attribute(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -
         return "setup", _one_line(str(excinfo.value))
     if item.get_closest_marker("cache_only") is not None:
         return "cache", "the test checks the cache object itself (no cache-free form exists)"
-    if os.environ.get("KVCC_LADDER", "1") == "0":
+    if setting("KVCC_LADDER") == "0":
         return "unattributed", "the no-cache probe was not run (KVCC_LADDER=0)"
     return _run_probe(item.get_closest_marker("no_cache_probe").args[0], getattr(item, "funcargs", {}))
 

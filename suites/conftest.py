@@ -9,9 +9,9 @@ Under pytest-xdist only the workers run tests, so only they import torch and tra
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from kvmatrix.settings import setting
 
 pytest_plugins = ["suites.attribution", "suites.known_limitations"]
 
@@ -23,7 +23,7 @@ def runs_tests(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register (or not), call transformers' own helpers, and describe the cell for the recorder."""
-    registration = os.environ.get("KVCC_REGISTRATION", "with")
+    registration = setting("KVCC_REGISTRATION")
     if registration not in ("with", "without"):
         raise pytest.UsageError(f"KVCC_REGISTRATION must be 'with' or 'without', not {registration!r}")
     if not runs_tests(config):

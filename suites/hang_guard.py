@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from kvmatrix.settings import setting
 from suites.locations import short_path
 
 HANG_DIR = "KVCC_HANG_DIR"
@@ -48,7 +49,7 @@ def hard_timeout(item: pytest.Item) -> float | None:
 
 def stack_file(nodeid: str) -> Path | None:
     """Where the guard writes the stacks of test `nodeid` when it stops it; None outside a guarded run."""
-    folder = os.environ.get(HANG_DIR)
+    folder = setting(HANG_DIR)
     if not folder:
         return None
     return Path(folder) / f"{hashlib.sha256(nodeid.encode()).hexdigest()[:32]}.txt"
@@ -76,8 +77,8 @@ def hang_report(nodeid: str) -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """In the controller (or a plain run), make the folder for the stack files unless one is named."""
-    if not hasattr(config, "workerinput") and not os.environ.get(HANG_DIR):
-        results = os.environ.get("KVCC_RESULTS")  # beside the results: left in the cell's folder if killed
+    if not hasattr(config, "workerinput") and not setting(HANG_DIR):
+        results = setting("KVCC_RESULTS")  # beside the results: left in the cell's folder if killed
         beside = str(Path(results).parent) if results and Path(results).parent.is_dir() else None
         config.stash[_MADE] = os.environ[HANG_DIR] = tempfile.mkdtemp(prefix="kvcc-hangs-", dir=beside)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import platform
 import re
 import resource
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.settings import setting
 from suites.attribution import RECORD_FIELDS
 from suites.hang_guard import hang_report
 from suites.locations import short_path
@@ -218,7 +218,7 @@ def _version(distribution: str) -> str | None:
 
 
 def _limit_memory() -> None:
-    gigabytes = os.environ.get("KVCC_MEMORY_LIMIT_GB")
+    gigabytes = setting("KVCC_MEMORY_LIMIT_GB")
     if gigabytes:
         limit = int(float(gigabytes) * 2**30)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
@@ -238,5 +238,5 @@ def pytest_configure(config: pytest.Config) -> None:
     _limit_memory()
     if hasattr(config, "workerinput"):
         return
-    registration = os.environ.get("KVCC_REGISTRATION", "with")
-    config.pluginmanager.register(VerdictRecorder(registration, os.environ.get("KVCC_RESULTS")), "kvcc-recorder")
+    registration = setting("KVCC_REGISTRATION")
+    config.pluginmanager.register(VerdictRecorder(registration, setting("KVCC_RESULTS")), "kvcc-recorder")

@@ -10,7 +10,6 @@ never through its pytree registration, so this column gives the same verdicts wi
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +19,13 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
+from kvmatrix.settings import setting
 from suites.attribution import eager as eager_setup
 from suites.attribution import no_cache_probe
 from suites.exporting import check_compile_without_cache
 from suites.models import PROMPT_LEN, DecodeStep, clone, kv_tensors, prefilled, prompt_ids
 
-BACKEND = os.environ.get("KVCC_COMPILE_BACKEND", "inductor")
+BACKEND = setting("KVCC_COMPILE_BACKEND")
 STEPS = 8
 
 

@@ -5,12 +5,11 @@ on a cache from another source sentence, so a program that baked its cache in fa
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 from torch.utils import _pytree as pytree
 
+from kvmatrix.settings import setting
 from suites.attribution import eager, no_cache_probe
 from suites.exporting import assert_matches_eager
 from suites.models import clone, kv_tensors
@@ -23,7 +22,7 @@ from suites.seq2seq import (
     tiny_t5,
 )
 
-BACKEND = os.environ.get("KVCC_COMPILE_BACKEND", "inductor")
+BACKEND = setting("KVCC_COMPILE_BACKEND")
 OTHER_SOURCE_SEED = 14
 
 

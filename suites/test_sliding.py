@@ -8,7 +8,6 @@ fails here, not in production.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ import torch
 from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
+from kvmatrix.settings import setting
 from suites.attribution import eager, no_cache_probe
 from suites.exporting import (
     BAKED_IN,
@@ -36,7 +36,7 @@ from suites.models import (
     static_cache,
 )
 
-BACKEND = os.environ.get("KVCC_COMPILE_BACKEND", "inductor")
+BACKEND = setting("KVCC_COMPILE_BACKEND")
 MODELS = {
     "mistral": ("MistralConfig", "MistralForCausalLM", {}),
     "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", {"head_dim": 8}),

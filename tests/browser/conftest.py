@@ -16,7 +16,7 @@ import pytest
 from page_fixtures import sample_matrix
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from kvmatrix.html import render_page
+from kvmatrix.render.html import render_page
 
 CHROMIUM = Path(os.environ.get("KVCC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -6,11 +6,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kvmatrix.detail import split
-from kvmatrix.history import diff
-from kvmatrix.pins import Cell, Pins
-from kvmatrix.report import new_matrix
-from kvmatrix.verdicts import summarize_suites
+from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.publish.history import diff
+from kvmatrix.record.detail import split
+from kvmatrix.record.matrix import new_matrix
+from kvmatrix.record.verdicts import summarize_suites
 
 SUITES = ["export", "roundtrip", "compile"]
 LIST_MODULE = Cell(transformers="4.46.3", torch="2.5.1", note="list-based")

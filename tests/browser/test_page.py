@@ -18,10 +18,10 @@ from page_fixtures import (
 )
 from playwright.sync_api import Browser, Page, expect
 
-from kvmatrix.columns import discover_suites
-from kvmatrix.html import render_page
-from kvmatrix.report import load_published
-from kvmatrix.verdicts import summarize_suites
+from kvmatrix.record.columns import discover_suites
+from kvmatrix.record.matrix import load_published
+from kvmatrix.record.verdicts import summarize_suites
+from kvmatrix.render.html import render_page
 
 OpenPage = Callable[..., Page]
 

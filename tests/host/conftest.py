@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from kvmatrix.detail import split
-from kvmatrix.metrics import cell_metrics
-from kvmatrix.pins import Pins, load_pins
-from kvmatrix.report import new_matrix
-from kvmatrix.verdicts import RAN, summarize_suites
+from kvmatrix.plan.pins import Pins, load_pins
+from kvmatrix.record.detail import split
+from kvmatrix.record.matrix import new_matrix
+from kvmatrix.record.metrics import cell_metrics
+from kvmatrix.record.verdicts import RAN, summarize_suites
 
 SUITES = ["export", "roundtrip", "compile"]
 
@@ -40,7 +40,7 @@ torch = "2.13.0"
 
 @pytest.fixture
 def suites() -> list[str]:
-    """The suite columns of the fixture cells (a real run's come from kvmatrix.columns.discover_suites)."""
+    """The suite columns of the fixture cells (a real run's come from kvmatrix.record.columns.discover_suites)."""
     return SUITES
 
 

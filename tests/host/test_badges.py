@@ -1,4 +1,4 @@
-"""kvmatrix.badges: shields.io endpoint files, checked against the endpoint format shields documents."""
+"""kvmatrix.render.badges: shields.io endpoint files, checked against the endpoint format shields documents."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from kvmatrix.badges import badge, badges, pair_verdict
-from kvmatrix.pins import Pins
-from kvmatrix.report import load_matrix
+from kvmatrix.plan.pins import Pins
+from kvmatrix.record.matrix import load_matrix
+from kvmatrix.render.badges import badge, badges, pair_verdict
 
 OPTIONAL_STRINGS = ("color", "labelColor", "namedLogo", "logoSvg", "logoColor", "style")
 

@@ -25,7 +25,7 @@ from benchmarks.report import render, targets
 
 
 def a_run(process_s: float, summary: str, test_durations: list[float]) -> dict[str, Any]:
-    """One `runs.<mode>` entry as `kvmatrix.cell.run_suites` records it."""
+    """One `runs.<mode>` entry as `kvmatrix.run.pytest_run.run_suites` records it."""
     return {"exit_code": 1, "duration_s": process_s, "log_tail": f"FAILED suites/x.py::t - boom\n{summary}",
             "tests": [{"suite": "export", "name": f"t{i}", "verdict": "pass", "duration_s": d}
                       for i, d in enumerate(test_durations)]}

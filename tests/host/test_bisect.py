@@ -1,4 +1,4 @@
-"""kvmatrix.bisect (the search, driven by a fake verdict per version), the bisect runner's argument and
+"""kvmatrix.bisect.search (the search, driven by a fake verdict per version), the bisect runner's argument and
 result handling, and its reports end to end against a loopback index."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 from index_server import refused_url, serve_index
 from packaging.version import Version
 
-from kvmatrix.bisect import Bisection, Probe, bisect
-from kvmatrix.bisect_report import BisectRequest, build_report, render_markdown
-from kvmatrix.bisect_run import UsageError, parse_request, probe_from_run, run_bisect
-from kvmatrix.releases import list_releases
+from kvmatrix.bisect.report import BisectRequest, build_report, render_markdown
+from kvmatrix.bisect.run import UsageError, parse_request, probe_from_run, run_bisect
+from kvmatrix.bisect.search import Bisection, Probe, bisect
+from kvmatrix.plan.releases import list_releases
 
 # The transformers releases of >=4.46,<4.54 on PyPI (yanked 4.46.0 and 4.52.0 left out).
 RELEASES = [

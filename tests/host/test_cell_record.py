@@ -1,4 +1,4 @@
-"""kvmatrix.cell.build_record: the `compat` cause, the cell's `compat_regressions` and `static_layer_init`,
+"""kvmatrix.record.cell_record.build_record: the `compat` cause, the cell's `compat_regressions` and `static_layer_init`,
 from the two registration runs of a cell, its suites summarised with the given columns, and no absolute
 path of the machine in it."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kvmatrix.cell import build_record
-from kvmatrix.install import InstallOutcome
-from kvmatrix.pins import Cell
+from kvmatrix.plan.pins import Cell
+from kvmatrix.record.cell_record import build_record
+from kvmatrix.run.install import InstallOutcome
 
 CELL = Cell(transformers="4.55.4", torch="2.8.0")
 META = {

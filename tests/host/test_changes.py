@@ -1,5 +1,5 @@
-"""kvmatrix.changes: the table of verdict changes from bisect reports and the run history (its lines made
-by kvmatrix.history itself)."""
+"""kvmatrix.bisect.changes: the table of verdict changes from bisect reports and the run history (its lines made
+by kvmatrix.publish.history itself)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from kvmatrix.changes import SUITE_ROW, Change, from_bisect, from_history, in_range, load_changes, main
-from kvmatrix.history import extend_history
+from kvmatrix.bisect.changes import SUITE_ROW, Change, from_bisect, from_history, in_range, load_changes, main
+from kvmatrix.publish.history import extend_history
 
 TEST = "suites/test_roundtrip.py::test_key_paths_name_the_cache_fields[DynamicCache]"
 NAME = "test_key_paths_name_the_cache_fields[DynamicCache]"
@@ -29,7 +29,7 @@ def bisect_report(outcome: str = "flip", between: list | None = None) -> dict:
 
 
 def history_line(*cells: tuple[str, str, str, str], generated_at: str = "2026-11-25T10:00:00Z") -> str:
-    """One history line as kvmatrix.history writes it, for cells given as (transformers, torch, status,
+    """One history line as kvmatrix.publish.history writes it, for cells given as (transformers, torch, status,
     roundtrip verdict without registration)."""
     matrix = {"generated_at": generated_at, "suites": ["roundtrip"], "cells": [
         {"id": f"tf{tf}-torch{torch}", "status": status,

@@ -1,4 +1,4 @@
-"""kvmatrix.columns: the suite columns are the checkout's suites/test_<name>.py files."""
+"""kvmatrix.record.columns: the suite columns are the checkout's suites/test_<name>.py files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.columns import discover_suites
+from kvmatrix.record.columns import discover_suites
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,5 @@
-"""Cell environments for bisect and `latest` runs (kvmatrix.envs), and running suite tests in one
-(kvmatrix.cell.run_suites / run_modes), for real: uv and pytest subprocesses, no torch."""
+"""Cell environments for bisect and `latest` runs (kvmatrix.run.envs), and running suite tests in one
+(kvmatrix.run.pytest_run.run_suites / run_modes), for real: uv and pytest subprocesses, no torch."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.cell import run_modes, run_suites
-from kvmatrix.envs import VenvError, ensure_venv
+from kvmatrix.run.envs import VenvError, ensure_venv
+from kvmatrix.run.pytest_run import run_modes, run_suites
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -39,6 +39,9 @@ def demo_repo(root: Path) -> Path:
     (root / "suites").mkdir(parents=True)
     for name in ("__init__.py", "recorder.py", "attribution.py", "hang_guard.py", "locations.py"):  # plugins
         shutil.copy(REPO / "suites" / name, root / "suites" / name)
+    (root / "kvmatrix").mkdir()
+    for name in ("__init__.py", "settings.py"):  # the plugins read their KVCC_* variables there
+        shutil.copy(REPO / "kvmatrix" / name, root / "kvmatrix" / name)
     (root / "suites" / "conftest.py").write_text(
         "import os\n"
         "from suites.recorder import ENVIRONMENT\n\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.cell import run_suites
+from kvmatrix.run.pytest_run import run_suites
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = "tests/faults/test_faults.py"
@@ -113,8 +113,8 @@ def test_the_run_keeps_a_log_tail(run: dict) -> None:
 def test_an_unresolvable_pin_makes_a_not_installable_cell_with_the_resolver_reason(tmp_path: Path) -> None:
     import subprocess
 
-    from kvmatrix.cell import run_cell
-    from kvmatrix.pins import Cell
+    from kvmatrix.plan.pins import Cell
+    from kvmatrix.run.cell import run_cell
 
     subprocess.run(["uv", "venv", "-q", str(tmp_path / "venv")], check=True)
     cell = Cell(transformers="4.99.0", torch="2.13.0")

@@ -1,4 +1,4 @@
-"""kvmatrix.history: the history line of a publish and the diff between two published matrices."""
+"""kvmatrix.publish.history: the history line of a publish and the diff between two published matrices."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from kvmatrix.history import diff, extend_history, snapshot
-from kvmatrix.pins import Pins
-from kvmatrix.report import render_markdown
-from kvmatrix.verdicts import summarize_suites
+from kvmatrix.plan.pins import Pins
+from kvmatrix.publish.history import diff, extend_history, snapshot
+from kvmatrix.record.verdicts import summarize_suites
+from kvmatrix.render.markdown import render_markdown
 
 LATER = "2026-11-26T10:00:00Z"
 

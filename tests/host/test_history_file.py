@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from kvmatrix.history_file import read_history
-from kvmatrix.pins import Pins
-from kvmatrix.publish import publish
+from kvmatrix.plan.pins import Pins
+from kvmatrix.publish.history_file import read_history
+from kvmatrix.publish.publish_run import publish
 
 GOOD = '{"generated_at":"2026-01-01T00:00:00Z","cells":{}}'
 

@@ -1,4 +1,4 @@
-"""kvmatrix.html: the static page is self-contained, embeds the matrix and the trimmed details exactly and
+"""kvmatrix.render.html: the static page is self-contained, embeds the matrix and the trimmed details exactly and
 renders the grid.
 
 The page's behaviour in a real browser (details, filters, permalinks) is tested in tests/browser.
@@ -12,9 +12,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from kvmatrix.history import diff
-from kvmatrix.html import PAGE_ASSETS, page_data, page_detail, render_page
-from kvmatrix.pins import Pins
+from kvmatrix.plan.pins import Pins
+from kvmatrix.publish.history import diff
+from kvmatrix.render.html import PAGE_ASSETS, page_data, page_detail, render_page
 
 HOSTILE = "</script><script>alert(1)</script><!-- & \u2028"
 

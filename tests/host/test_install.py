@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from index_server import FORBIDDEN, LOGIN_PAGE, NOT_FOUND, UNAUTHORIZED, Answer, serve_index
 
-from kvmatrix.install import classify, install, uv_install_command
+from kvmatrix.run.install import classify, install, uv_install_command
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kvmatrix.metrics import cell_metrics, render_metrics
+from kvmatrix.record.metrics import cell_metrics, render_metrics
 
 
 def a_test(name: str, suite: str, metrics: dict) -> dict:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from index_server import NOT_FOUND, serve_index
 
-from kvmatrix.pins import load_pins
+from kvmatrix.plan.pins import load_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 

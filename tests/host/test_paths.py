@@ -1,11 +1,11 @@
-"""kvmatrix.paths: published text shows paths relative to the environment or the checkout, never the
+"""kvmatrix.record.paths: published text shows paths relative to the environment or the checkout, never the
 machine's own."""
 
 from __future__ import annotations
 
 import pytest
 
-from kvmatrix.paths import relative_paths, relative_paths_in
+from kvmatrix.record.paths import relative_paths, relative_paths_in
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""kvmatrix.pins: a valid pins file loads; every malformed one fails with one clear PinsError."""
+"""kvmatrix.plan.pins: a valid pins file loads; every malformed one fails with one clear PinsError."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from index_server import serve_index
 from packaging.version import Version
 
-from kvmatrix.latest import plan
-from kvmatrix.pins import Cell, PinsError, Selector, load_pins, resolve
+from kvmatrix.plan.latest import plan
+from kvmatrix.plan.pins import Cell, PinsError, Selector, load_pins, resolve
 
 REPO_PINS = Path(__file__).resolve().parents[2] / "pins.toml"
 HEADER = 'schema_version = 1\npython = "3.11"\n'

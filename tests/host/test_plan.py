@@ -1,4 +1,4 @@
-"""kvmatrix.plan: the CI plan of pins.toml is unchanged; selectors are resolved from the package index with
+"""kvmatrix.plan.actions: the CI plan of pins.toml is unchanged; selectors are resolved from the package index with
 the chosen versions and their selectors in each entry; an index failure is `infra` with its own status."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from index_server import refused_url, serve_index
 
-from kvmatrix import releases
-from kvmatrix.pins import load_pins
-from kvmatrix.plan import EXIT_BAD_PINS, EXIT_INFRA, main, plan
-from kvmatrix.resolved import load_resolved
+from kvmatrix.plan import releases
+from kvmatrix.plan.actions import EXIT_BAD_PINS, EXIT_INFRA, main, plan
+from kvmatrix.plan.pins import load_pins
+from kvmatrix.plan.resolved import load_resolved
 
 SELECTORS = """\
 schema_version = 1

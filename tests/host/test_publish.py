@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from kvmatrix.detail import join
-from kvmatrix.pins import Cell, Pins, load_pins
-from kvmatrix.publish import README_END, README_START, IncompleteRun, embed_in_readme, publish
-from kvmatrix.report import ReportError, load_matrix, load_published
-from kvmatrix.verdicts import summarize_suites
+from kvmatrix.plan.pins import Cell, Pins, load_pins
+from kvmatrix.publish.publish_run import README_END, README_START, IncompleteRun, embed_in_readme, publish
+from kvmatrix.record.detail import join
+from kvmatrix.record.matrix import ReportError, load_matrix, load_published
+from kvmatrix.record.verdicts import summarize_suites
 
 LIST = Cell(transformers="4.53.3", torch="2.13.0")
 LAYER = Cell(transformers="4.57.6", torch="2.13.0")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.pins import Cell, Pins
-from kvmatrix.publish import IncompleteRun, publish
-from kvmatrix.report import ReportError
+from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.publish.publish_run import IncompleteRun, publish
+from kvmatrix.record.matrix import ReportError
 
 LIST = Cell(transformers="4.53.3", torch="2.13.0")
 LAYER = Cell(transformers="4.57.6", torch="2.13.0")

@@ -1,4 +1,4 @@
-"""kvmatrix.releases against a real HTTP index on loopback serving trimmed copies of PyPI's answers."""
+"""kvmatrix.plan.releases against a real HTTP index on loopback serving trimmed copies of PyPI's answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from index_server import JSON_SIMPLE, SimpleIndex, refused_url, serve_index
 from packaging.version import Version
 
-from kvmatrix.releases import (
+from kvmatrix.plan.releases import (
     DEFAULT_INDEX_URL,
     INDEX_URL_VARIABLES,
     IndexUnavailable,

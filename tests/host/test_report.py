@@ -1,4 +1,4 @@
-"""kvmatrix.report: building, atomically writing, reading, merging and rendering matrix.json and its detail
+"""kvmatrix.render.markdown: building, atomically writing, reading, merging and rendering matrix.json and its detail
 files."""
 
 from __future__ import annotations
@@ -12,21 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.detail import split
-from kvmatrix.pins import Pins
-from kvmatrix.report import (
+from kvmatrix.files import json_text, write_json_atomic, write_text_atomic
+from kvmatrix.plan.pins import Pins
+from kvmatrix.record.detail import split
+from kvmatrix.record.matrix import (
     ReportError,
-    json_text,
     load_matrix,
     load_published,
-    main,
     matrix_text,
     merge_cells,
     new_matrix,
-    render_markdown,
-    write_json_atomic,
-    write_text_atomic,
 )
+from kvmatrix.render.markdown import main, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATED_AT = "2026-11-25T10:00:00Z"
@@ -384,7 +381,7 @@ def test_render_is_deterministic(matrix: dict, details: dict) -> None:
 def test_cli_renders_matrix(tmp_path: Path, matrix: dict, details: dict) -> None:
     source, target = write_published(tmp_path, matrix, details), tmp_path / "matrix.md"
     subprocess.run(
-        [sys.executable, "-m", "kvmatrix.report", "render", str(source), str(target)], cwd=REPO, check=True
+        [sys.executable, "-m", "kvmatrix.render.markdown", "render", str(source), str(target)], cwd=REPO, check=True
     )
     assert target.read_text(encoding="utf-8") == render_markdown(matrix, details)
 

@@ -1,4 +1,4 @@
-"""Fresh-process re-runs (kvmatrix.reruns, kvmatrix.cell.rerun_modes): a test whose outcome changes between
+"""Fresh-process re-runs (kvmatrix.run.reruns, kvmatrix.run.pytest_run.rerun_modes): a test whose outcome changes between
 runs becomes `flaky` with its rate; a stable one keeps its verdict. Scripted batches for the rules, and a
 real injected flaky test (tests/faults/test_flaky.py) through the cell runner's processes."""
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from kvmatrix import cell
-from kvmatrix.cell import rerun_modes, run_modes, run_suites
-from kvmatrix.reruns import flaky_rate, node_id, rerun_failures
+from kvmatrix.run import pytest_run
+from kvmatrix.run.pytest_run import rerun_modes, run_modes, run_suites
+from kvmatrix.run.reruns import flaky_rate, node_id, rerun_failures
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,7 +174,7 @@ def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder
         calls.append({"python": python, "work_dir": work_dir, **options})
         return {}
 
-    monkeypatch.setattr(cell, "run_modes", fake_run_modes)
+    monkeypatch.setattr(pytest_run, "run_modes", fake_run_modes)
     rerun_modes(
         "python3",
         ROOT,

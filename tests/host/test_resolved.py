@@ -1,5 +1,5 @@
-"""kvmatrix.resolved: resolved pins survive the trip through JSON; a bad file is one clear PinsError; and
-`python -m kvmatrix.cell_cli --resolved FILE ID` runs such a cell in its own uv environment."""
+"""kvmatrix.plan.resolved: resolved pins survive the trip through JSON; a bad file is one clear PinsError; and
+`python -m kvmatrix.run.cell_cli --resolved FILE ID` runs such a cell in its own uv environment."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from kvmatrix import cell_cli
-from kvmatrix.cell import repro_command
-from kvmatrix.pins import Cell, Pins, PinsError, load_pins
-from kvmatrix.resolved import load_resolved, resolved_json, write_resolved
+from kvmatrix.plan.pins import Cell, Pins, PinsError, load_pins
+from kvmatrix.plan.resolved import load_resolved, resolved_json, write_resolved
+from kvmatrix.record.cell_record import repro_command
+from kvmatrix.run import cell_cli
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -150,7 +150,7 @@ def test_cell_cli_refuses_a_pair_id_that_names_no_versions(bad: str, tmp_path: P
 
 
 def test_the_repro_of_a_selector_chosen_cell_runs_its_exact_pair() -> None:
-    assert repro_command(LATEST) == f"python -m kvmatrix.cell_cli --pair {LATEST.id}"
+    assert repro_command(LATEST) == f"python -m kvmatrix.run.cell_cli --pair {LATEST.id}"
     assert repro_command(Cell(transformers="4.57.6", torch="2.13.0")) == "nox -s 'cell(tf4.57.6-torch2.13.0)'"
 
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kvmatrix.cell_cli import main as cell_main
-from kvmatrix.pins import load_pins
-from kvmatrix.toxgen import main as toxgen_main
-from kvmatrix.toxgen import render_tox_ini
+from kvmatrix.plan.pins import load_pins
+from kvmatrix.plan.toxgen import main as toxgen_main
+from kvmatrix.plan.toxgen import render_tox_ini
+from kvmatrix.run.cell_cli import main as cell_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,13 +18,13 @@ REPO = Path(__file__).resolve().parents[2]
 def test_committed_tox_ini_is_what_pins_toml_generates() -> None:
     committed = (REPO / "tox.ini").read_text(encoding="utf-8")
     assert committed == render_tox_ini(load_pins(REPO / "pins.toml")), (
-        "tox.ini is out of date with pins.toml: run `python -m kvmatrix.toxgen`"
+        "tox.ini is out of date with pins.toml: run `python -m kvmatrix.plan.toxgen`"
     )
 
 
 def test_tox_ini_says_it_is_generated_and_how_to_regenerate_it() -> None:
     header = (REPO / "tox.ini").read_text(encoding="utf-8").split("\n[tox]")[0]
-    assert "do not edit" in header and "Change pins.toml and run `python -m kvmatrix.toxgen`" in header
+    assert "do not edit" in header and "Change pins.toml and run `python -m kvmatrix.plan.toxgen`" in header
 
 
 def test_one_uv_created_env_per_cell_each_running_the_cell_runner(pins_file: Path) -> None:
@@ -35,7 +35,7 @@ def test_one_uv_created_env_per_cell_each_running_the_cell_runner(pins_file: Pat
     assert "tox-uv>=1.20" in config["tox"]["requires"].split()
     env = config["testenv"]
     assert env["basepython"] == "python3.11"
-    assert env["commands"] == "python -m kvmatrix.cell_cli {env_name} {posargs}"
+    assert env["commands"] == "python -m kvmatrix.run.cell_cli {env_name} {posargs}"
     assert "UV_*" in env["pass_env"].split()
 
 

@@ -1,10 +1,10 @@
-"""kvmatrix.verdicts: suite verdict precedence, counts, the cell's `suites` section, error signatures."""
+"""kvmatrix.record.verdicts: suite verdict precedence, counts, the cell's `suites` section, error signatures."""
 
 from __future__ import annotations
 
 import pytest
 
-from kvmatrix.verdicts import (
+from kvmatrix.record.verdicts import (
     CELL_STATUSES,
     TEST_VERDICTS,
     count_verdicts,

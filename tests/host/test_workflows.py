@@ -19,11 +19,11 @@ import pytest
 import yaml
 from index_server import refused_url, serve_index
 
-from kvmatrix.columns import discover_suites
-from kvmatrix.latest import plan as resolve_latest
-from kvmatrix.pins import Cell, load_pins
-from kvmatrix.resolved import load_resolved
-from kvmatrix.verdicts import summarize_suites
+from kvmatrix.plan.latest import plan as resolve_latest
+from kvmatrix.plan.pins import Cell, load_pins
+from kvmatrix.plan.resolved import load_resolved
+from kvmatrix.record.columns import discover_suites
+from kvmatrix.record.verdicts import summarize_suites
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -132,7 +132,7 @@ def test_latest_cells_run_from_the_resolved_pins_in_their_own_jobs() -> None:
     assert step(flow, "cell-latest", "uses", "actions/download-artifact")["with"] == {
         "name": "resolved-pins", "path": "build/plan"}
     assert step(flow, "cell-latest", "name", "run the cell")["run"] == (
-        "python -m kvmatrix.cell_cli --resolved build/plan/pins-latest.json "
+        "python -m kvmatrix.run.cell_cli --resolved build/plan/pins-latest.json "
         '--results build/latest/cells "$CELL"')
     upload = step(flow, "cell-latest", "uses", "actions/upload-artifact")["with"]
     assert upload["path"] == "build/latest/cells" and upload["name"] == "latest-cell-${{ matrix.cell }}"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kvmatrix.pins import load_pins
+from kvmatrix.plan.pins import load_pins
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,85 @@
+"""The CI plan: which cells to run, as GitHub Actions step outputs.
+
+`python -m kvmatrix.plan.actions >> "$GITHUB_OUTPUT"` writes two outputs read from pins.toml through
+kvmatrix.plan.pins, the same source nox and tox use:
+
+- `matrix`: `{"include": [{"cell": id, "transformers": ..., "torch": ..., "python": ...}, ...]}`, for
+  `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`;
+- `cells`: the cell ids, comma-separated, for `nox -s publish -- --cells`.
+
+`--pins pins-latest.toml` resolves the file's selectors (`"latest"`, ranges) from the package index at run
+time (kvmatrix.plan.pins.resolve with kvmatrix.plan.releases.list_releases); each entry of a cell a selector chose
+then also has `requested`, e.g. `{"transformers": "latest"}`. `--resolved-out FILE` writes the resolved
+cells (kvmatrix.plan.resolved) for the jobs that run and publish them. Exit status: 0, 2 for a bad pins file,
+a selector that matches no release or an empty plan, 3 (`infra`) when the package index cannot be read
+(or has no such package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from kvmatrix.plan.pins import Cell, Pins, PinsError, load_pins, resolve
+from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound, list_releases
+from kvmatrix.plan.resolved import write_resolved
+
+EXIT_BAD_PINS = 2
+EXIT_INFRA = 3
+
+
+def plan(pins: Pins, tag: str | None = None) -> dict[str, Any]:
+    """The GitHub Actions matrix of `pins` (only the cells tagged `tag` when given), in pins order.
+
+    Pins that still have selectors raise ValueError: resolve them first, so that no cell is dropped."""
+    if pins.pending:
+        raise ValueError(f"{pins.path}: {len(pins.pending)} cell(s) still have selectors; resolve them first")
+    cells = pins.tagged(tag) if tag else pins.cells
+    return {"include": [_entry(cell, pins.python) for cell in cells]}
+
+
+def _entry(cell: Cell, python: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"cell": cell.id, "transformers": cell.transformers, "torch": cell.torch,
+                             "python": python}
+    if cell.requested:
+        entry["requested"] = dict(cell.requested)
+    return entry
+
+
+def github_outputs(matrix: dict[str, Any]) -> str:
+    """The `name=value` lines of the plan's step outputs (`matrix` and `cells`)."""
+    ids = ",".join(entry["cell"] for entry in matrix["include"])
+    return f"matrix={json.dumps(matrix, separators=(',', ':'))}\ncells={ids}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the plan's step outputs; returns the exit status (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m kvmatrix.plan.actions", description=__doc__.splitlines()[0])
+    parser.add_argument("--pins", type=Path, default=Path("pins.toml"), help="the pins file (pins.toml)")
+    parser.add_argument("--tag", help="only the cells carrying this tag, e.g. smoke")
+    parser.add_argument("--resolved-out", type=Path, metavar="FILE",
+                        help="also write every resolved cell of the pins file here, as JSON")
+    args = parser.parse_args(argv)
+    try:
+        pins = resolve(load_pins(args.pins), list_releases)
+    except PinsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_PINS
+    except (IndexUnavailable, PackageNotFound) as exc:
+        print(f"infra: cannot resolve the selectors of {args.pins}: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    matrix = plan(pins, args.tag)
+    if not matrix["include"]:
+        print(f"error: no cell in {args.pins} is tagged {args.tag!r}", file=sys.stderr)
+        return EXIT_BAD_PINS
+    if args.resolved_out:
+        write_resolved(pins, args.resolved_out)
+    sys.stdout.write(github_outputs(matrix))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

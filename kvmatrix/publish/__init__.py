@@ -1,0 +1,1 @@
+"""Publish a run: merge cell results into reports/, history and what changed."""

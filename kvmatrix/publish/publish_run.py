@@ -1,0 +1,123 @@
+"""Merge cell results into `reports/matrix.json` and its detail files `reports/cells/<cell id>.json`, and
+render everything published from them: `matrix.md`, `index.html`, the badges, the history line and the
+README table.
+
+The same code serves `nox -s matrix` locally and the publish step in CI. Every cell's suite summaries are
+recomputed from its runs with the checkout's suite columns, and no published text keeps an absolute path
+of the machine (kvmatrix.record.paths). Reports are replaced atomically, and a corrupt previous matrix stops the
+run with a clear error before anything is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kvmatrix import REPO_ROOT
+from kvmatrix.files import json_text, write_text_atomic
+from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.publish.history import diff, extend_history
+from kvmatrix.publish.history_file import read_history
+from kvmatrix.record.cell_record import missing_result
+from kvmatrix.record.cell_results import read_cell_result
+from kvmatrix.record.columns import discover_suites
+from kvmatrix.record.detail import DETAIL_FOLDER, join, split
+from kvmatrix.record.matrix import load_published, matrix_text, merge_cells, new_matrix
+from kvmatrix.record.paths import relative_paths_in
+from kvmatrix.record.verdicts import summarize_suites
+from kvmatrix.render.badges import badges
+from kvmatrix.render.html import render_page
+from kvmatrix.render.markdown import render_markdown, render_table
+
+
+def collect(results_dir: Path, cells: tuple[Cell, ...], suites: list[str]) -> list[dict[str, Any]]:
+    """The fresh record of each cell in `cells`; a cell without a result file gets an `error` record
+    (kvmatrix.record.cell_record.missing_result, its suites the columns `suites`)."""
+    records = []
+    for cell in cells:
+        path = results_dir / f"{cell.id}.json"
+        if path.exists():
+            records.append(read_cell_result(path))
+        else:
+            records.append(missing_result(cell, f"no result file {path.name}: the cell session did not finish", suites))
+    return records
+
+
+README_START, README_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
+
+
+def embed_in_readme(readme: str, matrix: dict[str, Any]) -> str:
+    """`readme` with the text between the matrix markers replaced by the current matrix table."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
+    stamp = f"Generated at {matrix['generated_at']}; details in [reports/matrix.md](reports/matrix.md)."
+    table = render_table(matrix).removeprefix("## Matrix\n\n")
+    return f"{head}{start}\n{stamp}\n\n{table}\n{end}{tail}"
+
+
+class IncompleteRun(ValueError):
+    """A publish that requires every requested cell to have a result found some without one."""
+
+
+def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(summary, detail) of a full cell record as published: every absolute path rewritten
+    (kvmatrix.record.paths) and its `suites` summarised from its runs with the columns `suites` (a suite its runs
+    lack gets what kvmatrix.record.verdicts.summarize_suites gives for no test)."""
+    record = relative_paths_in(record)
+    record["suites"] = summarize_suites(record["runs"], suites, record["status"])
+    return split(record)
+
+
+def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir: Path,
+            readme: Path | None = None, require_complete: bool = False,
+            root: Path = REPO_ROOT) -> dict[str, Any]:
+    """Write reports_dir/matrix.json and reports_dir/cells/<cell id>.json with `cells` refreshed and every
+    other cell kept, and everything rendered from them: matrix.md, index.html, badges/*.json, one more line
+    of history.jsonl; with `readme`, also refresh the table embedded in it. The columns are the suites of
+    the checkout at `root` (kvmatrix.record.columns). The detail file of a cell no longer in the matrix is
+    deleted. Returns the new matrix, whose `changes` say what differs from the previous matrix.json.
+
+    With `require_complete`, a cell of `cells` without a result file raises IncompleteRun before anything
+    is written, so a partial run never replaces the last published matrix. Every output is rendered before
+    the first one is written, and each is replaced atomically.
+    """
+    if not any((results_dir / f"{cell.id}.json").exists() for cell in cells):  # e.g. no interpreter
+        raise IncompleteRun(f"refusing to publish: no requested cell left a result file in {results_dir} "
+                            f"(requested: {', '.join(cell.id for cell in cells) or 'none'}); nothing was written")
+    if require_complete:
+        missing = [cell.id for cell in cells if not (results_dir / f"{cell.id}.json").exists()]
+        if missing:
+            raise IncompleteRun(
+                f"refusing to publish a partial matrix: no result file in {results_dir} for "
+                f"{', '.join(missing)}; nothing was written"
+            )
+    suites = discover_suites(root)
+    matrix_path, history_path = reports_dir / "matrix.json", reports_dir / "history.jsonl"
+    detail_dir = reports_dir / DETAIL_FOLDER
+    previous, kept = load_published(matrix_path) if matrix_path.exists() else (None, {})
+    previous_records = [join(cell, kept[cell["id"]]) for cell in previous["cells"]] if previous else []
+    records = merge_cells(previous_records, collect(results_dir, cells, suites), pins)
+    halves = [published_cell(record, suites) for record in records]
+    details = {detail["id"]: detail for _, detail in halves}
+    matrix = new_matrix(pins, [summary for summary, _ in halves], suites=suites)
+    matrix["changes"] = diff(previous, matrix, details)
+    history = read_history(history_path)  # a truncated line is reported and dropped
+    if not history and previous is not None:
+        history = extend_history("", previous)  # the first history also records what it is compared with
+    texts = {
+        reports_dir / "matrix.md": render_markdown(matrix, details),
+        reports_dir / "index.html": render_page(matrix, details),
+        **{reports_dir / "badges" / name: json_text(badge) for name, badge in badges(matrix).items()},
+        **({readme: embed_in_readme(readme.read_text(), matrix)} if readme is not None else {}),
+        **{detail_dir / f"{cell_id}.json": json_text(detail) for cell_id, detail in details.items()},
+        matrix_path: matrix_text(matrix),
+        history_path: extend_history(history, matrix),
+    }
+    stale = [path for path in detail_dir.glob("*.json") if path.stem not in details]
+    for path, text in texts.items():
+        write_text_atomic(path, text)
+    for path in stale:
+        path.unlink()
+    return matrix

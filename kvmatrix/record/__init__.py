@@ -1,0 +1,1 @@
+"""The cell record and the matrix schema: verdicts, causes, columns, metrics, detail files."""

@@ -1,0 +1,49 @@
+"""Why a test did not pass: the `cause` alphabet of docs/matrix-schema.md, and the one cause the host
+assigns itself, `compat` (a test that passes with transformers alone and fails after `compat.register()`),
+with the cell's `compat_regressions` that list those tests.
+
+The in-cell attribution ladder (suites/) records `setup`, `not-cache`, `cache` and `unattributed`; runs
+of older records lack the keys, which read as null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kvmatrix.record.verdicts import ERROR, FAIL, PASS, XFAIL
+
+SETUP_CAUSE = "setup"
+NOT_CACHE = "not-cache"
+CACHE = "cache"
+COMPAT = "compat"
+UNATTRIBUTED = "unattributed"
+
+CAUSE_MEANINGS = {
+    SETUP_CAUSE: "the test's own eager step (prefill, eager reference) failed: not a verdict on the tool",
+    NOT_CACHE: "the same tool on the same model without any cache (use_cache=False) fails too",
+    CACHE: "fails only with a cache: without one the same step passes, or the test is about the cache object",
+    COMPAT: "passes with transformers alone, fails after compat.register(): a regression of this project",
+    UNATTRIBUTED: "the attribution could not run (crash, hang, memory); the detail says why",
+}
+"""Every cause, with what it means, in the order the legends list them."""
+
+COMPAT_DETAIL = "passes with transformers alone; fails after compat.register()"
+REGRESSING = (FAIL, ERROR, XFAIL)
+"""Verdicts with registration that make a test passing without it a compat regression (never flaky or
+setup: those are not answers about compat)."""
+
+
+def attribute_compat(runs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Give cause `compat` to each test of `runs["with"]` whose verdict is fail, error or xfail while the
+    same test (suite and name) passes in `runs["without"]`; returns the cell's `compat_regressions`, one
+    `{"suite", "name", "verdict", "error"}` per such test, in the order of the `with` run."""
+    without = {
+        (test.get("suite"), test.get("name")): test.get("verdict")
+        for test in runs.get("without", {}).get("tests", [])
+    }
+    regressions = []
+    for test in runs.get("with", {}).get("tests", []):
+        if test.get("verdict") in REGRESSING and without.get((test.get("suite"), test.get("name"))) == PASS:
+            test.update(cause=COMPAT, cause_detail=COMPAT_DETAIL)
+            regressions.append({key: test.get(key) for key in ("suite", "name", "verdict", "error")})
+    return regressions

@@ -1,0 +1,61 @@
+"""The cell record (docs/matrix-schema.md, "Cell record"): built here, and only here, from a cell's install
+outcome and runs, for a cell that ran and for one that left no result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kvmatrix.plan.pins import Cell
+from kvmatrix.record.causes import attribute_compat
+from kvmatrix.record.metrics import cell_metrics
+from kvmatrix.record.paths import relative_paths_in
+from kvmatrix.record.verdicts import ERROR, RAN, summarize_suites
+from kvmatrix.run.install import InstallOutcome
+
+
+def repro_command(cell: Cell) -> str:
+    """The one-line command that reruns this cell: its nox session for a pinned cell, the cell runner on the
+    exact pair for a cell whose versions a selector chose (it has no nox session of its own)."""
+    if cell.requested:
+        return f"python -m kvmatrix.run.cell_cli --pair {cell.id}"
+    return f"nox -s 'cell({cell.id})'"
+
+
+def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: dict[str, Any],
+                 duration_s: float, suites: list[str]) -> dict[str, Any]:
+    """Assemble the cell's full record (docs/matrix-schema.md, "Cell record"), its `suites` summarised
+    with the columns `suites`, every absolute path in it rewritten (kvmatrix.record.paths); a `with` test that
+    fails where its `without` twin passes gets cause `compat` and is listed in `compat_regressions`."""
+    status = outcome.status
+    if status == RAN and not any(run.get("tests") for run in runs.values()):
+        status = ERROR
+    meta = next((runs[m]["meta"] for m in ("with", "without") if "meta" in runs.get(m, {})), {})
+    with_meta = runs.get("with", {}).get("meta", {})
+    return relative_paths_in({
+        **cell.to_json(),
+        "status": status,
+        "status_reason": outcome.reason if outcome.status != RAN else (
+            None if status == RAN else "no suite run reported any test; see the runs' log tails"),
+        "python": meta.get("python"),
+        "resolved": meta.get("versions", {}),
+        "freeze": frozen,
+        "layout": meta.get("layout"),
+        "static_layer_init": meta.get("static_layer_init"),
+        "registration_report": with_meta.get("registration_report", []),
+        "compat_regressions": attribute_compat(runs),
+        "runs": runs,
+        "suites": summarize_suites(runs, suites, status),
+        "metrics": cell_metrics(runs),
+        "repro": repro_command(cell),
+        "install_duration_s": outcome.duration_s,
+        "duration_s": round(duration_s, 2),
+    })
+
+
+
+
+def missing_result(cell: Cell, why: str, suites: list[str]) -> dict[str, Any]:
+    """The record of a cell that was asked for but left no result (its session crashed before writing):
+    `error` with `why` as its reason, no runs, every suite `error`."""
+    return build_record(cell, InstallOutcome(ERROR, why), [], {}, 0.0, suites)

@@ -1,0 +1,1 @@
+"""Render a matrix for readers: Markdown, the static page, badges."""

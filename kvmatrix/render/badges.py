@@ -1,0 +1,75 @@
+"""shields.io endpoint badges (`reports/badges/*.json`) summarising a matrix.
+
+Each file follows the endpoint format (`schemaVersion` 1, `label`, `message`, `color`, optional `isError`,
+`cacheSeconds`) and is shown with `https://img.shields.io/endpoint?url=<raw URL of the file>`. Badges
+count (torch, transformers) pairs by their verdict **with** `compat.register()`, the configuration the
+project ships: a pair's verdict for a group of suites is the most severe of its suite verdicts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from kvmatrix.record.verdicts import ERROR, FAIL, FLAKY, INFRA, NA, NOT_INSTALLABLE, PASS, SETUP, XFAIL
+
+BADGE_ORDER = (ERROR, FAIL, INFRA, NOT_INSTALLABLE, FLAKY, SETUP, XFAIL, PASS, NA)
+"""Verdicts from most to least severe, as badges roll them up and list them."""
+
+LAYOUTS = ("list", "list-module", "layer")
+CACHE_SECONDS = 3600
+OVERALL_LABEL = "kv-cache matrix"
+
+
+def pair_verdict(cell: dict[str, Any], suites: list[str]) -> str:
+    """The most severe `with`-registration verdict of `cell` over `suites` (error when none is recorded)."""
+    found = {cell["suites"].get(suite, {}).get("with", {}).get("verdict") for suite in suites}
+    return next((verdict for verdict in BADGE_ORDER if verdict in found), ERROR)
+
+
+def badge(label: str, verdicts: list[str]) -> dict[str, Any]:
+    """The endpoint JSON for the pairs whose verdicts are `verdicts`: the message counts them by verdict
+    (most severe first) and the colour says how many pass (flaky, setup and xfail pairs make it yellow).
+    `isError` is set when no pair gave an answer (all are `error` or `infra`: the run itself broke); no pair
+    at all is a grey "no pair"."""
+    if not verdicts:
+        return {
+            "schemaVersion": 1,
+            "label": label,
+            "message": "no pair",
+            "color": "lightgrey",
+            "cacheSeconds": CACHE_SECONDS,
+        }
+    counts = Counter(verdicts)
+    message = " · ".join(f"{counts[verdict]} {verdict}" for verdict in BADGE_ORDER if counts[verdict])
+    result = {
+        "schemaVersion": 1,
+        "label": label,
+        "message": message,
+        "color": _color(counts),
+        "cacheSeconds": CACHE_SECONDS,
+    }
+    if set(counts) <= {ERROR, INFRA}:
+        result["isError"] = True
+    return result
+
+
+def _color(counts: Counter[str]) -> str:
+    if set(counts) <= {PASS, NA}:
+        return "brightgreen"
+    if not counts[ERROR] and not counts[FAIL]:
+        return "yellow"
+    return "orange" if counts[PASS] else "red"
+
+
+def badges(matrix: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every badge of `matrix` by file name: `overall.json`, `suite-<suite>.json` per suite and
+    `layout-<layout>.json` per cache layout (list, list-module, layer)."""
+    cells, suites = matrix["cells"], matrix["suites"]
+    files = {"overall.json": badge(OVERALL_LABEL, [pair_verdict(cell, suites) for cell in cells])}
+    for suite in suites:
+        files[f"suite-{suite}.json"] = badge(suite, [pair_verdict(cell, [suite]) for cell in cells])
+    for layout in LAYOUTS:
+        members = [pair_verdict(cell, suites) for cell in cells if cell["layout"] == layout]
+        files[f"layout-{layout}.json"] = badge(f"{layout} layout", members)
+    return files

@@ -1,0 +1,289 @@
+"""Render the matrix as one self-contained static page (`reports/index.html`).
+
+The grid of (torch, transformers) pairs × suites, the legend, the filters and the changes since the last
+run are rendered here; the page's own script (kvmatrix/render/page/page.js, inlined with page.css) reads the
+matrix and a trimmed extract of each cell's detail (run exit statuses, resolved environment, the message of
+every test that did not pass), embedded as JSON, to show a pair's details on click or from a `#cell-<id>`
+permalink. Nothing is loaded from outside the file; the details link to the cell's full detail file.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from kvmatrix.record.causes import CAUSE_MEANINGS
+from kvmatrix.record.detail import table_key
+from kvmatrix.record.verdicts import FLAKY, MODES, PASS, RAN
+from kvmatrix.render.badges import LAYOUTS
+from kvmatrix.render.markdown import LISTED, MEANINGS
+
+PAGE_ASSETS = Path(__file__).parent / "page"
+NOT_RUN = "not run"
+CHANGES_TITLE = "<h2>Changes since last run</h2>"
+TEST_CHANGE_HEADERS = "".join(
+    f"<th>{name}</th>" for name in ("cell", "mode", "suite", "test", "verdict", "error")
+)
+
+
+def _attr(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def page_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the page's script reads: `matrix` without its `changes` (rendered into the page already) and,
+    per cell id, `page_detail` of its detail."""
+    return {"matrix": {key: value for key, value in matrix.items() if key != "changes"},
+            "details": {cell["id"]: page_detail(details[cell["id"]]) for cell in matrix["cells"]}}
+
+
+def page_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    """The part of a cell's detail that its details dialog shows: each run's `exit_code` and `duration_s`,
+    the `freeze` list, and per mode and compact-table key the `text` (error or reason; a flaky test's rate)
+    of every test that did not pass, with its `cause_detail` and `reruns` where it has them."""
+    messages: dict[str, dict[str, dict[str, Any]]] = {}
+    for mode, run in detail["runs"].items():
+        for test in run.get("tests", []):
+            if test.get("verdict") in LISTED:
+                messages.setdefault(mode, {})[table_key(test)] = _message(test)
+    return {
+        "runs": {mode: {"exit_code": run.get("exit_code"), "duration_s": run.get("duration_s")}
+                 for mode, run in detail["runs"].items()},
+        "freeze": detail["freeze"],
+        "messages": messages,
+    }
+
+
+def _message(test: dict[str, Any]) -> dict[str, Any]:
+    """A listed test's `text` (a flaky test's reason holds its rate and first error), `cause_detail` and
+    `reruns` (the last two only where set)."""
+    text = test.get("reason") if test["verdict"] == FLAKY else test.get("error") or test.get("reason")
+    return {"text": text, **{key: test[key] for key in ("cause_detail", "reruns") if test.get(key)}}
+
+
+def _data_script(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    """`page_data` as JSON inside a non-executed script element; `<`, `>` and `&` are escaped so no text
+    in the data can close the element."""
+    text = json.dumps(page_data(matrix, details), ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return f'<script type="application/json" id="matrix-data">{text}</script>'
+
+
+def _css_class(verdict: str | None) -> str:
+    return "v-" + (verdict or "error").replace("/", "")
+
+
+def _chip(verdict: str | None, extra: str = "") -> str:
+    return f'<span class="chip {_attr(_css_class(verdict))}">{escape(verdict or "error")}{extra}</span>'
+
+
+def _verdict_cell(summary: dict[str, Any], suite: str, mode: str) -> str:
+    counts = summary.get("counts") or {}
+    total = sum(counts.values())
+    passed = f' <span class="count">{counts.get(PASS, 0)}/{total}</span>' if total else ""
+    title = f"{suite} {mode} registration: {summary.get('verdict')}"
+    css = _attr(_css_class(summary.get("verdict")))
+    return f'<td class="verdict {css}" title="{_attr(title)}">{_chip(summary.get("verdict"), passed)}</td>'
+
+
+def _row(cell: dict[str, Any], suites: list[str]) -> str:
+    layout = cell["layout"] or NOT_RUN
+    static_init = cell["static_layer_init"] or "—"
+    pins = cell["pins"]
+    head = (
+        f'<tr id="cell-{_attr(cell["id"])}" class="pair" tabindex="0" data-cell="{_attr(cell["id"])}" '
+        f'data-layout="{_attr(layout)}" data-torch="{_attr(pins["torch"])}" '
+        f'data-transformers="{_attr(pins["transformers"])}">'
+        f'<th scope="row"><a href="#cell-{_attr(cell["id"])}">{escape(pins["transformers"])}</a></th>'
+        f'<td>{escape(pins["torch"])}</td><td class="layout">{escape(layout)}</td>'
+        f'<td class="static-init">{escape(static_init)}</td>'
+    )
+    if cell["status"] != RAN:
+        reason = cell["status_reason"] or "no reason recorded"
+        css, span = _attr(_css_class(cell["status"])), 2 * len(suites)
+        body = (
+            f'<td class="verdict status {css}" colspan="{span}" title="{_attr(reason)}">'
+            f'{_chip(cell["status"])} <span class="reason">{escape(reason)}</span></td>'
+        )
+    else:
+        body = "".join(
+            _verdict_cell(cell["suites"].get(suite, {}).get(mode, {}), suite, mode)
+            for suite in suites
+            for mode in MODES
+        )
+    return head + body + "</tr>"
+
+
+def _grid(matrix: dict[str, Any]) -> str:
+    suites = matrix["suites"]
+    top = "".join(f'<th colspan="2" scope="colgroup">{escape(suite)}</th>' for suite in suites)
+    sub = "".join(f'<th scope="col" class="mode">{mode}</th>' for _ in suites for mode in MODES)
+    rows = "\n".join(_row(cell, suites) for cell in matrix["cells"])
+    empty = (
+        "" if matrix["cells"] else f'<tr><td colspan="{4 + 2 * len(suites)}">No cell has run yet.</td></tr>'
+    )
+    return (
+        '<table id="grid"><thead>'
+        f'<tr><th rowspan="2" scope="col">transformers</th><th rowspan="2" scope="col">torch</th>'
+        f'<th rowspan="2" scope="col">layout</th>'
+        f'<th rowspan="2" scope="col" class="static-init">StaticLayer init</th>'
+        f"{top}</tr><tr>{sub}</tr>"
+        f"</thead><tbody>\n{rows}{empty}\n</tbody></table>"
+    )
+
+
+def _select(name: str, label: str, values: list[str]) -> str:
+    options = "".join(f'<option value="{_attr(value)}">{escape(value)}</option>' for value in values)
+    return (
+        f'<label>{escape(label)} <select id="filter-{name}" data-filter="{name}">'
+        f'<option value="">all</option>{options}</select></label>'
+    )
+
+
+def _filters(matrix: dict[str, Any]) -> str:
+    cells = matrix["cells"]
+    layouts = list(LAYOUTS) + ([NOT_RUN] if any(cell["layout"] is None for cell in cells) else [])
+    torches = sorted({cell["pins"]["torch"] for cell in cells}, key=Version)
+    transformers = sorted({cell["pins"]["transformers"] for cell in cells}, key=Version)
+    return (
+        '<form id="filters" class="filters" onsubmit="return false">'
+        + _select("layout", "Layout", layouts)
+        + _select("torch", "torch", torches)
+        + _select("transformers", "transformers", transformers)
+        + f'<output id="shown">{len(cells)} of {len(cells)} pairs</output></form>'
+    )
+
+
+def _legend() -> str:
+    items = "".join(f"<li>{_chip(verdict)} {escape(meaning)}</li>" for verdict, meaning in MEANINGS.items())
+    causes = "".join(
+        f'<li><code class="cause">{escape(cause)}</code> {escape(meaning)}</li>'
+        for cause, meaning in CAUSE_MEANINGS.items()
+    )
+    return (
+        f'<section id="legend"><h2>Legend</h2><p>Each suite shows its verdict with and without '
+        f'<code>compat.register()</code>, and tests passed / tests run.</p><ul class="legend">{items}</ul>'
+        "<h3>Causes</h3><p>Why a test did not pass (a pair's details show each test's cause, its detail, "
+        f'any known upstream issue and its re-runs):</p><ul class="legend causes">{causes}</ul></section>'
+    )
+
+
+def _compat_regressions(matrix: dict[str, Any]) -> str:
+    """The banner at the top of the page: green when no test anywhere passes with transformers alone and
+    fails after `compat.register()`, else a red list of those tests."""
+    found = [(cell["id"], entry) for cell in matrix["cells"] for entry in cell["compat_regressions"]]
+    if not found:
+        return (
+            '<section id="compat-regressions" class="banner ok" role="status"><strong>No compat '
+            "regressions</strong>: in every cell, every test that passes with transformers alone also "
+            "passes with <code>compat.register()</code>.</section>"
+        )
+    items = "".join(
+        f"<li>{_cell_link(cell_id)} · {escape(entry['suite'])} · <code>{escape(entry['name'])}</code>: "
+        f'{_chip(entry["verdict"])} <span class="error">{escape(entry.get("error") or "no message recorded")}'
+        "</span></li>"
+        for cell_id, entry in found
+    )
+    noun = "regression" if len(found) == 1 else "regressions"
+    return (
+        f'<section id="compat-regressions" class="banner bad" role="alert"><strong>{len(found)} compat '
+        f"{noun}</strong>: these tests pass with transformers alone and fail after "
+        f"<code>compat.register()</code>.<ul>{items}</ul></section>"
+    )
+
+
+def _cell_link(cell_id: str) -> str:
+    return f'<a href="#cell-{_attr(cell_id)}">{escape(cell_id)}</a>'
+
+
+def _transition(entry: dict[str, Any]) -> str:
+    return f"{_chip(entry['before'] or 'none')} → {_chip(entry['after'])}"
+
+
+def _changes(changes: dict[str, Any] | None) -> str:
+    """The changes section: suite-level moves in lists, test-level moves in collapsible tables."""
+    if changes is None:
+        return f'<section id="changes">{CHANGES_TITLE}<p>Not recorded for this matrix.</p></section>'
+    since = changes["previous_generated_at"]
+    parts = [
+        f"<p>Compared with the matrix generated at <time>{escape(since)}</time>.</p>"
+        if since
+        else "<p>First published run: there is no previous matrix to compare with.</p>"
+    ]
+    items = [f'<li class="new">new cell {_cell_link(cell_id)}</li>' for cell_id in changes["new_cells"]]
+    items += [
+        f'<li class="removed">removed cell {escape(cell_id)}</li>' for cell_id in changes["removed_cells"]
+    ]
+    for key, title in (("newly_failing", "newly failing"), ("newly_passing", "newly passing")):
+        items += [
+            f'<li class="{key}">{title}: {_cell_link(e["cell"])} · {escape(e["suite"])} '
+            f"({escape(e['mode'])}): {_transition(e)}</li>"
+            for e in changes[key]
+        ]
+    if items:
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    for key, title in (
+        ("tests_newly_failing", "Tests newly failing"),
+        ("tests_newly_passing", "Tests newly passing"),
+    ):
+        if changes[key]:
+            rows = "".join(
+                f"<tr><td>{_cell_link(e['cell'])}</td><td>{escape(e['mode'])}</td>"
+                f"<td>{escape(e['suite'])}</td><td><code>{escape(e['name'])}</code></td>"
+                f"<td>{_transition(e)}</td><td>{escape(e.get('error') or '')}</td></tr>"
+                for e in changes[key]
+            )
+            parts.append(
+                f'<details class="{key}"><summary>{title} ({len(changes[key])})</summary>'
+                f'<table class="small"><thead><tr>{TEST_CHANGE_HEADERS}</tr></thead>'
+                f"<tbody>{rows}</tbody></table></details>"
+            )
+    if len(parts) == 1:
+        parts.append("<p>No change.</p>")
+    return f'<section id="changes">{CHANGES_TITLE}{"".join(parts)}</section>'
+
+
+def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    """The complete HTML page of `matrix`, whose cells' detail records by cell id are `details`: inline
+    CSS and script, `page_data` embedded as JSON, no external resource. Deterministic: the same matrix and
+    details always give the same page."""
+    css = (PAGE_ASSETS / "page.css").read_text(encoding="utf-8")
+    script = (PAGE_ASSETS / "page.js").read_text(encoding="utf-8")
+    stamp = escape(matrix["generated_at"])
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>KV-cache compatibility matrix</title>
+<style>
+{css}</style>
+</head>
+<body>
+<header>
+<h1>KV-cache compatibility matrix</h1>
+<p class="stamp">Generated at <time id="generated-at" datetime="{stamp}">{stamp}</time> from
+<code>{escape(matrix["pins_file"])}</code> (schema version {escape(str(matrix["schema_version"]))}).
+Click a pair for its failing tests, repro command, resolved environment and metrics.</p>
+</header>
+<main>
+{_compat_regressions(matrix)}
+{_filters(matrix)}
+{_grid(matrix)}
+{_changes(matrix.get("changes"))}
+{_legend()}
+</main>
+<dialog id="details" aria-labelledby="details-title">
+<form method="dialog" class="close"><button value="close" aria-label="Close details">Close ✕</button></form>
+<div id="details-body"></div>
+</dialog>
+{_data_script(matrix, details)}
+<script>
+{script}</script>
+</body>
+</html>
+"""

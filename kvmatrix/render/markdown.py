@@ -1,0 +1,351 @@
+"""Render a matrix and its detail files as Markdown (`reports/matrix.md`, the README table, the changes).
+
+CLI: `python -m kvmatrix.render.markdown render reports/matrix.json reports/matrix.md` (the detail files are read
+from the `cells/` folder beside the matrix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from kvmatrix.files import write_text_atomic
+from kvmatrix.record.causes import CAUSE_MEANINGS
+from kvmatrix.record.matrix import ReportError, load_published
+from kvmatrix.record.metrics import render_metrics
+from kvmatrix.record.verdicts import (
+    ERROR,
+    FAIL,
+    FLAKY,
+    INFRA,
+    MODES,
+    NA,
+    NOT_INSTALLABLE,
+    PASS,
+    RAN,
+    SETUP,
+    SEVERITY,
+    XFAIL,
+    error_signature,
+)
+from kvmatrix.run.reruns import flaky_rate
+
+LABELS = {
+    PASS: "✅ pass",
+    FAIL: "❌ fail",
+    FLAKY: "🎲 flaky",
+    SETUP: "🧰 setup",
+    XFAIL: "⚠️ xfail",
+    NA: "➖ n/a",
+    ERROR: "💥 error",
+    NOT_INSTALLABLE: "🚫 not-installable",
+    INFRA: "🌐 infra",
+}
+MEANINGS = {
+    PASS: "ran export/compile/round-trip for real and every assertion held",
+    FAIL: "ran, and an assertion or the tool under test failed",
+    FLAKY: "passed in some fresh-process runs and not in others; the reason gives the rate (never a pass)",
+    SETUP: "the test's own eager step (prefill, eager reference) failed: not a verdict on the tool",
+    XFAIL: "a known limitation; the reason quotes the real error",
+    NA: "the feature or class does not exist in this (torch, transformers) pair",
+    ERROR: "crashed before giving an answer (collection error, segfault, timeout)",
+    NOT_INSTALLABLE: "cell only: the pins cannot be resolved or installed together",
+    INFRA: "cell only: a network or index failure while installing, after retries",
+}
+
+
+def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    """The Markdown page of a matrix: compat regressions, legend, table, changes since the last run (when
+    the matrix records them), what registration adds, failures (from the `details` of its cells, by cell
+    id), registration reports. Deterministic: the same matrix and details always give the same text."""
+    sections = [
+        _header(matrix),
+        _compat_regressions(matrix),
+        _legend(),
+        _table(matrix),
+        *([_changes(matrix["changes"])] if "changes" in matrix else []),
+        _registration_adds(matrix),
+        render_metrics(matrix),
+        _failures(matrix, details),
+        _registration_reports(matrix),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _label(verdict: str | None) -> str:
+    return "—" if verdict is None else LABELS.get(verdict, f"❓ {verdict}")
+
+
+def _code(text: str) -> str:
+    """`text` on one line as an inline code span, safe for backticks inside it."""
+    text = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _table_text(value: Any) -> str:
+    """A value for a Markdown table cell: one line, pipes escaped, `—` for none."""
+    return "—" if value in (None, "") else " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _mode_summary(cell: dict[str, Any], suite: str, mode: str) -> dict[str, Any]:
+    return cell["suites"].get(suite, {}).get(mode, {})
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{number} {verdict}" for verdict, number in counts.items() if number) or "no test"
+
+
+def _header(matrix: dict[str, Any]) -> str:
+    return (
+        "# KV-cache compatibility matrix\n\n"
+        f"Generated at {matrix['generated_at']} from `{matrix['pins_file']}` (schema version "
+        f"{matrix['schema_version']}). Each suite column shows the verdict **with / without** "
+        "`compat.register()`."
+    )
+
+
+NO_COMPAT_REGRESSION = (
+    "None: in every cell, every test that passes with transformers alone also passes with "
+    "`compat.register()`."
+)
+
+
+def _compat_regressions(matrix: dict[str, Any]) -> str:
+    """The tests that pass with transformers alone and fail after `compat.register()`, by cell."""
+    lines = ["## compat regressions", ""]
+    for cell in matrix["cells"]:
+        regressions = cell["compat_regressions"]
+        if regressions:
+            noun = "test" if len(regressions) == 1 else "tests"
+            lines.append(f"- `{cell['id']}` ({len(regressions)} {noun} passing with transformers alone):")
+            lines += [f"  - {entry['suite']} · `{entry['name']}`: {_label(entry['verdict'])} with "
+                      f"`compat.register()`: {_code(entry.get('error') or 'no message recorded')}"
+                      for entry in regressions]
+    if len(lines) == 2:
+        lines.append(NO_COMPAT_REGRESSION)
+    return "\n".join(lines)
+
+
+CAUSES_INTRO = (
+    "Why a test did not pass (its `cause`; the Failures section shows it with its detail and any known "
+    "upstream issue):"
+)
+
+
+def _legend() -> str:
+    lines = ["## Legend", "", "| verdict | meaning |", "| --- | --- |"]
+    lines += [f"| {LABELS[verdict]} | {MEANINGS[verdict]} |" for verdict in LABELS]
+    lines += ["", "### Causes", "", CAUSES_INTRO, "", "| cause | meaning |", "| --- | --- |"]
+    lines += [f"| `{cause}` | {meaning} |" for cause, meaning in CAUSE_MEANINGS.items()]
+    return "\n".join(lines)
+
+
+def _table(matrix: dict[str, Any]) -> str:
+    suites = matrix["suites"]
+    lines = [
+        "## Matrix",
+        "",
+        "| " + " | ".join(["transformers", "torch", "layout", "StaticLayer init", *suites]) + " |",
+        "| " + " | ".join(["---"] * (4 + len(suites))) + " |",
+    ]
+    for cell in matrix["cells"]:
+        columns = [cell["pins"]["transformers"], cell["pins"]["torch"], _table_text(cell["layout"]),
+                   _table_text(cell["static_layer_init"])]
+        for suite in suites:
+            columns.append(" / ".join(_verdict_with_passes(_mode_summary(cell, suite, mode)) for mode in MODES))
+        lines.append("| " + " | ".join(columns) + " |")
+    if not matrix["cells"]:
+        lines.append("")
+        lines.append("No cell has run yet.")
+    return "\n".join(lines)
+
+
+def _verdict_with_passes(summary: dict[str, Any]) -> str:
+    """`❌ fail 7/8`: the suite verdict and how many of its tests passed."""
+    counts = summary.get("counts") or {}
+    total = sum(counts.values())
+    return _label(summary.get("verdict")) + (f" {counts.get(PASS, 0)}/{total}" if total else "")
+
+
+def render_table(matrix: dict[str, Any]) -> str:
+    """The matrix table alone (for embedding in the README)."""
+    return _table(matrix)
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    return "## Changes since last run\n\n" + render_changes(changes)
+
+
+def render_changes(changes: dict[str, Any]) -> str:
+    """Markdown for the `changes` of a matrix (kvmatrix.publish.history.diff): new and removed cells, suites newly
+    failing or passing, then tests newly failing (with their error) or passing."""
+    since = changes["previous_generated_at"]
+    lines = [f"Compared with the matrix generated at {since}." if since
+             else "First published run: there is no previous matrix to compare with.", ""]
+    lines += [f"- 🆕 new cell `{cell_id}`" for cell_id in changes["new_cells"]]
+    lines += [f"- 🗑️ removed cell `{cell_id}`" for cell_id in changes["removed_cells"]]
+    for key, title in (("newly_failing", "newly failing"), ("newly_passing", "newly passing")):
+        lines += [f"- {title}: `{entry['cell']}` · {entry['suite']} ({entry['mode']}): "
+                  f"{_label(entry['before'])} → {_label(entry['after'])}" for entry in changes[key]]
+    for key, title in (("tests_newly_failing", "Tests newly failing"),
+                       ("tests_newly_passing", "Tests newly passing")):
+        if changes[key]:
+            lines.append(f"- {title} ({len(changes[key])}):")
+        for entry in changes[key]:
+            error = f": {_code(entry['error'])}" if entry.get("error") else ""
+            lines.append(f"  - `{entry['cell']}` · {entry['suite']} · `{entry['name']}` ({entry['mode']}): "
+                         f"{_label(entry['before'])} → {_label(entry['after'])}{error}")
+    if len(lines) == 2:
+        lines.append("No change.")
+    return "\n".join(lines)
+
+
+def _registration_adds(matrix: dict[str, Any]) -> str:
+    """Suites that pass only with registration, and per suite how many more tests pass with it."""
+    lines = ["## What registration adds", ""]
+    for cell in matrix["cells"]:
+        for suite in matrix["suites"]:
+            with_, without = (_mode_summary(cell, suite, mode) for mode in MODES)
+            gained = with_.get("counts", {}).get(PASS, 0) - without.get("counts", {}).get(PASS, 0)
+            if with_.get("verdict") == PASS and without.get("verdict") in (FAIL, ERROR):
+                lines.append(
+                    f"- `{cell['id']}` · {suite}: {_label(PASS)} with registration "
+                    f"({_counts_text(with_.get('counts', {}))}), {_label(without['verdict'])} without "
+                    f"({_counts_text(without.get('counts', {}))})"
+                )
+            elif gained > 0:
+                lines.append(f"- `{cell['id']}` · {suite}: {gained} more passing tests with registration "
+                             f"({_counts_text(with_['counts'])} vs {_counts_text(without['counts'])})")
+    if len(lines) == 2:
+        lines.append("No suite passes only with registration.")
+    return "\n".join(lines)
+
+
+def _failures(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    blocks = [_cell_failures(cell, details[cell["id"]]["runs"], matrix["suites"]) for cell in matrix["cells"]]
+    blocks = [block for block in blocks if block]
+    return "\n\n".join(["## Failures", *(blocks or ["No failing, erroring, flaky, setup or xfail test."])])
+
+
+def _cell_failures(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]) -> str:
+    """One cell's failures: why it did not run, or its missing runs/tests and its grouped failing tests."""
+    if cell["status"] != RAN:
+        lines = [f"**{_label(cell['status'])}**: {_code(cell['status_reason'] or 'no reason recorded')}"]
+    else:
+        lines = _missing_results(cell, runs, suites) + _grouped_tests(runs)
+    if not lines:
+        return ""
+    return "\n".join([f"### {cell['id']}", "", f"Repro: `{cell['repro']}`", "", *lines])
+
+
+def _missing_results(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]) -> list[str]:
+    lines = []
+    for mode in MODES:
+        run = runs.get(mode)
+        if run is None:
+            lines.append(f"- {_label(ERROR)}: no `{mode}` run recorded")
+            continue
+        for suite in suites:
+            if not any(_mode_summary(cell, suite, mode).get("counts", {}).values()):
+                lines.append(
+                    f"- {_label(ERROR)}: {suite} reported no test in the `{mode}` run "
+                    f"(pytest exit: {run.get('exit_code')})"
+                )
+    return lines
+
+
+LISTED = (ERROR, FAIL, FLAKY, SETUP, XFAIL)
+"""Test verdicts the Failures section lists."""
+UPSTREAM_ISSUE = re.compile(r"(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)")
+
+
+def _problem(test: dict[str, Any]) -> str:
+    return test.get("error") or test.get("reason") or "no message recorded"
+
+
+def _upstream(reference: str) -> str:
+    """`owner/repo#123` as a link to that GitHub issue; any other reference as code."""
+    match = UPSTREAM_ISSUE.fullmatch(reference)
+    if match is None:
+        return _code(reference)
+    return f"[{reference}](https://github.com/{match['repo']}/issues/{match['number']})"
+
+
+def _group_head(test: dict[str, Any]) -> str:
+    """`❌ fail · cause: not-cache (`detail`) · upstream [pytorch/pytorch#1](...)`: what a group shares."""
+    parts = [_label(test.get("verdict"))]
+    if test.get("cause"):
+        detail = f" ({_code(test['cause_detail'])})" if test.get("cause_detail") else ""
+        parts.append(f"cause: {test['cause']}{detail}")
+    if test.get("upstream"):
+        parts.append(f"upstream {_upstream(test['upstream'])}")
+    return " · ".join(parts)
+
+
+def _grouped_tests(runs: dict[str, Any]) -> list[str]:
+    """Tests that did not pass (error, fail, flaky, setup, xfail) grouped by verdict, cause, upstream and
+    the signatures of the cause detail and the error, most severe first; a flaky test shows its rate."""
+    groups: dict[tuple[str, ...], dict[tuple[str, str], list[str]]] = {}
+    firsts: dict[tuple[str, ...], dict[str, Any]] = {}
+    for mode in MODES:
+        for test in runs.get(mode, {}).get("tests", []):
+            verdict = test.get("verdict")
+            if verdict not in LISTED:
+                continue
+            key = (verdict, test.get("cause") or "", test.get("upstream") or "",
+                   error_signature(test.get("cause_detail") or ""), error_signature(_problem(test)))
+            firsts.setdefault(key, test)
+            where = f"{mode}: {flaky_rate(test)}" if verdict == FLAKY else mode
+            member = (test.get("suite", "?"), test.get("name", "?"))
+            groups.setdefault(key, {}).setdefault(member, []).append(where)
+    lines = []
+    for key in sorted(groups, key=lambda key: (SEVERITY.index(key[0]), key[1:])):
+        members = groups[key]
+        noun = "test" if len(members) == 1 else "tests"
+        lines.append(f"- {_group_head(firsts[key])} ({len(members)} {noun}): {_code(_problem(firsts[key]))}")
+        lines += [f"  - {suite} · `{name}` ({', '.join(modes)})" for (suite, name), modes in members.items()]
+    return lines
+
+
+def _registration_reports(matrix: dict[str, Any]) -> str:
+    blocks = ["## Registration report"]
+    for cell in matrix["cells"]:
+        lines = [f"### {cell['id']}", ""]
+        if cell["registration_report"]:
+            lines += ["| class | status | owner | reason |", "| --- | --- | --- | --- |"]
+            lines += [
+                f"| {entry['class']} | {entry['status']} | {_table_text(entry.get('owner'))} "
+                f"| {_table_text(entry.get('reason'))} |"
+                for entry in cell["registration_report"]
+            ]
+        else:
+            lines.append("No registration report (the cell did not run)." if cell["status"] != RAN
+                         else "Empty registration report.")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`render MATRIX_JSON MARKDOWN`: render a matrix file to Markdown; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m kvmatrix.render.markdown", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="render matrix.json to Markdown")
+    render.add_argument("matrix", type=Path, help="the matrix JSON file to read")
+    render.add_argument("markdown", type=Path, help="the Markdown file to write")
+    args = parser.parse_args(argv)
+    try:
+        write_text_atomic(args.markdown, render_markdown(*load_published(args.matrix)))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

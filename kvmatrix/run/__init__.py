@@ -1,0 +1,1 @@
+"""Run a cell: its uv environment, the install, the pytest processes in each registration mode, re-runs."""

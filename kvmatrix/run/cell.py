@@ -1,0 +1,47 @@
+"""Run one cell from the host: install its pins, run the suites in both registration modes, re-run what
+failed, and write the cell's full record (publish splits it into matrix.json and the cell's detail file).
+Needs no torch: everything torch-related runs in subprocesses inside the cell's own environment.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kvmatrix.files import write_json_atomic
+from kvmatrix.plan.pins import Cell
+from kvmatrix.record.cell_record import build_record
+from kvmatrix.record.columns import discover_suites
+from kvmatrix.record.verdicts import RAN
+from kvmatrix.run.install import freeze, install
+from kvmatrix.run.pytest_run import rerun_modes, run_modes
+
+# setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
+# pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
+SUITE_REQUIREMENTS = ["pytest>=8", "pytest-xdist>=3", "pytest-timeout>=2", "hypothesis>=6", "setuptools"]
+
+
+def requirements(cell: Cell) -> list[str]:
+    """The exact pins plus what the suites themselves need."""
+    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *SUITE_REQUIREMENTS]
+
+
+def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
+             selection: list[str] | None = None) -> dict[str, Any]:
+    """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), re-run what did not pass
+    (rerun_modes; KVCC_RERUNS=0 skips it), write `results_dir/<cell id>.json`; never raises for a verdict.
+    `selection` runs only those suite tests (see run_suites)."""
+    start = time.monotonic()
+    work_dir = results_dir / cell.id
+    work_dir.mkdir(parents=True, exist_ok=True)
+    outcome = install(python, requirements(cell))
+    runs: dict[str, Any] = {}
+    frozen: list[str] = []
+    if outcome.status == RAN:
+        frozen = freeze(python)
+        runs = run_modes(python, repo_root, work_dir, selection=selection)
+        rerun_modes(python, repo_root, runs, work_dir)
+    record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root))
+    write_json_atomic(results_dir / f"{cell.id}.json", record)
+    return record

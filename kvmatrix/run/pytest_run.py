@@ -1,0 +1,104 @@
+"""The pytest processes of a cell: one per registration mode over suites/, with the recorder, crash isolation
+(xdist), a per-test timeout and the hang guard; concurrent modes; fresh-process re-runs of what failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kvmatrix.run.procgroup import run_contained
+from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
+from kvmatrix.settings import int_setting, setting
+
+RUN_ORDER = ("without", "with")
+RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout (KVCC_TEST_TIMEOUT_S)
+LOG_TAIL_LINES = 40
+# Nothing inside a cell may reach a model hub.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def pytest_options(env: dict[str, str]) -> list[str]:
+    """Recorder plugin, crash isolation (xdist restarts a dead worker and reports its test) and a per-test
+    timeout (signal method: the hung test fails with a Timeout, its worker lives on; a test stuck in C code,
+    which the signal never reaches, is ended with its worker by suites.hang_guard a little later).
+    KVCC_EXTRA_PLUGINS (comma-separated modules) adds plugins, e.g. tests.faults.crash_plugin for
+    fault-injection runs."""
+    workers = str(int_setting("KVCC_WORKERS", env))
+    timeout = str(int_setting("KVCC_TEST_TIMEOUT_S", env))
+    restarts = str(int_setting("KVCC_MAX_WORKER_RESTART", env))
+    plugins = (setting("KVCC_EXTRA_PLUGINS", env) or "").split(",")
+    extra = [arg for plugin in plugins if plugin for arg in ("-p", plugin)]
+    return [
+        "-p", "suites.recorder", "-p", "suites.hang_guard", *extra,
+        "-p", "no:cacheprovider", "-p", "no:logging", "-q",
+        "-n", workers, "--max-worker-restart", restarts,
+        "--timeout", timeout, "--timeout-method", "signal",
+    ]
+
+
+def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S,
+               selection: list[str] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One pytest process over suites/ in `mode` ("with" / "without" registration); returns the run.
+
+    `selection` (pytest node ids such as `suites/test_roundtrip.py::test_x[DynamicCache]`) runs only
+    those tests instead of the whole of suites/. `env` adds variables to the process's environment.
+
+    A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
+    turns into `error` for every suite, with the exit status and the log tail kept for the reader. The
+    run's process group is killed when it returns, so no worker outlives it.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
+    results.unlink(missing_ok=True)
+    process_env = {**os.environ, **(env or {}), **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
+                   "KVCC_RESULTS": str(results), "PYTHONPATH": str(repo_root)}
+    targets = ["suites"] if selection is None else selection
+    command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]
+    started_at, start = time.time(), time.monotonic()
+    with log.open("w") as out:  # no process of the run (a hung xdist worker) outlives it
+        exit_code = run_contained(command, cwd=repo_root, env=process_env, out=out, timeout_s=timeout_s)
+    run: dict[str, Any] = {"exit_code": exit_code, "started_at": round(started_at, 2),
+                           "duration_s": round(time.monotonic() - start, 2), "log_tail": _tail(log), "tests": []}
+    if results.exists():
+        payload = json.loads(results.read_text())
+        run.update(tests=payload["tests"], meta={k: v for k, v in payload.items() if k != "tests"})
+    return run
+
+
+def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str] | None = None, *,
+              selections: dict[str, list[str]] | None = None,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`run_suites` in every mode of RUN_ORDER, KVCC_MODES_AT_ONCE (kvmatrix.settings) of them at a time;
+    the runs by mode. `selections` (mode -> node ids) runs only the modes it names, each on its own tests,
+    instead; `env` goes to every run (see run_suites)."""
+    chosen = selections if selections is not None else dict.fromkeys(RUN_ORDER, selection)
+    modes = [mode for mode in RUN_ORDER if mode in chosen]
+    at_once = max(1, int_setting("KVCC_MODES_AT_ONCE"))
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        finished = pool.map(
+            lambda mode: run_suites(python, repo_root, mode, work_dir, selection=chosen[mode], env=env), modes
+        )
+        return dict(zip(modes, finished, strict=True))
+
+
+def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Path,
+                test_dir: str = "suites") -> dict[str, Any]:
+    """Re-run the failing tests of `runs` in fresh processes and mark the ones whose outcome changes
+    `flaky` (kvmatrix.run.reruns.rerun_failures, with `test_dir` holding the test files); each batch is a
+    `run_modes` with KVCC_LADDER=0 in `work_dir / "rerun-<k>"`. Updates `runs` in place and returns it."""
+    def batch(selections: dict[str, list[str]], where: Path) -> dict[str, Any]:
+        return run_modes(python, repo_root, where, selections=selections, env=RERUN_ENV)
+
+    return rerun_failures(runs, batch, work_dir, test_dir)
+
+
