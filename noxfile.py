@@ -23,9 +23,10 @@ from kvmatrix.plan.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
 from kvmatrix.publish.publish_run import IncompleteRun  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
-from kvmatrix.record.matrix import ReportError
+from kvmatrix.record.matrix import ReportError  # noqa: E402
 from kvmatrix.render.markdown import render_changes  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
+from kvmatrix.run.interpreters import find_interpreter  # noqa: E402
 from kvmatrix.settings import setting  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
@@ -50,8 +51,9 @@ def _option(session: nox.Session, name: str, default: Path) -> Path:
     return Path(args[args.index(name) + 1]) if name in args else default
 
 
-@nox.session(python=PINS.python, tags=["cells"])
-@nox.parametrize("pin", [nox.param(cell, id=cell.id) for cell in PINS.cells])
+@nox.session(tags=["cells"])
+@nox.parametrize("python,pin", [nox.param(find_interpreter(PINS.python_for(cell)), cell, id=cell.id)
+                                for cell in PINS.cells])
 def cell(session: nox.Session, pin) -> None:
     """Run one cell: install its pins, run the suites with and without registration, record verdicts."""
     results = _option(session, "--results", RESULTS)

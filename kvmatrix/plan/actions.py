@@ -38,7 +38,7 @@ def plan(pins: Pins, tag: str | None = None) -> dict[str, Any]:
     if pins.pending:
         raise ValueError(f"{pins.path}: {len(pins.pending)} cell(s) still have selectors; resolve them first")
     cells = pins.tagged(tag) if tag else pins.cells
-    return {"include": [_entry(cell, pins.python) for cell in cells]}
+    return {"include": [_entry(cell, pins.python_for(cell)) for cell in cells]}
 
 
 def _entry(cell: Cell, python: str) -> dict[str, Any]:

@@ -39,6 +39,6 @@ def run_planned(pins: Pins, root: Path, work: Path, reports: Path) -> dict[str, 
     results.mkdir(parents=True, exist_ok=True)
     for cell in pins.cells:
         (results / f"{cell.id}.json").unlink(missing_ok=True)
-        python = ensure_venv(work / "envs" / cell.id, pins.python)
+        python = ensure_venv(work / "envs" / cell.id, pins.python_for(cell))
         run_cell(cell, python, root, results)
     return publish(pins, pins.cells, results, reports)

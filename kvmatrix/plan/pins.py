@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 SCHEMA_VERSION = 1
 TOP_LEVEL_KEYS = ("schema_version", "python", "cell")
 PACKAGES = ("transformers", "torch")
-CELL_FIELDS = (*PACKAGES, "note", "tags", "prereleases")
+CELL_FIELDS = (*PACKAGES, "python", "note", "tags", "prereleases")
 LATEST = "latest"
 NEWEST_PATCH_OF_EACH_MINOR = "newest_patch_of_each_minor"
 _PYTHON = re.compile(r"\d+\.\d+")
@@ -50,6 +50,8 @@ class Cell:
     tags: tuple[str, ...] = ()
     requested: tuple[tuple[str, str], ...] = ()
     """(package, selector) for each version that `resolve` chose, e.g. `(("transformers", "latest"),)`."""
+    python: str | None = None
+    """The cell's own CPython minor ("3.10"); None runs it on the pins file's `python`."""
 
     @property
     def id(self) -> str:
@@ -75,6 +77,8 @@ class Cell:
         pins: dict[str, Any] = {"transformers": self.transformers, "torch": self.torch}
         if self.requested:
             pins["requested"] = dict(self.requested)
+        if self.python is not None:
+            pins["python"] = self.python
         return {"id": self.id, "pins": pins, "note": self.note, "tags": list(self.tags)}
 
 
@@ -114,6 +118,7 @@ class PendingCell:
     torch: str | Selector
     note: str = ""
     tags: tuple[str, ...] = ()
+    python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,10 @@ class Pins:
             known = ", ".join(cell.id for cell in self.cells)
             raise PinsError(f"{self.path}: no cell with id {', '.join(unknown)}; known ids: {known}")
         return tuple(cell for cell in self.cells if cell.id in wanted)
+
+    def python_for(self, cell: Cell) -> str:
+        """The CPython minor `cell` runs on: its own `python`, else the file's."""
+        return cell.python or self.python
 
     def tagged(self, tag: str) -> tuple[Cell, ...]:
         """The cells carrying `tag`, in pins order (empty when no cell has it)."""
@@ -155,11 +164,7 @@ def load_pins(path: str | Path) -> Pins:
             allowed = ", ".join(TOP_LEVEL_KEYS)
             raise PinsError(f"{path}: unknown top-level key {key!r}; allowed keys: {allowed}")
     python = data.get("python")
-    if not isinstance(python, str) or not _PYTHON.fullmatch(python):
-        raise PinsError(f'{path}: python must be a "major.minor" string like "3.11", found {python!r}')
-    if python not in {f"3.{minor}" for minor in PYTHON_MINORS}:
-        raise PinsError(f"{path}: python {python!r} is not a CPython version one can install: write "
-                        f'"3.<minor>" from "3.{PYTHON_MINORS[0]}" to "3.{PYTHON_MINORS[-1]}", like "3.11"')
+    _check_python(python, str(path))
     tables = data.get("cell", [])
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         raise PinsError(f"{path}: 'cell' must be an array of tables written as [[cell]]")
@@ -218,7 +223,7 @@ def resolve(pins: Pins, releases: ReleasesFn) -> Pins:
                           if isinstance(pin := getattr(spec, package), Selector))
         for transformers in versions_of("transformers", spec.transformers, position):
             for torch in versions_of("torch", spec.torch, position):
-                cell = Cell(transformers, torch, spec.note, spec.tags, requested)
+                cell = Cell(transformers, torch, spec.note, spec.tags, requested, spec.python)
                 cells.setdefault(cell.id, cell)
     return replace(pins, cells=tuple(cells.values()), pending=())
 
@@ -243,6 +248,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise PinsError(f"{path}: invalid TOML: values nested too deeply to read") from None
 
 
+def _check_python(python: Any, where: str) -> None:
+    """Refuse, naming `where`, a `python` that is not a CPython 3 minor uv can install ("3.10" .. )."""
+    if not isinstance(python, str) or not _PYTHON.fullmatch(python):
+        raise PinsError(f'{where}: python must be a "major.minor" string like "3.11", found {python!r}')
+    if python not in {f"3.{minor}" for minor in PYTHON_MINORS}:
+        raise PinsError(f"{where}: python {python!r} is not a CPython version one can install: write "
+                        f'"3.<minor>" from "3.{PYTHON_MINORS[0]}" to "3.{PYTHON_MINORS[-1]}", like "3.11"')
+
+
 def _parse_cell(table: dict[str, Any], where: str, position: int) -> Cell | PendingCell:
     transformers, torch = table.get("transformers"), table.get("torch")
     problems = {field: _pin_problem(table[field]) for field in PACKAGES if field in table}
@@ -262,6 +276,9 @@ def _parse_cell(table: dict[str, Any], where: str, position: int) -> Cell | Pend
     tags = table.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, str) and tag for tag in tags):
         raise PinsError(f"{where}: tags must be a list of non-empty strings, found {tags!r}")
+    python = table.get("python")
+    if python is not None:
+        _check_python(python, where)
     prereleases = table.get("prereleases", False)
     if not isinstance(prereleases, bool):
         raise PinsError(f"{where}: prereleases must be true or false, found {prereleases!r}")
@@ -270,8 +287,8 @@ def _parse_cell(table: dict[str, Any], where: str, position: int) -> Cell | Pend
         if prereleases:
             raise PinsError(f"{where}: prereleases = true needs a selector (\"latest\" or a range); "
                             "exact versions are always final releases")
-        return Cell(transformers=transformers, torch=torch, note=note, tags=tuple(tags))
-    return PendingCell(position, pins["transformers"], pins["torch"], note, tuple(tags))
+        return Cell(transformers=transformers, torch=torch, note=note, tags=tuple(tags), python=python)
+    return PendingCell(position, pins["transformers"], pins["torch"], note, tuple(tags), python)
 
 
 def _selector(value: str | dict[str, str], prereleases: bool) -> str | Selector:

@@ -82,8 +82,9 @@ def _cell(entry: Any, where: str) -> Cell:
         pins, note, tags = entry["pins"], entry["note"], entry["tags"]
         versions = [pins[package] for package in PACKAGES]
         requested = pins.get("requested", {})
+        python = pins.get("python")
     except (KeyError, TypeError, AttributeError):
-        raise PinsError(f"{where}: needs id, pins (transformers, torch, optional requested), "
+        raise PinsError(f"{where}: needs id, pins (transformers, torch, optional requested and python), "
                         "note and tags") from None
     for version in versions:
         if not isinstance(version, str) or not _canonical(version):
@@ -95,8 +96,10 @@ def _cell(entry: Any, where: str) -> Cell:
             or not all(isinstance(selector, str) and selector for selector in requested.values()):
         raise PinsError(f"{where}: requested must map transformers and/or torch to the selector "
                         "that chose it")
+    if python is not None and (not isinstance(python, str) or not _PYTHON.fullmatch(python)):
+        raise PinsError(f"{where}: python must be a \"major.minor\" string, found {python!r}")
     chosen = tuple((package, requested[package]) for package in PACKAGES if package in requested)
-    cell = Cell(*versions, note=note, tags=tuple(tags), requested=chosen)
+    cell = Cell(*versions, note=note, tags=tuple(tags), requested=chosen, python=python)
     if entry.get("id") != cell.id:
         raise PinsError(f"{where}: id {entry.get('id')!r} does not match its pins ({cell.id})")
     return cell

@@ -25,8 +25,11 @@ HEADER = f"""\
 
 def render_tox_ini(pins: Pins) -> str:
     """The tox.ini text for `pins`: a header saying it is generated, then one environment per cell
-    (named by its id, in pins order) on the pins' python."""
+    (named by its id, in pins order) on the pins' python; a cell with its own python gets a section
+    naming its interpreter."""
     envs = "".join(f"    {cell.id}\n" for cell in pins.cells)
+    own_python = "".join(f"\n[testenv:{cell.id}]\nbasepython = python{cell.python}\n"
+                         for cell in pins.cells if cell.python not in (None, pins.python))
     return (
         HEADER.format(pins=Path(pins.path).name)
         + "\n[tox]\nrequires =\n    tox>=4.20\n    tox-uv>=1.20\n"
@@ -38,6 +41,7 @@ def render_tox_ini(pins: Pins) -> str:
         + "deps = packaging>=23\n"
         + "pass_env =\n    KVCC_*\n    PIP_FIND_LINKS\n    UV_*\n"
         + "commands = python -m kvmatrix.run.cell_cli {env_name} {posargs}\n"
+        + own_python
     )
 
 

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        python = ensure_venv(args.envs / cell.id, pins.python) if own_env else sys.executable
+        python = ensure_venv(args.envs / cell.id, pins.python_for(cell)) if own_env else sys.executable
     except VenvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

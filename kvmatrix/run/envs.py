@@ -5,18 +5,21 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from kvmatrix.run.interpreters import find_interpreter
+
 
 class VenvError(RuntimeError):
     """uv could not create the virtual environment; the message holds uv's reason."""
 
 
 def ensure_venv(path: Path, python: str) -> str:
-    """The absolute interpreter path of the environment at `path`, created with `uv venv --python python`
-    unless it already has an interpreter (then it is reused as it is)."""
+    """The absolute interpreter path of the environment at `path`, created with `uv venv --python` on CPython
+    `python` (kvmatrix.run.interpreters.find_interpreter) unless it already has an interpreter (then it is
+    reused as it is)."""
     path = path.resolve()
     interpreter = path / "bin" / "python"
     if not interpreter.exists():
-        proc = subprocess.run(["uv", "venv", "--quiet", "--python", python, str(path)],
+        proc = subprocess.run(["uv", "venv", "--quiet", "--python", find_interpreter(python), str(path)],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise VenvError(f"uv venv {path} (python {python}) failed: {' '.join(proc.stderr.split())[:600]}")

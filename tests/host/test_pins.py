@@ -58,7 +58,7 @@ BAD_PINS = {
         HEADER + cell_toml(extra='tag = ["smoke"]\n'),
         (
             "cell #1 (tf4.57.6-torch2.13.0): unknown field 'tag'; "
-            "allowed fields: transformers, torch, note, tags"
+            "allowed fields: transformers, torch, python, note, tags"
         ),
     ),
     "wildcard-ish version 2.x": (
@@ -118,6 +118,10 @@ BAD_PINS = {
     "tags not a list": (HEADER + cell_toml(extra='tags = "smoke"\n'), "tags must be a list of non-empty"),
     "tags with a number": (HEADER + cell_toml(extra="tags = [1]\n"), "non-empty strings, found [1]"),
     "note not a string": (HEADER + cell_toml(extra="note = 3\n"), "note must be a string, found 3"),
+    "cell python not installable": (HEADER + cell_toml(extra='python = "3.9"\n'),
+                                    "cell #1 (tf4.57.6-torch2.13.0): python '3.9' is not a CPython version"),
+    "cell python not a string": (HEADER + cell_toml(extra="python = 3.10\n"),
+                                 'python must be a "major.minor" string like "3.11", found 3.1'),
 }
 
 
@@ -291,3 +295,25 @@ def test_repo_latest_pins_resolve_from_a_loopback_index(monkeypatch: pytest.Monk
     assert {cell.torch for cell in pins.cells} <= {"2.13.0", "2.14.1", "2.15.0"}
     assert all(cell.requested for cell in pins.cells), "an exact pair belongs in pins.toml"
     assert len({cell.id for cell in pins.cells}) == len(pins.cells)
+
+
+def test_a_cell_may_run_on_its_own_python_and_says_so_in_its_pins(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(HEADER + cell_toml(extra='python = "3.10"\n') + cell_toml(torch='"2.10.0"'))
+    pins = load_pins(path)
+    own, default = pins.cells
+    assert (pins.python_for(own), pins.python_for(default)) == ("3.10", "3.11")
+    assert own.to_json()["pins"] == {"transformers": "4.57.6", "torch": "2.13.0", "python": "3.10"}
+    assert "python" not in default.to_json()["pins"]
+
+
+def test_a_selector_cell_keeps_its_own_python_when_resolved(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(HEADER + cell_toml(torch='"latest"', extra='python = "3.12"\n'))
+    pins = resolve(load_pins(path), lambda package, pre: [Version("2.12.0"), Version("2.13.0")])
+    assert [(cell.id, pins.python_for(cell)) for cell in pins.cells] == [("tf4.57.6-torch2.13.0", "3.12")]
+
+
+def test_the_default_matrix_runs_one_cell_on_python_3_10() -> None:
+    pins = load_pins(REPO_PINS)
+    assert [cell.id for cell in pins.cells if pins.python_for(cell) == "3.10"] != []

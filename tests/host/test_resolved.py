@@ -160,3 +160,16 @@ def test_cell_cli_takes_pins_or_resolved_pins_not_both(pins_file: Path, tmp_path
                        "tf4.57.6-torch2.13.0"])
     assert raised.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_cells_own_python_round_trips_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    own = Cell("4.56.2", "2.8.0", "py310", (), python="3.10")
+    pins = Pins(python="3.11", cells=(EXACT, own), path="pins.toml")
+    path = tmp_path / "resolved.json"
+    write_resolved(pins, path)
+    assert load_resolved(path) == pins
+    data = json.loads(path.read_text())
+    data["cells"][1]["pins"]["python"] = "three"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PinsError, match=r"cell #2: python must be a \"major.minor\" string, found 'three'"):
+        load_resolved(path)

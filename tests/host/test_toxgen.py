@@ -61,3 +61,13 @@ def test_cell_runner_refuses_an_unknown_cell(pins_file: Path, tmp_path: Path, ca
     assert status == 2
     assert "no cell with id tf0.0.1-torch0.0.1" in capsys.readouterr().err
     assert not results.exists()
+
+
+def test_a_cell_with_its_own_python_gets_a_section_naming_that_interpreter(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.56.2"\ntorch = "2.8.0"\n'
+                    'python = "3.10"\n\n[[cell]]\ntransformers = "4.57.6"\ntorch = "2.13.0"\n')
+    text = render_tox_ini(load_pins(path))
+    assert "basepython = python3.11\n" in text
+    assert "\n[testenv:tf4.56.2-torch2.8.0]\nbasepython = python3.10\n" in text
+    assert "[testenv:tf4.57.6-torch2.13.0]" not in text
