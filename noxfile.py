@@ -9,6 +9,7 @@ The host side never imports torch.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -27,6 +28,7 @@ from kvmatrix.record.matrix import ReportError  # noqa: E402
 from kvmatrix.render.markdown import render_changes  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.run.interpreters import find_interpreter  # noqa: E402
+from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
 from kvmatrix.settings import setting  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
@@ -57,6 +59,9 @@ def _option(session: nox.Session, name: str, default: Path) -> Path:
 def cell(session: nox.Session, pin) -> None:
     """Run one cell: install its pins, run the suites with and without registration, record verdicts."""
     results = _option(session, "--results", RESULTS)
+    where = announce(results, pin.id)
+    if where:
+        session.log(where)
     python = str(Path(session.virtualenv.location) / "bin" / "python")
     record = run_cell(pin, python, ROOT, results)
     verdicts = {suite: modes["with"]["verdict"] for suite, modes in record["suites"].items()}
@@ -90,6 +95,8 @@ def publish(session: nox.Session) -> None:
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
+    ran = {cell.id for cell in cells}
+    print(summary_table([cell for cell in matrix["cells"] if cell["id"] in ran]))
     print(f"Changes since last run\n{render_changes(matrix['changes'])}")
 
 
@@ -106,6 +113,8 @@ def _publish_failed(session: nox.Session, exc: Exception) -> None:
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
     for stale in cells:
         (results / f"{stale.id}.json").unlink(missing_ok=True)
+    previous = REPORTS / "matrix.json"
+    write_plan(results, [pin.id for pin in cells], json.loads(previous.read_text()) if previous.exists() else None)
     for pin in cells:
         session.notify(f"cell({pin.id})", posargs=["--results", str(results)])
     ids = ",".join(pin.id for pin in cells)

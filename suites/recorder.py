@@ -168,6 +168,7 @@ class VerdictRecorder:
         record["metrics"].update(properties)
         verdict, reason, error = phase_verdict(report)
         if report.when == "teardown" and verdict == "pass":
+            self._progress()
             return
         if verdict in ("pass", "n/a"):
             found = attribution()
@@ -180,6 +181,14 @@ class VerdictRecorder:
         else:
             found = attribution(**ladder)
         record.update(verdict=verdict, reason=reason, error=error, **found)
+        if report.when == "teardown":
+            self._progress()
+
+    def _progress(self) -> None:
+        """Rewrite `<results>.progress` ("done collected") so the host can say how far the run is."""
+        if self.results_path:
+            done = sum(record["verdict"] is not None for record in self.records.values())
+            Path(f"{self.results_path}.progress").write_text(f"{done} {len(self.collected)}\n")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """A module that cannot be collected is an `error` for its suite, not a silent gap."""

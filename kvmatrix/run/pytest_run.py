@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix.run.procgroup import run_contained
+from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
 from kvmatrix.settings import int_setting, setting
 
@@ -60,6 +61,7 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     work_dir.mkdir(parents=True, exist_ok=True)
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
     results.unlink(missing_ok=True)
+    Path(f"{results}{PROGRESS_SUFFIX}").unlink(missing_ok=True)
     process_env = {**os.environ, **(env or {}), **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
                    "KVCC_RESULTS": str(results), "PYTHONPATH": str(repo_root)}
     targets = ["suites"] if selection is None else selection
@@ -84,7 +86,8 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
     chosen = selections if selections is not None else dict.fromkeys(RUN_ORDER, selection)
     modes = [mode for mode in RUN_ORDER if mode in chosen]
     at_once = max(1, int_setting("KVCC_MODES_AT_ONCE"))
-    with ThreadPoolExecutor(max_workers=at_once) as pool:
+    progress_files = {mode: work_dir / f"{mode}.json{PROGRESS_SUFFIX}" for mode in modes}
+    with reporting(work_dir.name, progress_files), ThreadPoolExecutor(max_workers=at_once) as pool:
         finished = pool.map(
             lambda mode: run_suites(python, repo_root, mode, work_dir, selection=chosen[mode], env=env), modes
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kvmatrix.run.envs import VenvError, ensure_venv
+from kvmatrix.run.progress import finished_tests
 from kvmatrix.run.pytest_run import run_modes, run_suites
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
@@ -63,6 +64,14 @@ def test_run_suites_with_a_selection_runs_only_the_selected_tests(tmp_path: Path
     assert "1 passed" in selected["log_tail"]
     everything = run_suites(sys.executable, root, "without", work)
     assert "2 passed" in everything["log_tail"]
+
+
+def test_the_recorder_leaves_how_many_tests_finished_of_those_collected(tmp_path: Path) -> None:
+    root, work = demo_repo(tmp_path / "repo"), tmp_path / "work"
+    run_suites(sys.executable, root, "without", work, selection=["suites/test_demo.py::test_b"])
+    assert finished_tests(work / "without.json.progress") == (1, 1)
+    run_suites(sys.executable, root, "without", work)
+    assert finished_tests(work / "without.json.progress") == (2, 2)
 
 
 def test_the_cell_description_comes_from_the_xdist_worker(tmp_path: Path) -> None:
