@@ -71,6 +71,23 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     return head[:400]
 
 
+TRACEBACK_LINES = 60
+"""The last lines of a failing phase's pytest traceback kept in the record (the detail file only)."""
+
+
+def traceback_tail(report: pytest.TestReport) -> str | None:
+    """The last TRACEBACK_LINES lines of a failing phase's traceback (pytest's long report), None when the
+    phase has none; the host rewrites absolute paths in it like everywhere else in the record."""
+    text = getattr(report, "longreprtext", "") or ""
+    lines = text.rstrip().splitlines()
+    if not lines:
+        return None
+    kept = lines[-TRACEBACK_LINES:]
+    if len(lines) > TRACEBACK_LINES:
+        kept.insert(0, f"... {len(lines) - TRACEBACK_LINES} earlier lines trimmed ...")
+    return "\n".join(kept)
+
+
 HUNG = "the test hung past its timeout"
 WORKER_CRASHED = re.compile(r"^worker '\w+' crashed while running")
 # A failure whose first error line matches one of these did not answer the question: it is an error.
@@ -155,7 +172,7 @@ class VerdictRecorder:
         return self.records.setdefault(
             nodeid,
             {"suite": suite_of(nodeid), "name": name, "verdict": None, "duration_s": 0.0,
-             "reason": None, "error": None, **attribution(), "metrics": {}},
+             "reason": None, "error": None, **attribution(), "metrics": {}, "traceback": None},
         )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -181,6 +198,8 @@ class VerdictRecorder:
         else:
             found = attribution(**ladder)
         record.update(verdict=verdict, reason=reason, error=error, **found)
+        if verdict not in ("pass", "n/a", "xfail"):
+            record["traceback"] = traceback_tail(report)
         if report.when == "teardown":
             self._progress()
 

@@ -21,6 +21,7 @@ from kvmatrix.record.detail import table_key
 from kvmatrix.record.verdicts import FLAKY, MODES, PASS, RAN
 from kvmatrix.render.badges import LAYOUTS
 from kvmatrix.render.markdown import LISTED, MEANINGS
+from kvmatrix.run.one_test import command as one_test_command
 
 PAGE_ASSETS = Path(__file__).parent / "page"
 NOT_RUN = "not run"
@@ -38,7 +39,8 @@ def page_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> dic
     """What the page's script reads: `matrix` without its `changes` (rendered into the page already) and,
     per cell id, `page_detail` of its detail."""
     return {"matrix": {key: value for key, value in matrix.items() if key != "changes"},
-            "details": {cell["id"]: page_detail(details[cell["id"]]) for cell in matrix["cells"]}}
+            "details": {cell["id"]: page_detail(details[cell["id"]]) for cell in matrix["cells"]},
+            "one_test": one_test_command("{cell}", "{mode}", "{nodeid}")}
 
 
 def page_detail(detail: dict[str, Any]) -> dict[str, Any]:

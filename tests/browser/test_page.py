@@ -250,3 +250,51 @@ def test_the_details_list_every_test_by_mode_and_link_to_the_cells_detail_file(
     expect(page.locator("#details-body dl")).to_contain_text("pytest exit 1 in 31.0 s, 3 tests")
     embedded = page.evaluate("() => document.getElementById('matrix-data').textContent")
     assert "1 failed" not in embedded  # the log tails stay in the detail file
+
+
+def _serve(folder: Path):
+    """A local HTTP server of `folder` (as GitHub Pages serves reports/), on a free port, in a thread."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_failing_test_offers_its_one_line_rerun_and_its_traceback_from_the_detail_file(
+    browser: Browser, matrix: dict, details: dict, tmp_path: Path
+) -> None:
+    import json
+
+    (tmp_path / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
+    detail = json.loads(json.dumps(details[LIST_MODULE.id]))
+    (failing_record,) = [t for t in detail["runs"]["without"]["tests"] if t["verdict"] == "fail"]
+    failing_record["traceback"] = "Traceback line one\nE   AssertionError: <b>the real failure</b>"
+    cell = next(c for c in matrix["cells"] if c["id"] == LIST_MODULE.id)
+    (tmp_path / cell["detail"]).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / cell["detail"]).write_text(json.dumps(detail), encoding="utf-8")
+    server = _serve(tmp_path)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html#cell-{LIST_MODULE.id}")
+        alone = page.locator("#details-failing tbody tr td.one-test")
+        nodeid = f"suites/test_{failing_record['suite']}.py::{failing_record['name']}"
+        expect(alone.locator("code")).to_have_text(
+            f"python -m kvmatrix.run.one_test --pair {LIST_MODULE.id} --mode without '{nodeid}'")
+        alone.locator("button.show-traceback").click()
+        expect(alone.locator("pre.traceback")).to_have_text(failing_record["traceback"])
+        page.close()
+    finally:
+        server.shutdown()
+
+
+def test_opened_as_a_local_file_the_traceback_button_says_where_to_find_it(
+    open_page: OpenPage, matrix: dict, details: dict
+) -> None:
+    page = open_page(matrix, details, f"#cell-{LIST_MODULE.id}")
+    alone = page.locator("#details-failing tbody tr td.one-test")
+    alone.locator("button.show-traceback").click()
+    expect(alone.locator("pre.traceback")).to_contain_text("run the command above")

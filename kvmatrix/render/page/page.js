@@ -140,18 +140,54 @@
     return el("td", { class: "reruns" }, done.length ? el("span", {}, ...done.map((v) => chip(v))) : "—");
   }
 
+  // The one-line command that re-runs `test` alone in `cell` (kvmatrix.run.one_test), from the page data's
+  // template; a quote in the test id is closed, escaped and reopened for the shell.
+  function oneTest(cell, test) {
+    const nodeid = "suites/test_" + test.suite + ".py::" + test.name;
+    return data.one_test.replace("{cell}", cell.id).replace("{mode}", test.mode)
+      .replace("{nodeid}", nodeid.replaceAll("'", "'\\''"));
+  }
+
+  // The recorded traceback of `test`, read from the cell's detail file when asked (it is not embedded).
+  function showTraceback(cell, test, into) {
+    into.textContent = "loading " + cell.detail + " ...";
+    fetch(cell.detail).then((response) => response.json()).then((detail) => {
+      const run = (detail.runs || {})[test.mode] || {};
+      const record = (run.tests || []).find((t) => t.suite === test.suite && t.name === test.name) || {};
+      into.textContent = record.traceback || "no traceback recorded for this test (recorded since schema 3 runs)";
+    }).catch(() => {
+      into.textContent = "this page cannot read " + cell.detail + " here (opened as a local file?): "
+        + "open that file, or run the command above, which prints the full traceback";
+    });
+  }
+
+  function rerunAlone(cell, test) {
+    const command = oneTest(cell, test);
+    const copy = el("button", { type: "button", class: "copy-one" }, "Copy");
+    copy.addEventListener("click", () => {
+      if (navigator.clipboard) navigator.clipboard.writeText(command).catch(() => {});
+    });
+    const trace = el("pre", { class: "traceback", hidden: "" });
+    const show = el("button", { type: "button", class: "show-traceback" }, "Traceback");
+    show.addEventListener("click", () => {
+      trace.hidden = false;
+      showTraceback(cell, test, trace);
+    });
+    return el("td", { class: "one-test" }, el("code", {}, command), copy, show, trace);
+  }
+
   function failing(cell) {
     const rowsOut = testsOf(cell).filter((test) => BAD.includes(test.verdict))
       .sort((a, b) => BAD.indexOf(a.verdict) - BAD.indexOf(b.verdict))
       .map((test) => [
         chip(test.verdict), test.suite, el("code", {}, test.name), test.mode,
         el("td", { class: "error" }, test.text || "no message recorded"),
-        cause(test), reruns(test),
+        cause(test), reruns(test), rerunAlone(cell, test),
       ]);
     const section = el("section", { id: "details-failing" },
       el("h3", {}, "Failing, erroring, flaky, setup and xfail tests"));
     section.append(rowsOut.length
-      ? table(["verdict", "suite", "test", "mode", "error / reason", "cause", "re-runs"], rowsOut)
+      ? table(["verdict", "suite", "test", "mode", "error / reason", "cause", "re-runs", "re-run alone"], rowsOut)
       : el("p", {}, "None."));
     return section;
   }

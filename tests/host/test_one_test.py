@@ -1,0 +1,47 @@
+"""kvmatrix.run.one_test: the one-line command that re-runs one failing test alone in its pair."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from kvmatrix.run.one_test import command, main, pytest_command
+
+NODEID = "suites/test_export.py::test_decode_step_exports_and_matches_eager[Dynamic'Cache-strict-static]"
+
+
+def test_the_command_survives_the_shell_with_any_test_id() -> None:
+    line = command("tf4.57.6-torch2.10.0", "without", NODEID)
+    assert shlex.split(line) == ["python", "-m", "kvmatrix.run.one_test", "--pair", "tf4.57.6-torch2.10.0",
+                                 "--mode", "without", NODEID]
+
+
+def test_the_test_runs_alone_in_its_mode_offline_with_the_long_traceback() -> None:
+    argv, env = pytest_command("/envs/x/bin/python", "without", NODEID)
+    assert argv[:4] == ["/envs/x/bin/python", "-m", "pytest", NODEID]
+    assert {"--tb=long", "no:xdist", "suites.recorder"} <= set(argv)
+    assert (env["KVCC_REGISTRATION"], env["HF_HUB_OFFLINE"]) == ("without", "1")
+
+
+@pytest.mark.parametrize("nodeid", ["tests/host/test_pins.py::test_x", "suites/test_export.py", "-k x"])
+def test_anything_but_a_suite_test_id_is_refused_before_an_environment_is_made(
+    nodeid: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--pair", "tf4.57.6-torch2.13.0", "--envs", str(tmp_path), "--", nodeid]) == 2
+    assert "is not a suite test id" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_pair_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--pair", "torch-2", "--envs", str(tmp_path), NODEID]) == 2
+    assert capsys.readouterr().err.startswith("error: 'torch-2' is not a cell id")
+
+
+def test_the_page_and_this_module_agree_on_the_command() -> None:
+    from kvmatrix.render.html import page_data
+
+    template = page_data({"cells": []}, {})["one_test"]
+    assert template.replace("{cell}", "c").replace("{mode}", "with").replace("{nodeid}", "n") == command(
+        "c", "with", "n")
