@@ -26,6 +26,7 @@ from kvmatrix.record.matrix import load_published, matrix_text, merge_cells, new
 from kvmatrix.record.paths import relative_paths_in
 from kvmatrix.record.verdicts import summarize_suites
 from kvmatrix.render.badges import badges
+from kvmatrix.render.by_use import by_use_markdown
 from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import render_markdown, render_table
 
@@ -54,7 +55,8 @@ def embed_in_readme(readme: str, matrix: dict[str, Any]) -> str:
         raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
     stamp = f"Generated at {matrix['generated_at']}; details in [reports/matrix.md](reports/matrix.md)."
     table = render_table(matrix).removeprefix("## Matrix\n\n")
-    return f"{head}{start}\n{stamp}\n\n{table}\n{end}{tail}"
+    uses = by_use_markdown(matrix, level=3)
+    return f"{head}{start}\n{stamp}\n\n{uses}\n\n### By suite\n\n{table}\n{end}{tail}"
 
 
 class IncompleteRun(ValueError):

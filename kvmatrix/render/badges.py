@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from kvmatrix.record.uses import ANSWERS, USES, WITH_COMPAT, WORKING, answer
 from kvmatrix.record.verdicts import ERROR, FAIL, FLAKY, INFRA, NA, NOT_INSTALLABLE, PASS, SETUP, XFAIL
 
 BADGE_ORDER = (ERROR, FAIL, INFRA, NOT_INSTALLABLE, FLAKY, SETUP, XFAIL, PASS, NA)
@@ -63,8 +64,8 @@ def _color(counts: Counter[str]) -> str:
 
 
 def badges(matrix: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every badge of `matrix` by file name: `overall.json`, `suite-<suite>.json` per suite and
-    `layout-<layout>.json` per cache layout (list, list-module, layer)."""
+    """Every badge of `matrix` by file name: `overall.json`, `suite-<suite>.json` per suite,
+    `layout-<layout>.json` per cache layout (list, list-module, layer), and the use badges (use_badges)."""
     cells, suites = matrix["cells"], matrix["suites"]
     files = {"overall.json": badge(OVERALL_LABEL, [pair_verdict(cell, suites) for cell in cells])}
     for suite in suites:
@@ -72,4 +73,30 @@ def badges(matrix: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for layout in LAYOUTS:
         members = [pair_verdict(cell, suites) for cell in cells if cell["layout"] == layout]
         files[f"layout-{layout}.json"] = badge(f"{layout} layout", members)
+    files.update(use_badges(cells))
+    return files
+
+
+def use_badge(label: str, answers: list[str]) -> dict[str, Any]:
+    """The endpoint JSON counting `answers` (kvmatrix.record.uses, one per use and pair) that work: "W of N
+    work · C need compat" over the answers of pairs that ran and have the feature (n/a and cells that did
+    not run are left out); green when all work, red when none does."""
+    counted = [found for found in answers if found in ANSWERS and found != NA]
+    working = [found for found in counted if found in WORKING]
+    if not counted:
+        return {"schemaVersion": 1, "label": label, "message": "no pair", "color": "lightgrey",
+                "cacheSeconds": CACHE_SECONDS}
+    need = sum(found == WITH_COMPAT for found in working)
+    message = f"{len(working)} of {len(counted)} work" + (f" · {need} need compat" if need else "")
+    color = ("brightgreen" if len(working) == len(counted) else "red" if not working
+             else "yellow" if 2 * len(working) >= len(counted) else "orange")
+    return {"schemaVersion": 1, "label": label, "message": message, "color": color, "cacheSeconds": CACHE_SECONDS}
+
+
+def use_badges(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`uses.json` (every use in every pair: how many work) and `use-<key>.json` per use (in how many
+    pairs it works)."""
+    files = {"uses.json": use_badge("uses that work", [answer(use, cell).answer for use in USES for cell in cells])}
+    for use in USES:
+        files[f"use-{use.key}.json"] = use_badge(use.title, [answer(use, cell).answer for cell in cells])
     return files

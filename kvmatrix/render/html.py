@@ -20,6 +20,7 @@ from kvmatrix.record.causes import CAUSE_MEANINGS
 from kvmatrix.record.detail import table_key
 from kvmatrix.record.verdicts import FLAKY, MODES, PASS, RAN
 from kvmatrix.render.badges import LAYOUTS
+from kvmatrix.render.by_use import by_use_html
 from kvmatrix.render.markdown import LISTED, MEANINGS
 from kvmatrix.run.one_test import command as one_test_command
 
@@ -129,12 +130,12 @@ def _grid(matrix: dict[str, Any]) -> str:
         "" if matrix["cells"] else f'<tr><td colspan="{4 + 2 * len(suites)}">No cell has run yet.</td></tr>'
     )
     return (
-        '<table id="grid"><thead>'
+        '<div class="scroll" id="grid-box"><table id="grid"><thead>'
         f'<tr><th rowspan="2" scope="col">transformers</th><th rowspan="2" scope="col">torch</th>'
         f'<th rowspan="2" scope="col">layout</th>'
         f'<th rowspan="2" scope="col" class="static-init">StaticLayer init</th>'
         f"{top}</tr><tr>{sub}</tr>"
-        f"</thead><tbody>\n{rows}{empty}\n</tbody></table>"
+        f"</thead><tbody>\n{rows}{empty}\n</tbody></table></div>"
     )
 
 
@@ -273,6 +274,7 @@ def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> s
 Click a pair for its failing tests, repro command, resolved environment and metrics.</p>
 </header>
 <main>
+{by_use_html(matrix)}
 {_compat_regressions(matrix)}
 {_filters(matrix)}
 {_grid(matrix)}

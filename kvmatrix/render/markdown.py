@@ -31,6 +31,7 @@ from kvmatrix.record.verdicts import (
     XFAIL,
     error_signature,
 )
+from kvmatrix.render.by_use import by_use_markdown
 from kvmatrix.run.reruns import flaky_rate
 
 LABELS = {
@@ -58,11 +59,12 @@ MEANINGS = {
 
 
 def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
-    """The Markdown page of a matrix: compat regressions, legend, table, changes since the last run (when
+    """The Markdown page of a matrix: the by-use view, compat regressions, legend, suite table, changes since the last run (when
     the matrix records them), what registration adds, failures (from the `details` of its cells, by cell
     id), registration reports. Deterministic: the same matrix and details always give the same text."""
     sections = [
         _header(matrix),
+        by_use_markdown(matrix),
         _compat_regressions(matrix),
         _legend(),
         _table(matrix),

@@ -298,3 +298,36 @@ def test_opened_as_a_local_file_the_traceback_button_says_where_to_find_it(
     alone = page.locator("#details-failing tbody tr td.one-test")
     alone.locator("button.show-traceback").click()
     expect(alone.locator("pre.traceback")).to_contain_text("run the command above")
+
+
+def test_on_a_phone_width_screen_the_tables_scroll_in_their_own_box_keeping_the_first_column(
+    browser: Browser, matrix: dict, details: dict, tmp_path: Path
+) -> None:
+    (tmp_path / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 400, "height": 800})
+    page = context.new_page()
+    page.goto((tmp_path / "index.html").as_uri())
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
+    for box, first in (("#grid-box", "#grid tbody tr th"), ("#by-use .scroll", "#by-use-table tbody th")):
+        assert page.evaluate(f"() => document.querySelector('{box}').scrollWidth "
+                             f"> document.querySelector('{box}').clientWidth"), box
+        page.evaluate(f"() => {{ document.querySelector('{box}').scrollLeft = 100000; }}")
+        left = page.evaluate(f"() => document.querySelector('{first}').getBoundingClientRect().left")
+        assert 0 <= left < 40, (box, left)
+    context.close()
+
+
+def test_on_a_phone_width_screen_the_details_close_button_is_reachable(
+    browser: Browser, matrix: dict, details: dict, tmp_path: Path
+) -> None:
+    (tmp_path / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 400, "height": 800})
+    page = context.new_page()
+    page.goto((tmp_path / "index.html").as_uri() + f"#cell-{LIST_MODULE.id}")
+    close = page.locator("#details .close button")
+    expect(close).to_be_visible()
+    box = close.bounding_box()
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 400
+    close.click()
+    expect(page.locator("#details")).to_be_hidden()
+    context.close()

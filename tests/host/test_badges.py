@@ -11,7 +11,8 @@ import pytest
 
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.matrix import load_matrix
-from kvmatrix.render.badges import badge, badges, pair_verdict
+from kvmatrix.record.uses import USES
+from kvmatrix.render.badges import badge, badges, pair_verdict, use_badge
 
 OPTIONAL_STRINGS = ("color", "labelColor", "namedLogo", "logoSvg", "logoColor", "style")
 
@@ -117,6 +118,8 @@ def test_every_badge_file_is_a_valid_endpoint_response(matrix: dict) -> None:
         "suite-compile.json",
         "suite-export.json",
         "suite-roundtrip.json",
+        *sorted(f"use-{use.key}.json" for use in USES),
+        "uses.json",
     ]
     for name, data in files.items():
         assert endpoint_problems(data) == [], name
@@ -176,15 +179,27 @@ def test_pair_verdict_is_the_most_severe_suite_verdict(make_cell) -> None:
 
 
 def test_readme_badges_point_at_the_raw_badge_files_that_publish_writes() -> None:
+    """Every badge but the per-use ones (for embedding where one use matters) is in the README."""
     root = Path(__file__).resolve().parents[2]
     matrix = load_matrix(root / "reports" / "matrix.json")  # the published matrix the badges come from
     readme = (root / "README.md").read_text()
     urls = [unquote(url) for url in re.findall(r"https://img\.shields\.io/endpoint\?url=([^)\s]+)", readme)]
     raw = "https://raw.githubusercontent.com/kv-cache-compat/kv-cache-compat/main/reports/badges/"
     assert urls and all(url.startswith(raw) for url in urls)
-    assert sorted(url.removeprefix(raw) for url in urls) == sorted(badges(matrix))
+    assert sorted(url.removeprefix(raw) for url in urls) == sorted(
+        name for name in badges(matrix) if not name.startswith("use-"))
 
 
 def test_flaky_and_setup_pairs_are_counted_by_their_own_names_between_fail_and_xfail() -> None:
     message = badge("x", ["pass", "setup", "xfail", "flaky", "fail"])["message"]
     assert message == "1 fail · 1 flaky · 1 setup · 1 xfail · 1 pass"
+
+
+def test_the_uses_badge_counts_use_and_pair_answers_that_work_leaving_out_n_a() -> None:
+    answers = ["works", "works with compat", "broken", "n/a", "not-installable", "works"]
+    assert use_badge("uses that work", answers)["message"] == "3 of 4 work · 1 need compat"
+    assert use_badge("uses that work", answers)["color"] == "yellow"
+    assert use_badge("x", ["broken", "flaky"])["color"] == "red"
+    assert use_badge("x", ["works", "works"]) == {**use_badge("x", ["works", "works"]), "message": "2 of 2 work",
+                                                  "color": "brightgreen"}
+    assert use_badge("x", ["n/a", "infra"])["message"] == "no pair"

@@ -1,0 +1,81 @@
+"""kvmatrix.record.uses: each use's answer in a pair, from both registration modes of its tests, and the
+recommended pins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kvmatrix.record.matrix import load_matrix
+from kvmatrix.record.uses import USES, Use, answer, covered_tests, recommended, working_uses
+from kvmatrix.render.by_use import by_use_html, by_use_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+USE = Use("export-x", "export X", "export", r"test_x\[")
+
+
+def cell(tests: dict[str, Any], transformers: str = "4.57.6", torch: str = "2.13.0", status: str = "ran") -> dict:
+    return {"id": f"tf{transformers}-torch{torch}", "status": status, "tests": tests,
+            "pins": {"transformers": transformers, "torch": torch}}
+
+
+def two(with_: list, without: list) -> dict[str, list]:
+    return {"with": with_, "without": without}
+
+
+@pytest.mark.parametrize(("tests", "expected"), [
+    ({"export::test_x[a]": two(["pass", None], ["pass", None])}, ("works", None, None)),
+    ({"export::test_x[a]": two(["pass", None], ["fail", "cache"])}, ("works with compat", None, None)),
+    ({"export::test_x[a]": two(["pass", None], ["pass", None]),
+      "export::test_x[b]": two(["fail", "not-cache", "pytorch/pytorch#1"], ["fail", "not-cache"])},
+     ("broken", "not-cache", "pytorch/pytorch#1")),
+    ({"export::test_x[a]": two(["flaky", "cache"], ["fail", "cache"])}, ("flaky", "cache", None)),
+    ({"export::test_x[a]": two(["setup", "setup"], ["setup", "setup"])}, ("setup fails", "setup", None)),
+    ({"export::test_x[a]": two(["n/a", None], ["n/a", None])}, ("n/a", None, None)),
+    ({"export::test_y[a]": two(["pass", None], ["pass", None])}, ("n/a", None, None)),
+    ({"compile::test_x[a]": two(["pass", None], ["pass", None])}, ("n/a", None, None)),
+])
+def test_a_use_answers_from_both_modes_of_its_own_tests(tests: dict, expected: tuple) -> None:
+    found = answer(USE, cell(tests))
+    assert (found.answer, found.cause, found.upstream) == expected
+
+
+def test_a_cell_that_did_not_run_answers_with_its_status() -> None:
+    assert answer(USE, cell({}, status="not-installable")).answer == "not-installable"
+
+
+def test_the_recommended_pins_are_the_newest_plain_pair_and_a_newer_one_needing_compat() -> None:
+    works = {"export::test_x[a]": two(["pass", None], ["pass", None])}
+    needs = {"export::test_x[a]": two(["pass", None], ["fail", "cache"])}
+    broken = {"export::test_x[a]": two(["fail", "cache"], ["fail", "cache"])}
+    cells = [cell(works, "4.53.3", "2.7.1"), cell(works, "4.53.3", "2.13.0"), cell(needs, "4.57.6", "2.10.0"),
+             cell(broken, "5.0.0", "2.10.0"), cell(needs, "4.46.3", "2.5.1")]
+    best = recommended(USE, cells)
+    assert best["plain"] == "tf4.53.3-torch2.13.0"
+    assert best["with_compat"] == "tf4.57.6-torch2.10.0"
+    assert best["by_transformers"] == {
+        "4.46.3": [{"torch": "2.5.1", "needs_compat": True}],
+        "4.53.3": [{"torch": "2.7.1", "needs_compat": False}, {"torch": "2.13.0", "needs_compat": False}],
+        "4.57.6": [{"torch": "2.10.0", "needs_compat": True}],
+    }
+    assert recommended(USE, [cell(needs, "4.46.3", "2.5.1"), cell(works, "4.57.6", "2.13.0")])["with_compat"] is None
+
+
+def test_every_use_covers_tests_of_the_published_matrix() -> None:
+    """A renamed suite test must not turn a use into a silent n/a everywhere."""
+    cells = load_matrix(ROOT / "reports" / "matrix.json")["cells"]
+    uncovered = [use.key for use in USES if not any(covered_tests(use, c) for c in cells)]
+    assert uncovered == []
+
+
+def test_the_views_show_one_row_per_use_and_one_column_per_pair() -> None:
+    matrix = load_matrix(ROOT / "reports" / "matrix.json")
+    text = by_use_markdown(matrix)
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 2 + len(USES)  # the head, the rule, a row per use
+    assert all(line.count(" | ") == len(matrix["cells"]) for line in table)
+    page = by_use_html(matrix)
+    assert page.count("<tr data-use=") == len(USES)
+    assert sum(working_uses(c) for c in matrix["cells"]) > 0
