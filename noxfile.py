@@ -26,6 +26,8 @@ from kvmatrix.publish.publish_run import IncompleteRun  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
 from kvmatrix.record.matrix import ReportError  # noqa: E402
 from kvmatrix.render.markdown import render_changes  # noqa: E402
+from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
+from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.run.interpreters import find_interpreter  # noqa: E402
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
@@ -95,6 +97,8 @@ def publish(session: nox.Session) -> None:
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
+    if reports == REPORTS:  # the default matrix: refresh the verified pins bundled for `kvcc check`
+        write_verified([str(reports / "matrix.json"), str(VERIFIED)])
     ran = {cell.id for cell in cells}
     print(summary_table([cell for cell in matrix["cells"] if cell["id"] in ran]))
     print(f"Changes since last run\n{render_changes(matrix['changes'])}")

@@ -33,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(compat, "__distribution__", None) != "kv-cache-compat":
         raise pytest.UsageError(f"`import compat` resolves to {getattr(compat, '__file__', compat)!r}, not "
                                 "kv-cache-compat's compat package (a module of the same name shadows it)")
-    from suites.baseline import register_transformers_own
+    from compat.transformers_own import register_transformers_own
     from suites.models import layout, static_layer_init, tiny_llama
     from suites.recorder import ENVIRONMENT
 

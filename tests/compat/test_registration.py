@@ -29,7 +29,7 @@ OWNERS = """
 """
 TRANSFORMERS_FIRST = """
     import transformers, torch
-    from suites.baseline import register_transformers_own
+    from compat.transformers_own import register_transformers_own
     from suites.models import tiny_llama
     register_transformers_own(tiny_llama())
     import compat
@@ -38,7 +38,7 @@ TRANSFORMERS_FIRST = """
 COMPAT_FIRST = """
     import compat
     compat.register()
-    from suites.baseline import register_transformers_own
+    from compat.transformers_own import register_transformers_own
     from suites.models import tiny_llama
     register_transformers_own(tiny_llama())
     compat.register()

@@ -37,3 +37,9 @@ def test_the_wheel_states_its_version_python_and_requirements(wheel: zipfile.Zip
     assert metadata["Requires-Python"] == ">=3.10"
     requires = metadata.get_all("Requires-Dist")
     assert "torch>=2.5" in requires and "transformers>=4.46" in requires
+
+
+def test_the_wheel_installs_kvcc_check_with_the_verified_pins_it_reads(wheel: zipfile.ZipFile) -> None:
+    assert "compat/verified.json" in wheel.namelist()
+    (entry_points,) = [name for name in wheel.namelist() if name.endswith(".dist-info/entry_points.txt")]
+    assert "kvcc = compat.check:main" in wheel.read(entry_points).decode()

@@ -1,9 +1,11 @@
-"""What transformers registers by itself, found by feature detection.
+"""transformers' own pytree registration helpers, found by feature detection: what "transformers alone"
+means in the matrix and in `kvcc check`.
 
 The matrix runs every suite twice: "without" is transformers alone, i.e. whatever it registers at import
 plus its own on-demand helpers that an exporter would call (`integrations.executorch` in 4.56+,
 `exporters.exporter_dynamo` in 5.2x); "with" calls `compat.register()` first and then the same helpers,
-which proves they coexist in that order.
+which proves they coexist in that order. `kvcc check` calls the helpers first, then `compat.registered()`
+where a check still fails.
 """
 
 from __future__ import annotations
