@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from kvmatrix.record.verdicts import MODES
 from kvmatrix.settings import setting
 
 pytest_plugins = ["suites.attribution", "suites.known_limitations"]
@@ -24,7 +25,7 @@ def runs_tests(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     """Register (or not), call transformers' own helpers, and describe the cell for the recorder."""
     registration = setting("KVCC_REGISTRATION")
-    if registration not in ("with", "without"):
+    if registration not in MODES:
         raise pytest.UsageError(f"KVCC_REGISTRATION must be 'with' or 'without', not {registration!r}")
     if not runs_tests(config):
         return

@@ -10,7 +10,7 @@ from kvmatrix.plan.pins import Cell
 from kvmatrix.record.causes import attribute_compat
 from kvmatrix.record.metrics import cell_metrics
 from kvmatrix.record.paths import relative_paths_in
-from kvmatrix.record.verdicts import ERROR, RAN, summarize_suites
+from kvmatrix.record.verdicts import ERROR, MODES, RAN, summarize_suites
 from kvmatrix.run.install import InstallOutcome
 
 
@@ -30,7 +30,7 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
     status = outcome.status
     if status == RAN and not any(run.get("tests") for run in runs.values()):
         status = ERROR
-    meta = next((runs[m]["meta"] for m in ("with", "without") if "meta" in runs.get(m, {})), {})
+    meta = next((runs[m]["meta"] for m in MODES if "meta" in runs.get(m, {})), {})
     with_meta = runs.get("with", {}).get("meta", {})
     return relative_paths_in({
         **cell.to_json(),

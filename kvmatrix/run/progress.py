@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kvmatrix.record.verdicts import MODES
+
 PLAN_FILE = "run-plan.json"
 PROGRESS_SUFFIX = ".progress"
 POLL_S = 60.0
@@ -97,7 +99,7 @@ def summary_table(cells: Sequence[dict[str, Any]]) -> str:
     mode the tests that passed of those that ran."""
     rows = [("cell", "status", "minutes", "with: passed/ran", "without: passed/ran")]
     for cell in cells:
-        counts = {mode: [0, 0] for mode in ("with", "without")}
+        counts = {mode: [0, 0] for mode in MODES}
         for modes in cell.get("suites", {}).values():
             for mode, total in counts.items():
                 tallies = modes.get(mode, {}).get("counts", {})

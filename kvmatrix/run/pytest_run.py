@@ -11,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from kvmatrix.record.verdicts import MODES
 from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
 from kvmatrix.settings import int_setting, setting
 
-RUN_ORDER = ("without", "with")
 RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout (KVCC_TEST_TIMEOUT_S)
 LOG_TAIL_LINES = 40
 # Nothing inside a cell may reach a model hub.
@@ -80,11 +80,11 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
 def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str] | None = None, *,
               selections: dict[str, list[str]] | None = None,
               env: dict[str, str] | None = None) -> dict[str, Any]:
-    """`run_suites` in every mode of RUN_ORDER, KVCC_MODES_AT_ONCE (kvmatrix.settings) of them at a time;
+    """`run_suites` in every mode of MODES, KVCC_MODES_AT_ONCE (kvmatrix.settings) of them at a time;
     the runs by mode. `selections` (mode -> node ids) runs only the modes it names, each on its own tests,
     instead; `env` goes to every run (see run_suites)."""
-    chosen = selections if selections is not None else dict.fromkeys(RUN_ORDER, selection)
-    modes = [mode for mode in RUN_ORDER if mode in chosen]
+    chosen = selections if selections is not None else dict.fromkeys(MODES, selection)
+    modes = [mode for mode in MODES if mode in chosen]
     at_once = max(1, int_setting("KVCC_MODES_AT_ONCE"))
     progress_files = {mode: work_dir / f"{mode}.json{PROGRESS_SUFFIX}" for mode in modes}
     with reporting(work_dir.name, progress_files), ThreadPoolExecutor(max_workers=at_once) as pool:
