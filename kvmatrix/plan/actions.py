@@ -5,7 +5,9 @@ kvmatrix.plan.pins, the same source nox and tox use:
 
 - `matrix`: `{"include": [{"cell": id, "transformers": ..., "torch": ..., "python": ...}, ...]}`, for
   `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}`;
-- `cells`: the cell ids, comma-separated, for `nox -s publish -- --cells`.
+- `cells`: the cell ids, comma-separated, for `nox -s publish -- --cells`;
+- with `--shards K`: `shard-1` .. `shard-K`, the same matrix cut into K matrices of at most 256 jobs (one
+  Actions matrix's limit; pins-full.toml's grid has about 400 cells), and `shard-<k>-size` for each.
 
 `--pins pins-latest.toml` resolves the file's selectors (`"latest"`, ranges) from the package index at run
 time (kvmatrix.plan.pins.resolve with kvmatrix.plan.releases.list_releases); each entry of a cell a selector chose
@@ -49,10 +51,37 @@ def _entry(cell: Cell, python: str) -> dict[str, Any]:
     return entry
 
 
-def github_outputs(matrix: dict[str, Any]) -> str:
-    """The `name=value` lines of the plan's step outputs (`matrix` and `cells`)."""
+MAX_JOBS = 256
+"""The most jobs one GitHub Actions matrix may generate."""
+
+
+class TooManyCells(ValueError):
+    """The plan has more cells than its shards can hold."""
+
+
+def shards(matrix: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """`matrix` cut into `count` matrices of at most MAX_JOBS entries each, in order (the last ones may be
+    empty); more cells than `count` * MAX_JOBS raise TooManyCells, so no cell is ever left out."""
+    entries = matrix["include"]
+    if len(entries) > count * MAX_JOBS:
+        raise TooManyCells(f"{len(entries)} cells do not fit {count} shard(s) of {MAX_JOBS} jobs: raise "
+                           "--shards and add as many shard jobs to the workflow")
+    size = max(1, -(-len(entries) // count))
+    return [{"include": entries[start:start + size]} for start in range(0, count * size, size)]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def github_outputs(matrix: dict[str, Any], shard_count: int = 0) -> str:
+    """The `name=value` lines of the plan's step outputs: `matrix` and `cells`, and with `shard_count`,
+    `shard-<k>` (a matrix) and `shard-<k>-size` for k = 1..shard_count (see shards)."""
     ids = ",".join(entry["cell"] for entry in matrix["include"])
-    return f"matrix={json.dumps(matrix, separators=(',', ':'))}\ncells={ids}\n"
+    lines = [f"matrix={_json(matrix)}", f"cells={ids}"]
+    for number, shard in enumerate(shards(matrix, shard_count) if shard_count else [], start=1):
+        lines += [f"shard-{number}={_json(shard)}", f"shard-{number}-size={len(shard['include'])}"]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", help="only the cells carrying this tag, e.g. smoke")
     parser.add_argument("--resolved-out", type=Path, metavar="FILE",
                         help="also write every resolved cell of the pins file here, as JSON")
+    parser.add_argument("--shards", type=int, default=0, metavar="K",
+                        help=f"also write the plan as K matrices of at most {MAX_JOBS} jobs (shard-1 .. shard-K)")
     args = parser.parse_args(argv)
     try:
         pins = resolve(load_pins(args.pins), list_releases)
@@ -75,9 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     if not matrix["include"]:
         print(f"error: no cell in {args.pins} is tagged {args.tag!r}", file=sys.stderr)
         return EXIT_BAD_PINS
+    try:
+        outputs = github_outputs(matrix, args.shards)
+    except TooManyCells as exc:
+        print(f"error: {args.pins}: {exc}", file=sys.stderr)
+        return EXIT_BAD_PINS
     if args.resolved_out:
         write_resolved(pins, args.resolved_out)
-    sys.stdout.write(github_outputs(matrix))
+    sys.stdout.write(outputs)
     return 0
 
 

@@ -10,7 +10,16 @@ import pytest
 from index_server import refused_url, serve_index
 
 from kvmatrix.plan import releases
-from kvmatrix.plan.actions import EXIT_BAD_PINS, EXIT_INFRA, main, plan
+from kvmatrix.plan.actions import (
+    EXIT_BAD_PINS,
+    EXIT_INFRA,
+    MAX_JOBS,
+    TooManyCells,
+    github_outputs,
+    main,
+    plan,
+    shards,
+)
 from kvmatrix.plan.pins import load_pins
 from kvmatrix.plan.resolved import load_resolved
 
@@ -122,3 +131,34 @@ def test_a_selector_matching_no_release_is_a_bad_pins_file(tmp_path: Path, index
 def test_unresolved_selectors_are_never_silently_dropped(selectors_file: Path) -> None:
     with pytest.raises(ValueError, match="2 cell\\(s\\) still have selectors; resolve them first"):
         plan(load_pins(selectors_file))
+
+
+def _entries(count: int) -> dict:
+    return {"include": [{"cell": f"tf4.{n}.0-torch2.5.1"} for n in range(count)]}
+
+
+def test_shards_cut_the_plan_in_order_into_matrices_actions_accepts_losing_no_cell() -> None:
+    cut = shards(_entries(407), 4)
+    assert [len(shard["include"]) for shard in cut] == [102, 102, 102, 101]
+    assert [entry for shard in cut for entry in shard["include"]] == _entries(407)["include"]
+    assert all(len(shard["include"]) <= MAX_JOBS for shard in shards(_entries(2 * MAX_JOBS), 2))
+    assert [len(shard["include"]) for shard in shards(_entries(1), 3)] == [1, 0, 0]
+
+
+def test_a_plan_larger_than_its_shards_is_refused() -> None:
+    with pytest.raises(TooManyCells, match="513 cells do not fit 2 shard"):
+        shards(_entries(2 * MAX_JOBS + 1), 2)
+
+
+def test_sharded_outputs_name_each_shard_and_its_size() -> None:
+    lines = github_outputs(_entries(3), 2).splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == ["matrix", "cells", "shard-1", "shard-1-size",
+                                                          "shard-2", "shard-2-size"]
+    assert lines[3] == "shard-1-size=2" and lines[5] == "shard-2-size=1"
+
+
+def test_the_full_grid_pins_cover_every_transformers_and_torch_minor_with_selectors() -> None:
+    pins = load_pins(Path(__file__).resolve().parents[2] / "pins-full.toml")
+    assert pins.cells == () and len(pins.pending) == 1
+    (grid,) = pins.pending
+    assert (grid.transformers.specifier, grid.torch.specifier) == (">=4.46", ">=2.5")
