@@ -300,13 +300,22 @@ def test_opened_as_a_local_file_the_traceback_button_says_where_to_find_it(
     expect(alone.locator("pre.traceback")).to_contain_text("run the command above")
 
 
+PHONE = {"width": 400, "height": 800}
+
+
+def _on_a_phone(browser: Browser, matrix: dict, details: dict, folder: Path, fragment: str = ""):
+    """A 400 px wide page of `matrix` (and its context, to close)."""
+    (folder / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto((folder / "index.html").as_uri() + fragment)
+    return context, page
+
+
 def test_on_a_phone_width_screen_the_tables_scroll_in_their_own_box_keeping_the_first_column(
     browser: Browser, matrix: dict, details: dict, tmp_path: Path
 ) -> None:
-    (tmp_path / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
-    context = browser.new_context(viewport={"width": 400, "height": 800})
-    page = context.new_page()
-    page.goto((tmp_path / "index.html").as_uri())
+    context, page = _on_a_phone(browser, matrix, details, tmp_path)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 400
     for box, first in (("#grid-box", "#grid tbody tr th"), ("#by-use .scroll", "#by-use-table tbody th")):
         assert page.evaluate(f"() => document.querySelector('{box}').scrollWidth "
@@ -320,10 +329,7 @@ def test_on_a_phone_width_screen_the_tables_scroll_in_their_own_box_keeping_the_
 def test_on_a_phone_width_screen_the_details_close_button_is_reachable(
     browser: Browser, matrix: dict, details: dict, tmp_path: Path
 ) -> None:
-    (tmp_path / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
-    context = browser.new_context(viewport={"width": 400, "height": 800})
-    page = context.new_page()
-    page.goto((tmp_path / "index.html").as_uri() + f"#cell-{LIST_MODULE.id}")
+    context, page = _on_a_phone(browser, matrix, details, tmp_path, f"#cell-{LIST_MODULE.id}")
     close = page.locator("#details .close button")
     expect(close).to_be_visible()
     box = close.bounding_box()
