@@ -81,7 +81,14 @@ def recover(reports_dir: Path) -> None:
     if staging.exists():
         shutil.rmtree(staging)
     for stray in reports_dir.rglob(".*.tmp"):
-        stray.unlink(missing_ok=True)
+        if not _in_nested_set(stray, reports_dir):
+            stray.unlink(missing_ok=True)
+
+
+def _in_nested_set(path: Path, reports_dir: Path) -> bool:
+    """Whether `path` belongs to another report set inside `reports_dir` (e.g. reports/latest), one with a
+    lock of its own that its own publishes clean up."""
+    return any((folder / LOCK_NAME).exists() for folder in path.parents if reports_dir in folder.parents)
 
 
 def switch(reports_dir: Path, texts: dict[Path, str], delete: list[Path]) -> None:

@@ -111,3 +111,14 @@ def test_an_unfinished_staging_folder_without_journal_and_stray_temp_files_are_r
     assert not (reports / STAGING_NAME).exists() and not list(reports.rglob(".*.tmp"))
     publish(PINS, PINS.cells, results, reports, root=root)
     assert_consistent(reports)
+
+
+def test_cleaning_up_leaves_the_temp_files_of_a_nested_report_set_to_its_own_publishes(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / "latest" / "badges").mkdir(parents=True)
+    (reports / "latest" / LOCK_NAME).touch()  # reports/latest is published on its own
+    writing = reports / "latest" / "badges" / ".overall.json.x1.tmp"
+    writing.write_text("{")
+    (reports / ".matrix.md.x2.tmp").write_text("half")
+    recover(reports)
+    assert writing.exists() and not (reports / ".matrix.md.x2.tmp").exists()
