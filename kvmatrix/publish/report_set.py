@@ -37,7 +37,8 @@ class ReportsBusy(RuntimeError):
 
 
 class ReportsNotWritten(OSError):
-    """The report set could not be staged (full disk, no permission, read-only folder); nothing changed."""
+    """The report set could not be written (full disk, no permission, read-only folder): staging failed and
+    nothing changed, or moving the staged files failed and the next publish completes the switch."""
 
     def __str__(self) -> str:
         """The one line naming the folder, without OSError's `[Errno N]` prefix."""
@@ -109,11 +110,19 @@ def switch(reports_dir: Path, texts: dict[Path, str], delete: list[Path]) -> Non
         write_text_atomic(staging / JOURNAL_NAME, json.dumps(journal))
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
-        raise ReportsNotWritten(exc.errno, f"cannot write the reports in {reports_dir}: {reason}; "
+        raise ReportsNotWritten(exc.errno, f"cannot write the reports in {reports_dir}: {_reason(exc)}; "
                                            "the published reports are unchanged") from None
-    _apply(staging, journal)
+    try:
+        _apply(staging, journal)
+    except OSError as exc:
+        raise ReportsNotWritten(exc.errno, f"cannot finish replacing the reports in {reports_dir}: "
+                                           f"{_reason(exc)}; the next publish completes it") from None
     shutil.rmtree(staging)
+
+
+def _reason(exc: OSError) -> str:
+    """What went wrong, without the path (the message names the folder)."""
+    return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
 
 
 def _fsync_file(path: Path, target: Path) -> None:

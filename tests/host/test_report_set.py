@@ -122,3 +122,26 @@ def test_cleaning_up_leaves_the_temp_files_of_a_nested_report_set_to_its_own_pub
     (reports / ".matrix.md.x2.tmp").write_text("half")
     recover(reports)
     assert writing.exists() and not (reports / ".matrix.md.x2.tmp").exists()
+
+
+def test_a_switch_stopped_half_way_by_an_error_is_one_line_and_the_next_publish_completes_it(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, results, reports, old = old_set
+    real_replace, calls = os.replace, []
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        calls.append(dst)
+        if len(calls) == 4:  # the journal, two files moved, then a target that cannot be written
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(ReportsNotWritten) as stopped:
+        publish(PINS, PINS.cells, results, reports, root=root)
+    assert str(stopped.value) == (f"cannot finish replacing the reports in {reports}: Permission denied; "
+                                  "the next publish completes it")
+    monkeypatch.setattr(os, "replace", real_replace)
+    publish(PINS, PINS.cells, results, reports, root=root)  # completes the switch; then nothing is new
+    assert assert_consistent(reports) == "fail"
+    assert len((reports / "history.jsonl").read_text().splitlines()) == 2
