@@ -24,6 +24,7 @@ from kvmatrix.plan.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
 from kvmatrix.publish.publish_run import IncompleteRun  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
+from kvmatrix.publish.report_set import ReportsBusy, ReportsNotWritten  # noqa: E402
 from kvmatrix.record.matrix import ReportError  # noqa: E402
 from kvmatrix.render.markdown import render_changes  # noqa: E402
 from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
@@ -92,26 +93,32 @@ def publish(session: nox.Session) -> None:
     except PinsError as exc:
         session.error(str(exc))
     readme = ROOT / "README.md" if reports == REPORTS else None
+    published = reports / "matrix.json"
+    before = published.read_bytes() if published.exists() else None
     try:
         matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args)
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
-    session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
     if reports == REPORTS:  # the default matrix: refresh the verified pins bundled for `kvcc check`
         write_verified([str(reports / "matrix.json"), str(VERIFIED)])
+    if published.read_bytes() == before:
+        session.log(f"nothing new to publish: the results are those of {published} (left as it is)")
+        return
+    session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
     ran = {cell.id for cell in cells}
     print(summary_table([cell for cell in matrix["cells"] if cell["id"] in ran]))
     print(f"Changes since last run\n{render_changes(matrix['changes'])}")
 
 
-PUBLISH_ERRORS = (IncompleteRun, ReportError, OSError)
-"""What a publish that writes nothing raises: a refused run, a corrupt matrix or cell result, a folder
-it cannot write."""
+PUBLISH_ERRORS = (IncompleteRun, ReportError, ReportsBusy, OSError)
+"""What a publish that writes nothing raises: a refused run, a corrupt matrix or cell result, another
+publish holding the folder too long, a folder it cannot write."""
 
 
 def _publish_failed(session: nox.Session, exc: Exception) -> None:
     """End the session with one line saying why the reports were not published."""
-    session.error(f"cannot write the reports: {exc}" if isinstance(exc, OSError) else str(exc))
+    plain_os_error = isinstance(exc, OSError) and not isinstance(exc, ReportsNotWritten)
+    session.error(f"cannot write the reports: {exc}" if plain_os_error else str(exc))
 
 
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:

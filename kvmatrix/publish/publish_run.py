@@ -4,8 +4,11 @@ README table.
 
 The same code serves `nox -s matrix` locally and the publish step in CI. Every cell's suite summaries are
 recomputed from its runs with the checkout's suite columns, and no published text keeps an absolute path
-of the machine (kvmatrix.record.paths). Reports are replaced atomically, and a corrupt previous matrix stops the
-run with a clear error before anything is written.
+of the machine (kvmatrix.record.paths). A publish holds the reports folder's lock from reading the previous matrix to
+writing the new one, and replaces the whole report set at once (kvmatrix.publish.report_set); a corrupt
+previous matrix, an untrusted cell result, pins with selectors or a merge that would empty the matrix stop
+it with one line before anything is written, and a run with nothing new leaves the published record as it
+is (docs/publish.md).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix import REPO_ROOT
-from kvmatrix.files import json_text, write_text_atomic
+from kvmatrix.files import json_text
 from kvmatrix.plan.pins import Cell, Pins
 from kvmatrix.publish.history import diff, extend_history
 from kvmatrix.publish.history_file import read_history
+from kvmatrix.publish.report_set import LOCK_TIMEOUT_S, recover, reports_lock, switch
 from kvmatrix.record.cell_record import missing_result
-from kvmatrix.record.cell_results import read_cell_result
+from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.detail import DETAIL_FOLDER, join, split
 from kvmatrix.record.matrix import load_published, matrix_text, merge_cells, new_matrix
@@ -38,7 +42,7 @@ def collect(results_dir: Path, cells: tuple[Cell, ...], suites: list[str]) -> li
     for cell in cells:
         path = results_dir / f"{cell.id}.json"
         if path.exists():
-            records.append(read_cell_result(path))
+            records.append(check_cell_result(read_cell_result(path), cell, path))
         else:
             records.append(missing_result(cell, f"no result file {path.name}: the cell session did not finish", suites))
     return records
@@ -56,6 +60,8 @@ def embed_in_readme(readme: str, matrix: dict[str, Any]) -> str:
     stamp = f"Generated at {matrix['generated_at']}; details in [reports/matrix.md](reports/matrix.md)."
     table = render_table(matrix).removeprefix("## Matrix\n\n")
     uses = by_use_markdown(matrix, level=3)
+    if any(marker in f"{stamp}{uses}{table}" for marker in (README_START, README_END)):  # escaped; never trusted
+        raise ValueError("the matrix table contains a README marker; refusing to embed it")
     return f"{head}{start}\n{stamp}\n\n{uses}\n\n### By suite\n\n{table}\n{end}{tail}"
 
 
@@ -74,17 +80,25 @@ def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str,
 
 def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir: Path,
             readme: Path | None = None, require_complete: bool = False,
-            root: Path = REPO_ROOT) -> dict[str, Any]:
+            root: Path = REPO_ROOT, lock_timeout_s: float = LOCK_TIMEOUT_S) -> dict[str, Any]:
     """Write reports_dir/matrix.json and reports_dir/cells/<cell id>.json with `cells` refreshed and every
     other cell kept, and everything rendered from them: matrix.md, index.html, badges/*.json, one more line
     of history.jsonl; with `readme`, also refresh the table embedded in it. The columns are the suites of
     the checkout at `root` (kvmatrix.record.columns). The detail file of a cell no longer in the matrix is
     deleted. Returns the new matrix, whose `changes` say what differs from the previous matrix.json.
 
-    With `require_complete`, a cell of `cells` without a result file raises IncompleteRun before anything
-    is written, so a partial run never replaces the last published matrix. Every output is rendered before
-    the first one is written, and each is replaced atomically.
+    Refused with one line, writing nothing: pins with selectors (IncompleteRun), no result for any cell of
+    `cells`, with `require_complete` a cell of `cells` without a result (IncompleteRun), a result that is
+    not the planned cell's (CellResultError), a merge that would drop every cell of the previous matrix
+    (IncompleteRun). The whole read-merge-write holds the folder's lock (a second publish waits
+    up to `lock_timeout_s`, then ReportsBusy) and the whole set is switched at once
+    (kvmatrix.publish.report_set). When the fresh records equal the published ones, matrix.json, the
+    details and the history are left byte-identical and the previous matrix is returned; only files
+    rendered from it are rewritten if the renderers changed.
     """
+    if pins.pending:
+        raise IncompleteRun(f"refusing to publish {pins.path}: it has cells with version selectors; those are "
+                            "published into reports/latest by `nox -s latest`; nothing was written")
     if not any((results_dir / f"{cell.id}.json").exists() for cell in cells):  # e.g. no interpreter
         raise IncompleteRun(f"refusing to publish: no requested cell left a result file in {results_dir} "
                             f"(requested: {', '.join(cell.id for cell in cells) or 'none'}); nothing was written")
@@ -96,30 +110,69 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
                 f"{', '.join(missing)}; nothing was written"
             )
     suites = discover_suites(root)
+    fresh = collect(results_dir, cells, suites)
+    with reports_lock(reports_dir, lock_timeout_s):
+        recover(reports_dir)
+        return _merge_and_switch(pins, fresh, suites, reports_dir, readme)
+
+
+def _merge_and_switch(pins: Pins, fresh: list[dict[str, Any]], suites: list[str], reports_dir: Path,
+                      readme: Path | None) -> dict[str, Any]:
+    """The locked part of `publish`: read the published set, merge `fresh` into it, switch to the new set."""
     matrix_path, history_path = reports_dir / "matrix.json", reports_dir / "history.jsonl"
     detail_dir = reports_dir / DETAIL_FOLDER
     previous, kept = load_published(matrix_path) if matrix_path.exists() else (None, {})
     previous_records = [join(cell, kept[cell["id"]]) for cell in previous["cells"]] if previous else []
-    records = merge_cells(previous_records, collect(results_dir, cells, suites), pins)
+    records = merge_cells(previous_records, fresh, pins)
+    if previous and previous["cells"] and not {cell["id"] for cell in previous["cells"]} & {r["id"] for r in records}:
+        raise IncompleteRun(f"refusing to publish: {pins.path} names none of the {len(previous['cells'])} cells of "
+                            f"{matrix_path}, so publishing would drop them all (publish another pins file's "
+                            "cells into another folder with --reports); nothing was written")
     halves = [published_cell(record, suites) for record in records]
     details = {detail["id"]: detail for _, detail in halves}
     matrix = new_matrix(pins, [summary for summary, _ in halves], suites=suites)
+    if previous is not None and _same_record(previous, kept, matrix, details):
+        return _rerender(previous, kept, reports_dir, readme)
     matrix["changes"] = diff(previous, matrix, details)
     history = read_history(history_path)  # a truncated line is reported and dropped
     if not history and previous is not None:
         history = extend_history("", previous)  # the first history also records what it is compared with
     texts = {
-        reports_dir / "matrix.md": render_markdown(matrix, details),
-        reports_dir / "index.html": render_page(matrix, details),
-        **{reports_dir / "badges" / name: json_text(badge) for name, badge in badges(matrix).items()},
-        **({readme: embed_in_readme(readme.read_text(), matrix)} if readme is not None else {}),
+        **_rendered(matrix, details, reports_dir, readme),
         **{detail_dir / f"{cell_id}.json": json_text(detail) for cell_id, detail in details.items()},
         matrix_path: matrix_text(matrix),
         history_path: extend_history(history, matrix),
     }
     stale = [path for path in detail_dir.glob("*.json") if path.stem not in details]
-    for path, text in texts.items():
-        write_text_atomic(path, text)
-    for path in stale:
-        path.unlink()
+    switch(reports_dir, texts, stale)
     return matrix
+
+
+def _same_record(previous: dict[str, Any], kept: dict[str, dict[str, Any]], matrix: dict[str, Any],
+                 details: dict[str, dict[str, Any]]) -> bool:
+    """Whether the new matrix records exactly what the published one does: same pins file, columns, cells
+    and details (only `generated_at` and `changes`, which a publish sets, may differ)."""
+    return (all(previous[key] == matrix[key] for key in ("pins_file", "suites", "cells"))
+            and kept == details)
+
+
+def _rendered(matrix: dict[str, Any], details: dict[str, dict[str, Any]], reports_dir: Path,
+              readme: Path | None) -> dict[Path, str]:
+    """The files rendered from a matrix: matrix.md, index.html, the badges and, with `readme`, the README."""
+    return {
+        reports_dir / "matrix.md": render_markdown(matrix, details),
+        reports_dir / "index.html": render_page(matrix, details),
+        **{reports_dir / "badges" / name: json_text(badge) for name, badge in badges(matrix).items()},
+        **({readme: embed_in_readme(readme.read_text(), matrix)} if readme is not None else {}),
+    }
+
+
+def _rerender(previous: dict[str, Any], kept: dict[str, dict[str, Any]], reports_dir: Path,
+              readme: Path | None) -> dict[str, Any]:
+    """Nothing new to publish: rewrite only the rendered files whose text the renderers now make differently
+    (none when they did not change) and return the published matrix as it is."""
+    texts = {path: text for path, text in _rendered(previous, kept, reports_dir, readme).items()
+             if not path.exists() or path.read_text(encoding="utf-8") != text}
+    if texts:
+        switch(reports_dir, texts, [])
+    return previous

@@ -1,5 +1,7 @@
 """Read the result file a cell run leaves (`<results>/<cell id>.json`, written by kvmatrix.run.cell.run_cell)
-for the publish step: a file that is not one JSON object stops the publish with one line naming it."""
+for the publish step, and check it against the cell it was planned for: a file that is not one JSON object,
+holds another cell, disagrees with the cell's pins or breaks the record's key types stops the publish with
+one line naming it (in CI the cell jobs run third-party code; their files are not trusted)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kvmatrix.plan.pins import Cell
 from kvmatrix.record.matrix import ReportError
+from kvmatrix.record.verdicts import CELL_STATUSES
 
 
 class CellResultError(ReportError):
@@ -33,6 +37,48 @@ def read_cell_result(path: Path) -> dict[str, Any]:
     return record
 
 
+RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "pins": (dict,), "note": (str,), "tags": (list,), "status": (str,),
+    "status_reason": (str, type(None)), "python": (str, type(None)), "resolved": (dict,), "freeze": (list,),
+    "layout": (str, type(None)), "static_layer_init": (str, type(None)), "registration_report": (list,),
+    "compat_regressions": (list,), "runs": (dict,), "suites": (dict,), "metrics": (dict,), "repro": (str,),
+    "install_duration_s": (int, float), "duration_s": (int, float),
+}
+"""Each key of a full cell record (docs/matrix-schema.md, "Cell record") and the JSON types it may hold."""
+ENTRY_TYPES: dict[str, dict[str, type]] = {
+    "registration_report": {"class": str, "status": str},
+    "compat_regressions": {"suite": str, "name": str},
+}
+"""The list keys of a record whose entries are objects, and the string keys each entry must have."""
+
+
+def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[str, Any]:
+    """`record` when it is a result of the planned `cell`: the same id and transformers/torch pins, every
+    key of RECORD_TYPES with its type, a known status; CellResultError naming `path` otherwise."""
+    def refuse(problem: str) -> CellResultError:
+        return CellResultError(f"{path}: {problem}; refusing to publish it as cell {cell.id}")
+
+    if record.get("id") != cell.id:
+        raise refuse(f"the result is for cell {str(record.get('id'))!r}")
+    missing = [key for key in RECORD_TYPES if key not in record]
+    if missing:
+        raise refuse(f"the result lacks key(s) {', '.join(missing)}")
+    for key, types in RECORD_TYPES.items():
+        if not isinstance(record[key], types) or isinstance(record[key], bool):
+            raise refuse(f"{key} is {_kind(record[key])}, not {' or '.join(t.__name__ for t in types)}")
+    for package in ("transformers", "torch"):
+        if record["pins"].get(package) != getattr(cell, package):
+            raise refuse(f"its {package} pin {record['pins'].get(package)!r} is not the cell's "
+                         f"{getattr(cell, package)!r}")
+    if record["status"] not in CELL_STATUSES:
+        raise refuse(f"status {record['status']!r} is not one of {', '.join(CELL_STATUSES)}")
+    for key, fields in ENTRY_TYPES.items():
+        for number, entry in enumerate(record[key], start=1):
+            if not isinstance(entry, dict) or any(not isinstance(entry.get(f), t) for f, t in fields.items()):
+                raise refuse(f"{key} entry #{number} is not an object with string {', '.join(fields)}")
+    return record
+
+
 def _kind(value: Any) -> str:
     """What a JSON value other than an object is: an array, a string, a boolean, a number or null."""
     if isinstance(value, list):
@@ -41,4 +87,6 @@ def _kind(value: Any) -> str:
         return "a string"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
     return "a number" if isinstance(value, int | float) else "null"

@@ -78,7 +78,21 @@ def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) 
 
 
 def _label(verdict: str | None) -> str:
-    return "—" if verdict is None else LABELS.get(verdict, f"❓ {verdict}")
+    return "—" if verdict is None else LABELS.get(verdict, f"❓ {_text(verdict)}")
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|!~#])")
+HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _text(value: Any) -> str:
+    """`value` as plain text on one line of Markdown, whatever it holds: whitespace runs (newlines too)
+    become one space, `&`, `<` and `>` become HTML entities (no tag, comment or README marker survives),
+    and Markdown punctuation (pipes, backticks, brackets, emphasis, `!`) is backslash-escaped, so the
+    value can neither end a table cell nor start a link, an image or a code span."""
+    text = " ".join(str(value).split())
+    text = MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return "".join(HTML_SPECIAL.get(char, char) for char in text)
 
 
 def _code(text: str) -> str:
@@ -91,8 +105,8 @@ def _code(text: str) -> str:
 
 
 def _table_text(value: Any) -> str:
-    """A value for a Markdown table cell: one line, pipes escaped, `—` for none."""
-    return "—" if value in (None, "") else " ".join(str(value).split()).replace("|", "\\|")
+    """A value for a Markdown table cell: `_text`, `—` for none."""
+    return "—" if value in (None, "") else _text(value)
 
 
 def _mode_summary(cell: dict[str, Any], suite: str, mode: str) -> dict[str, Any]:
@@ -100,13 +114,13 @@ def _mode_summary(cell: dict[str, Any], suite: str, mode: str) -> dict[str, Any]
 
 
 def _counts_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{number} {verdict}" for verdict, number in counts.items() if number) or "no test"
+    return ", ".join(f"{number} {_text(verdict)}" for verdict, number in counts.items() if number) or "no test"
 
 
 def _header(matrix: dict[str, Any]) -> str:
     return (
         "# KV-cache compatibility matrix\n\n"
-        f"Generated at {matrix['generated_at']} from `{matrix['pins_file']}` (schema version "
+        f"Generated at {_text(matrix['generated_at'])} from {_code(matrix['pins_file'])} (schema version "
         f"{matrix['schema_version']}). Each suite column shows the verdict **with / without** "
         "`compat.register()`."
     )
@@ -125,8 +139,8 @@ def _compat_regressions(matrix: dict[str, Any]) -> str:
         regressions = cell["compat_regressions"]
         if regressions:
             noun = "test" if len(regressions) == 1 else "tests"
-            lines.append(f"- `{cell['id']}` ({len(regressions)} {noun} passing with transformers alone):")
-            lines += [f"  - {entry['suite']} · `{entry['name']}`: {_label(entry['verdict'])} with "
+            lines.append(f"- {_code(cell['id'])} ({len(regressions)} {noun} passing with transformers alone):")
+            lines += [f"  - {_text(entry['suite'])} · {_code(entry['name'])}: {_label(entry['verdict'])} with "
                       f"`compat.register()`: {_code(entry.get('error') or 'no message recorded')}"
                       for entry in regressions]
     if len(lines) == 2:
@@ -157,7 +171,7 @@ def _table(matrix: dict[str, Any]) -> str:
         "| " + " | ".join(["---"] * (4 + len(suites))) + " |",
     ]
     for cell in matrix["cells"]:
-        columns = [cell["pins"]["transformers"], cell["pins"]["torch"], _table_text(cell["layout"]),
+        columns = [_table_text(cell["pins"]["transformers"]), _table_text(cell["pins"]["torch"]), _table_text(cell["layout"]),
                    _table_text(cell["static_layer_init"])]
         for suite in suites:
             columns.append(" / ".join(_verdict_with_passes(_mode_summary(cell, suite, mode)) for mode in MODES))
@@ -190,10 +204,10 @@ def render_changes(changes: dict[str, Any]) -> str:
     since = changes["previous_generated_at"]
     lines = [f"Compared with the matrix generated at {since}." if since
              else "First published run: there is no previous matrix to compare with.", ""]
-    lines += [f"- 🆕 new cell `{cell_id}`" for cell_id in changes["new_cells"]]
-    lines += [f"- 🗑️ removed cell `{cell_id}`" for cell_id in changes["removed_cells"]]
+    lines += [f"- 🆕 new cell {_code(cell_id)}" for cell_id in changes["new_cells"]]
+    lines += [f"- 🗑️ removed cell {_code(cell_id)}" for cell_id in changes["removed_cells"]]
     for key, title in (("newly_failing", "newly failing"), ("newly_passing", "newly passing")):
-        lines += [f"- {title}: `{entry['cell']}` · {entry['suite']} ({entry['mode']}): "
+        lines += [f"- {title}: {_code(entry['cell'])} · {_text(entry['suite'])} ({_text(entry['mode'])}): "
                   f"{_label(entry['before'])} → {_label(entry['after'])}" for entry in changes[key]]
     for key, title in (("tests_newly_failing", "Tests newly failing"),
                        ("tests_newly_passing", "Tests newly passing")):
@@ -201,7 +215,8 @@ def render_changes(changes: dict[str, Any]) -> str:
             lines.append(f"- {title} ({len(changes[key])}):")
         for entry in changes[key]:
             error = f": {_code(entry['error'])}" if entry.get("error") else ""
-            lines.append(f"  - `{entry['cell']}` · {entry['suite']} · `{entry['name']}` ({entry['mode']}): "
+            lines.append(f"  - {_code(entry['cell'])} · {_text(entry['suite'])} · {_code(entry['name'])} "
+                         f"({_text(entry['mode'])}): "
                          f"{_label(entry['before'])} → {_label(entry['after'])}{error}")
     if len(lines) == 2:
         lines.append("No change.")
@@ -217,12 +232,12 @@ def _registration_adds(matrix: dict[str, Any]) -> str:
             gained = with_.get("counts", {}).get(PASS, 0) - without.get("counts", {}).get(PASS, 0)
             if with_.get("verdict") == PASS and without.get("verdict") in (FAIL, ERROR):
                 lines.append(
-                    f"- `{cell['id']}` · {suite}: {_label(PASS)} with registration "
+                    f"- {_code(cell['id'])} · {_text(suite)}: {_label(PASS)} with registration "
                     f"({_counts_text(with_.get('counts', {}))}), {_label(without['verdict'])} without "
                     f"({_counts_text(without.get('counts', {}))})"
                 )
             elif gained > 0:
-                lines.append(f"- `{cell['id']}` · {suite}: {gained} more passing tests with registration "
+                lines.append(f"- {_code(cell['id'])} · {_text(suite)}: {gained} more passing tests with registration "
                              f"({_counts_text(with_['counts'])} vs {_counts_text(without['counts'])})")
     if len(lines) == 2:
         lines.append("No suite passes only with registration.")
@@ -243,7 +258,7 @@ def _cell_failures(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]
         lines = _missing_results(cell, runs, suites) + _grouped_tests(runs)
     if not lines:
         return ""
-    return "\n".join([f"### {cell['id']}", "", f"Repro: `{cell['repro']}`", "", *lines])
+    return "\n".join([f"### {_text(cell['id'])}", "", f"Repro: {_code(cell['repro'])}", "", *lines])
 
 
 def _missing_results(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]) -> list[str]:
@@ -251,13 +266,13 @@ def _missing_results(cell: dict[str, Any], runs: dict[str, Any], suites: list[st
     for mode in MODES:
         run = runs.get(mode)
         if run is None:
-            lines.append(f"- {_label(ERROR)}: no `{mode}` run recorded")
+            lines.append(f"- {_label(ERROR)}: no {_code(mode)} run recorded")
             continue
         for suite in suites:
             if not any(_mode_summary(cell, suite, mode).get("counts", {}).values()):
                 lines.append(
-                    f"- {_label(ERROR)}: {suite} reported no test in the `{mode}` run "
-                    f"(pytest exit: {run.get('exit_code')})"
+                    f"- {_label(ERROR)}: {_text(suite)} reported no test in the {_code(mode)} run "
+                    f"(pytest exit: {_text(run.get('exit_code'))})"
                 )
     return lines
 
@@ -284,7 +299,7 @@ def _group_head(test: dict[str, Any]) -> str:
     parts = [_label(test.get("verdict"))]
     if test.get("cause"):
         detail = f" ({_code(test['cause_detail'])})" if test.get("cause_detail") else ""
-        parts.append(f"cause: {test['cause']}{detail}")
+        parts.append(f"cause: {_text(test['cause'])}{detail}")
     if test.get("upstream"):
         parts.append(f"upstream {_upstream(test['upstream'])}")
     return " · ".join(parts)
@@ -311,18 +326,18 @@ def _grouped_tests(runs: dict[str, Any]) -> list[str]:
         members = groups[key]
         noun = "test" if len(members) == 1 else "tests"
         lines.append(f"- {_group_head(firsts[key])} ({len(members)} {noun}): {_code(_problem(firsts[key]))}")
-        lines += [f"  - {suite} · `{name}` ({', '.join(modes)})" for (suite, name), modes in members.items()]
+        lines += [f"  - {_text(suite)} · {_code(name)} ({_text(', '.join(modes))})" for (suite, name), modes in members.items()]
     return lines
 
 
 def _registration_reports(matrix: dict[str, Any]) -> str:
     blocks = ["## Registration report"]
     for cell in matrix["cells"]:
-        lines = [f"### {cell['id']}", ""]
+        lines = [f"### {_text(cell['id'])}", ""]
         if cell["registration_report"]:
             lines += ["| class | status | owner | reason |", "| --- | --- | --- | --- |"]
             lines += [
-                f"| {entry['class']} | {entry['status']} | {_table_text(entry.get('owner'))} "
+                f"| {_table_text(entry['class'])} | {_table_text(entry['status'])} | {_table_text(entry.get('owner'))} "
                 f"| {_table_text(entry.get('reason'))} |"
                 for entry in cell["registration_report"]
             ]

@@ -28,6 +28,7 @@ def test_a_truncated_last_line_is_reported_and_dropped_by_the_next_publish(
     whole = history.read_text()
     history.write_text(whole + whole[: len(whole) // 2])  # the next line, cut short
     capsys.readouterr()
+    (results / f"{ran_cell['id']}.json").write_text(json.dumps({**ran_cell, "duration_s": 99.0}))  # a new run
     publish(pins, cells, results, reports)
     warnings = capsys.readouterr().err.splitlines()
     assert warnings == [f"warning: {history}: line 2 is not a JSON object (a publish cut short?); "

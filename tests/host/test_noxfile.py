@@ -95,6 +95,28 @@ def test_publish_where_the_reports_folder_is_a_file_is_one_clear_error(
     one_clear_error(nox_publish(pins_file, one_result, reports), "cannot write the reports: ", str(reports))
 
 
+def test_publishing_the_same_results_again_says_nothing_new_and_changes_nothing(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    published = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    again = nox_publish(pins_file, one_result, reports)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing new to publish" in again.stdout + again.stderr
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
+
+
+def test_publishing_pins_with_selectors_into_reports_is_refused_in_one_line(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = nox_session("publish", "--", "--results", str(tmp_path / "cells"), "--reports", str(reports),
+                       KVCC_PINS="pins-latest.toml")
+    one_clear_error(proc, "refusing to publish pins-latest.toml: it has cells with version selectors",
+                    "`nox -s latest`")
+    assert not reports.exists()
+
+
 def test_a_bad_pins_file_is_one_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "pins.toml"
     bad.write_text('schema_version = 1\npython = "3.11"\n[[cell]]\ntransformers = "4.57.6"\ntorch = "2.13.0"\ntorh = "x"\n')

@@ -134,6 +134,7 @@ def test_the_first_history_also_records_the_matrix_it_is_compared_with(tmp_path:
     write_result(results, cell_result(LIST, "pass"))
     first = publish(PINS, (LIST,), results, reports, root=repo)
     (reports / "history.jsonl").unlink()  # a matrix published before the history existed
+    write_result(results, {**cell_result(LIST, "pass"), "duration_s": 3.0})  # a new run of the cell
     second = publish(PINS, (LIST,), results, reports, root=repo)
     history = [json.loads(line) for line in (reports / "history.jsonl").read_text().splitlines()]
     assert [line["generated_at"] for line in history] == [first["generated_at"], second["generated_at"]]
@@ -327,3 +328,36 @@ def test_a_cell_without_result_has_every_schema_key_and_no_regression(tmp_path: 
     write_result(tmp_path / "cells", cell_result(LAYER, "pass"))  # a run in which no cell ran is refused
     matrix = publish(PINS, PINS.cells, tmp_path / "cells", tmp_path / "reports", root=repo)
     assert (matrix["cells"][0]["compat_regressions"], matrix["cells"][0]["static_layer_init"]) == ([], None)
+
+
+def test_a_publish_with_nothing_new_leaves_the_published_record_byte_identical(
+    tmp_path: Path, repo: Path
+) -> None:
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Project\n\n{README_START}\n{README_END}\n")
+    write_result(results, cell_result(LIST, "pass"))
+    write_result(results, cell_result(LAYER, "pass"))
+    publish(PINS, PINS.cells, results, reports, readme, root=repo)
+    write_result(results, cell_result(LAYER, "fail"))
+    real_run = publish(PINS, (LAYER,), results, reports, readme, root=repo)
+    published = {path: path.read_bytes() for path in [readme, *reports.rglob("*")] if path.is_file()}
+    again = publish(PINS, PINS.cells, results, reports, readme, root=repo)
+    assert {path: path.read_bytes() for path in [readme, *reports.rglob("*")] if path.is_file()} == published
+    assert again == load_matrix(reports / "matrix.json") and again["changes"] == real_run["changes"]
+    assert again["changes"]["newly_failing"]  # the real run's changes, not "No change"
+
+
+def test_a_publish_with_nothing_new_rerenders_only_the_files_the_renderers_make_differently(
+    tmp_path: Path, repo: Path
+) -> None:
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    write_result(results, cell_result(LIST, "pass"))
+    publish(PINS, (LIST,), results, reports, root=repo)
+    rendered = (reports / "matrix.md").read_text()
+    (reports / "matrix.md").write_text("rendered by an older renderer\n")
+    record = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file() and path.name != "matrix.md"}
+    publish(PINS, (LIST,), results, reports, root=repo)
+    assert (reports / "matrix.md").read_text() == rendered
+    assert {path: path.read_bytes() for path in reports.rglob("*")
+            if path.is_file() and path.name != "matrix.md"} == record

@@ -3,11 +3,13 @@ matrix: no requested cell left a result, or a result file is not one JSON object
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from test_publish import cell_result, checkout, write_result
 
-from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.plan.pins import Cell, Pins, load_pins
 from kvmatrix.publish.publish_run import IncompleteRun, publish
 from kvmatrix.record.matrix import ReportError
 
@@ -68,3 +70,96 @@ def test_a_corrupt_cell_result_is_one_error_naming_the_file_and_nothing_is_writt
     assert message.startswith(f"{results / f'{LIST.id}.json'}: ") and problem in message
     assert "\n" not in message
     assert tree(reports) == before
+
+
+SELECTOR_PINS = f"""\
+schema_version = 1
+python = "3.11"
+
+[[cell]]
+transformers = "{LIST.transformers}"
+torch = "{LIST.torch}"
+
+[[cell]]
+transformers = "latest"
+torch = "latest"
+"""
+
+
+def published_reports(tmp_path: Path) -> tuple[Path, Path]:
+    """(results, reports): both cells of PINS published, their result files left in results."""
+    root = checkout(tmp_path / "repo", ["export"])
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    for cell in PINS.cells:
+        write_result(results, cell_result(cell, "pass", ["export"]))
+    publish(PINS, PINS.cells, results, reports, root=root)
+    return results, reports
+
+
+def test_pins_with_selectors_are_refused_in_one_line_and_the_matrix_kept(tmp_path: Path) -> None:
+    results, reports = published_reports(tmp_path)
+    (tmp_path / "pins-latest.toml").write_text(SELECTOR_PINS)
+    selectors = load_pins(tmp_path / "pins-latest.toml")
+    before = tree(reports)
+    with pytest.raises(IncompleteRun) as refused:
+        publish(selectors, selectors.cells, results, reports, root=tmp_path / "repo")
+    message = str(refused.value)
+    assert message.startswith(f"refusing to publish {tmp_path / 'pins-latest.toml'}: it has cells with version "
+                              "selectors") and "`nox -s latest`" in message and "\n" not in message
+    assert tree(reports) == before
+
+
+def test_a_publish_that_would_drop_every_cell_of_the_matrix_is_refused(tmp_path: Path) -> None:
+    results, reports = published_reports(tmp_path)
+    other = Cell(transformers="5.24.0", torch="2.13.0")
+    write_result(results, cell_result(other, "pass", ["export"]))
+    before = tree(reports)
+    with pytest.raises(IncompleteRun) as refused:
+        publish(Pins(python="3.11", cells=(other,), path="other.toml"), (other,), results, reports,
+                root=tmp_path / "repo")
+    assert str(refused.value).startswith(f"refusing to publish: other.toml names none of the 2 cells of "
+                                         f"{reports / 'matrix.json'}, so publishing would drop them all")
+    assert tree(reports) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"id": LAYER.id}, f"the result is for cell '{LAYER.id}'"),
+        ({"pins": {"transformers": LIST.transformers, "torch": "2.12.0"}},
+         "its torch pin '2.12.0' is not the cell's '2.13.0'"),
+        ({"pins": {"transformers": "4.57.6", "torch": LIST.torch}},
+         "its transformers pin '4.57.6' is not the cell's '4.53.3'"),
+        ({"runs": []}, "runs is an array, not dict"),
+        ({"duration_s": "1.0"}, "duration_s is a string, not int or float"),
+        ({"duration_s": True}, "duration_s is a boolean, not int or float"),
+        ({"repro": None}, "repro is null, not str"),
+        ({"status": "passed"}, "status 'passed' is not one of"),
+        ({"registration_report": [{"class": ["Cache"], "status": "ok"}]},
+         "registration_report entry #1 is not an object with string class, status"),
+        ({"registration_report": ["Cache"]}, "registration_report entry #1 is not an object"),
+    ],
+    ids=["another cell's id", "torch pin", "transformers pin", "runs type", "duration type", "duration bool",
+         "repro null", "unknown status", "report entry field", "report entry type"],
+)
+def test_a_result_that_is_not_the_planned_cells_is_refused_naming_the_file(
+    tmp_path: Path, change: dict, problem: str
+) -> None:
+    results, reports = published_reports(tmp_path)
+    path = results / f"{LIST.id}.json"
+    path.write_text(json.dumps({**cell_result(LIST, "fail", ["export"]), **change}))
+    before = tree(reports)
+    with pytest.raises(ReportError) as refused:
+        publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")
+    message = str(refused.value)
+    assert message.startswith(f"{path}: {problem}") and message.endswith(f"refusing to publish it as cell {LIST.id}")
+    assert tree(reports) == before
+
+
+def test_a_result_lacking_a_record_key_is_refused_naming_the_file(tmp_path: Path) -> None:
+    results, reports = published_reports(tmp_path)
+    record = cell_result(LIST, "fail", ["export"])
+    del record["freeze"], record["metrics"]
+    (results / f"{LIST.id}.json").write_text(json.dumps(record))
+    with pytest.raises(ReportError, match=r"the result lacks key\(s\) freeze, metrics; refusing"):
+        publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")

@@ -1,0 +1,112 @@
+"""Values from cell records cannot change the structure of matrix.md or the README: whatever a class,
+status, layout, repro, test name or error holds, every table row keeps its cells, no HTML or link gets
+through, code spans stay closed, and the README markers appear once however often it is published."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_publish import LIST, PINS, cell_result, checkout, write_result
+
+from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.publish.publish_run import README_END, README_START, embed_in_readme, publish
+from kvmatrix.render.markdown import render_markdown
+
+HOSTILE = [
+    "a|b",
+    "line one\nline two\n| x | y |\n| --- | --- |",
+    "<img src=x onerror=alert(1)>",
+    "[click](https://evil.example)",
+    "![pixel](https://evil.example/p.png)",
+    "`code` `` ```",
+    "trailing backslash \\",
+    "\\| escaped pipe",
+    README_END,
+    f"{README_START} <b>bold</b> &amp; *em* _u_ ~~s~~ # h",
+]
+HOSTILE_PAIR = Cell(transformers="4.57.6", torch="2.13.0")
+UNESCAPED_PIPE = re.compile(r"(?<!\\)(?:\\\\)*\|")
+UNESCAPED_BRACKET = re.compile(r"(?<!\\)(?:\\\\)*[\[\]]")
+
+
+def hostile_cell(make_cell: Callable[..., dict[str, Any]], value: str) -> dict[str, Any]:
+    """A ran cell whose every free-text value is `value`."""
+    test = {"suite": "export", "name": value, "verdict": "fail", "duration_s": 0.5, "reason": value, "error": value}
+    runs = {mode: {"exit_code": 1, "duration_s": 1.0, "log_tail": "", "tests": [test]} for mode in ("with", "without")}
+    cell = make_cell("4.57.6", "2.13.0", runs, registration_report=[
+        {"class": value, "status": value, "owner": value, "reason": value}])
+    return {**cell, "layout": value, "static_layer_init": value, "repro": value}
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """Each Markdown table of `markdown` as its lines."""
+    tables: list[list[str]] = [[]]
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            tables[-1].append(line)
+        elif tables[-1]:
+            tables.append([])
+    return [table for table in tables if table]
+
+
+def code_span_closed(span: str) -> bool:
+    """Whether `span` is one code span: a fence, text without a backtick run of the fence's length, the fence."""
+    fence = re.match(r"`+", span)
+    if fence is None or not span.endswith(fence.group()) or len(span) < 2 * len(fence.group()):
+        return False
+    inner = span[len(fence.group()):-len(fence.group())]
+    return all(len(run) != len(fence.group()) for run in re.findall(r"`+", inner))
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_every_table_row_keeps_its_cells_and_no_html_or_link_gets_in(
+    value: str, make_cell: Callable[..., dict[str, Any]], published: Callable[..., Any]
+) -> None:
+    pins = Pins(python="3.11", cells=(HOSTILE_PAIR,), path="pins.toml")
+    matrix, details = published(pins, [hostile_cell(make_cell, value)])
+    markdown = render_markdown(matrix, details)
+    tables = table_rows(markdown)
+    assert len(tables) >= 4  # legend, causes, matrix, registration report
+    for table in tables:
+        widths = {len(UNESCAPED_PIPE.findall(row)) for row in table}
+        assert len(widths) == 1, table
+        for row in table:
+            assert "<" not in row and ">" not in row.replace("→", "")
+            assert not UNESCAPED_BRACKET.search(row), row
+    repro = next(line for line in markdown.splitlines() if line.startswith("Repro: "))
+    assert code_span_closed(repro.removeprefix("Repro: "))
+    names = [line for line in markdown.splitlines() if line.startswith("  - export · ")]
+    assert names and all(code_span_closed(line.removeprefix("  - export · ").rsplit(" (", 1)[0]) for line in names)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_the_readme_embedding_never_holds_a_marker_or_raw_html(
+    value: str, make_cell: Callable[..., dict[str, Any]], published: Callable[..., Any]
+) -> None:
+    pins = Pins(python="3.11", cells=(HOSTILE_PAIR,), path="pins.toml")
+    matrix, _ = published(pins, [hostile_cell(make_cell, value)])
+    readme = embed_in_readme(f"head\n{README_START}\n{README_END}\ntail\n", matrix)
+    assert readme.count(README_START) == 1 and readme.count(README_END) == 1
+    embedded = readme.partition(README_START)[2].partition(README_END)[0]
+    assert "<" not in embedded and readme.endswith(f"{README_END}\ntail\n")
+
+
+def test_a_marker_in_a_layout_does_not_pile_up_readme_rows_over_publishes(tmp_path: Path) -> None:
+    root = checkout(tmp_path / "repo", ["export"])
+    results, reports, readme = tmp_path / "cells", tmp_path / "reports", tmp_path / "README.md"
+    readme.write_text(f"# Project\n\n{README_START}\n{README_END}\n\nMore text.\n")
+    for duration in (1.0, 2.0, 3.0):
+        layout = f"X{README_END}\n| a | b |{README_START}"
+        result = {**cell_result(LIST, "pass", ["export"]), "duration_s": duration, "layout": layout}
+        write_result(results, result)
+        publish(PINS, (LIST,), results, reports, readme, root=root)
+    text = readme.read_text()
+    assert text.count(README_START) == 1 and text.count(README_END) == 1
+    assert text.endswith(f"{README_END}\n\nMore text.\n")
+    assert len(text.splitlines()) == len(embed_in_readme(text, json.loads((reports / "matrix.json").read_text()))
+                                         .splitlines())

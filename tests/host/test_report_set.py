@@ -1,0 +1,150 @@
+"""The published report set is replaced as a whole: a publish killed at any point leaves either the old set
+or a journal that the next publish completes into the new set, never a mix; a full disk leaves the old set
+and says so in one line naming the folder; leftovers of an interrupted publish are cleaned up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from publish_process import LAYER, LIST, PINS
+from test_publish import cell_result, checkout, write_result
+
+from kvmatrix.publish.publish_run import publish
+from kvmatrix.publish.report_set import LOCK_NAME, STAGING_NAME, ReportsNotWritten, recover
+from kvmatrix.record.matrix import load_published
+from kvmatrix.record.uses import USES
+from kvmatrix.render.badges import badges
+from kvmatrix.render.html import render_page
+from kvmatrix.render.markdown import render_markdown
+
+PROCESS = Path(__file__).parent / "publish_process.py"
+SUITES = ["compile", "export", "roundtrip"]
+REPLACES_PER_PUBLISH = 1 + 6 + 7 + 1 + len(USES)
+"""The os.replace calls of one publish of two cells: the journal, then the files of the set: matrix.json,
+matrix.md, index.html, history.jsonl and the 2 detail files; 7 verdict badges (overall, 3 suites, 3
+layouts); the uses badge and one badge per use."""
+
+
+def published_set(reports: Path) -> dict[str, bytes]:
+    """The files a reader sees: everything under `reports` but the lock and the staging folder."""
+    return {str(path.relative_to(reports)): path.read_bytes() for path in sorted(reports.rglob("*"))
+            if path.is_file() and path.name != LOCK_NAME and STAGING_NAME not in path.parts}
+
+
+def assert_consistent(reports: Path) -> str:
+    """Every file of the set is the one its matrix.json gives; returns the new run's cell's export verdict
+    (`pass` in the old set, `fail` in the new one)."""
+    matrix, details = load_published(reports / "matrix.json")
+    files = published_set(reports)
+    assert files["matrix.md"].decode() == render_markdown(matrix, details)
+    assert files["index.html"].decode() == render_page(matrix, details)
+    for name, badge in badges(matrix).items():
+        assert json.loads(files[f"badges/{name}"]) == badge
+    assert json.loads(files["history.jsonl"].splitlines()[-1])["generated_at"] == matrix["generated_at"]
+    assert not [name for name in files if name.endswith(".tmp")]
+    return matrix["cells"][1]["suites"]["export"]["with"]["verdict"]
+
+
+@pytest.fixture
+def old_set(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, bytes]]:
+    """(checkout, results of a new run, reports, the reports' files): two cells published, then a new run
+    in which one of them fails."""
+    root = checkout(tmp_path / "repo", SUITES)
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    write_result(results, cell_result(LIST, "pass"))
+    write_result(results, cell_result(LAYER, "pass"))
+    publish(PINS, PINS.cells, results, reports, root=root)
+    write_result(results, cell_result(LAYER, "fail"))
+    return root, results, reports, published_set(reports)
+
+
+@pytest.mark.parametrize("k", range(1, REPLACES_PER_PUBLISH + 2))
+def test_a_publish_killed_at_any_replace_leaves_the_old_set_or_one_the_next_publish_completes(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], k: int
+) -> None:
+    root, results, reports, old = old_set
+    run = subprocess.run([sys.executable, str(PROCESS), "--kill-at-replace", str(k), results, reports, root,
+                          LIST.id, LAYER.id], capture_output=True, text=True, timeout=120)
+    assert run.returncode == (0 if k > REPLACES_PER_PUBLISH else -signal.SIGKILL), run.stderr
+    journal = (reports / STAGING_NAME / "JOURNAL.json").exists()
+    if run.returncode == -signal.SIGKILL and not journal:
+        assert published_set(reports) == old  # killed before the commit point: nothing a reader sees changed
+    recover(reports)
+    assert not (reports / STAGING_NAME).exists()
+    verdict = assert_consistent(reports)
+    assert (verdict == "pass") == (published_set(reports) == old)
+    assert verdict == ("fail" if journal or run.returncode == 0 else "pass")
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_and_the_old_set_stays(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, results, reports, old = old_set
+    real_fsync, syncs = os.fsync, []
+
+    def fsync(fd: int) -> None:  # where a full disk shows when the data reaches it
+        syncs.append(fd)
+        if len(syncs) == 3:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(ReportsNotWritten) as refused:
+        publish(PINS, PINS.cells, results, reports, root=root)
+    assert str(refused.value) == (f"cannot write the reports in {reports}: No space left on device; "
+                                  "the published reports are unchanged")
+    assert published_set(reports) == old and not (reports / STAGING_NAME).exists()
+
+
+def test_an_unfinished_staging_folder_without_journal_and_stray_temp_files_are_removed(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]]
+) -> None:
+    root, results, reports, old = old_set
+    (reports / STAGING_NAME).mkdir()
+    (reports / STAGING_NAME / "00000").write_text("half a matrix.md")
+    (reports / "badges" / ".overall.json.k2j3.tmp").write_text("{")
+    recover(reports)
+    assert published_set(reports) == {name: data for name, data in old.items() if not name.endswith(".tmp")}
+    assert not (reports / STAGING_NAME).exists() and not list(reports.rglob(".*.tmp"))
+    publish(PINS, PINS.cells, results, reports, root=root)
+    assert_consistent(reports)
+
+
+def test_cleaning_up_leaves_the_temp_files_of_a_nested_report_set_to_its_own_publishes(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / "latest" / "badges").mkdir(parents=True)
+    (reports / "latest" / LOCK_NAME).touch()  # reports/latest is published on its own
+    writing = reports / "latest" / "badges" / ".overall.json.x1.tmp"
+    writing.write_text("{")
+    (reports / ".matrix.md.x2.tmp").write_text("half")
+    recover(reports)
+    assert writing.exists() and not (reports / ".matrix.md.x2.tmp").exists()
+
+
+def test_a_switch_stopped_half_way_by_an_error_is_one_line_and_the_next_publish_completes_it(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, results, reports, old = old_set
+    real_replace, calls = os.replace, []
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        calls.append(dst)
+        if len(calls) == 4:  # the journal, two files moved, then a target that cannot be written
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(ReportsNotWritten) as stopped:
+        publish(PINS, PINS.cells, results, reports, root=root)
+    assert str(stopped.value) == (f"cannot finish replacing the reports in {reports}: Permission denied; "
+                                  "the next publish completes it")
+    monkeypatch.setattr(os, "replace", real_replace)
+    publish(PINS, PINS.cells, results, reports, root=root)  # completes the switch; then nothing is new
+    assert assert_consistent(reports) == "fail"
+    assert len((reports / "history.jsonl").read_text().splitlines()) == 2
