@@ -28,7 +28,7 @@ def versions(freeze: list[str]) -> dict[str, str]:
     """Each package of `freeze` by canonical name: its version, or for a direct reference its URL."""
     found = {}
     for line in freeze:
-        name, separator, version = line.partition("==") if "==" in line else line.partition(DIRECT)
+        name, separator, version = line.partition(DIRECT) if DIRECT in line else line.partition("==")
         if separator and name.strip():
             found[canonicalize_name(name.strip())] = version.strip()
     return found

@@ -32,8 +32,8 @@ def test_the_same_set_in_another_order_or_spelling_has_no_changes() -> None:
 
 
 def test_a_direct_reference_is_kept_with_its_url() -> None:
-    assert versions(["kv-cache-compat @ file:///work/repo", "six==1.17.0"]) == {
-        "kv-cache-compat": "file:///work/repo", "six": "1.17.0"}
+    assert versions(["kv-cache-compat @ file:///work/repo", "six==1.17.0", "x @ https://h/x.whl?v==2"]) == {
+        "kv-cache-compat": "file:///work/repo", "six": "1.17.0", "x": "https://h/x.whl?v==2"}
 
 
 @pytest.mark.parametrize(
