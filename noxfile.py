@@ -32,6 +32,7 @@ from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.run.interpreters import find_interpreter  # noqa: E402
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
+from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
 from kvmatrix.settings import setting  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
@@ -216,7 +217,7 @@ PLAYWRIGHT_CHROMIUM = (
 def compat_tests(session: nox.Session, pin) -> None:
     """Registration and attribution tests inside the list-based and the layer-based smoke cell."""
     find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
-    session.install(*find_links, *requirements(pin))
+    session.install(*torch_backend_args(), *find_links, *requirements(pin))
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 

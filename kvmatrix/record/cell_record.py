@@ -9,6 +9,7 @@ from typing import Any
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.causes import attribute_compat
 from kvmatrix.record.metrics import cell_metrics
+from kvmatrix.record.packages import torch_build
 from kvmatrix.record.paths import relative_paths_in
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, summarize_suites
 from kvmatrix.run.install import InstallOutcome
@@ -26,7 +27,8 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
                  duration_s: float, suites: list[str]) -> dict[str, Any]:
     """Assemble the cell's full record (docs/matrix-schema.md, "Cell record"), its `suites` summarised
     with the columns `suites`, every absolute path in it rewritten (kvmatrix.record.paths); a `with` test that
-    fails where its `without` twin passes gets cause `compat` and is listed in `compat_regressions`."""
+    fails where its `without` twin passes gets cause `compat` and is listed in `compat_regressions`; its
+    `torch_build` (`cpu`, `cuda 12.4`, ...) is read from the installed set `frozen`."""
     status = outcome.status
     if status == RAN and not any(run.get("tests") for run in runs.values()):
         status = ERROR
@@ -40,6 +42,7 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "python": meta.get("python"),
         "resolved": meta.get("versions", {}),
         "freeze": frozen,
+        "torch_build": torch_build(frozen),
         "layout": meta.get("layout"),
         "static_layer_init": meta.get("static_layer_init"),
         "registration_report": with_meta.get("registration_report", []),
@@ -51,8 +54,6 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "install_duration_s": outcome.duration_s,
         "duration_s": round(duration_s, 2),
     })
-
-
 
 
 def missing_result(cell: Cell, why: str, suites: list[str]) -> dict[str, Any]:

@@ -18,6 +18,9 @@ DETAIL_FOLDER = "cells"
 KEY_SEPARATOR = "::"
 SUMMARY_ONLY = ("tests", "detail")
 """Summary keys derived by `split`, not part of a full record."""
+DETAIL_ONLY = ("freeze", "torch_build", "runs")
+"""The record's keys that go to the detail file only; `torch_build` is absent from records (and details)
+written before it existed."""
 
 
 def detail_link(cell_id: str) -> str:
@@ -57,15 +60,15 @@ def records_by_key(detail: dict[str, Any], mode: str) -> dict[str, dict[str, Any
 def split(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record. The summary has CELL_KEYS in order (a key the record lacks
     stays absent, for the schema check to report); the detail is `{"schema_version", "id", "freeze",
-    "runs"}`."""
+    "torch_build", "runs"}` (`torch_build` only where the record has it)."""
     derived = {**record, "tests": compact_table(record["runs"]), "detail": detail_link(record["id"])}
     summary = {key: derived[key] for key in CELL_KEYS if key in derived}
-    detail = {"schema_version": SCHEMA_VERSION, "id": record["id"], "freeze": record["freeze"],
-              "runs": record["runs"]}
+    detail = {"schema_version": SCHEMA_VERSION, "id": record["id"],
+              **{key: record[key] for key in DETAIL_ONLY if key in record}}
     return summary, detail
 
 
 def join(summary: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any]:
     """The full cell record of a summary and its detail (the inverse of `split`)."""
     record = {key: value for key, value in summary.items() if key not in SUMMARY_ONLY}
-    return {**record, "freeze": detail["freeze"], "runs": detail["runs"]}
+    return {**record, **{key: detail[key] for key in DETAIL_ONLY if key in detail}}

@@ -28,14 +28,15 @@ def requirements(cell: Cell) -> list[str]:
 
 
 def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
-             selection: list[str] | None = None) -> dict[str, Any]:
+             selection: list[str] | None = None, constraints: Path | None = None) -> dict[str, Any]:
     """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), re-run what did not pass
     (rerun_modes; KVCC_RERUNS=0 skips it), write `results_dir/<cell id>.json`; never raises for a verdict.
-    `selection` runs only those suite tests (see run_suites)."""
+    `selection` runs only those suite tests (see run_suites); `constraints` (a constraints file) installs
+    every package at the version it pins, to replay a recorded run."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
-    outcome = install(python, requirements(cell))
+    outcome = install(python, requirements(cell), constraints=constraints)
     runs: dict[str, Any] = {}
     frozen: list[str] = []
     if outcome.status == RAN:

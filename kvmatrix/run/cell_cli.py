@@ -11,24 +11,31 @@ runs the cells of pins-latest.toml) the cell comes from that file instead of pin
 own uv environment, `<envs>/<cell id>` (made by kvmatrix.run.envs, reused while it exists), never in the
 interpreter that runs this module. `--pair tf<transformers>-torch<torch>` runs the pair its id names in the
 same way, with no pins file: the repro of a cell that a selector chose (`matrix.json`'s `repro`).
+
+`--constraints FILE` replays a recorded run exactly: every package is installed at the version FILE pins.
+FILE is a constraints file, or a cell's detail file (`reports/cells/<id>.json`) or cell record, whose
+`freeze` becomes `<results>/<cell id>/constraints.txt`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from kvmatrix import REPO_ROOT
+from kvmatrix.files import write_text_atomic
 from kvmatrix.plan.pins import Cell, PinsError, load_pins
 from kvmatrix.plan.resolved import load_resolved
+from kvmatrix.record.packages import constraints_text
 from kvmatrix.run.cell import run_cell
 from kvmatrix.run.envs import VenvError, ensure_venv
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the named cell and write `<results>/<cell id>.json`; returns the exit status (2: unknown cell or
-    bad pins file; 1: uv could not create the cell's environment). A cell's verdicts, failures included,
+    """Run the named cell and write `<results>/<cell id>.json`; returns the exit status (2: unknown cell,
+    bad pins file or unreadable constraints; 1: uv could not create the cell's environment). A cell's verdicts, failures included,
     are results, not errors: they exit 0."""
     parser = argparse.ArgumentParser(prog="python -m kvmatrix.run.cell_cli", description=__doc__.splitlines()[0])
     parser.add_argument("cell", help="the cell id, e.g. tf4.57.6-torch2.13.0")
@@ -50,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         default=REPO_ROOT / "build" / "latest" / "envs",
         help="with --resolved or --pair: where the cells' uv environments live (default build/latest/envs)",
     )
+    parser.add_argument("--constraints", type=Path, metavar="FILE",
+                        help="install every package at the version FILE pins: a constraints file, or a cell's "
+                             "detail file or record (its freeze)")
     args = parser.parse_args(argv)
     own_env = bool(args.resolved or args.pair)
     try:
@@ -59,14 +69,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
+        constraints = constraints_file(args.constraints, args.results.resolve() / cell.id) if args.constraints else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"error: cannot read the constraints of {args.constraints}: {exc!r}", file=sys.stderr)
+        return 2
+    try:
         python = ensure_venv(args.envs / cell.id, pins.python_for(cell)) if own_env else sys.executable
     except VenvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    record = run_cell(cell, python, REPO_ROOT, args.results.resolve())
+    record = run_cell(cell, python, REPO_ROOT, args.results.resolve(), constraints=constraints)
     verdicts = {suite: modes["with"]["verdict"] for suite, modes in record["suites"].items()}
     print(f"{cell.id}: status {record['status']}; with registration {verdicts}")
     return 0
+
+
+def constraints_file(path: Path, work_dir: Path) -> Path:
+    """The constraints file to install with: `path` itself, or for a JSON file (a cell's detail file or
+    record) its `freeze` written as `work_dir/constraints.txt`."""
+    if path.suffix != ".json":
+        path.read_text(encoding="utf-8")  # unreadable: fail here, with the cell not yet installed
+        return path.resolve()
+    freeze = json.loads(path.read_text(encoding="utf-8"))["freeze"]
+    if not isinstance(freeze, list) or not all(isinstance(line, str) for line in freeze):
+        raise ValueError("its `freeze` is not a list of requirement lines")
+    target = work_dir / "constraints.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(target, constraints_text(freeze))
+    return target
 
 
 if __name__ == "__main__":

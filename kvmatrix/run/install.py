@@ -16,9 +16,11 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kvmatrix.plan.index_check import unlisted_projects
 from kvmatrix.record.verdicts import ERROR, INFRA, NOT_INSTALLABLE
+from kvmatrix.run.torch_index import torch_backend_args
 
 INDEX_PATTERNS = (
     r"was not found in the package registry",  # uv, for a project page answering 404, 401 or 403
@@ -86,21 +88,28 @@ def reason_of(output: str) -> str:
     return " ".join(text.split())[:600]
 
 
-def uv_install_command(python: str, requirements: list[str]) -> list[str]:
+def uv_install_command(python: str, requirements: list[str], torch_backend: tuple[str, ...] = (),
+                       constraints: Path | None = None) -> list[str]:
     """`uv pip install` into the cell's interpreter; PIP_FIND_LINKS (a local torch wheel) is passed on,
-    since uv reads its own UV_* settings but not pip's."""
-    command = ["uv", "pip", "install", "--python", python]
+    since uv reads its own UV_* settings but not pip's; `torch_backend` chooses torch's index
+    (kvmatrix.run.torch_index); `constraints` pins every other package too (a replay)."""
+    command = ["uv", "pip", "install", "--python", python, *torch_backend]
     for link in os.environ.get("PIP_FIND_LINKS", "").split():
         command += ["--find-links", link]
+    if constraints is not None:
+        command += ["--constraint", str(constraints)]
     return command + requirements
 
 
-def install(python: str, requirements: list[str], retries: int = 3, backoff_s: float = 5.0) -> InstallOutcome:
-    """Install `requirements` into `python`'s environment; retry only `infra` failures."""
+def install(python: str, requirements: list[str], retries: int = 3, backoff_s: float = 5.0,
+            constraints: Path | None = None) -> InstallOutcome:
+    """Install `requirements` (with `constraints`, if given) into `python`'s environment, torch from the
+    index kvmatrix.run.torch_index chooses; retry only `infra` failures."""
     start = time.monotonic()
     outcome = InstallOutcome(status="error")
+    command = uv_install_command(python, requirements, torch_backend_args(), constraints)
     for attempt in range(1, retries + 1):
-        proc = subprocess.run(uv_install_command(python, requirements), capture_output=True, text=True)
+        proc = subprocess.run(command, capture_output=True, text=True)
         output = proc.stdout + proc.stderr
         outcome.attempts = attempt
         outcome.log.append(output[-4000:])

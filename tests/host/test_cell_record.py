@@ -8,6 +8,7 @@ from typing import Any
 
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.cell_record import build_record
+from kvmatrix.record.detail import join, split
 from kvmatrix.run.install import InstallOutcome
 
 CELL = Cell(transformers="4.55.4", torch="2.8.0")
@@ -122,3 +123,17 @@ def test_the_record_shows_paths_relative_to_the_environment_and_the_checkout() -
     cell = built(cell_runs)
     assert cell["runs"]["with"]["log_tail"] == "site-packages/torch/fx/graph.py:1586: UserWarning"
     assert cell["compat_regressions"][0]["error"] == 'File "suites/test_export.py", line 3: AssertionError'
+
+
+def test_the_record_says_which_torch_build_ran_and_its_detail_keeps_it() -> None:
+    frozen = ["nvidia-cuda-runtime-cu12==12.8.90", "torch==2.8.0", "transformers==4.55.4"]
+    cell = build_record(CELL, InstallOutcome("ran"), frozen, runs([record("t", "pass")], []), 1.0, ["export"])
+    assert cell["torch_build"] == "cuda 12.8"
+    summary, detail = split(cell)
+    assert detail["torch_build"] == "cuda 12.8" and "torch_build" not in summary
+    assert join(summary, detail) == cell
+
+
+def test_a_cell_that_installed_nothing_has_no_torch_build() -> None:
+    assert build_record(CELL, InstallOutcome("not-installable", "no solution"), [], {}, 1.0, ["export"])[
+        "torch_build"] is None

@@ -39,8 +39,10 @@ def test_a_refusing_index_is_infra_and_retried(venv_python: str, monkeypatch: py
 
 
 def use_only(monkeypatch: pytest.MonkeyPatch, index_url: str) -> None:
-    """Make uv (and the index check) read `index_url` alone, with no cache and no local wheels."""
+    """Make uv (and the index check) read `index_url` alone, with no cache, no local wheels and no PyTorch
+    CPU index (kvmatrix.run.torch_index)."""
     monkeypatch.setenv("UV_DEFAULT_INDEX", index_url)
+    monkeypatch.setenv("KVCC_CPU_WHEELS", "0")
     monkeypatch.setenv("UV_NO_CACHE", "1")
     for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
         monkeypatch.delenv(name, raising=False)

@@ -66,6 +66,60 @@ def test_zizmor_offline_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_zizmor_auditor_persona_finds_nothing() -> None:
+    result = subprocess.run(
+        [tool("zizmor"), "--offline", "--persona", "auditor", str(WORKFLOWS)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    """(file name, job name, job) of every job of every workflow."""
+    return [(path.name, name, job) for path in FILES for name, job in yaml.safe_load(path.read_text())["jobs"].items()]
+
+
+def test_no_package_is_resolved_across_the_torch_index_and_pypi() -> None:
+    """The dependency-confusion pattern: an extra index with `unsafe-best-match` lets every dependency come
+    from whichever index offers the best version. Only torch may come from the PyTorch index, chosen by
+    uv's torch backend."""
+    for file, name, job in jobs():
+        settings = {**job.get("env", {}), **{k: v for s in job["steps"] for k, v in s.get("env", {}).items()}}
+        assert not {"UV_INDEX_STRATEGY", "UV_EXTRA_INDEX_URL", "PIP_EXTRA_INDEX_URL"} & settings.keys(), (file, name)
+        assert "index-strategy" not in str(job["steps"]) and "extra-index-url" not in str(job["steps"]), (file, name)
+    torch_jobs = [("matrix.yml", "cell"), ("matrix.yml", "cell-latest"), ("pr.yml", "tests")]
+    for file, name, job in jobs():
+        if (file, name) in torch_jobs:
+            assert job["env"]["UV_TORCH_BACKEND"] == "cpu", (file, name)
+
+
+CI_REQUIREMENTS = ".github/requirements/ci.txt"
+HASHED_INSTALL = f"python -m pip install --require-hashes --no-deps -r {CI_REQUIREMENTS}"
+
+
+def test_matrix_jobs_install_their_tools_from_hash_pinned_requirements() -> None:
+    installs = [s["run"] for _, _, job in jobs() for s in job["steps"] if "pip install" in s.get("run", "")]
+    matrix_installs = [s["run"] for job in workflow("matrix.yml")["jobs"].values() for s in job["steps"]
+                       if "pip install" in s.get("run", "")]
+    assert matrix_installs and set(matrix_installs) == {HASHED_INSTALL}, installs
+    requirements = [line for line in (REPO / CI_REQUIREMENTS).read_text().splitlines()
+                    if line.strip() and not line.lstrip().startswith(("#", "--hash"))]
+    pinned = [line.split(" ")[0] for line in requirements]
+    assert {"nox", "packaging"} <= {line.split("==")[0] for line in pinned}
+    assert all("==" in line and line.rstrip().endswith("\\") for line in requirements), requirements
+
+
+def test_the_publish_token_is_only_in_the_step_that_pushes() -> None:
+    publish = workflow("matrix.yml")["jobs"]["publish"]
+    checkout = step(workflow("matrix.yml"), "publish", "uses", "actions/checkout")
+    assert checkout["with"]["persist-credentials"] is False
+    holders = [s.get("name") for s in publish["steps"] if "github.token" in str(s) or "secrets." in str(s)]
+    assert holders == ["commit the reports"]
+    commit = step(workflow("matrix.yml"), "publish", "name", "commit the reports")
+    assert commit["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+    assert "pip install" not in commit["run"] and "nox" not in commit["run"]
+
+
 def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version() -> None:
     uses = [
         line.strip().lstrip("- ")
@@ -98,10 +152,7 @@ def test_matrix_workflow_runs_each_planned_cell_with_cpu_wheels_and_the_uv_cache
     cell = flow["jobs"]["cell"]
     assert cell["needs"] == "plan"
     assert cell["strategy"] == {"fail-fast": False, "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}"}
-    assert cell["env"] == {
-        "UV_EXTRA_INDEX_URL": "https://download.pytorch.org/whl/cpu",
-        "UV_INDEX_STRATEGY": "unsafe-best-match",
-    }
+    assert cell["env"] == {"UV_TORCH_BACKEND": "cpu"}
     assert step(flow, "cell", "uses", "astral-sh/setup-uv")["with"]["enable-cache"] is True
     assert step(flow, "cell", "run", "nox -s")["run"] == 'nox -s "cell(${CELL})" -- --results build/cells'
     upload = step(flow, "cell", "uses", "actions/upload-artifact")["with"]
