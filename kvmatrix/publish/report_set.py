@@ -163,3 +163,24 @@ def _apply(staging: Path, journal: dict[str, list]) -> None:
         Path(path).unlink(missing_ok=True)
     for folder in {Path(target).parent for _, target in journal["files"]}:
         _fsync_folder(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`recover REPORTS...`: finish or undo an interrupted publish in each folder, under its lock (CI runs it
+    before it commits, so a publish killed after its commit point never leaves a half-moved set)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kvmatrix.publish.report_set", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("recover", help="complete or discard what an interrupted publish left")
+    command.add_argument("reports", nargs="+", type=Path, help="report folders, e.g. reports reports/latest")
+    args = parser.parse_args(argv)
+    for folder in args.reports:
+        if folder.is_dir():
+            with reports_lock(folder):
+                recover(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -148,3 +148,18 @@ def test_a_switch_stopped_half_way_by_an_error_is_one_line_and_the_next_publish_
     publish(PINS, PINS.cells, results, reports, root=root)  # completes the switch; then nothing is new
     assert assert_consistent(reports) == "fail"
     assert len((reports / "history.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_recover_command_ci_runs_before_committing_completes_an_interrupted_switch(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]],
+) -> None:
+    root, results, reports, old = old_set
+    run = subprocess.run([sys.executable, str(PROCESS), "--kill-at-replace", "3", results, reports, root,
+                          LIST.id, LAYER.id], capture_output=True, text=True, timeout=120)
+    assert run.returncode == -signal.SIGKILL and (reports / STAGING_NAME / "JOURNAL.json").exists()
+    done = subprocess.run([sys.executable, "-m", "kvmatrix.publish.report_set", "recover", str(reports),
+                           str(reports / "no-such-set")], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not (reports / STAGING_NAME).exists()
+    assert assert_consistent(reports) == "fail"

@@ -30,6 +30,7 @@ WORKFLOWS = REPO / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 SUITES = discover_suites(REPO)
 PINNED_USE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+LOCAL_WORKFLOW = re.compile(r"uses: \$/\.github/workflows/(?P<name>[\w-]+\.yml)$")  # this repository's own
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -84,10 +85,11 @@ def test_no_package_is_resolved_across_the_torch_index_and_pypi() -> None:
     from whichever index offers the best version. Only torch may come from the PyTorch index, chosen by
     uv's torch backend."""
     for file, name, job in jobs():
-        settings = {**job.get("env", {}), **{k: v for s in job["steps"] for k, v in s.get("env", {}).items()}}
+        steps = job.get("steps", [])  # a job calling a reusable workflow has none: that file is checked itself
+        settings = {**job.get("env", {}), **{k: v for s in steps for k, v in s.get("env", {}).items()}}
         assert not {"UV_INDEX_STRATEGY", "UV_EXTRA_INDEX_URL", "PIP_EXTRA_INDEX_URL"} & settings.keys(), (file, name)
-        assert "index-strategy" not in str(job["steps"]) and "extra-index-url" not in str(job["steps"]), (file, name)
-    torch_jobs = [("matrix.yml", "cell"), ("matrix.yml", "cell-latest"), ("pr.yml", "tests")]
+        assert "index-strategy" not in str(steps) and "extra-index-url" not in str(steps), (file, name)
+    torch_jobs = [("matrix.yml", "cell"), ("matrix.yml", "cell-latest"), ("pr.yml", "tests"), ("run-cells.yml", "cell")]
     for file, name, job in jobs():
         if (file, name) in torch_jobs:
             assert job["env"]["UV_TORCH_BACKEND"] == "cpu", (file, name)
@@ -98,8 +100,9 @@ HASHED_INSTALL = f"python -m pip install --require-hashes --no-deps -r {CI_REQUI
 
 
 def test_matrix_jobs_install_their_tools_from_hash_pinned_requirements() -> None:
-    installs = [s["run"] for _, _, job in jobs() for s in job["steps"] if "pip install" in s.get("run", "")]
-    matrix_installs = [s["run"] for job in workflow("matrix.yml")["jobs"].values() for s in job["steps"]
+    installs = [s["run"] for _, _, job in jobs() for s in job.get("steps", []) if "pip install" in s.get("run", "")]
+    matrix_installs = [s["run"] for name in ("matrix.yml", "full.yml", "run-cells.yml")
+                       for job in workflow(name)["jobs"].values() for s in job.get("steps", [])
                        if "pip install" in s.get("run", "")]
     assert matrix_installs and set(matrix_installs) == {HASHED_INSTALL}, installs
     requirements = [line for line in (REPO / CI_REQUIREMENTS).read_text().splitlines()
@@ -109,15 +112,18 @@ def test_matrix_jobs_install_their_tools_from_hash_pinned_requirements() -> None
     assert all("==" in line and line.rstrip().endswith("\\") for line in requirements), requirements
 
 
-def test_the_publish_token_is_only_in_the_step_that_pushes() -> None:
-    publish = workflow("matrix.yml")["jobs"]["publish"]
-    checkout = step(workflow("matrix.yml"), "publish", "uses", "actions/checkout")
+@pytest.mark.parametrize(("name", "job"), [("matrix.yml", "publish"), ("full.yml", "publish-full")])
+def test_the_publish_token_is_only_in_the_step_that_pushes(name: str, job: str) -> None:
+    publish = workflow(name)["jobs"][job]
+    checkout = step(workflow(name), job, "uses", "actions/checkout")
     assert checkout["with"]["persist-credentials"] is False
     holders = [s.get("name") for s in publish["steps"] if "github.token" in str(s) or "secrets." in str(s)]
     assert holders == ["commit the reports"]
-    commit = step(workflow("matrix.yml"), "publish", "name", "commit the reports")
+    commit = step(workflow(name), job, "name", "commit the reports")
     assert commit["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
     assert "pip install" not in commit["run"] and "nox" not in commit["run"]
+    # a publish killed after its commit point is completed before anything is committed
+    assert commit["run"].index("kvmatrix.publish.report_set recover") < commit["run"].index("git add")
 
 
 def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version() -> None:
@@ -128,13 +134,15 @@ def test_every_action_is_pinned_to_a_full_commit_sha_with_its_version() -> None:
         if "uses:" in line
     ]
     assert uses, "no action used at all?"
-    assert [line for line in uses if not PINNED_USE.fullmatch(line)] == []
+    local = [found["name"] for line in uses if (found := LOCAL_WORKFLOW.fullmatch(line))]
+    assert all((WORKFLOWS / name).exists() for name in local)
+    assert [line for line in uses if not PINNED_USE.fullmatch(line) and not LOCAL_WORKFLOW.fullmatch(line)] == []
 
 
 def test_no_expression_is_expanded_inside_a_run_script() -> None:
     for path in FILES:
         for job in yaml.safe_load(path.read_text())["jobs"].values():
-            assert [s["run"] for s in job["steps"] if "${{" in s.get("run", "")] == [], path.name
+            assert [s["run"] for s in job.get("steps", []) if "${{" in s.get("run", "")] == [], path.name
 
 
 def test_permissions_are_read_only_except_where_publish_commits() -> None:
@@ -142,7 +150,8 @@ def test_permissions_are_read_only_except_where_publish_commits() -> None:
         flow = yaml.safe_load(path.read_text())
         assert flow["permissions"] == {"contents": "read"}, path.name
         for name, job in flow["jobs"].items():
-            expected = {"contents": "write"} if (path.name, name) == ("matrix.yml", "publish") else None
+            publishes = {("matrix.yml", "publish"), ("full.yml", "publish-full")}
+            expected = {"contents": "write"} if (path.name, name) in publishes else None
             assert job.get("permissions") == expected, f"{path.name}: {name}"
 
 
@@ -233,7 +242,7 @@ def test_plan_step_emits_exactly_the_cells_of_pins_toml(tmp_path: Path) -> None:
     assert run_step(plan, REPO, {"inputs.tag": "smoke"}, smoke).returncode == 0
     planned = json.loads(outputs(everything)["matrix"])
     assert planned["include"] == [
-        {"cell": c.id, "transformers": c.transformers, "torch": c.torch, "python": pins.python}
+        {"cell": c.id, "transformers": c.transformers, "torch": c.torch, "python": pins.python_for(c)}
         for c in pins.cells
     ]
     assert outputs(everything)["cells"] == ",".join(c.id for c in pins.cells)
@@ -430,3 +439,25 @@ def test_publish_of_resolved_pins_defaults_to_reports_latest(checkout: Path, tmp
     matrix = json.loads((checkout / "reports" / "latest" / "matrix.json").read_text())
     assert [published["id"] for published in matrix["cells"]] == [cell.id]
     assert (checkout / "README.md").read_bytes() == readme
+
+
+def test_the_full_grid_runs_every_shard_the_plan_writes_through_the_cell_workflow() -> None:
+    flow = workflow("full.yml")
+    plan_run = step(flow, "plan-full", "id", "plan")["run"]
+    shard_count = int(re.search(r"--shards (\d+)", plan_run)[1])
+    assert "--pins pins-full.toml" in plan_run and "--resolved-out build/plan/pins-full.json" in plan_run
+    shard_jobs = [name for name in flow["jobs"] if name.startswith("shard-")]
+    assert shard_jobs == [f"shard-{k}" for k in range(1, shard_count + 1)]
+    for name in shard_jobs:
+        job = flow["jobs"][name]
+        assert job["uses"] == "$/.github/workflows/run-cells.yml"
+        assert job["with"]["matrix"] == f"${{{{ needs.plan-full.outputs.{name} }}}}"
+        assert flow["jobs"]["plan-full"]["outputs"][f"{name}-size"] == f"${{{{ steps.plan.outputs.{name}-size }}}}"
+    publish = flow["jobs"]["publish-full"]
+    assert set(publish["needs"]) == {"plan-full", *shard_jobs}
+    command = step(flow, "publish-full", "name", "publish the full grid")["run"]
+    assert "--reports reports/full" in command and '--cells "$CELLS"' in command
+    cells = workflow("run-cells.yml")["jobs"]["cell"]
+    assert cells["strategy"]["matrix"] == "${{ fromJSON(inputs.matrix) }}"
+    assert cells["env"] == {"UV_TORCH_BACKEND": "cpu"}
+
