@@ -37,7 +37,9 @@ SETTINGS: dict[str, Setting] = {
     "KVCC_REGISTRATION": Setting("with", "cell", "`with`: call compat.register() first; `without`: transformers alone"),
     "KVCC_RESULTS": Setting(None, "cell", "where the recorder writes the run's JSON results (unset: not written)"),
     "KVCC_LADDER": Setting("1", "cell", "0: skip the attribution probes after a failure (fresh-process re-runs)"),
-    "KVCC_COMPILE_BACKEND": Setting("inductor", "cell", "torch.compile backend of the compile tests"),
+    "KVCC_COMPILE_BACKEND": Setting("inductor", "cell", "torch.compile backend of the code-generation compile tests"),
+    "KVCC_TRACE_BACKEND": Setting("aot_eager", "cell", "torch.compile backend of the compile tests whose verdicts "
+                                  "dynamo and AOTAutograd decide: recompile counts, compiled output vs eager"),
     "KVCC_MEMORY_LIMIT_GB": Setting("16", "cell", "data-segment limit of each test process, so runaway memory raises"),
     "KVCC_HANG_DIR": Setting(None, "cell", "the hang guard's folder of per-test start marks (made by the controller)"),
 }

@@ -1,7 +1,9 @@
 """Encoder-decoder (tiny T5) with an EncoderDecoderCache: export a decode step, round-trip the cache,
-compile a short decode loop. The cache is used after its first step, so the cross-attention part is
-filled and `is_updated` is set, the state exporters (Whisper, T5, Bart) ship. The exported step is also run
-on a cache from another source sentence, so a program that baked its cache in fails by name."""
+compile a short decode loop (with KVCC_TRACE_BACKEND: dynamo and AOTAutograd decide that verdict; the
+code-generation test is test_compile's StaticCache loop). The cache is used after its first step, so the
+cross-attention part is filled and `is_updated` is set, the state exporters (Whisper, T5, Bart) ship. The
+exported step is also run on a cache from another source sentence, so a program that baked its cache in
+fails by name."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from suites.seq2seq import (
     tiny_t5,
 )
 
-BACKEND = setting("KVCC_COMPILE_BACKEND")
+BACKEND = setting("KVCC_TRACE_BACKEND")
 OTHER_SOURCE_SEED = 14
 
 

@@ -1,5 +1,6 @@
 """Sliding-window (Mistral) and hybrid (Gemma 2: alternating sliding/full layers) caches, with a window
-shorter than the decoded length, through export, round trip and compile.
+shorter than the decoded length, through export, round trip and compile (with KVCC_TRACE_BACKEND: dynamo and
+AOTAutograd decide this verdict; the code-generation test is test_compile's StaticCache loop).
 
 The exported decode step is run several times in a row, fed the cache it returned, so a cache that loses
 its sliding layer type on the way through the pytree (transformers#47900: it then grows without bound)
@@ -36,7 +37,7 @@ from suites.models import (
     static_cache,
 )
 
-BACKEND = setting("KVCC_COMPILE_BACKEND")
+BACKEND = setting("KVCC_TRACE_BACKEND")
 MODELS = {
     "mistral": ("MistralConfig", "MistralForCausalLM", {}),
     "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", {"head_dim": 8}),
