@@ -164,3 +164,24 @@ def kv_tensors(cache: Any) -> list[torch.Tensor]:
 def clone(cache: Any) -> Any:
     """An independent deep copy (tensors too), so eager and exported runs start from equal state."""
     return copy.deepcopy(cache)
+
+
+def greedy_loop(step: Callable[[torch.Tensor, Any, torch.Tensor], tuple[torch.Tensor, Any]], cache: Any,
+                steps: int, first_position: int, token: torch.Tensor,
+                before_step: Callable[[Any], None] | None = None,
+                after_step: Callable[[], None] | None = None) -> tuple[list[torch.Tensor], Any]:
+    """The one greedy decode loop of the suites: feed `token` at `first_position`, then `steps - 1` more
+    tokens, each the argmax of the step before, each step fed the cache the previous one returned.
+    `before_step(cache)` and `after_step()` run around every step (spec checks, timing, graph counts).
+    Returns the logits of every step and the last cache."""
+    logits_per_step = []
+    with torch.no_grad():
+        for i in range(steps):
+            if before_step is not None:
+                before_step(cache)
+            logits, cache = step(token, cache, torch.tensor([first_position + i]))
+            if after_step is not None:
+                after_step()
+            logits_per_step.append(logits)
+            token = logits[:, -1:].argmax(-1)
+    return logits_per_step, cache

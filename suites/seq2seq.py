@@ -10,7 +10,7 @@ from transformers import cache_utils
 from transformers.modeling_outputs import BaseModelOutput
 
 from suites.attribution import eager
-from suites.models import clone, dynamic_cache, forward_kwargs
+from suites.models import clone, dynamic_cache, forward_kwargs, greedy_loop
 
 SOURCE_LEN = 5
 VOCAB = 128
@@ -78,11 +78,8 @@ def after_first_step(model: torch.nn.Module, seed: int = 4) -> tuple[Any, torch.
 
 def greedy(step: Any, cache: Any, states: torch.Tensor, steps: int) -> torch.Tensor:
     """Decode `steps` tokens after the first; the logits of every step, concatenated."""
-    token, logits_per_step = torch.ones(1, 1, dtype=torch.long), []
-    cache = clone(cache)
-    with torch.no_grad():
-        for i in range(steps):
-            logits, cache = step(token, states, cache, torch.tensor([1 + i]))
-            logits_per_step.append(logits)
-            token = logits[:, -1:].argmax(-1)
-    return torch.cat(logits_per_step, dim=1)
+    def with_states(token: torch.Tensor, current: Any, position: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        return step(token, states, current, position)
+
+    logits, _ = greedy_loop(with_states, clone(cache), steps, 1, torch.ones(1, 1, dtype=torch.long))
+    return torch.cat(logits, dim=1)

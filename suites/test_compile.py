@@ -28,7 +28,7 @@ from kvmatrix.settings import setting
 from suites.attribution import eager as eager_setup
 from suites.attribution import no_cache_probe
 from suites.exporting import check_compile_without_cache
-from suites.models import PROMPT_LEN, DecodeStep, clone, kv_tensors, prefilled, prompt_ids
+from suites.models import PROMPT_LEN, DecodeStep, clone, greedy_loop, kv_tensors, prefilled, prompt_ids
 
 BACKEND = setting("KVCC_COMPILE_BACKEND")
 TRACE_BACKEND = setting("KVCC_TRACE_BACKEND")
@@ -71,20 +71,23 @@ class Decoded:
 
 
 def greedy_decode(step: Callable, cache: Any, before_step: Callable[[Any], None] | None = None) -> Decoded:
-    """Decode STEPS tokens one at a time, counting compiled graphs and timing each step."""
-    token = prompt_ids(1, seed=5)
-    logits_per_step, graphs, seconds = [], [], []
-    with torch.no_grad():
-        for i in range(STEPS):
-            if before_step is not None:
-                before_step(cache)
-            start = time.perf_counter()
-            logits, cache = step(token, cache, torch.tensor([PROMPT_LEN + i]))
-            seconds.append(time.perf_counter() - start)
-            logits_per_step.append(logits)
-            graphs.append(compiled_graphs())
-            token = logits[:, -1:].argmax(-1)
-    return Decoded(torch.cat(logits_per_step, dim=1), graphs, seconds)
+    """Decode STEPS tokens one at a time (suites.models.greedy_loop), counting compiled graphs and timing
+    each step."""
+    graphs: list[int] = []
+    seconds: list[float] = []
+    started: list[float] = []
+
+    def before(current: Any) -> None:
+        if before_step is not None:
+            before_step(current)
+        started.append(time.perf_counter())
+
+    def after() -> None:
+        seconds.append(time.perf_counter() - started[-1])
+        graphs.append(compiled_graphs())
+
+    logits, _ = greedy_loop(step, cache, STEPS, PROMPT_LEN, prompt_ids(1, seed=5), before, after)
+    return Decoded(torch.cat(logits, dim=1), graphs, seconds)
 
 
 def compiled_decode(model, backend: str, cache: Any, before_step=None, step_class: type = DecodeStep) -> Decoded:

@@ -15,6 +15,7 @@ from kvmatrix.settings import setting
 from suites.attribution import eager, no_cache_probe
 from suites.exporting import assert_matches_eager
 from suites.models import clone, kv_tensors
+from suites.nodes import node_leaves
 from suites.seq2seq import (
     Seq2SeqDecodeStep,
     Seq2SeqNoCacheStep,
@@ -67,8 +68,7 @@ def test_encoder_decoder_step_exports_and_matches_eager(t5, mode: str, record_pr
 @pytest.mark.cache_only
 def test_encoder_decoder_cache_round_trip_keeps_both_parts_and_is_updated(t5) -> None:
     cache, _ = after_first_step(t5)
-    leaves, spec = pytree.tree_flatten(cache)
-    assert leaves and all(isinstance(leaf, torch.Tensor) for leaf in leaves), "not a pytree node"
+    leaves, spec = node_leaves(cache)
     rebuilt = pytree.tree_unflatten(leaves, spec)
     assert type(rebuilt) is type(cache)
     assert dict(rebuilt.is_updated) == dict(cache.is_updated) and any(cache.is_updated.values())

@@ -38,6 +38,7 @@ from suites.models import (
     prompt_ids,
     static_cache,
 )
+from suites.nodes import node_leaves
 
 MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) - {"_buffers"}
 
@@ -75,17 +76,6 @@ def assert_same_state(a: Any, b: Any, where: str = "obj") -> None:
         assert a == b, f"{where}: {a!r} != {b!r}"
 
 
-def tensor_leaves(obj: Any) -> tuple[list[torch.Tensor], Any]:
-    """Flatten and insist on a real pytree node: at least one tensor leaf, and no leaf that is anything but
-    a tensor or an unallocated slot (None is a leaf on some torches, e.g. 2.8, and a node on others)."""
-    leaves, spec = pytree.tree_flatten(obj)
-    kinds = sorted({type(leaf).__name__ for leaf in leaves})
-    assert "Tensor" in kinds and set(kinds) <= {"Tensor", "NoneType"}, (
-        f"{type(obj).__name__} is not a pytree node: leaves are {kinds}"
-    )
-    return leaves, spec
-
-
 def update_once(obj: Any) -> tuple[torch.Tensor, ...]:
     """Append one token's K/V through the object's own `update()` (a cache, or a single layer); an
     encoder-decoder cache is updated the way its models do, through its self-attention cache."""
@@ -107,7 +97,7 @@ def test_flatten_unflatten_gives_an_equal_usable_object(pool: InstancePool, name
     if cls is None:
         pytest.skip(f"n/a: transformers.cache_utils has no {name}")
     original = pool.instance_of(cls)
-    leaves, spec = tensor_leaves(original)
+    leaves, spec = node_leaves(original)
     rebuilt = pytree.tree_unflatten([leaf if leaf is None else leaf.clone() for leaf in leaves], spec)
     assert rebuilt is not original
     assert_same_state(rebuilt, original, name)
@@ -121,7 +111,7 @@ def test_flatten_unflatten_gives_an_equal_usable_object(pool: InstancePool, name
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_key_paths_name_the_cache_fields(model, kind: str) -> None:
     cache = prefilled(model, kind)
-    tensor_leaves(cache)
+    node_leaves(cache)
     paths = [pytree.keystr(path) for path, _ in pytree.tree_flatten_with_path(cache)[0]]
     nameless = [
         p for p, (path, _) in zip(paths, pytree.tree_flatten_with_path(cache)[0], strict=True)
@@ -135,7 +125,7 @@ def test_key_paths_name_the_cache_fields(model, kind: str) -> None:
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_fx_flatten_spec_agrees_with_pytree(model, kind: str) -> None:
     cache = prefilled(model, kind)
-    leaves, spec = tensor_leaves(cache)
+    leaves, spec = node_leaves(cache)
     fx_leaves = fx_pytree.tree_flatten_spec(cache, spec)
     assert [id(leaf) for leaf in fx_leaves] == [id(leaf) for leaf in leaves]
 
@@ -144,7 +134,7 @@ def test_fx_flatten_spec_agrees_with_pytree(model, kind: str) -> None:
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_treespec_survives_dumps_and_loads(model, kind: str) -> None:
     cache = prefilled(model, kind)
-    leaves, spec = tensor_leaves(cache)
+    leaves, spec = node_leaves(cache)
     loaded = pytree.treespec_loads(pytree.treespec_dumps(spec))
     assert loaded == spec
     assert_same_state(pytree.tree_unflatten(leaves, loaded), cache, kind)
@@ -169,10 +159,7 @@ def test_static_cache_from_its_constructor_round_trips_and_stays_usable(model) -
     """Before any forward, lazy StaticLayers hold no tensors (`static_layer_init` lazy): the cache must still
     flatten as a node (no leaf is the cache itself), come back equal and then prefill like the original."""
     cache = static_cache(model.config)
-    leaves, spec = pytree.tree_flatten(cache)
-    assert not any(leaf is cache for leaf in leaves), "StaticCache is not a pytree node"
-    kinds = {type(leaf).__name__ for leaf in leaves}
-    assert kinds <= {"Tensor", "NoneType"}, f"leaves are {sorted(kinds)}"
+    leaves, spec = node_leaves(cache, unallocated_ok=True)
     rebuilt = pytree.tree_unflatten([leaf if leaf is None else leaf.clone() for leaf in leaves], spec)
     assert rebuilt is not cache
     assert_same_state(rebuilt, cache, "StaticCache()")
@@ -214,7 +201,7 @@ def random_cache(layers: int, heads: int, head_dim: int, length: int, dtype: tor
 )
 def test_random_caches_round_trip_equal_and_stay_usable(layers, heads, head_dim, length, dtype, kind) -> None:
     cache = random_cache(layers, heads, head_dim, length, dtype, kind)
-    leaves, spec = tensor_leaves(cache)
+    leaves, spec = node_leaves(cache)
     rebuilt = pytree.tree_unflatten([leaf if leaf is None else leaf.clone() for leaf in leaves], spec)
     assert_same_state(rebuilt, cache, kind)
     reference = clone(cache)

@@ -32,10 +32,12 @@ from suites.models import (
     DecodeStep,
     clone,
     dynamic_cache,
+    greedy_loop,
     kv_tensors,
     prompt_ids,
     static_cache,
 )
+from suites.nodes import node_leaves
 
 BACKEND = setting("KVCC_TRACE_BACKEND")
 MODELS = {
@@ -80,15 +82,11 @@ def static_sliding(model: torch.nn.Module, model_name: str, cache_class: str, se
 def decode(step: Any, cache: Any, steps: int = STEPS, traced_spec: Any = None) -> tuple[list[torch.Tensor], Any]:
     """Greedy steps after the prompt, each fed the cache the previous step returned; with `traced_spec`
     (an exported program's cache spec), each step first checks the cache still has it."""
-    token, logits_per_step = prompt_ids(1, seed=5), []
-    with torch.no_grad():
-        for i in range(steps):
-            if traced_spec is not None:
-                assert_same_spec_as_traced(traced_spec, cache)
-            logits, cache = step(token, cache, torch.tensor([PROMPT_LEN + i]))
-            logits_per_step.append(logits)
-            token = logits[:, -1:].argmax(-1)
-    return logits_per_step, cache
+    def check_spec(current: Any) -> None:
+        assert_same_spec_as_traced(traced_spec, current)
+
+    return greedy_loop(step, cache, steps, PROMPT_LEN, prompt_ids(1, seed=5),
+                       check_spec if traced_spec is not None else None)
 
 
 def compile_without_cache(model) -> None:
@@ -131,8 +129,7 @@ def test_dynamic_sliding_cache_round_trip_keeps_the_window(model) -> None:
         DecodeStep(model)(prompt_ids(), cache, torch.arange(PROMPT_LEN))
     if not any("Sliding" in name for name in layer_types(cache)):
         pytest.skip("n/a: this release's DynamicCache has no sliding-window layers")
-    leaves, spec = pytree.tree_flatten(cache)
-    assert leaves and all(isinstance(leaf, torch.Tensor) for leaf in leaves), "not a pytree node"
+    leaves, spec = node_leaves(cache)
     rebuilt = pytree.tree_unflatten([leaf.clone() for leaf in leaves], spec)
     assert layer_types(rebuilt) == layer_types(cache)
     assert [getattr(layer, "sliding_window", None) for layer in rebuilt.layers] == [
