@@ -164,13 +164,18 @@ def to_dumpable_context(context: dict[str, Any]) -> dict[str, Any]:
     return {"format": CONTEXT_FORMAT, **context, "state": state}
 
 
-def from_dumpable_context(dumped: dict[str, Any]) -> dict[str, Any]:
-    """Invert `to_dumpable_context`; a context in any other format is refused naming both formats."""
+def from_dumpable_context(dumped: Any, cls: type | None = None) -> dict[str, Any]:
+    """Invert `to_dumpable_context`; a context in any other format (a program saved under transformers' own
+    or TICO's registration of `cls`) is refused naming both formats."""
     found = dumped.get("format") if isinstance(dumped, dict) else None
     if found != CONTEXT_FORMAT:
+        name = f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "this class"
+        shown = repr(dumped) if len(repr(dumped)) <= 120 else repr(dumped)[:117] + "..."
         raise UnsupportedState(
-            f"this cache context is in format {found or 'unknown (not kv-cache-compat)'}; compat reads only "
-            f"{CONTEXT_FORMAT}: load the program with the registration that saved it"
+            f"this saved {name} is not in compat's format: its context is "
+            f"{'format ' + str(found) if found else shown} (serialized as {name!r} by another registration, "
+            f"e.g. transformers' own or TICO's); compat reads only {CONTEXT_FORMAT} (serialized as "
+            f"'{CONTEXT_FORMAT}:{name}'): load the program with the registration that saved it"
         )
     context = {key: value for key, value in dumped.items() if key != "format"}
     return {**context, "state": {name: decode(value) for name, value in context["state"].items()}}

@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .catalog import CACHE_CLASSES
-from .pytree_api import register_node, registered_flatten, remove_node, why_nodes_cannot_be_removed
+from .pytree_api import (
+    claim_serialized_name,
+    register_node,
+    registered_flatten,
+    release_serialized_name,
+    remove_node,
+    why_nodes_cannot_be_removed,
+)
 from .state import CONTEXT_FORMAT
 
 OWNER = "compat"
@@ -22,6 +29,9 @@ _OURS: dict[type, dict[str, Callable[..., Any]]] = {}
 is decided by identity against these functions, so a vendored copy (`mypkg._vendor.compat`) still knows
 its own registrations, and another copy's are someone else's."""
 _NODE_TYPES: set[type] = set()
+_CLAIMED: dict[type, str] = {}
+"""Other registrations' serialized name (the plain class name) claimed per class, so that loading their
+programs reaches compat's refusal naming both formats (see `pytree_api.claim_serialized_name`)."""
 """The same classes as a plain set, read by flatten (also under dynamo) to store nested caches as children."""
 
 
@@ -71,20 +81,25 @@ def _register_one(cls: type) -> None:
     from .node import from_dumpable_context, make_node_functions, to_dumpable_context
 
     fns = make_node_functions(_NODE_TYPES)
+    plain_name = f"{cls.__module__}.{cls.__qualname__}"
     register_node(
         cls, fns["flatten"], fns["unflatten_for"](cls), fns["flatten_with_keys"], fns["fx_flatten_spec"],
-        serialized_type_name=f"{CONTEXT_FORMAT}:{cls.__module__}.{cls.__qualname__}",
+        serialized_type_name=f"{CONTEXT_FORMAT}:{plain_name}",
         to_dumpable_context=to_dumpable_context,
-        from_dumpable_context=from_dumpable_context,
+        from_dumpable_context=lambda dumped: from_dumpable_context(dumped, cls),
     )
     _OURS[cls] = fns
     _NODE_TYPES.add(cls)
+    if claim_serialized_name(cls, plain_name):
+        _CLAIMED[cls] = plain_name
 
 
 def _forget(cls: type) -> None:
     """Remove our registration of `cls` (if torch still holds ours) and stop counting it as ours."""
     if _owner_of(cls) == OWNER:
         remove_node(cls, _OURS[cls]["fx_flatten_spec"])
+    if cls in _CLAIMED:
+        release_serialized_name(cls, _CLAIMED.pop(cls))
     _OURS.pop(cls, None)
     _NODE_TYPES.discard(cls)
 
