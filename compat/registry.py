@@ -29,6 +29,7 @@ _OURS: dict[type, dict[str, Callable[..., Any]]] = {}
 is decided by identity against these functions, so a vendored copy (`mypkg._vendor.compat`) still knows
 its own registrations, and another copy's are someone else's."""
 _NODE_TYPES: set[type] = set()
+_LEAF_ORDER: dict[type, str] = {}  # compat.comparison's verdict per class, computed once per process
 _CLAIMED: dict[type, str] = {}
 """Other registrations' serialized name (the plain class name) claimed per class, so that loading their
 programs reaches compat's refusal naming both formats (see `pytree_api.claim_serialized_name`)."""
@@ -43,6 +44,7 @@ class ClassReport:
     status: str  # registered | already-registered | absent | unsupported
     owner: str | None = None
     reason: str | None = None
+    leaf_order_vs_transformers: str | None = None  # compat.comparison; None for a class not present
 
     def to_json(self) -> dict[str, str | None]:
         """The JSON form used in matrix.json (`class`, `status`, `owner`, `reason`)."""
@@ -166,9 +168,18 @@ def registered() -> Iterator[list[ClassReport]]:
                 _forget(cls)
 
 
+def _leaf_order(cls: type, present: dict[str, type]) -> str:
+    from .comparison import leaf_order_vs_transformers
+
+    if cls not in _LEAF_ORDER:
+        _LEAF_ORDER[cls] = leaf_order_vs_transformers(cls, tuple(present.values()))
+    return _LEAF_ORDER[cls]
+
+
 def registration_report() -> list[ClassReport]:
     """Say for each catalogued class: registered by us, already registered by another owner, absent, or
-    unsupported on this torch (with the reason); without transformers, every class is absent, saying so."""
+    unsupported on this torch (with the reason), and how its leaf order and key paths compare with
+    transformers' own flattening; without transformers, every class is absent, saying so."""
     try:
         present = _present_classes()
     except TransformersMissing as exc:
@@ -179,12 +190,17 @@ def registration_report() -> list[ClassReport]:
         owner = _owner_of(cls) if cls is not None else None
         if cls is None:
             reports.append(ClassReport(entry.name, "absent", reason="not in transformers.cache_utils"))
-        elif entry.name in _UNSUPPORTED:
-            reports.append(ClassReport(entry.name, "unsupported", reason=_UNSUPPORTED[entry.name]))
+            continue
+        order = _leaf_order(cls, present)
+        if entry.name in _UNSUPPORTED:
+            reports.append(ClassReport(entry.name, "unsupported", reason=_UNSUPPORTED[entry.name],
+                                       leaf_order_vs_transformers=order))
         elif owner == OWNER:
-            reports.append(ClassReport(entry.name, "registered", owner=OWNER))
+            reports.append(ClassReport(entry.name, "registered", owner=OWNER, leaf_order_vs_transformers=order))
         elif owner is not None:
-            reports.append(ClassReport(entry.name, "already-registered", owner=owner))
+            reports.append(ClassReport(entry.name, "already-registered", owner=owner,
+                                       leaf_order_vs_transformers=order))
         else:
-            reports.append(ClassReport(entry.name, "unregistered", reason="register() has not been called"))
+            reports.append(ClassReport(entry.name, "unregistered", reason="register() has not been called",
+                                       leaf_order_vs_transformers=order))
     return reports
