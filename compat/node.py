@@ -170,12 +170,11 @@ def from_dumpable_context(dumped: Any, cls: type | None = None) -> dict[str, Any
     found = dumped.get("format") if isinstance(dumped, dict) else None
     if found != CONTEXT_FORMAT:
         name = f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "this class"
-        shown = repr(dumped) if len(repr(dumped)) <= 120 else repr(dumped)[:117] + "..."
+        shown = repr(dumped) if len(repr(dumped)) <= 80 else repr(dumped)[:77] + "..."
         raise UnsupportedState(
-            f"this saved {name} is not in compat's format: its context is "
-            f"{'format ' + str(found) if found else shown} (serialized as {name!r} by another registration, "
-            f"e.g. transformers' own or TICO's); compat reads only {CONTEXT_FORMAT} (serialized as "
-            f"'{CONTEXT_FORMAT}:{name}'): load the program with the registration that saved it"
+            f"this program's {name} was saved in another registration's format ({name!r}, e.g. transformers' "
+            f"own or TICO's, context {'format ' + str(found) if found else shown}); compat reads only "
+            f"{CONTEXT_FORMAT} ('{CONTEXT_FORMAT}:{name}'): load the program with the registration that saved it"
         )
     context = {key: value for key, value in dumped.items() if key != "format"}
     return {**context, "state": {name: decode(value) for name, value in context["state"].items()}}

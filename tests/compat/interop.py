@@ -202,7 +202,7 @@ def interop_table(workdir: Path, root: Path) -> list[Outcome]:
                     loaded[f"{saver.name}|{kind}"] = ["skipped", f"unavailable here ({loaded['unavailable']})"]
                 if saved[saver.name][kind] != "saved":
                     outcomes.append(Outcome(saver.name, loader.name, kind, "skipped",
-                                            f"saver: {saved[saver.name][kind]}"))
+                                            f"saver: {saved[saver.name][kind].removeprefix('skipped: ')}"))
                     continue
                 status, detail = loaded[f"{saver.name}|{kind}"]
                 if status == "skipped":
@@ -212,6 +212,22 @@ def interop_table(workdir: Path, root: Path) -> list[Outcome]:
     return outcomes
 
 
+LOGGED_CAUSE = " (logged cause: "
+SHOWN_DETAIL = 240  # characters of an error or skip reason shown per table cell
+
+
+def shown(outcome: Outcome) -> str:
+    """One table cell: the outcome and, for errors and skips, the start of the reason. Where
+    torch.export.load raised its generic RuntimeError, the cause it logged just above is what is shown."""
+    if outcome.outcome in {"equal", "wrong"}:
+        return outcome.outcome
+    detail = outcome.detail
+    if LOGGED_CAUSE in detail:
+        detail = "torch.export.load's generic RuntimeError; the logged cause: " + detail.split(LOGGED_CAUSE, 1)[1].removesuffix(")")
+    detail = detail if len(detail) <= SHOWN_DETAIL else detail[:SHOWN_DETAIL - 3] + "..."
+    return f"**{outcome.outcome}**: {detail}".replace("|", "\\|").replace("\n", " ")
+
+
 def markdown(outcomes: list[Outcome], cell: str) -> str:
     """The table saver x loader -> outcome, one row per class and saver."""
     loaders = [r.name for r in REGISTRATIONS]
@@ -219,11 +235,8 @@ def markdown(outcomes: list[Outcome], cell: str) -> str:
              "|---|---|" + "---|" * len(loaders)]
     for kind in KINDS:
         for saver in loaders:
-            cells = []
-            for loader in loaders:
-                o = next(o for o in outcomes if (o.saver, o.loader, o.kind) == (saver, loader, kind))
-                text = o.outcome if o.outcome in {"equal", "wrong"} else f"{o.outcome}: {o.detail}"
-                cells.append(text.replace("|", "\\|").replace("\n", " ")[:220])
+            cells = [shown(next(o for o in outcomes if (o.saver, o.loader, o.kind) == (saver, loader, kind)))
+                     for loader in loaders]
             lines.append(f"| {kind} | {saver} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

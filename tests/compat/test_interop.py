@@ -4,6 +4,7 @@ list-based and the layer-based smoke cells; the whole saver x loader table runs 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ def test_every_saver_loader_combination_loads_equal_to_eager_or_fails_naming_bot
     table = markdown(outcomes, cell_name())
     (ROOT / "build" / "interop").mkdir(parents=True, exist_ok=True)
     (ROOT / "build" / "interop" / f"{cell_name()}.md").write_text(table)
+    (ROOT / "build" / "interop" / f"{cell_name()}.json").write_text(json.dumps([asdict(o) for o in outcomes]))
     assert len(outcomes) == len(REGISTRATIONS) ** 2 * 2
     for o in outcomes:
         allowed = COMPAT_PAIR_OUTCOMES if "compat" in {o.saver, o.loader} else ANY_OUTCOME
