@@ -13,6 +13,7 @@ to print the table for the installed cell.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -147,11 +148,8 @@ print(json.dumps(result))
 
 def _run(code: str, root: Path) -> dict:
     """Run `code` in a fresh interpreter with the repository on sys.path; it prints JSON last."""
-    env_path = {"PYTHONPATH": str(root)}
-    import os
-
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **env_path, "HF_HUB_OFFLINE": "1"})
+                          env={**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"})
     if proc.returncode != 0:
         raise RuntimeError(f"interop process failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
