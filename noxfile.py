@@ -212,12 +212,17 @@ PLAYWRIGHT_CHROMIUM = (
 )
 
 
+INTEROP_REGISTRATIONS = ("tico==0.3.0",)
+"""Other pytree registrations of the caches that tests/compat/test_interop.py saves and loads programs under
+(TICO 0.3.0 installs beside torch 2.13 and transformers 4.53.3 / 4.57.6, checked with uv)."""
+
+
 @nox.session(python=PINS.python, tags=["tests"])
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in SMOKE])
 def compat_tests(session: nox.Session, pin) -> None:
-    """Registration and attribution tests inside the list-based and the layer-based smoke cell."""
+    """Registration, attribution and interop tests inside the list-based and the layer-based smoke cell."""
     find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
-    session.install(*torch_backend_args(), *find_links, *requirements(pin))
+    session.install(*torch_backend_args(), *find_links, *requirements(pin), *INTEROP_REGISTRATIONS)
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 

@@ -164,13 +164,17 @@ def to_dumpable_context(context: dict[str, Any]) -> dict[str, Any]:
     return {"format": CONTEXT_FORMAT, **context, "state": state}
 
 
-def from_dumpable_context(dumped: dict[str, Any]) -> dict[str, Any]:
-    """Invert `to_dumpable_context`; a context in any other format is refused naming both formats."""
+def from_dumpable_context(dumped: Any, cls: type | None = None) -> dict[str, Any]:
+    """Invert `to_dumpable_context`; a context in any other format (a program saved under transformers' own
+    or TICO's registration of `cls`) is refused naming both formats."""
     found = dumped.get("format") if isinstance(dumped, dict) else None
     if found != CONTEXT_FORMAT:
+        name = f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "this class"
+        shown = repr(dumped) if len(repr(dumped)) <= 80 else repr(dumped)[:77] + "..."
         raise UnsupportedState(
-            f"this cache context is in format {found or 'unknown (not kv-cache-compat)'}; compat reads only "
-            f"{CONTEXT_FORMAT}: load the program with the registration that saved it"
+            f"this program's {name} was saved in another registration's format ({name!r}, e.g. transformers' "
+            f"own or TICO's, context {'format ' + str(found) if found else shown}); compat reads only "
+            f"{CONTEXT_FORMAT} ('{CONTEXT_FORMAT}:{name}'): load the program with the registration that saved it"
         )
     context = {key: value for key, value in dumped.items() if key != "format"}
     return {**context, "state": {name: decode(value) for name, value in context["state"].items()}}

@@ -64,3 +64,21 @@ def remove_node(cls: type, fx_flatten_spec: Callable[..., Any]) -> None:
     if fx_pytree.SUPPORTED_NODES.get(cls) is fx_flatten_spec:
         del fx_pytree.SUPPORTED_NODES[cls]
         getattr(fx_pytree, "SUPPORTED_NODES_EXACT_MATCH", {}).pop(cls, None)
+
+
+def claim_serialized_name(cls: type, name: str) -> bool:
+    """Make a saved spec that names `cls` as `name` (another registration's serialized name) reach `cls`'s
+    registered `from_dumpable_context`, unless `name` is taken; True when claimed. This is how a program
+    saved under that other registration gets compat's clear refusal instead of torch's "not registered"."""
+    table = _pytree().SERIALIZED_TYPE_TO_PYTHON_TYPE
+    if name in table:
+        return False
+    table[name] = cls
+    return True
+
+
+def release_serialized_name(cls: type, name: str) -> None:
+    """Undo `claim_serialized_name` (only if `name` still leads to `cls`)."""
+    table = _pytree().SERIALIZED_TYPE_TO_PYTHON_TYPE
+    if table.get(name) is cls:
+        del table[name]

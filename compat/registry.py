@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .catalog import CACHE_CLASSES
-from .pytree_api import register_node, registered_flatten, remove_node, why_nodes_cannot_be_removed
+from .pytree_api import (
+    claim_serialized_name,
+    register_node,
+    registered_flatten,
+    release_serialized_name,
+    remove_node,
+    why_nodes_cannot_be_removed,
+)
 from .state import CONTEXT_FORMAT
 
 OWNER = "compat"
@@ -22,6 +29,10 @@ _OURS: dict[type, dict[str, Callable[..., Any]]] = {}
 is decided by identity against these functions, so a vendored copy (`mypkg._vendor.compat`) still knows
 its own registrations, and another copy's are someone else's."""
 _NODE_TYPES: set[type] = set()
+_LEAF_ORDER: dict[type, str] = {}  # compat.comparison's verdict per class, computed once per process
+_CLAIMED: dict[type, str] = {}
+"""Other registrations' serialized name (the plain class name) claimed per class, so that loading their
+programs reaches compat's refusal naming both formats (see `pytree_api.claim_serialized_name`)."""
 """The same classes as a plain set, read by flatten (also under dynamo) to store nested caches as children."""
 
 
@@ -33,6 +44,7 @@ class ClassReport:
     status: str  # registered | already-registered | absent | unsupported
     owner: str | None = None
     reason: str | None = None
+    leaf_order_vs_transformers: str | None = None  # compat.comparison; None for a class not present
 
     def to_json(self) -> dict[str, str | None]:
         """The JSON form used in matrix.json (`class`, `status`, `owner`, `reason`)."""
@@ -71,20 +83,25 @@ def _register_one(cls: type) -> None:
     from .node import from_dumpable_context, make_node_functions, to_dumpable_context
 
     fns = make_node_functions(_NODE_TYPES)
+    plain_name = f"{cls.__module__}.{cls.__qualname__}"
     register_node(
         cls, fns["flatten"], fns["unflatten_for"](cls), fns["flatten_with_keys"], fns["fx_flatten_spec"],
-        serialized_type_name=f"{CONTEXT_FORMAT}:{cls.__module__}.{cls.__qualname__}",
+        serialized_type_name=f"{CONTEXT_FORMAT}:{plain_name}",
         to_dumpable_context=to_dumpable_context,
-        from_dumpable_context=from_dumpable_context,
+        from_dumpable_context=lambda dumped: from_dumpable_context(dumped, cls),
     )
     _OURS[cls] = fns
     _NODE_TYPES.add(cls)
+    if claim_serialized_name(cls, plain_name):
+        _CLAIMED[cls] = plain_name
 
 
 def _forget(cls: type) -> None:
     """Remove our registration of `cls` (if torch still holds ours) and stop counting it as ours."""
     if _owner_of(cls) == OWNER:
         remove_node(cls, _OURS[cls]["fx_flatten_spec"])
+    if cls in _CLAIMED:
+        release_serialized_name(cls, _CLAIMED.pop(cls))
     _OURS.pop(cls, None)
     _NODE_TYPES.discard(cls)
 
@@ -151,9 +168,18 @@ def registered() -> Iterator[list[ClassReport]]:
                 _forget(cls)
 
 
+def _leaf_order(cls: type, present: dict[str, type]) -> str:
+    from .comparison import leaf_order_vs_transformers
+
+    if cls not in _LEAF_ORDER:
+        _LEAF_ORDER[cls] = leaf_order_vs_transformers(cls, tuple(present.values()))
+    return _LEAF_ORDER[cls]
+
+
 def registration_report() -> list[ClassReport]:
     """Say for each catalogued class: registered by us, already registered by another owner, absent, or
-    unsupported on this torch (with the reason); without transformers, every class is absent, saying so."""
+    unsupported on this torch (with the reason), and how its leaf order and key paths compare with
+    transformers' own flattening; without transformers, every class is absent, saying so."""
     try:
         present = _present_classes()
     except TransformersMissing as exc:
@@ -164,12 +190,17 @@ def registration_report() -> list[ClassReport]:
         owner = _owner_of(cls) if cls is not None else None
         if cls is None:
             reports.append(ClassReport(entry.name, "absent", reason="not in transformers.cache_utils"))
-        elif entry.name in _UNSUPPORTED:
-            reports.append(ClassReport(entry.name, "unsupported", reason=_UNSUPPORTED[entry.name]))
+            continue
+        order = _leaf_order(cls, present)
+        if entry.name in _UNSUPPORTED:
+            reports.append(ClassReport(entry.name, "unsupported", reason=_UNSUPPORTED[entry.name],
+                                       leaf_order_vs_transformers=order))
         elif owner == OWNER:
-            reports.append(ClassReport(entry.name, "registered", owner=OWNER))
+            reports.append(ClassReport(entry.name, "registered", owner=OWNER, leaf_order_vs_transformers=order))
         elif owner is not None:
-            reports.append(ClassReport(entry.name, "already-registered", owner=owner))
+            reports.append(ClassReport(entry.name, "already-registered", owner=owner,
+                                       leaf_order_vs_transformers=order))
         else:
-            reports.append(ClassReport(entry.name, "unregistered", reason="register() has not been called"))
+            reports.append(ClassReport(entry.name, "unregistered", reason="register() has not been called",
+                                       leaf_order_vs_transformers=order))
     return reports
