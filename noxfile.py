@@ -248,12 +248,12 @@ def latest(session: nox.Session) -> None:
     """Run the newest releases (pins-latest.toml, resolved from the index now) into reports/latest.
 
     `--pins FILE` reads another file, `--plan` only prints the resolved cells."""
-    from kvmatrix.plan.latest import describe, plan, run_planned
+    from kvmatrix.plan.latest import describe, resolve_latest, run_planned
     from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound
 
     pins_path = _option(session, "--pins", Path("pins-latest.toml"))
     try:
-        pins = plan(pins_path)
+        pins = resolve_latest(pins_path)
     except PinsError as exc:
         session.error(str(exc))
     except (IndexUnavailable, PackageNotFound) as exc:  # as python -m kvmatrix.plan.actions reports them

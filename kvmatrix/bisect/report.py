@@ -134,7 +134,7 @@ def _outcome(probe: dict[str, Any]) -> str:
     return LABELS.get(verdict, verdict)
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def bisect_markdown(report: dict[str, Any]) -> str:
     """The Markdown page of a bisect report."""
     package = report["range"]["package"]
     versions = report["range"]["versions"]
@@ -172,5 +172,5 @@ def write_report(report: dict[str, Any], directory: Path, name: str) -> tuple[Pa
     """Write `name`.json and `name`.md under `directory` atomically; returns both paths."""
     json_path, markdown_path = directory / f"{name}.json", directory / f"{name}.md"
     write_json_atomic(json_path, report)
-    write_text_atomic(markdown_path, render_markdown(report))
+    write_text_atomic(markdown_path, bisect_markdown(report))
     return json_path, markdown_path

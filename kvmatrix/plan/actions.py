@@ -33,7 +33,7 @@ EXIT_BAD_PINS = 2
 EXIT_INFRA = 3
 
 
-def plan(pins: Pins, tag: str | None = None) -> dict[str, Any]:
+def actions_matrix(pins: Pins, tag: str | None = None) -> dict[str, Any]:
     """The GitHub Actions matrix of `pins` (only the cells tagged `tag` when given), in pins order.
 
     Pins that still have selectors raise ValueError: resolve them first, so that no cell is dropped."""
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IndexUnavailable, PackageNotFound) as exc:
         print(f"infra: cannot resolve the selectors of {args.pins}: {exc}", file=sys.stderr)
         return EXIT_INFRA
-    matrix = plan(pins, args.tag)
+    matrix = actions_matrix(pins, args.tag)
     if not matrix["include"]:
         print(f"error: no cell in {args.pins} is tagged {args.tag!r}", file=sys.stderr)
         return EXIT_BAD_PINS

@@ -16,7 +16,7 @@ from kvmatrix.run.cell import run_cell
 from kvmatrix.run.envs import ensure_venv
 
 
-def plan(pins_path: Path, releases: ReleasesFn = list_releases) -> Pins:
+def resolve_latest(pins_path: Path, releases: ReleasesFn = list_releases) -> Pins:
     """The pins file with its selectors resolved into concrete cells; raises IndexUnavailable (report it
     as `infra`) when the index cannot be read, PinsError for a bad file or a selector matching nothing."""
     return resolve(load_pins(pins_path), releases)

@@ -12,7 +12,7 @@ import pytest
 from index_server import refused_url, serve_index
 from packaging.version import Version
 
-from kvmatrix.bisect.report import BisectRequest, build_report, render_markdown
+from kvmatrix.bisect.report import BisectRequest, bisect_markdown, build_report
 from kvmatrix.bisect.run import UsageError, parse_request, probe_from_run, run_bisect
 from kvmatrix.bisect.search import Bisection, Probe, bisect
 from kvmatrix.plan.releases import list_releases
@@ -169,7 +169,7 @@ def test_a_run_without_the_tests_record_is_an_error_with_the_cause() -> None:
 def test_the_markdown_report_names_both_releases_verdicts_and_repro(tmp_path: Path) -> None:
     result = bisect(RELEASES, FakeProbe("4.50.0", {"4.50.2": "not-installable"}))
     report = build_report(REQUEST, RELEASES, result, "https://pypi.org/simple", Path("build/bisect"), "3.11")
-    markdown = render_markdown(report)
+    markdown = bisect_markdown(report)
     assert "The verdict changes at transformers 4.50.0: ❌ fail up to 4.49.0, ✅ pass from 4.50.0" in markdown
     row = "| last good (old verdict) | 4.49.0 | ❌ fail | AssertionError: DynamicCache is not a pytree node |"
     assert row in markdown
@@ -196,7 +196,7 @@ def test_run_bisect_lists_the_range_from_the_index_and_writes_both_reports(
         "flip", "4.46.3", "4.52.4")
     saved = json.loads((tmp_path / "reports" / f"{request.name}.json").read_text())
     assert saved == report
-    assert (tmp_path / "reports" / f"{request.name}.md").read_text() == render_markdown(report)
+    assert (tmp_path / "reports" / f"{request.name}.md").read_text() == bisect_markdown(report)
     assert any(line.startswith("The verdict changes at transformers 4.52.4") for line in logged)
 
 
@@ -210,4 +210,4 @@ def test_an_unreachable_index_gives_an_infra_report(tmp_path: Path, monkeypatch:
                         partial(list_releases, retries=1))
     assert report["outcome"] == "infra"
     assert "package index unavailable" in report["reason"]
-    assert "🌐 infra: the releases could not be listed" in render_markdown(report)
+    assert "🌐 infra: the releases could not be listed" in bisect_markdown(report)

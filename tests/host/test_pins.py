@@ -9,7 +9,7 @@ import pytest
 from index_server import serve_index
 from packaging.version import Version
 
-from kvmatrix.plan.latest import plan
+from kvmatrix.plan.latest import resolve_latest
 from kvmatrix.plan.pins import Cell, PinsError, Selector, load_pins, resolve
 
 REPO_PINS = Path(__file__).resolve().parents[2] / "pins.toml"
@@ -290,7 +290,7 @@ def test_repo_pins_are_exact_so_the_default_matrix_is_reproducible() -> None:
 def test_repo_latest_pins_resolve_from_a_loopback_index(monkeypatch: pytest.MonkeyPatch) -> None:
     with serve_index() as index:
         monkeypatch.setenv("UV_DEFAULT_INDEX", index.url)
-        pins = plan(REPO_PINS.with_name("pins-latest.toml"))
+        pins = resolve_latest(REPO_PINS.with_name("pins-latest.toml"))
     assert pins.pending == () and pins.cells
     assert {cell.torch for cell in pins.cells} <= {"2.13.0", "2.14.1", "2.15.0"}
     assert all(cell.requested for cell in pins.cells), "an exact pair belongs in pins.toml"

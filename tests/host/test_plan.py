@@ -15,9 +15,9 @@ from kvmatrix.plan.actions import (
     EXIT_INFRA,
     MAX_JOBS,
     TooManyCells,
+    actions_matrix,
     github_outputs,
     main,
-    plan,
     shards,
 )
 from kvmatrix.plan.pins import load_pins
@@ -130,7 +130,7 @@ def test_a_selector_matching_no_release_is_a_bad_pins_file(tmp_path: Path, index
 
 def test_unresolved_selectors_are_never_silently_dropped(selectors_file: Path) -> None:
     with pytest.raises(ValueError, match="2 cell\\(s\\) still have selectors; resolve them first"):
-        plan(load_pins(selectors_file))
+        actions_matrix(load_pins(selectors_file))
 
 
 def _entries(count: int) -> dict:

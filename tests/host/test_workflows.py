@@ -19,7 +19,7 @@ import pytest
 import yaml
 from index_server import refused_url, serve_index
 
-from kvmatrix.plan.latest import plan as resolve_latest
+from kvmatrix.plan.latest import resolve_latest
 from kvmatrix.plan.pins import Cell, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.columns import discover_suites
