@@ -102,7 +102,7 @@ def test_cell_cli_runs_a_resolved_cell_in_its_own_uv_environment(
     write_resolved(resolved_pins(PYTHON), resolved)
     calls = []
 
-    def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path) -> dict[str, Any]:
+    def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path, **_: Any) -> dict[str, Any]:
         calls.append((cell, python, repo_root, results_dir))
         return {"status": "ran", "suites": {"export": {"with": {"verdict": "pass"}}}}
 
@@ -133,7 +133,7 @@ def test_cell_cli_runs_an_exact_pair_from_its_id_in_its_own_uv_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    monkeypatch.setattr(cell_cli, "run_cell", lambda cell, python, *_: calls.append((cell, python)) or
+    monkeypatch.setattr(cell_cli, "run_cell", lambda cell, python, *_, **__: calls.append((cell, python)) or
                         {"status": "ran", "suites": {}})  # installing torch is for the cell jobs, not here
     envs = tmp_path / "envs"
     assert cell_cli.main(["--pair", "--envs", str(envs), "--results", str(tmp_path), "tf5.0.0rc3-torch2.15.0"]) == 0
