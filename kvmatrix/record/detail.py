@@ -40,14 +40,15 @@ def parse_key(key: str) -> tuple[str, str]:
 
 
 def compact_table(runs: dict[str, Any]) -> dict[str, dict[str, list[str | None]]]:
-    """The compact table of `runs`, sorted by key: `{"<suite>::<name>": {mode: [verdict, cause]}}`, with the
-    upstream reference as a third item where one is set; a mode that did not run the test has no entry."""
+    """The compact table of `runs`, sorted by key: `{"<suite>::<name>": {mode: [verdict, cause, upstream]}}`
+    with trailing nulls left out (`["pass"]`, `["fail", "cache"]`); a mode that did not run the test has no
+    entry."""
     table: dict[str, dict[str, list[str | None]]] = {}
     for mode in MODES:
         for test in runs.get(mode, {}).get("tests", []):
-            entry = [test.get("verdict"), test.get("cause")]
-            if test.get("upstream"):
-                entry.append(test["upstream"])
+            entry = [test.get("verdict"), test.get("cause"), test.get("upstream")]
+            while len(entry) > 1 and entry[-1] is None:
+                entry.pop()
             table.setdefault(table_key(test), {})[mode] = entry
     return dict(sorted(table.items()))
 

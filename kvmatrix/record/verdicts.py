@@ -48,11 +48,12 @@ def suite_verdict(tests: list[dict[str, Any]]) -> str:
 
 
 def count_verdicts(tests: list[dict[str, Any]]) -> dict[str, int]:
-    """How many of `tests` have each test verdict; every verdict is a key, unknown verdicts count as error."""
+    """How many of `tests` have each test verdict, in TEST_VERDICTS order; a verdict no test has is left out
+    (it would only repeat a zero in every suite of every cell); unknown verdicts count as error."""
     counts = dict.fromkeys(TEST_VERDICTS, 0)
     for test in tests:
         counts[_verdict_of(test)] += 1
-    return counts
+    return {verdict: number for verdict, number in counts.items() if number}
 
 
 def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status: str) -> dict[str, Any]:

@@ -45,10 +45,11 @@ def test_suite_without_tests_is_error() -> None:
     assert suite_verdict([]) == "error"
 
 
-def test_count_verdicts_has_every_key() -> None:
-    counts = count_verdicts(records("pass", "pass", "fail", "n/a", "mystery", "flaky", "setup", "setup"))
-    assert counts == {"pass": 2, "fail": 1, "xfail": 0, "n/a": 1, "error": 1, "flaky": 1, "setup": 2}
-    assert list(counts) == list(TEST_VERDICTS)
+def test_count_verdicts_lists_the_verdicts_that_occur_in_alphabet_order() -> None:
+    counts = count_verdicts(records("setup", "pass", "pass", "fail", "n/a", "mystery", "flaky", "setup"))
+    assert counts == {"pass": 2, "fail": 1, "n/a": 1, "error": 1, "flaky": 1, "setup": 2}
+    assert list(counts) == [verdict for verdict in TEST_VERDICTS if verdict != "xfail"]
+    assert count_verdicts([]) == {}
 
 
 def test_summarize_ran_cell() -> None:
@@ -56,7 +57,7 @@ def test_summarize_ran_cell() -> None:
         "with": {"tests": records("pass", "pass") + records("xfail", suite="compile")},
         "without": {"tests": records("pass", "fail") + records("n/a", suite="compile")},
     }
-    zero = {"pass": 0, "fail": 0, "xfail": 0, "n/a": 0, "error": 0, "flaky": 0, "setup": 0}
+    zero: dict[str, int] = {}
     assert summarize_suites(runs, ["export", "roundtrip", "compile"], "ran") == {
         "export": {
             "with": {"verdict": "pass", "counts": {**zero, "pass": 2}},
