@@ -81,15 +81,16 @@ def _step_class() -> type:
 
 
 def _empty_cache(kind: str, config: Any) -> Any:
+    import torch
     from transformers import cache_utils
 
     if kind == "DynamicCache":
         return cache_utils.DynamicCache()
     shapes: list[Callable[[], Any]] = [
         lambda: cache_utils.StaticCache(config=config, max_cache_len=MAX_CACHE_LEN, batch_size=1, device="cpu",
-                                        dtype=_float32()),
+                                        dtype=torch.float32),
         lambda: cache_utils.StaticCache(config=config, max_cache_len=MAX_CACHE_LEN, max_batch_size=1,
-                                        device="cpu", dtype=_float32()),
+                                        device="cpu", dtype=torch.float32),
         lambda: cache_utils.StaticCache(config=config, max_cache_len=MAX_CACHE_LEN),
     ]
     for build in shapes:  # the constructor's keywords moved between releases
@@ -98,12 +99,6 @@ def _empty_cache(kind: str, config: Any) -> Any:
         except TypeError:
             continue
     raise TypeError("no known StaticCache constructor call works with this transformers")
-
-
-def _float32() -> Any:
-    import torch
-
-    return torch.float32
 
 
 def _ids(seed: int, length: int) -> Any:

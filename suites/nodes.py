@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch.utils import _pytree as pytree
 
 
@@ -20,5 +19,4 @@ def node_leaves(obj: Any, unallocated_ok: bool = False) -> tuple[list[Any], Any]
     assert real and (unallocated_ok or "Tensor" in kinds), (
         f"{type(obj).__name__} is not a pytree node: leaves are {kinds}"
     )
-    assert all(leaf is None or isinstance(leaf, torch.Tensor) for leaf in leaves)
     return leaves, spec
