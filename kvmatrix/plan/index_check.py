@@ -23,6 +23,11 @@ from kvmatrix.plan.releases import DEFAULT_INDEX_URL, JSON_SIMPLE, TIMEOUT_S, ve
 NO_VERSION = re.compile(r"there (?:is no version|are no versions) of ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE)
 """How uv names a project it found no (matching) version of: `there is no version of torch==9.9`, `there
 are no versions of filelock`."""
+ONLY_SOME = re.compile(r"only (?:the following versions of ([A-Za-z0-9][A-Za-z0-9._-]*)"
+                       r"|([A-Za-z0-9][A-Za-z0-9._-]*)(?:\{[^}]*\})?[<>=!~]\S* is available)", re.IGNORECASE)
+"""How uv names a project whose available versions all miss a requirement: `only exceptiongroup{python_full_version
+< '3.11'}<1.0.0rc8 is available` (what uv says when a mirror answers 404 for a dependency: no version at all
+is "below 1.0.0rc8"), `only the following versions of foo are available`."""
 ACCEPT = f"{JSON_SIMPLE}, text/html;q=0.1"
 
 
@@ -40,11 +45,18 @@ def _url_of(entry: str) -> str:
     return url if named and "://" not in name else entry
 
 
+def claimed_projects(uv_output: str) -> list[str]:
+    """The projects uv says have no (matching) version in `uv_output` (NO_VERSION, ONLY_SOME), in order,
+    canonical names, each once."""
+    names = [*NO_VERSION.findall(uv_output), *(a or b for a, b in ONLY_SOME.findall(uv_output))]
+    return list(dict.fromkeys(canonicalize_name(name) for name in names))
+
+
 def unlisted_projects(uv_output: str) -> str | None:
     """Why the indexes do not back uv's "there is no version of X" claims in `uv_output`: the first
     claimed project that no index lists with a distribution file, and what each index answered for it;
     None when every such project is listed (the resolver's proof stands) or uv claimed none."""
-    for project in dict.fromkeys(canonicalize_name(name) for name in NO_VERSION.findall(uv_output)):
+    for project in claimed_projects(uv_output):
         answers = []
         for index in uv_indexes():
             url = f"{index.rstrip('/')}/{project}/"
