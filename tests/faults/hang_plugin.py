@@ -1,0 +1,28 @@
+"""Fault injection for a whole matrix run: `KVCC_EXTRA_PLUGINS=tests.faults.hang_plugin` with
+`KVCC_HANG_CELL=<cell id>` and `KVCC_HANG_TEST=<substring of a test id>` makes that test, in that cell only,
+hang inside one C call that holds the GIL (`sum(range(10**13))`), where pytest-timeout's signal never runs.
+A run proves that the hang guard ends the test as `error` (hang) while the rest of the cell still reports,
+and that no other cell is touched. It does nothing anywhere else.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+
+import pytest
+
+
+def _cell_id() -> str:
+    def version(name: str) -> str:
+        return importlib.metadata.version(name).split("+")[0]
+
+    return f"tf{version('transformers')}-torch{version('torch')}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Hang in C in the chosen test of the chosen cell."""
+    target = os.environ.get("KVCC_HANG_TEST")
+    if target and target in item.nodeid and os.environ.get("KVCC_HANG_CELL") == _cell_id():
+        assert sum(range(10**13))
