@@ -3,7 +3,8 @@
 Each publish appends one line to the history: the matrix's `generated_at` and, per cell, its status and
 per suite and mode the verdict and pass counts. `diff` compares the previous published matrix with the
 new one, suite by suite and test by test (from the cells' compact test tables, with the errors of the new
-tests from their detail records), so the first red after green stands out.
+tests from their detail records), so the first red after green stands out, and beside a cell whose verdicts
+moved it lists the installed packages that moved with them (from the two detail files' `freeze`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from kvmatrix.record.detail import parse_key, records_by_key
+from kvmatrix.record.packages import package_changes
 from kvmatrix.record.verdicts import ERROR, FAIL, INFRA, MODES, NOT_INSTALLABLE, PASS
 
 FAILING = (FAIL, ERROR, NOT_INSTALLABLE, INFRA)
@@ -50,18 +52,27 @@ def extend_history(existing: str, matrix: dict[str, Any]) -> str:
     return existing + json.dumps(snapshot(matrix), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
+VERDICT_MOVES = ("newly_failing", "newly_passing", "tests_newly_failing", "tests_newly_passing")
+"""The keys of `diff` that list verdict moves, each entry naming its `cell`."""
+
+
 def diff(
-    previous: dict[str, Any] | None, current: dict[str, Any], details: dict[str, dict[str, Any]]
+    previous: dict[str, Any] | None, current: dict[str, Any], details: dict[str, dict[str, Any]],
+    previous_details: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What changed from the `previous` published matrix (None: there was none) to `current`, whose cells'
-    detail records by cell id are `details` (for the errors of newly failing tests).
+    detail records by cell id are `details` (for the errors of newly failing tests); `previous_details` are
+    the previous matrix's detail records by cell id (for the packages that changed).
 
     Returns `previous_generated_at`, `new_cells` and `removed_cells` (ids); `newly_failing` and
     `newly_passing` (one entry per cell, suite and mode: `cell`, `suite`, `mode`, `before`, `after`);
     `tests_newly_failing` and `tests_newly_passing` (one entry per cell, mode and test: `cell`, `mode`,
     `suite`, `name`, `before`, `after`, and for a failing test its `error`). A suite or test is newly
     failing when its verdict became failing from anything else (a test that did not exist included), and
-    newly passing when it became `pass` from a recorded verdict other than `pass`.
+    newly passing when it became `pass` from a recorded verdict other than `pass`. `packages_changed`: for
+    each cell with a verdict move whose installed set differs from the previous run's, `cell` and `packages`
+    (kvmatrix.record.packages.package_changes of the two `freeze`s), so a move can be told apart from a
+    change of torch or transformers' dependencies.
     """
     before = {cell["id"]: cell for cell in previous["cells"]} if previous else {}
     after = {cell["id"]: cell for cell in current["cells"]}
@@ -78,7 +89,19 @@ def diff(
         if cell_id in before:
             _suite_changes(before[cell_id], cell, current["suites"], changes)
             _test_changes(before[cell_id], cell, details[cell_id], changes)
+    changes["packages_changed"] = _packages_changed(changes, previous_details or {}, details)
     return changes
+
+
+def _packages_changed(changes: dict[str, Any], previous_details: dict[str, dict[str, Any]],
+                      details: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    moved = dict.fromkeys(entry["cell"] for key in VERDICT_MOVES for entry in changes[key])
+    found = []
+    for cell_id in moved:
+        before, after = previous_details.get(cell_id, {}).get("freeze"), details[cell_id].get("freeze")
+        if before and after and (packages := package_changes(before, after)):
+            found.append({"cell": cell_id, "packages": packages})
+    return found
 
 
 def _suite_changes(

@@ -133,7 +133,7 @@ def _merge_and_switch(pins: Pins, fresh: list[dict[str, Any]], suites: list[str]
     matrix = new_matrix(pins, [summary for summary, _ in halves], suites=suites)
     if previous is not None and _same_record(previous, kept, matrix, details):
         return _rerender(previous, kept, reports_dir, readme)
-    matrix["changes"] = diff(previous, matrix, details)
+    matrix["changes"] = diff(previous, matrix, details, kept)
     history = read_history(history_path)  # a truncated line is reported and dropped
     if not history and previous is not None:
         history = extend_history("", previous)  # the first history also records what it is compared with

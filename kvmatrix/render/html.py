@@ -208,7 +208,8 @@ def _transition(entry: dict[str, Any]) -> str:
 
 
 def _changes(changes: dict[str, Any] | None) -> str:
-    """The changes section: suite-level moves in lists, test-level moves in collapsible tables."""
+    """The changes section: suite-level moves in lists, test-level moves in collapsible tables, then the
+    packages that changed in the cells whose verdicts moved."""
     if changes is None:
         return f'<section id="changes">{CHANGES_TITLE}<p>Not recorded for this matrix.</p></section>'
     since = changes["previous_generated_at"]
@@ -245,6 +246,14 @@ def _changes(changes: dict[str, Any] | None) -> str:
                 f'<table class="small"><thead><tr>{TEST_CHANGE_HEADERS}</tr></thead>'
                 f"<tbody>{rows}</tbody></table></details>"
             )
+    moved_packages = [
+        f"<li>packages that changed with the verdicts of {_cell_link(e['cell'])}: "
+        + ", ".join(f"<code>{escape(c['package'])}</code> {escape(c['before'] or 'absent')} → "
+                    f"{escape(c['after'] or 'absent')}" for c in e["packages"]) + "</li>"
+        for e in changes.get("packages_changed", [])
+    ]
+    if moved_packages:
+        parts.append(f'<ul class="packages_changed">{"".join(moved_packages)}</ul>')
     if len(parts) == 1:
         parts.append("<p>No change.</p>")
     return f'<section id="changes">{CHANGES_TITLE}{"".join(parts)}</section>'

@@ -200,7 +200,8 @@ def _changes(changes: dict[str, Any]) -> str:
 
 def render_changes(changes: dict[str, Any]) -> str:
     """Markdown for the `changes` of a matrix (kvmatrix.publish.history.diff): new and removed cells, suites newly
-    failing or passing, then tests newly failing (with their error) or passing."""
+    failing or passing, then tests newly failing (with their error) or passing, then the packages that changed
+    in the cells whose verdicts moved."""
     since = changes["previous_generated_at"]
     lines = [f"Compared with the matrix generated at {since}." if since
              else "First published run: there is no previous matrix to compare with.", ""]
@@ -218,6 +219,10 @@ def render_changes(changes: dict[str, Any]) -> str:
             lines.append(f"  - {_code(entry['cell'])} · {_text(entry['suite'])} · {_code(entry['name'])} "
                          f"({_text(entry['mode'])}): "
                          f"{_label(entry['before'])} → {_label(entry['after'])}{error}")
+    lines += [f"- packages that changed with the verdicts of {_code(entry['cell'])}: "
+              + ", ".join(f"{_code(change['package'])} {_text(change['before'] or 'absent')} → "
+                          f"{_text(change['after'] or 'absent')}" for change in entry["packages"])
+              for entry in changes.get("packages_changed", [])]
     if len(lines) == 2:
         lines.append("No change.")
     return "\n".join(lines)

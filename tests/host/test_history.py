@@ -12,6 +12,7 @@ import pytest
 from kvmatrix.plan.pins import Pins
 from kvmatrix.publish.history import diff, extend_history, snapshot
 from kvmatrix.record.verdicts import summarize_suites
+from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import render_markdown
 
 LATER = "2026-11-26T10:00:00Z"
@@ -229,3 +230,32 @@ def test_a_flaky_test_turning_into_a_stable_failure_is_newly_failing(
     assert [(e["name"], e["before"]) for e in changes["tests_newly_failing"]] == [
         ("test_export[DynamicCache-strict]", "flaky")
     ]
+
+
+def test_a_cell_whose_verdicts_moved_lists_the_packages_that_moved_with_them(pins: Pins, records, published,
+                                                                              later) -> None:
+    before, before_details = published(pins, records)
+
+    def change(cells: list[dict]) -> None:
+        set_test(cells[0], "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: x")
+        cells[0]["freeze"] = [line.replace("+cpu", "") for line in cells[0]["freeze"]] + ["sympy==1.14.0"]
+        cells[1]["freeze"] = ["numpy==9.9.9"]  # no verdict of this cell moved: not listed
+
+    current, details = later(change)
+    changes = diff(before, current, details, before_details)
+    assert changes["packages_changed"] == [{"cell": "tf4.57.6-torch2.13.0", "packages": [
+        {"package": "sympy", "before": None, "after": "1.14.0"},
+        {"package": "torch", "before": "2.13.0+cpu", "after": "2.13.0"},
+    ]}]
+    current["changes"] = changes
+    assert ("- packages that changed with the verdicts of `tf4.57.6-torch2.13.0`: `sympy` absent → 1.14.0, "
+            "`torch` 2.13.0+cpu → 2.13.0") in render_markdown(current, details)
+    assert "packages that changed with the verdicts of" in render_page(current, details)
+
+
+def test_a_verdict_move_with_the_same_installed_set_lists_no_packages(pins: Pins, records, published,
+                                                                       later) -> None:
+    before, before_details = published(pins, records)
+    current, details = later(lambda cells: set_test(cells[0], "with", "test_export[DynamicCache-strict]", "fail"))
+    changes = diff(before, current, details, before_details)
+    assert changes["tests_newly_failing"] and changes["packages_changed"] == []
