@@ -16,6 +16,7 @@ from kvmatrix.plan.pins import Cell
 from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.detail import join
 from kvmatrix.record.matrix import ReportError, load_published
+from kvmatrix.record.verdicts import RAN
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.inputs import cell_inputs, changed_parts
 
@@ -82,8 +83,14 @@ def reused(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "reused_from": record.get("reused_from") or record.get("finished_at")}
 
 
+def reusable(record: dict[str, Any], key: str) -> bool:
+    """Whether `record` may stand for a run whose inputs key is `key`: it has that key and ran its suites
+    (an `infra` or `error` cell, an index down or a crashed session, says nothing about its inputs)."""
+    return (record.get("inputs") or {}).get("key") == key and record.get("status") == RAN
+
+
 def decide(cell: Cell, inputs: dict[str, Any] | None, previous: Sequence[Previous], fresh: bool) -> Decision:
-    """Run `cell` or reuse one of its `previous` records: reuse the first whose inputs key is `inputs`'s,
+    """Run `cell` or reuse one of its `previous` records: reuse the first that is `reusable` for `inputs`,
     unless `fresh` or the inputs are unknown."""
     if fresh:
         return Decision(cell, f"{cell.id}: run (--fresh)")
@@ -91,12 +98,16 @@ def decide(cell: Cell, inputs: dict[str, Any] | None, previous: Sequence[Previou
         return Decision(cell, f"{cell.id}: run (its inputs cannot be told: uv could not resolve its pins "
                                     "or its interpreter did not start)")
     for candidate in previous:
-        if (candidate.record.get("inputs") or {}).get("key") == inputs["key"]:
+        if reusable(candidate.record, inputs["key"]):
             record = reused(candidate.record)
             return Decision(cell, f"{cell.id}: reused the result of the run finished at {record['reused_from']} "
                                   f"(from {candidate.source})", record)
     if not previous:
         return Decision(cell, f"{cell.id}: run (no previous result)")
+    same = next((c for c in previous if (c.record.get("inputs") or {}).get("key") == inputs["key"]), None)
+    if same is not None:
+        return Decision(cell, f"{cell.id}: run (its previous result, from {same.source}, did not run its suites: "
+                              f"{same.record.get('status')})")
     with_inputs = next((c for c in previous if c.record.get("inputs")), None)
     if with_inputs is None:
         return Decision(cell, f"{cell.id}: run (its previous result records no inputs)")

@@ -146,3 +146,12 @@ def test_an_unchanged_matrix_republished_from_reused_results_changes_nothing_the
     assert after == before
     detail = json.loads((reports / "cells" / f"{CELL.id}.json").read_text())
     assert detail["reused_from"] == FINISHED
+
+
+@pytest.mark.parametrize("status", ["infra", "error"])
+def test_a_result_that_did_not_run_the_suites_is_never_reused(tmp_path: Path, result, status: str) -> None:
+    """An index that failed during the install, or a crashed session, says nothing about the inputs."""
+    write(tmp_path / "cells", {**result("k1"), "status": status, "status_reason": "Failed to fetch"})
+    decision, left = decide_one(tmp_path, inputs("k1"))
+    assert decision.run and left is None
+    assert "did not run its suites" in decision.line
