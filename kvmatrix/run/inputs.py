@@ -9,7 +9,7 @@ that run in the cell or build its record; `settings`, the KVCC_* values that cha
 Whatever cannot be found (an index that does not answer, an interpreter that does not start) makes the
 inputs unknown (None): such a cell is always run.
 
-`python -m kvmatrix.run.inputs_cli CELL_ID` prints the key of one pinned cell (the workflow's cache key).
+`python -m kvmatrix.run.inputs_cli key CELL_ID` prints the key of one pinned cell (the workflow's cache key).
 """
 
 from __future__ import annotations
