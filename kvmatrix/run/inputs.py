@@ -131,7 +131,14 @@ def cell_inputs(wanted: Sequence[str], python: str, root: Path = REPO_ROOT, env:
     resolved = resolve(wanted, python, env, constraints) if version else None
     if version is None or resolved is None:
         return None
-    parts = {"resolved": resolved, "python": version, "code": code_digest(root),
+    return inputs_from(resolved, version, root, env, selection)
+
+
+def inputs_from(resolved: Sequence[str], version: str, root: Path, env: Mapping[str, str],
+                selection: Sequence[str] | None = None) -> dict[str, Any]:
+    """The inputs of a cell whose installed set is `resolved`, on Python `version`, run from the checkout
+    `root` with the variables `env` (the parts `cell_inputs` found, and the key of them all)."""
+    parts = {"resolved": sorted(resolved), "python": version, "code": code_digest(root),
              "settings": recorded_settings(env), "selection": sorted(selection) if selection else None}
     return {"key": inputs_key(parts), "parts": parts}
 

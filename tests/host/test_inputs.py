@@ -1,6 +1,6 @@
 """A cell's inputs key changes when, and only when, one of its parts does: the set uv resolves, the
-interpreter, the code that runs in the cell, the settings that change a record, the selection. Resolution
-is real uv, reading a folder of wheels made here (no index), so the tests need no network."""
+interpreter, the code that runs in the cell, the settings that change a record, the selection. The tests
+marked integration resolve with real uv, reading a folder of wheels made here (no index, no network)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ from kvmatrix.run.inputs import (
     cell_inputs,
     changed_parts,
     code_digest,
+    inputs_from,
 )
 from kvmatrix.run.interpreters import find_interpreter
 from kvmatrix.settings import SETTINGS
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
+RESOLVED = ("alpha==1.0", "torch==2.13.0+cpu")
 
 
 def make_wheel(folder: Path, name: str, version: str) -> None:
@@ -74,41 +76,32 @@ def checkout(tmp_path: Path) -> Path:
     return root
 
 
-def key(root: Path, *, python: str = sys.executable, **options) -> str:
-    """The inputs key of a cell that installs `alpha`."""
-    inputs = cell_inputs(["alpha"], python, root, **options)
-    assert inputs is not None, "uv could not resolve alpha from the wheels folder"
-    return inputs["key"]
+def key(root: Path, resolved: tuple[str, ...] = RESOLVED, version: str = "3.11.7",
+        env: dict[str, str] | None = None, selection: list[str] | None = None) -> str:
+    """The inputs key of a cell with these parts (the defaults: one fixed cell)."""
+    return inputs_from(list(resolved), version, root, env or {}, selection)["key"]
 
 
-@needs_uv
-def test_the_key_is_the_same_for_the_same_inputs_in_another_checkout(wheels: Path, checkout: Path) -> None:
+def test_the_key_is_the_same_for_the_same_inputs_in_another_checkout(checkout: Path) -> None:
     assert key(checkout) == key(checkout) == key(REPO_ROOT)
+    assert key(checkout, resolved=tuple(reversed(RESOLVED))) == key(checkout)
 
 
-@needs_uv
-def test_a_new_release_of_a_dependency_changes_the_resolved_part(wheels: Path, checkout: Path) -> None:
-    before = cell_inputs(["alpha"], sys.executable, checkout)
-    make_wheel(wheels, "alpha", "2.0")
-    after = cell_inputs(["alpha"], sys.executable, checkout)
-    assert before["parts"]["resolved"] == ["alpha==1.0"]
-    assert after["parts"]["resolved"] == ["alpha==2.0"]
+def test_another_resolved_set_changes_the_key(checkout: Path) -> None:
+    before = inputs_from(list(RESOLVED), "3.11.7", checkout, {})
+    after = inputs_from(["alpha==2.0", "torch==2.13.0+cpu"], "3.11.7", checkout, {})
     assert before["key"] != after["key"]
     assert changed_parts(before, after) == ["resolved"]
 
 
-@needs_uv
-def test_another_interpreter_changes_the_key(wheels: Path, checkout: Path) -> None:
-    other = find_interpreter("3.10" if sys.version_info[:2] != (3, 10) else "3.11")
-    if not Path(other).exists():
-        pytest.skip("no second CPython on this machine")
-    assert key(checkout, python=other) != key(checkout)
+def test_another_python_patch_release_changes_the_key(checkout: Path) -> None:
+    assert key(checkout, version="3.11.8") != key(checkout)
 
 
-@needs_uv
-def test_a_change_to_the_suites_the_library_or_the_harness_changes_the_key(wheels: Path, checkout: Path) -> None:
+def test_a_change_to_the_suites_the_library_or_the_harness_changes_the_key(checkout: Path) -> None:
     before = key(checkout)
-    for changed in ("suites/conftest.py", "compat/registry.py", "kvmatrix/run/pytest_run.py", "pyproject.toml"):
+    for changed in ("suites/conftest.py", "compat/registry.py", "kvmatrix/run/pytest_run.py",
+                    "kvmatrix/record/verdicts.py", "kvmatrix/settings.py", "pyproject.toml"):
         path = checkout / changed
         original = path.read_bytes()
         path.write_bytes(original + b"\n# changed\n")
@@ -131,29 +124,18 @@ def test_a_renamed_file_changes_the_code_digest(checkout: Path) -> None:
     assert code_digest(checkout) != before
 
 
-@needs_uv
 @pytest.mark.parametrize("name,value", [("KVCC_RERUNS", "0"), ("KVCC_EXTRA_PLUGINS", "tests.faults.crash_plugin"),
                                         ("KVCC_TEST_TIMEOUT_S", "60"), ("KVCC_WORKERS", "2")])
-def test_a_setting_that_changes_a_record_changes_the_key(
-    wheels: Path, checkout: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
-) -> None:
-    before = key(checkout)
-    monkeypatch.setenv(name, value)
-    assert key(checkout) != before
+def test_a_setting_that_changes_a_record_changes_the_key(checkout: Path, name: str, value: str) -> None:
+    assert key(checkout, env={name: value}) != key(checkout)
 
 
-@needs_uv
-def test_settings_that_do_not_change_a_record_leave_the_key_alone(
-    wheels: Path, checkout: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before = key(checkout)
-    monkeypatch.setenv("KVCC_PINS", "pins-full.toml")
-    monkeypatch.setenv("KVCC_CHROMIUM", "/usr/bin/chromium")
-    assert key(checkout) == before
+def test_settings_that_do_not_change_a_record_leave_the_key_alone(checkout: Path) -> None:
+    unrelated = {"KVCC_PINS": "pins-full.toml", "KVCC_CHROMIUM": "/usr/bin/chromium", "HOME": "/elsewhere"}
+    assert key(checkout, env=unrelated) == key(checkout)
 
 
-@needs_uv
-def test_a_selection_of_tests_changes_the_key(wheels: Path, checkout: Path) -> None:
+def test_a_selection_of_tests_changes_the_key(checkout: Path) -> None:
     assert key(checkout, selection=["suites/test_export.py::test_x"]) != key(checkout)
 
 
@@ -162,6 +144,30 @@ def test_every_setting_is_an_input_or_says_why_not() -> None:
     assert set(RECORDED_SETTINGS) | set(UNRECORDED_SETTINGS) == set(SETTINGS)
 
 
+@pytest.mark.integration
+@needs_uv
+def test_uv_resolves_from_the_wheels_and_a_new_release_changes_the_resolved_part(
+    wheels: Path, checkout: Path
+) -> None:
+    before = cell_inputs(["alpha"], sys.executable, checkout)
+    make_wheel(wheels, "alpha", "2.0")
+    after = cell_inputs(["alpha"], sys.executable, checkout)
+    assert before["parts"]["resolved"] == ["alpha==1.0"]
+    assert after["parts"]["resolved"] == ["alpha==2.0"]
+    assert changed_parts(before, after) == ["resolved"]
+
+
+@pytest.mark.integration
+@needs_uv
+def test_another_interpreter_changes_the_python_part(wheels: Path, checkout: Path) -> None:
+    other = find_interpreter("3.10" if sys.version_info[:2] != (3, 10) else "3.11")
+    if not Path(other).exists():
+        pytest.skip("no second CPython on this machine")
+    assert "python" in changed_parts(cell_inputs(["alpha"], sys.executable, checkout),
+                                     cell_inputs(["alpha"], other, checkout))
+
+
+@pytest.mark.integration
 @needs_uv
 def test_a_compile_that_fails_makes_the_inputs_unknown(wheels: Path, checkout: Path) -> None:
     assert cell_inputs(["beta"], sys.executable, checkout) is None  # no wheel of beta, no index
