@@ -14,6 +14,9 @@ import pytest
 from index_server import NOT_FOUND, serve_index
 
 from kvmatrix.plan.pins import load_pins
+from kvmatrix.run.cell import requirements
+from kvmatrix.run.inputs import cell_inputs
+from kvmatrix.run.interpreters import find_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,3 +135,27 @@ def test_every_pinned_cell_is_a_session() -> None:
     assert proc.returncode == 0, proc.stderr
     for cell in load_pins(ROOT / "pins.toml").cells:
         assert f"cell({cell.id})" in proc.stdout
+
+
+def test_nox_matrix_reuses_an_unchanged_cell_without_starting_its_session(
+    tmp_path: Path, ran_cell: dict[str, Any]
+) -> None:
+    """The real key (uv compiles the pair; warm cache) of a one-cell pins file matches the result left in
+    the results folder: matrix reuses it, starts no cell session, and publishes it marked."""
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\ntorch = "2.13.0"\n')
+    (cell,) = load_pins(pins_file).cells
+    inputs = cell_inputs(requirements(cell), find_interpreter("3.11"), ROOT)
+    assert inputs is not None, "uv could not resolve the pair"
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    results.mkdir()
+    finished = "2026-11-30T21:00:00Z"
+    (results / f"{cell.id}.json").write_text(json.dumps({**ran_cell, "inputs": inputs, "finished_at": finished}))
+    proc = nox_session("matrix", "--", "--results", str(results), "--reports", str(reports),
+                       KVCC_PINS=str(pins_file))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert f"{cell.id}: reused the result of the run finished at {finished}" in output
+    assert "Running session cell(" not in output
+    detail = json.loads((reports / "cells" / f"{cell.id}.json").read_text())
+    assert detail["reused_from"] == finished and detail["inputs"] == inputs
