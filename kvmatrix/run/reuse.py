@@ -7,6 +7,7 @@ run it came from, and the cell is not run. Inputs that cannot be found never mat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from kvmatrix.record.verdicts import RAN
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.inputs import cell_inputs, changed_parts
 
+INPUTS_AT_ONCE = 4
+"""Cells whose inputs are found at the same time."""
 InputsOf = Callable[[Cell], dict[str, Any] | None]
 """A cell's inputs (kvmatrix.run.inputs.cell_inputs with its requirements and interpreter), None: unknown."""
 
@@ -115,14 +118,24 @@ def decide(cell: Cell, inputs: dict[str, Any] | None, previous: Sequence[Previou
     return Decision(cell, f"{cell.id}: run (inputs changed since {with_inputs.source}: {changed})")
 
 
+def all_inputs(cells: Sequence[Cell], inputs_of: InputsOf) -> list[dict[str, Any] | None]:
+    """`inputs_of` each cell, in order: the first alone (it may probe torch's index, once per process), the
+    others INPUTS_AT_ONCE at a time (each is a `uv pip compile`, which mostly waits on the index)."""
+    if not cells:
+        return []
+    first = inputs_of(cells[0])
+    with ThreadPoolExecutor(INPUTS_AT_ONCE) as pool:
+        return [first, *pool.map(inputs_of, cells[1:])]
+
+
 def reuse_or_run(cells: Sequence[Cell], inputs_of: InputsOf, results: Path, reports: Path,
                  fresh: bool = False) -> list[Decision]:
     """Decide each cell of `cells` (`decide`); write each reused record as the cell's result in `results`
     and remove the stale result of each cell that runs. `inputs_of` is not called when `fresh`."""
     published = {} if fresh else published_records(reports)
+    found = [None] * len(cells) if fresh else all_inputs(cells, inputs_of)
     decisions = []
-    for cell in cells:
-        inputs = None if fresh else inputs_of(cell)
+    for cell, inputs in zip(cells, found, strict=True):
         previous = [] if fresh else previous_records(cell, results, published)
         decision = decide(cell, inputs, previous, fresh)
         path = results / f"{cell.id}.json"

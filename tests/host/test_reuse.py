@@ -155,3 +155,20 @@ def test_a_result_that_did_not_run_the_suites_is_never_reused(tmp_path: Path, re
     decision, left = decide_one(tmp_path, inputs("k1"))
     assert decision.run and left is None
     assert "did not run its suites" in decision.line
+
+
+def test_each_cell_of_many_is_decided_on_its_own_inputs_with_the_first_found_before_the_others(
+    tmp_path: Path,
+) -> None:
+    cells = [Cell.from_id(f"tf4.57.{patch}-torch2.13.0") for patch in range(9)]
+    order: list[str] = []
+
+    def inputs_of(cell: Cell) -> dict[str, Any] | None:
+        order.append(cell.id)
+        return None if cell.transformers.endswith((".3", ".7")) else inputs(cell.id)
+
+    decisions = reuse_or_run(cells, inputs_of, tmp_path / "cells", tmp_path / "reports")
+    assert order[0] == cells[0].id and sorted(order) == sorted(cell.id for cell in cells)
+    assert [decision.cell for decision in decisions] == cells
+    assert ["cannot be told" in decision.line for decision in decisions] == [
+        cell.transformers.endswith((".3", ".7")) for cell in cells]
