@@ -152,8 +152,9 @@ def matrix(session: nox.Session) -> None:
 @nox.session(python=False)
 def smoke(session: nox.Session) -> None:
     """The smoke cells (one list-based, one layer-based) end to end, published into build/smoke; a cell whose
-    inputs are unchanged is reused (`-- --fresh` runs both)."""
-    _run_cells(session, SMOKE, ROOT / "build" / "smoke" / "cells", ROOT / "build" / "smoke")
+    inputs are unchanged is reused (`-- --fresh` runs both). The results go to build/smoke-cells, never to
+    build/smoke/cells, which holds the published detail files."""
+    _run_cells(session, SMOKE, ROOT / "build" / "smoke-cells", ROOT / "build" / "smoke")
 
 
 @nox.session(python=PINS.python, tags=["tests"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,35 @@ def test_nox_matrix_reuses_an_unchanged_cell_without_starting_its_session(
     assert "Running session cell(" not in output
     detail = json.loads((reports / "cells" / f"{cell.id}.json").read_text())
     assert detail["reused_from"] == finished and detail["inputs"] == inputs
+
+
+def test_smoke_run_twice_with_its_cells_unchanged_publishes_and_then_has_nothing_new(
+    tmp_path: Path, ran_cell: dict[str, Any]
+) -> None:
+    """The smoke results must not be the smoke reports' detail files: reusing a cell wrote its full record
+    over its published detail file, and the publish that followed refused the folder."""
+    checkout = tmp_path / "repo"
+    for name in ("kvmatrix", "suites", "compat"):
+        shutil.copytree(ROOT / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("noxfile.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, checkout / name)
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                         'torch = "2.13.0"\ntags = ["smoke"]\n')
+    (cell,) = load_pins(pins_file).cells
+    inputs = cell_inputs(requirements(cell), find_interpreter("3.11"), checkout)
+    assert inputs is not None, "uv could not resolve the pair"
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / f"{cell.id}.json").write_text(json.dumps({**ran_cell, "inputs": inputs,
+                                                         "finished_at": "2026-11-30T21:00:00Z"}))
+
+    def nox(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "nox", "-s", *args], cwd=checkout, capture_output=True,
+                              text=True, env={**os.environ, "KVCC_PINS": str(pins_file)})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout + proc.stderr
+
+    nox("publish", "--", "--results", str(earlier), "--reports", "build/smoke", "--cells", cell.id)
+    assert "reused the result" in nox("smoke")
+    assert "nothing new to publish" in nox("smoke")
