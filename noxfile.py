@@ -9,6 +9,7 @@ The host side never imports torch.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.run.interpreters import find_interpreter  # noqa: E402
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
+from kvmatrix.run.reuse import inputs_with, reuse_or_run  # noqa: E402
 from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
 from kvmatrix.settings import setting  # noqa: E402
 
@@ -123,11 +125,16 @@ def _publish_failed(session: nox.Session, exc: Exception) -> None:
 
 
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
-    for stale in cells:
-        (results / f"{stale.id}.json").unlink(missing_ok=True)
+    """Run the cells whose inputs changed (every one with `--fresh` among the posargs), reuse the previous
+    result of the others (kvmatrix.run.reuse), then publish them all into `reports`."""
+    interpreter = functools.cache(lambda pin: find_interpreter(PINS.python_for(pin)))
+    decisions = reuse_or_run(cells, inputs_with(interpreter, ROOT), results, reports, "--fresh" in session.posargs)
+    for decision in decisions:
+        session.log(decision.line)
+    running = [decision.cell for decision in decisions if decision.run]
     previous = REPORTS / "matrix.json"
-    write_plan(results, [pin.id for pin in cells], json.loads(previous.read_text()) if previous.exists() else None)
-    for pin in cells:
+    write_plan(results, [pin.id for pin in running], json.loads(previous.read_text()) if previous.exists() else None)
+    for pin in running:
         session.notify(f"cell({pin.id})", posargs=["--results", str(results)])
     ids = ",".join(pin.id for pin in cells)
     session.notify("publish", posargs=["--results", str(results), "--reports", str(reports), "--cells", ids])
@@ -135,16 +142,19 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> Non
 
 @nox.session(python=False)
 def matrix(session: nox.Session) -> None:
-    """The main job: run every pinned cell, then publish the reports in reports/.
+    """The main job: run every pinned cell whose inputs changed, then publish the reports in reports/.
 
-    `-- --results DIR --reports DIR` for a run that must not touch the committed reports."""
+    `-- --results DIR --reports DIR` for a run that must not touch the committed reports; `-- --fresh` runs
+    every cell, whatever its previous result (docs/incremental.md)."""
     _run_cells(session, PINS.cells, _option(session, "--results", RESULTS), _option(session, "--reports", REPORTS))
 
 
 @nox.session(python=False)
 def smoke(session: nox.Session) -> None:
-    """The smoke cells (one list-based, one layer-based) end to end, published into build/smoke."""
-    _run_cells(session, SMOKE, ROOT / "build" / "smoke" / "cells", ROOT / "build" / "smoke")
+    """The smoke cells (one list-based, one layer-based) end to end, published into build/smoke; a cell whose
+    inputs are unchanged is reused (`-- --fresh` runs both). The results go to build/smoke-cells, never to
+    build/smoke/cells, which holds the published detail files."""
+    _run_cells(session, SMOKE, ROOT / "build" / "smoke-cells", ROOT / "build" / "smoke")
 
 
 @nox.session(python=PINS.python, tags=["tests"])

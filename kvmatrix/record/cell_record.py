@@ -24,11 +24,14 @@ def repro_command(cell: Cell) -> str:
 
 
 def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: dict[str, Any],
-                 duration_s: float, suites: list[str]) -> dict[str, Any]:
+                 duration_s: float, suites: list[str], inputs: dict[str, Any] | None = None,
+                 finished_at: str | None = None) -> dict[str, Any]:
     """Assemble the cell's full record (docs/matrix-schema.md, "Cell record"), its `suites` summarised
     with the columns `suites`, every absolute path in it rewritten (kvmatrix.record.paths); a `with` test that
     fails where its `without` twin passes gets cause `compat` and is listed in `compat_regressions`; its
-    `torch_build` (`cpu`, `cuda 12.4`, ...) is read from the installed set `frozen`."""
+    `torch_build` (`cpu`, `cuda 12.4`, ...) is read from the installed set `frozen`. `inputs`
+    (kvmatrix.run.inputs; None: unknown) and `finished_at` (UTC, ISO 8601) identify the run; a record built
+    here is never a reused one (`reused_from` null, kvmatrix.run.reuse)."""
     status = outcome.status
     if status == RAN and not any(run.get("tests") for run in runs.values()):
         status = ERROR
@@ -53,6 +56,9 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "repro": repro_command(cell),
         "install_duration_s": outcome.duration_s,
         "duration_s": round(duration_s, 2),
+        "inputs": inputs,
+        "finished_at": finished_at,
+        "reused_from": None,
     })
 
 

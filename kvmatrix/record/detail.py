@@ -18,9 +18,9 @@ DETAIL_FOLDER = "cells"
 KEY_SEPARATOR = "::"
 SUMMARY_ONLY = ("tests", "detail")
 """Summary keys derived by `split`, not part of a full record."""
-DETAIL_ONLY = ("freeze", "torch_build", "runs")
-"""The record's keys that go to the detail file only; `torch_build` is absent from records (and details)
-written before it existed."""
+DETAIL_ONLY = ("freeze", "torch_build", "runs", "inputs", "finished_at", "reused_from")
+"""The record's keys that go to the detail file only; `torch_build`, `inputs`, `finished_at` and
+`reused_from` are absent from records (and details) written before they existed."""
 
 
 def detail_link(cell_id: str) -> str:
@@ -60,8 +60,8 @@ def records_by_key(detail: dict[str, Any], mode: str) -> dict[str, dict[str, Any
 
 def split(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record. The summary has CELL_KEYS in order (a key the record lacks
-    stays absent, for the schema check to report); the detail is `{"schema_version", "id", "freeze",
-    "torch_build", "runs"}` (`torch_build` only where the record has it)."""
+    stays absent, for the schema check to report); the detail is `{"schema_version", "id"}` and the
+    record's DETAIL_ONLY keys (those it has)."""
     derived = {**record, "tests": compact_table(record["runs"]), "detail": detail_link(record["id"])}
     summary = {key: derived[key] for key in CELL_KEYS if key in derived}
     detail = {"schema_version": SCHEMA_VERSION, "id": record["id"],

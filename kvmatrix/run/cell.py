@@ -6,6 +6,7 @@ Needs no torch: everything torch-related runs in subprocesses inside the cell's 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from kvmatrix.plan.pins import Cell
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.verdicts import RAN
+from kvmatrix.run.inputs import cell_inputs
 from kvmatrix.run.install import freeze, install
 from kvmatrix.run.pytest_run import rerun_modes, run_modes
 
@@ -32,10 +34,12 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
     """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), re-run what did not pass
     (rerun_modes; KVCC_RERUNS=0 skips it), write `results_dir/<cell id>.json`; never raises for a verdict.
     `selection` runs only those suite tests (see run_suites); `constraints` (a constraints file) installs
-    every package at the version it pins, to replay a recorded run."""
+    every package at the version it pins, to replay a recorded run. The record carries the cell's inputs
+    (kvmatrix.run.inputs, found before installing) and when the run finished."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
+    inputs = cell_inputs(requirements(cell), python, repo_root, constraints=constraints, selection=selection)
     outcome = install(python, requirements(cell), constraints=constraints)
     runs: dict[str, Any] = {}
     frozen: list[str] = []
@@ -43,6 +47,7 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
         frozen = freeze(python)
         runs = run_modes(python, repo_root, work_dir, selection=selection)
         rerun_modes(python, repo_root, runs, work_dir)
-    record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root))
+    record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root),
+                          inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record

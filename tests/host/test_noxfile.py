@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ import pytest
 from index_server import NOT_FOUND, serve_index
 
 from kvmatrix.plan.pins import load_pins
+from kvmatrix.run.cell import requirements
+from kvmatrix.run.inputs import cell_inputs
+from kvmatrix.run.interpreters import find_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,3 +136,59 @@ def test_every_pinned_cell_is_a_session() -> None:
     assert proc.returncode == 0, proc.stderr
     for cell in load_pins(ROOT / "pins.toml").cells:
         assert f"cell({cell.id})" in proc.stdout
+
+
+def test_nox_matrix_reuses_an_unchanged_cell_without_starting_its_session(
+    tmp_path: Path, ran_cell: dict[str, Any]
+) -> None:
+    """The real key (uv compiles the pair; warm cache) of a one-cell pins file matches the result left in
+    the results folder: matrix reuses it, starts no cell session, and publishes it marked."""
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\ntorch = "2.13.0"\n')
+    (cell,) = load_pins(pins_file).cells
+    inputs = cell_inputs(requirements(cell), find_interpreter("3.11"), ROOT)
+    assert inputs is not None, "uv could not resolve the pair"
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    results.mkdir()
+    finished = "2026-11-30T21:00:00Z"
+    (results / f"{cell.id}.json").write_text(json.dumps({**ran_cell, "inputs": inputs, "finished_at": finished}))
+    proc = nox_session("matrix", "--", "--results", str(results), "--reports", str(reports),
+                       KVCC_PINS=str(pins_file))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert f"{cell.id}: reused the result of the run finished at {finished}" in output
+    assert "Running session cell(" not in output
+    detail = json.loads((reports / "cells" / f"{cell.id}.json").read_text())
+    assert detail["reused_from"] == finished and detail["inputs"] == inputs
+
+
+def test_smoke_run_twice_with_its_cells_unchanged_publishes_and_then_has_nothing_new(
+    tmp_path: Path, ran_cell: dict[str, Any]
+) -> None:
+    """The smoke results must not be the smoke reports' detail files: reusing a cell wrote its full record
+    over its published detail file, and the publish that followed refused the folder."""
+    checkout = tmp_path / "repo"
+    for name in ("kvmatrix", "suites", "compat"):
+        shutil.copytree(ROOT / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("noxfile.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, checkout / name)
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                         'torch = "2.13.0"\ntags = ["smoke"]\n')
+    (cell,) = load_pins(pins_file).cells
+    inputs = cell_inputs(requirements(cell), find_interpreter("3.11"), checkout)
+    assert inputs is not None, "uv could not resolve the pair"
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / f"{cell.id}.json").write_text(json.dumps({**ran_cell, "inputs": inputs,
+                                                         "finished_at": "2026-11-30T21:00:00Z"}))
+
+    def nox(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "nox", "-s", *args], cwd=checkout, capture_output=True,
+                              text=True, env={**os.environ, "KVCC_PINS": str(pins_file)})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout + proc.stderr
+
+    nox("publish", "--", "--results", str(earlier), "--reports", "build/smoke", "--cells", cell.id)
+    assert "reused the result" in nox("smoke")
+    assert "nothing new to publish" in nox("smoke")

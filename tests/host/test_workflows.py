@@ -170,6 +170,28 @@ def test_matrix_workflow_runs_each_planned_cell_with_cpu_wheels_and_the_uv_cache
     assert download == {"pattern": "cell-*", "path": "build/cells", "merge-multiple": True}
 
 
+def test_a_matrix_cell_with_unchanged_inputs_is_reused_from_a_cache_only_the_cell_job_touches() -> None:
+    flow = workflow("matrix.yml")
+    steps = flow["jobs"]["cell"]["steps"]
+    key = "cell-${{ matrix.cell }}-${{ steps.inputs.outputs.key }}"
+    record = "build/cells/${{ matrix.cell }}.json"
+    restore = step(flow, "cell", "uses", "actions/cache/restore")
+    save = step(flow, "cell", "uses", "actions/cache/save")
+    assert restore["with"] == save["with"] == {"path": record, "key": key}
+    assert "inputs_cli key" in step(flow, "cell", "id", "inputs")["run"]
+    assert "inputs_cli reuse" in step(flow, "cell", "id", "reuse")["run"]
+    assert step(flow, "cell", "run", "nox -s")["if"] == "${{ steps.reuse.outputs.reused != 'true' }}"
+    assert save["if"] == "${{ steps.cacheable.outputs.save == 'true' }}"
+    order = [s.get("id") or s.get("uses", "").split("@")[0] or s.get("run") for s in steps]
+    assert order.index("inputs") < order.index("actions/cache/restore") < order.index("reuse")
+    assert order.index("reuse") < order.index("cacheable") < order.index("actions/cache/save")
+    for path in FILES:  # no job that may write (publish) restores or saves a cache of its own
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            uses = [s.get("uses", "") for s in job.get("steps", [])]
+            if job.get("permissions"):
+                assert not [u for u in uses if u.startswith("actions/cache")], f"{path.name}: {name}"
+
+
 def test_the_schedule_runs_both_matrices_and_dispatch_picks_one() -> None:
     flow = workflow("matrix.yml")
     choice = triggers(flow)["workflow_dispatch"]["inputs"]["pins"]

@@ -1,0 +1,62 @@
+"""The workflow's entry point to a cell's inputs: the key, the reuse and the cacheable check of one cell,
+with the exit statuses the cell job's steps branch on."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kvmatrix.run.inputs_cli import main
+
+CELL_ID = "tf4.57.6-torch2.13.0"
+
+
+@pytest.fixture
+def pinned(pins_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KVCC_PINS names the three-cell pins file, whose second cell is CELL_ID."""
+    monkeypatch.setenv("KVCC_PINS", str(pins_file))
+    return pins_file
+
+
+def test_a_cell_the_pins_file_lacks_is_status_2(pinned: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["key", "tf9.9.9-torch9.9.9"]) == 2
+    assert "no cell with id tf9.9.9-torch9.9.9" in capsys.readouterr().err
+
+
+def test_unknown_inputs_print_unknown_with_status_1(
+    pinned: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["key", CELL_ID, "--python", str(tmp_path / "no-python")]) == 1
+    assert capsys.readouterr().out.strip() == "unknown"
+
+
+def test_reuse_with_unknown_inputs_runs_the_cell_and_removes_the_restored_result(
+    pinned: Path, tmp_path: Path, ran_cell: dict[str, Any], capsys: pytest.CaptureFixture
+) -> None:
+    results = tmp_path / "cells"
+    results.mkdir()
+    (results / f"{CELL_ID}.json").write_text(json.dumps(ran_cell))
+    status = main(["reuse", CELL_ID, "--results", str(results), "--reports", str(tmp_path / "reports"),
+                   "--python", str(tmp_path / "no-python")])
+    assert status == 1
+    assert "cannot be told" in capsys.readouterr().out
+    assert not (results / f"{CELL_ID}.json").exists()
+
+
+def test_a_result_is_not_cacheable_when_the_inputs_cannot_be_told(
+    pinned: Path, tmp_path: Path, ran_cell: dict[str, Any]
+) -> None:
+    (tmp_path / f"{CELL_ID}.json").write_text(json.dumps(ran_cell))
+    assert main(["cacheable", CELL_ID, "--results", str(tmp_path), "--python", str(tmp_path / "no-python")]) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
+def test_the_key_of_a_real_pinned_cell_is_a_sha256(pinned: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["key", CELL_ID]) == 0
+    assert re.fullmatch(r"[0-9a-f]{64}", capsys.readouterr().out.strip())
