@@ -10,15 +10,19 @@ it to a block with `registered()`:
     with compat.registered():
         program = torch.export.export(step, (ids, cache, position))
 
+`use_export_mask(model)` switches a model to the vmap-free attention mask that transformers' own export
+wrappers use, where the installed release has one (compat.export_mask), and says what it did.
+
 Distributed as `kv-cache-compat`. The import name `compat` is generic (a user's own `compat.py` earlier on
 sys.path would shadow it), so `compat.__distribution__` says whose it is; the suites refuse to run when it
 is not "kv-cache-compat".
 """
 
+from .export_mask import MaskSwitch, use_export_mask
 from .registry import ClassReport, register, registered, registration_report, unregister
 
 __version__ = "0.2.0"
 __distribution__ = "kv-cache-compat"
 
-__all__ = ["ClassReport", "__distribution__", "__version__", "register", "registered", "registration_report",
-           "unregister"]
+__all__ = ["ClassReport", "MaskSwitch", "__distribution__", "__version__", "register", "registered",
+           "registration_report", "unregister", "use_export_mask"]
