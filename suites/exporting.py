@@ -6,13 +6,16 @@ import io
 import time
 from typing import Any
 
+import pytest
 import torch
 from torch.utils import _pytree as pytree
 
+import compat
 from suites.attribution import eager
-from suites.models import PROMPT_LEN, DecodeStep, NoCacheStep, clone, kv_tensors, prompt_ids
+from suites.models import PROMPT_LEN, DecodeStep, NoCacheStep, clone, kv_tensors, prompt_ids, tiny_llama
 
 CACHE_KINDS = ["DynamicCache", "StaticCache"]
+VMAP_FREE = "vmap-free"
 
 
 def shapes_for(tree: Any, leaf_shape: Any) -> Any:
@@ -34,9 +37,23 @@ def all_static(tree: Any) -> Any:
     return shapes_for(tree, lambda _: None)
 
 
-def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dynamic: bool, record=None):
-    """Export DecodeStep; with `dynamic`, the number of new tokens is a `Dim` (cache shapes stay static).
-    `record` (pytest's record_property) receives the export time as `export_s`."""
+def model_with_mask(mask: str) -> torch.nn.Module:
+    """A fresh tiny Llama on the `default` mask of its release, or on the `vmap-free` one that transformers'
+    export wrappers switch to (through `compat.use_export_mask`); `n/a` (a skip) where the release has no
+    such switch, with the reason."""
+    model = tiny_llama()
+    if mask == VMAP_FREE:
+        switch = compat.use_export_mask(model)
+        if not switch.available:
+            pytest.skip(f"n/a: {switch.detail}")
+    return model
+
+
+def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dynamic: bool, record=None,
+                       step: type[torch.nn.Module] = DecodeStep):
+    """Export `step` (DecodeStep or a subclass) of `model`; with `dynamic`, the number of new tokens is a
+    `Dim` (cache shapes stay static). `record` (pytest's record_property) receives the export time as
+    `export_s`."""
     options = {}
     if dynamic:
         new_tokens = torch.export.Dim("new_tokens", min=2, max=8)
@@ -47,7 +64,7 @@ def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dy
         }
     start = time.perf_counter()
     with torch.no_grad():
-        program = torch.export.export(DecodeStep(model), (input_ids, cache, cache_position), strict=strict, **options)
+        program = torch.export.export(step(model), (input_ids, cache, cache_position), strict=strict, **options)
     if record is not None:
         record("export_s", round(time.perf_counter() - start, 3))
     return program
@@ -59,7 +76,8 @@ BAKED_IN = "the program ignores its cache input: its cache tensors were baked in
 def assert_matches_eager(run, reference, calls: list[tuple[Any, ...]]) -> None:
     """`run(*args)` gives the same (logits, returned cache) as the eager `reference(*args)` for every argument
     tuple of `calls`, each holding one cache (copied per call): the export example's first, then ones filled
-    from other prompts. A program whose answer does not move when its cache does, while eager's does,
+    from other prompts. The returned cache may be a cache object or its key and value tensors as a tuple
+    (FlatOutputsStep). A program whose answer does not move when its cache does, while eager's does,
     baked the cache in: that is said by name."""
     results = []
     for args in calls:
@@ -75,10 +93,14 @@ def assert_matches_eager(run, reference, calls: list[tuple[Any, ...]]) -> None:
     for logits, out_cache, eager_logits, eager_cache in results:
         torch.testing.assert_close(logits, eager_logits)
         assert type(out_cache) is type(eager_cache), f"returned {type(out_cache).__name__}"
-        expected, actual = kv_tensors(eager_cache), kv_tensors(out_cache)
+        expected, actual = _returned_tensors(eager_cache), _returned_tensors(out_cache)
         assert len(actual) == len(expected) > 0
         for got, want in zip(actual, expected, strict=True):
             torch.testing.assert_close(got, want)
+
+
+def _returned_tensors(returned: Any) -> list[torch.Tensor]:
+    return list(returned) if isinstance(returned, tuple) else kv_tensors(returned)
 
 
 def check_export_without_cache(model, strict: bool | None, dynamic: bool = False, save_and_load: bool = False,

@@ -115,6 +115,16 @@ class DecodeStep(torch.nn.Module):
         return out.logits, out.past_key_values
 
 
+class FlatOutputsStep(DecodeStep):
+    """The decode step returning what export wrappers return instead of a cache object: the logits and the
+    updated cache's key and value tensors (k0, v0, k1, v1, ...) as a plain tuple, so no cache object crosses
+    the program's outputs (its input is still the cache)."""
+
+    def forward(self, input_ids: torch.Tensor, cache: Any, cache_position: torch.Tensor) -> tuple[Any, Any]:
+        logits, updated = super().forward(input_ids, cache, cache_position)
+        return logits, tuple(kv_tensors(updated))
+
+
 class NoCacheStep(torch.nn.Module):
     """The same model with no cache at all: input_ids -> logits (`use_cache=False`), the attribution
     ladder's cache-free rung (suites.attribution)."""

@@ -1,5 +1,10 @@
 """torch.export of a tiny Llama decode step that takes and returns a KV cache.
 
+The export paths exporters really take are named variants of the static-shape export: `mask` (`default`,
+or the `vmap-free` sdpa mask transformers' export wrappers switch to, via `compat.use_export_mask`; `n/a`
+where the release has no such switch) and `outputs` (the `cache` object returned, or its key and value
+tensors returned `flat`, as export wrappers return them), one choice at a time away from the default.
+
 Every test exports for real, runs the exported program and compares it with eager, the returned cache
 included, on the export example's cache and on a cache filled from another prompt (a program that baked
 its cache in fails by name): an export that succeeds and then crashes or drifts at inference is a failure
@@ -14,15 +19,19 @@ import torch
 from suites.attribution import eager, no_cache_probe
 from suites.exporting import (
     CACHE_KINDS,
+    VMAP_FREE,
     assert_matches_eager,
+    check_export_without_cache,
     export_decode_step,
     export_without_cache,
+    model_with_mask,
     new_tokens,
 )
 from suites.models import (
     OTHER_PROMPT_SEED,
     PROMPT_LEN,
     DecodeStep,
+    FlatOutputsStep,
     clone,
     kv_tensors,
     prefilled,
@@ -47,6 +56,34 @@ def test_decode_step_exports_and_matches_eager(model, kind: str, mode: str, shap
     if shapes == "dynamic":
         other_ids, other_position = new_tokens(3, seed=3)
         assert_matches_eager(program.module(), DecodeStep(model), [(other_ids, cache, other_position), (other_ids, other, other_position)])
+
+
+PATH_VARIANTS = [(VMAP_FREE, "cache"), ("default", "flat")]
+"""(mask, outputs) of the export paths tested besides the default ("default", "cache") that
+test_decode_step_exports_and_matches_eager covers: one choice changed at a time, so a failure names it."""
+STEPS = {"cache": DecodeStep, "flat": FlatOutputsStep}
+
+
+def export_path_without_cache(mode: str, mask: str) -> None:
+    """The no-cache probe of an export path: the same mask, no cache (there are no cache outputs to vary)."""
+    check_export_without_cache(model_with_mask(mask), strict=mode == "strict")
+
+
+@no_cache_probe(export_path_without_cache)
+@pytest.mark.parametrize(("mask", "outputs"), PATH_VARIANTS, ids=[f"{m}-{o}" for m, o in PATH_VARIANTS])
+@pytest.mark.parametrize("mode", ["strict", "non-strict"])
+@pytest.mark.parametrize("kind", CACHE_KINDS)
+def test_decode_step_export_path_matches_eager(kind: str, mode: str, mask: str, outputs: str,
+                                               record_property) -> None:
+    """A static-shape decode step exported on the path (mask, outputs) matches eager on the same path."""
+    model = model_with_mask(mask)
+    cache, other = prefilled(model, kind), prefilled(model, kind, seed=OTHER_PROMPT_SEED)
+    input_ids, cache_position = new_tokens(1, seed=2)
+    step = STEPS[outputs]
+    program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=mode == "strict",
+                                 dynamic=False, record=record_property, step=step)
+    assert_matches_eager(program.module(), step(model), [(input_ids, cache, cache_position),
+                                                          (input_ids, other, cache_position)])
 
 
 @no_cache_probe(export_without_cache)

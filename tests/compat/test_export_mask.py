@@ -12,7 +12,10 @@ SNAPSHOT = """
         found = {}
         for module, name in (("transformers.masking_utils", "ALL_MASK_ATTENTION_FUNCTIONS"),
                              ("transformers.modeling_utils", "ALL_ATTENTION_FUNCTIONS")):
-            registry = getattr(importlib.import_module(module), name, None)
+            try:
+                registry = getattr(importlib.import_module(module), name, None)
+            except ImportError:
+                registry = None
             found[name] = None if registry is None else {key: getattr(registry[key], "__qualname__", repr(registry[key]))
                                                         for key in registry}
         return found
