@@ -36,9 +36,24 @@ def _export(cache: str, strict: str, length: str) -> Use:
                "export", rf"test_decode_step_exports_and_matches_eager\[{cache}-{mode}-{length}\]")
 
 
+EXPORT_PATHS = {"vmap-free-cache": ("vmap-free-mask", "vmap-free mask (compat.use_export_mask)"),
+                "default-flat": ("flat-outputs", "key/value tensors returned flat")}
+"""The export path variants of suites/test_export.py (`<mask>-<outputs>` test id -> use key suffix, title
+suffix): each changes one choice away from the default path of the `export-*-static` uses, so the two rows
+side by side show what that choice changes."""
+
+
+def _export_path(cache: str, mode: str, variant: str) -> Use:
+    key, title = EXPORT_PATHS[variant]
+    return Use(f"export-{cache.lower()}-{mode}-static-{key}", f"torch.export {cache}, {mode}, static length, {title}",
+               "export", rf"test_decode_step_export_path_matches_eager\[{cache}-{mode}-{variant}\]")
+
+
 USES: tuple[Use, ...] = (
     *(_export(cache, strict, length) for cache in ("DynamicCache", "StaticCache")
       for strict in ("strict", "non-strict") for length in ("static", "dynamic")),
+    *(_export_path(cache, mode, variant) for variant in EXPORT_PATHS for cache in ("DynamicCache", "StaticCache")
+      for mode in ("strict", "non-strict")),
     Use("export-staticcache-fresh", "torch.export a fresh StaticCache's prefill, then decode", "export",
         r"test_fresh_static_cache_prefill_exports_then_decode_steps_follow_it\["),
     Use("wrapper-strict", "transformers' export wrapper, strict", "wrapper", r"test_transformers_export_route_.*-strict\]"),
