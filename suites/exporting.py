@@ -49,6 +49,14 @@ def model_with_mask(mask: str) -> torch.nn.Module:
     return model
 
 
+def vmap_calls(program: Any) -> list[str]:
+    """The calls into torch.vmap's machinery (`_vmap_increment_nesting` ...) left in an exported program's
+    graph: what a vmap-built attention mask leaves behind, and the vmap-free mask must not."""
+    names = [getattr(node.target, "__name__", str(node.target)) for node in program.graph.nodes
+             if node.op == "call_function"]
+    return [name for name in names if "_vmap_" in name]
+
+
 def export_decode_step(model, cache, input_ids, cache_position, strict: bool, dynamic: bool, record=None,
                        step: type[torch.nn.Module] = DecodeStep):
     """Export `step` (DecodeStep or a subclass) of `model`; with `dynamic`, the number of new tokens is a

@@ -26,6 +26,7 @@ from suites.exporting import (
     export_without_cache,
     model_with_mask,
     new_tokens,
+    vmap_calls,
 )
 from suites.models import (
     OTHER_PROMPT_SEED,
@@ -75,13 +76,16 @@ def export_path_without_cache(mode: str, mask: str) -> None:
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_decode_step_export_path_matches_eager(kind: str, mode: str, mask: str, outputs: str,
                                                record_property) -> None:
-    """A static-shape decode step exported on the path (mask, outputs) matches eager on the same path."""
+    """A static-shape decode step exported on the path (mask, outputs) matches eager on the same path; the
+    vmap-free mask leaves no vmap call in the program (the switch reached it)."""
     model = model_with_mask(mask)
     cache, other = prefilled(model, kind), prefilled(model, kind, seed=OTHER_PROMPT_SEED)
     input_ids, cache_position = new_tokens(1, seed=2)
     step = STEPS[outputs]
     program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=mode == "strict",
                                  dynamic=False, record=record_property, step=step)
+    if mask == VMAP_FREE:
+        assert vmap_calls(program) == [], "the vmap-free mask left vmap calls in the exported program"
     assert_matches_eager(program.module(), step(model), [(input_ids, cache, cache_position),
                                                           (input_ids, other, cache_position)])
 
