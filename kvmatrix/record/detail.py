@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kvmatrix.record.schema import CELL_KEYS, SCHEMA_VERSION
+from kvmatrix.record.schema import CELL_KEYS, OPTIONAL_CELL_KEYS, SCHEMA_VERSION
 from kvmatrix.record.verdicts import MODES
 
 DETAIL_FOLDER = "cells"
@@ -60,10 +60,10 @@ def records_by_key(detail: dict[str, Any], mode: str) -> dict[str, dict[str, Any
 
 def split(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record. The summary has CELL_KEYS in order (a key the record lacks
-    stays absent, for the schema check to report); the detail is `{"schema_version", "id"}` and the
+    stays absent, for the schema check to report), then the OPTIONAL_CELL_KEYS the record has; the detail is `{"schema_version", "id"}` and the
     record's DETAIL_ONLY keys (those it has)."""
     derived = {**record, "tests": compact_table(record["runs"]), "detail": detail_link(record["id"])}
-    summary = {key: derived[key] for key in CELL_KEYS if key in derived}
+    summary = {key: derived[key] for key in (*CELL_KEYS, *OPTIONAL_CELL_KEYS) if key in derived}
     detail = {"schema_version": SCHEMA_VERSION, "id": record["id"],
               **{key: record[key] for key in DETAIL_ONLY if key in record}}
     return summary, detail

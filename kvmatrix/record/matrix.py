@@ -13,7 +13,7 @@ from kvmatrix.plan.pins import Pins
 from kvmatrix.record.detail import DETAIL_FOLDER
 from kvmatrix.record.schema import CELL_KEYS, DETAIL_KEYS, SCHEMA_VERSION, TOP_LEVEL_KEYS
 from kvmatrix.record.upgrade import OLDER_VERSIONS, upgrade
-from kvmatrix.record.verdicts import CELL_STATUSES
+from kvmatrix.record.verdicts import CELL_STATUSES, INFRA, RAN
 
 
 class ReportError(ValueError):
@@ -144,13 +144,24 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _newest_verdicts(fresh: dict[str, Any] | None, kept: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The cell to publish for one pin: `fresh`, or `kept` marked with the attempt when `fresh` is `infra`
+    and `kept` ran."""
+    if fresh is not None and fresh["status"] == INFRA and kept is not None and kept["status"] == RAN:
+        return {**kept, "latest_attempt": {"status": INFRA, "reason": fresh.get("status_reason")}}
+    return fresh or kept
+
+
 def merge_cells(
     previous: list[dict[str, Any]], fresh: list[dict[str, Any]], pins: Pins
 ) -> list[dict[str, Any]]:
     """The cells of the next matrix, in pins order, from the `previous` matrix's cells and the `fresh` ones.
 
-    A fresh cell replaces the previous one with the same id; previous cells of pins not re-run are kept;
-    cells whose pins left the pins file are dropped; pins with neither get no cell. `note` and `tags` come
+    A fresh cell replaces the previous one with the same id, except that a fresh `infra` cell (the index or
+    the network failed, which proves nothing about the pair) does not replace a previous cell that ran: that
+    one is kept, with the failed attempt as its `latest_attempt` (`status`, `reason`), so no verdict is lost
+    and none is shown as fresher than it is. Previous cells of pins not re-run are kept; cells whose pins
+    left the pins file are dropped; pins with neither get no cell. `note` and `tags` come
     from `pins`. A fresh cell not in `pins`, or two fresh cells with one id, raise ReportError.
     """
     pinned = {cell.id for cell in pins.cells}
@@ -164,7 +175,7 @@ def merge_cells(
     kept = {cell["id"]: cell for cell in previous}
     merged = []
     for pin in pins.cells:
-        cell = fresh_by_id.get(pin.id) or kept.get(pin.id)
+        cell = _newest_verdicts(fresh_by_id.get(pin.id), kept.get(pin.id))
         if cell is not None:
             merged.append({**cell, "note": pin.note, "tags": list(pin.tags)})
     return merged

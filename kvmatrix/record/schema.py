@@ -11,5 +11,9 @@ CELL_KEYS = (
     "install_duration_s", "duration_s", "detail",
 )
 """A cell of matrix.json, in the order it is written."""
+OPTIONAL_CELL_KEYS = ("latest_attempt",)
+"""Keys a cell of matrix.json has only in some cases, written after CELL_KEYS: `latest_attempt`, when the
+cell's latest run could not install it because of the index or network (`infra`) and the verdicts shown
+are those of its previous run (kvmatrix.record.matrix.merge_cells)."""
 DETAIL_KEYS = ("schema_version", "id", "freeze", "runs")
 """A detail file `cells/<cell id>.json`."""

@@ -97,11 +97,14 @@ def _row(cell: dict[str, Any], suites: list[str]) -> str:
     layout = cell["layout"] or NOT_RUN
     static_init = cell["static_layer_init"] or "—"
     pins = cell["pins"]
+    attempt = cell.get("latest_attempt")
+    stale = (f' <span class="stale-mark" title="{_attr(_stale_text(attempt))}">⚠ {escape(_stale_text(attempt))}</span>'
+             if attempt else "")
     head = (
         f'<tr id="cell-{_attr(cell["id"])}" class="pair" tabindex="0" data-cell="{_attr(cell["id"])}" '
         f'data-layout="{_attr(layout)}" data-torch="{_attr(pins["torch"])}" '
         f'data-transformers="{_attr(pins["transformers"])}">'
-        f'<th scope="row"><a href="#cell-{_attr(cell["id"])}">{escape(pins["transformers"])}</a></th>'
+        f'<th scope="row"><a href="#cell-{_attr(cell["id"])}">{escape(pins["transformers"])}</a>{stale}</th>'
         f'<td>{escape(pins["torch"])}</td><td class="layout">{escape(layout)}</td>'
         f'<td class="static-init">{escape(static_init)}</td>'
     )
@@ -205,6 +208,12 @@ def _cell_link(cell_id: str) -> str:
 
 def _transition(entry: dict[str, Any]) -> str:
     return f"{_chip(entry['before'] or 'none')} → {_chip(entry['after'])}"
+
+
+def _stale_text(attempt: dict[str, Any]) -> str:
+    """What a cell's `latest_attempt` means for the verdicts shown in its row."""
+    return (f"latest run not installed ({attempt['status']}: {attempt.get('reason') or 'no reason recorded'}); "
+            "verdicts from its previous run")
 
 
 def _changes(changes: dict[str, Any] | None) -> str:

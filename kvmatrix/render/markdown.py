@@ -176,10 +176,20 @@ def _table(matrix: dict[str, Any]) -> str:
         for suite in suites:
             columns.append(" / ".join(_verdict_with_passes(_mode_summary(cell, suite, mode)) for mode in MODES))
         lines.append("| " + " | ".join(columns) + " |")
+    lines += _stale_cells(matrix["cells"])
     if not matrix["cells"]:
         lines.append("")
         lines.append("No cell has run yet.")
     return "\n".join(lines)
+
+
+def _stale_cells(cells: list[dict[str, Any]]) -> list[str]:
+    """A note below the table for each cell whose latest run failed at install (`latest_attempt`): its row
+    shows the verdicts of its previous run."""
+    notes = [f"- ⚠️ {_code(cell['id'])}: its latest run could not be installed ({_label(attempt['status'])}: "
+             f"{_text(attempt.get('reason') or 'no reason recorded')}); the verdicts shown are from its previous run."
+             for cell in cells if (attempt := cell.get("latest_attempt"))]
+    return ["", *notes] if notes else []
 
 
 def _verdict_with_passes(summary: dict[str, Any]) -> str:

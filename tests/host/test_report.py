@@ -23,6 +23,7 @@ from kvmatrix.record.matrix import (
     merge_cells,
     new_matrix,
 )
+from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import main, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,6 +178,33 @@ def test_merge_keeps_other_cells_replaces_rerun_and_drops_removed_pins(
     assert merged[0]["status"] == "infra"
     assert merged[1]["runs"] == ran_cell["runs"]
     assert merged[1]["note"] == "layer-based on the newest torch" and merged[1]["tags"] == ["smoke"]
+
+
+def test_an_infra_run_keeps_the_previous_verdicts_marked_with_the_failed_attempt(
+    tmp_path: Path, pins: Pins, make_cell, ran_cell: dict
+) -> None:
+    infra = make_cell("4.57.6", "2.13.0", {}, status="infra", status_reason="the index answered HTTP 404")
+    merged = merge_cells([ran_cell], [infra], pins)
+    assert merged[0]["status"] == "ran" and merged[0]["runs"] == ran_cell["runs"]
+    assert merged[0]["latest_attempt"] == {"status": "infra", "reason": "the index answered HTTP 404"}
+    summary, detail = split(merged[0])
+    assert summary["latest_attempt"] == merged[0]["latest_attempt"]
+    matrix = new_matrix(pins, [summary], suites=["export", "roundtrip", "compile"])
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps(matrix))
+    assert load_matrix(path)["cells"][0]["latest_attempt"]["status"] == "infra"  # the schema allows it
+    table = section(render_markdown(matrix, {detail["id"]: detail}), "Matrix")
+    assert ("- ⚠️ `tf4.57.6-torch2.13.0`: its latest run could not be installed (🌐 infra: the index answered "
+            "HTTP 404); the verdicts shown are from its previous run.") in table
+    assert "verdicts from its previous run" in render_page(matrix, {detail["id"]: detail})
+    rerun = merge_cells(merged, [ran_cell], pins)[0]  # a run that installs clears the mark
+    assert "latest_attempt" not in rerun
+
+
+def test_a_cell_that_never_ran_takes_an_infra_result_as_it_is(pins: Pins, make_cell, uninstallable_cell) -> None:
+    infra = make_cell("4.46.3", "2.5.1", {}, status="infra", status_reason="index timed out")
+    merged = merge_cells([uninstallable_cell], [infra], pins)
+    assert merged[0]["status"] == "infra" and "latest_attempt" not in merged[0]
 
 
 def test_merge_without_previous_and_unknown_fresh(pins: Pins, make_cell, ran_cell: dict) -> None:

@@ -45,6 +45,10 @@
     const dl = el("dl");
     const add = (term, value) => dl.append(el("dt", {}, term), el("dd", {}, value));
     add("status", cell.status_reason ? el("span", {}, chip(cell.status), " ", cell.status_reason) : chip(cell.status));
+    if (cell.latest_attempt) {
+      add("latest attempt", el("span", {}, chip(cell.latest_attempt.status), " ",
+        (cell.latest_attempt.reason || "no reason recorded") + "; the verdicts shown are from the previous run"));
+    }
     add("pins", "transformers " + cell.pins.transformers + ", torch " + cell.pins.torch);
     if (cell.note) add("note", cell.note);
     add("layout", cell.layout || "not run");
