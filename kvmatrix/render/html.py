@@ -46,8 +46,10 @@ def page_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> dic
 
 def page_detail(detail: dict[str, Any]) -> dict[str, Any]:
     """The part of a cell's detail that its details dialog shows: each run's `exit_code` and `duration_s`,
-    the `freeze` list, and per mode and compact-table key the `text` (error or reason; a flaky test's rate)
-    of every test that did not pass, with its `cause_detail` and `reruns` where it has them."""
+    the `freeze` list, when the cell's verdicts ran (`finished_at`) and whether this publish reused them
+    from that run (`reused_from`, kvmatrix.run.reuse), and per mode and compact-table key the `text` (error
+    or reason; a flaky test's rate) of every test that did not pass, with its `cause_detail` and `reruns`
+    where it has them."""
     messages: dict[str, dict[str, dict[str, Any]]] = {}
     for mode, run in detail["runs"].items():
         for test in run.get("tests", []):
@@ -57,6 +59,8 @@ def page_detail(detail: dict[str, Any]) -> dict[str, Any]:
         "runs": {mode: {"exit_code": run.get("exit_code"), "duration_s": run.get("duration_s")}
                  for mode, run in detail["runs"].items()},
         "freeze": detail["freeze"],
+        "finished_at": detail.get("finished_at"),
+        "reused_from": detail.get("reused_from"),
         "messages": messages,
     }
 

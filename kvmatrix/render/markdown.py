@@ -67,7 +67,7 @@ def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) 
         by_use_markdown(matrix),
         _compat_regressions(matrix),
         _legend(),
-        _table(matrix),
+        _table(matrix) + _reused(details),
         *([_changes(matrix["changes"])] if "changes" in matrix else []),
         _registration_adds(matrix),
         render_metrics(matrix),
@@ -181,6 +181,14 @@ def _table(matrix: dict[str, Any]) -> str:
         lines.append("")
         lines.append("No cell has run yet.")
     return "\n".join(lines)
+
+
+def _reused(details: dict[str, dict[str, Any]]) -> str:
+    """A note below the table naming the cells whose results this publish reused from an earlier run, whose
+    inputs were unchanged (kvmatrix.run.reuse), with the time that run finished."""
+    reused = [f"- ♻️ {_code(cell_id)}: reused from the run that finished at {_text(detail['reused_from'])} "
+              "(its inputs have not changed since)" for cell_id, detail in details.items() if detail.get("reused_from")]
+    return "\n\n" + "\n".join(reused) if reused else ""
 
 
 def _stale_cells(cells: list[dict[str, Any]]) -> list[str]:

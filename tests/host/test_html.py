@@ -89,7 +89,8 @@ def test_the_page_embeds_the_matrix_without_changes_and_only_the_messages_of_tes
         },
     }
     assert "a long pytest log" not in json.dumps(data)
-    assert data["details"]["tf4.46.3-torch2.5.1"] == {"runs": {}, "freeze": [], "messages": {}}
+    assert data["details"]["tf4.46.3-torch2.5.1"] == {"runs": {}, "freeze": [], "finished_at": None,
+                                                          "reused_from": None, "messages": {}}
 
 
 def test_a_flaky_tests_message_is_its_rate_with_its_cause_detail_and_reruns() -> None:

@@ -23,7 +23,7 @@ from kvmatrix.record.matrix import (
     merge_cells,
     new_matrix,
 )
-from kvmatrix.render.html import render_page
+from kvmatrix.render.html import page_detail, render_page
 from kvmatrix.render.markdown import main, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -418,3 +418,16 @@ def test_cli_reports_a_bad_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["render", str(tmp_path / "absent.json"), str(tmp_path / "matrix.md")]) == 2
     assert "absent.json: matrix file not found" in capsys.readouterr().err
     assert not (tmp_path / "matrix.md").exists()
+
+
+def test_a_reused_result_is_named_with_the_run_it_came_from(pins: Pins, ran_cell: dict) -> None:
+    summary, detail = split({**ran_cell, "finished_at": "2026-11-30T22:14:05Z",
+                             "reused_from": "2026-11-29T08:00:00Z"})
+    matrix = new_matrix(pins, [summary], suites=["export", "roundtrip", "compile"])
+    details = {detail["id"]: detail}
+    assert ("- ♻️ `tf4.57.6-torch2.13.0`: reused from the run that finished at 2026-11-29T08:00:00Z (its inputs "
+            "have not changed since)") in render_markdown(matrix, details)
+    assert page_detail(detail)["reused_from"] == "2026-11-29T08:00:00Z"
+    fresh_summary, fresh_detail = split({**ran_cell, "finished_at": "2026-11-30T22:14:05Z", "reused_from": None})
+    fresh = new_matrix(pins, [fresh_summary], suites=["export", "roundtrip", "compile"])
+    assert "♻️" not in render_markdown(fresh, {fresh_detail["id"]: fresh_detail})

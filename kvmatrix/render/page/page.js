@@ -45,6 +45,12 @@
     const dl = el("dl");
     const add = (term, value) => dl.append(el("dt", {}, term), el("dd", {}, value));
     add("status", cell.status_reason ? el("span", {}, chip(cell.status), " ", cell.status_reason) : chip(cell.status));
+    const detail = details[cell.id];
+    if (detail.reused_from) {
+      add("ran", detail.reused_from + " (reused: its inputs have not changed since; docs/incremental.md)");
+    } else if (detail.finished_at) {
+      add("ran", detail.finished_at);
+    }
     if (cell.latest_attempt) {
       add("latest attempt", el("span", {}, chip(cell.latest_attempt.status), " ",
         (cell.latest_attempt.reason || "no reason recorded") + "; the verdicts shown are from the previous run"));
