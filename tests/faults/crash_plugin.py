@@ -6,26 +6,21 @@ as `error` with its cause, and that every other cell is untouched. It does nothi
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import signal
 
 import pytest
 
+from tests.faults.installed_cell import cell_id
+
 _crashed = False
 
-
-def _cell_id() -> str:
-    def version(name: str) -> str:
-        return importlib.metadata.version(name).split("+")[0]
-
-    return f"tf{version('transformers')}-torch{version('torch')}"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     """Segfault in the first test this worker runs, in the chosen cell."""
     global _crashed
-    if not _crashed and os.environ.get("KVCC_CRASH_CELL") == _cell_id():
+    if not _crashed and os.environ.get("KVCC_CRASH_CELL") == cell_id():
         _crashed = True
         os.kill(os.getpid(), signal.SIGSEGV)

@@ -7,22 +7,16 @@ and that no other cell is touched. It does nothing anywhere else.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 
 import pytest
 
-
-def _cell_id() -> str:
-    def version(name: str) -> str:
-        return importlib.metadata.version(name).split("+")[0]
-
-    return f"tf{version('transformers')}-torch{version('torch')}"
+from tests.faults.installed_cell import cell_id
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     """Hang in C in the chosen test of the chosen cell."""
     target = os.environ.get("KVCC_HANG_TEST")
-    if target and target in item.nodeid and os.environ.get("KVCC_HANG_CELL") == _cell_id():
+    if target and target in item.nodeid and os.environ.get("KVCC_HANG_CELL") == cell_id():
         assert sum(range(10**13))
