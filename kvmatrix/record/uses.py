@@ -3,7 +3,8 @@ pair, and do I need `compat.register()`?" A use is a set of suite tests (a table
 cell comes from those tests' verdicts in both registration modes of matrix.json's compact `tests` table.
 
 Answers, best first: `works` (every test of the use passes with transformers alone), `works with compat`
-(passes only after `compat.register()`), `flaky`, `setup fails` (the test's own eager step failed),
+(passes only after `compat.register()`), `works with the vmap-free mask` (an export on the default path that
+does not work while its twin on the vmap-free mask of `compat.use_export_mask` does), `flaky`, `setup fails` (the test's own eager step failed),
 `broken` (a test fails in both modes; the answer carries the cause and upstream issue of the first such
 test), `n/a` (the pair has no such feature or class), or the cell's status when it did not run.
 """
@@ -28,12 +29,16 @@ class Use:
     title: str
     suite: str
     tests: str
+    switch: str | None = None
+    """The key of the use that differs from this one only by the vmap-free mask, where there is one."""
 
 
 def _export(cache: str, strict: str, length: str) -> Use:
     mode = "strict" if strict == "strict" else "non-strict"
-    return Use(f"export-{cache.lower()}-{mode}-{length}", f"torch.export {cache}, {mode}, {length} length",
-               "export", rf"test_decode_step_exports_and_matches_eager\[{cache}-{mode}-{length}\]")
+    key = f"export-{cache.lower()}-{mode}-{length}"
+    return Use(key, f"torch.export {cache}, {mode}, {length} length",
+               "export", rf"test_decode_step_exports_and_matches_eager\[{cache}-{mode}-{length}\]",
+               switch=f"{key}-{EXPORT_PATHS[VMAP_FREE_PATH][0]}" if length == "static" else None)
 
 
 EXPORT_PATHS = {"vmap-free-cache": ("vmap-free-mask", "vmap-free mask (compat.use_export_mask)"),
@@ -41,6 +46,8 @@ EXPORT_PATHS = {"vmap-free-cache": ("vmap-free-mask", "vmap-free mask (compat.us
 """The export path variants of suites/test_export.py (`<mask>-<outputs>` test id -> use key suffix, title
 suffix): each changes one choice away from the default path of the `export-*-static` uses, so the two rows
 side by side show what that choice changes."""
+VMAP_FREE_PATH = "vmap-free-cache"
+"""The export path variant on the vmap-free mask (and the default cache outputs)."""
 
 
 def _export_path(cache: str, mode: str, variant: str) -> Use:
@@ -76,12 +83,15 @@ USES: tuple[Use, ...] = (
     Use("sliding-export", "sliding-window model decoding past its window, exported", "sliding",
         r"test_exported_sliding_step_decodes_past_the_window_like_eager\["),
 )
+BY_KEY = {use.key: use for use in USES}
+"""Each use by its key."""
 
 WORKS, WITH_COMPAT, BROKEN = "works", "works with compat", "broken"
+WITH_MASK = "works with the vmap-free mask"
 SETUP_FAILS = "setup fails"
-ANSWERS = (WORKS, WITH_COMPAT, FLAKY, SETUP_FAILS, BROKEN, NA)
+ANSWERS = (WORKS, WITH_COMPAT, WITH_MASK, FLAKY, SETUP_FAILS, BROKEN, NA)
 """The answers of a cell that ran, best first."""
-WORKING = (WORKS, WITH_COMPAT)
+WORKING = (WORKS, WITH_COMPAT, WITH_MASK)
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,18 @@ def covered_tests(use: Use, cell: dict[str, Any]) -> dict[str, dict[str, list[st
 
 
 def answer(use: Use, cell: dict[str, Any]) -> Answer:
-    """`use`'s answer in `cell` (a matrix.json cell summary)."""
+    """`use`'s answer in `cell` (a matrix.json cell summary); a use with a `switch` that does not work on
+    its own path but works on the vmap-free mask's answers `works with the vmap-free mask`."""
+    found = _own_answer(use, cell)
+    if found.answer not in WORKING and use.switch is not None:
+        switched = _own_answer(BY_KEY[use.switch], cell)
+        if switched.answer in (WORKS, WITH_COMPAT):
+            return Answer(WITH_MASK, tests=switched.tests)
+    return found
+
+
+def _own_answer(use: Use, cell: dict[str, Any]) -> Answer:
+    """`use`'s answer from its own tests alone."""
     if cell["status"] != RAN:
         return Answer(cell["status"])
     entries = [modes for modes in covered_tests(use, cell).values()
@@ -144,7 +165,8 @@ def recommended(use: Use, cells: list[dict[str, Any]]) -> dict[str, Any]:
     """The recommended pins for `use`: `plain`, the newest pair (by transformers, then torch) where it
     works with transformers alone; `with_compat`, the newest where it works only after
     `compat.register()` and is newer than `plain` (None when none is); `by_transformers`, for each
-    transformers release the torch versions where it works either way, with whether compat is needed."""
+    transformers release the torch versions where it works in any of the ways of WORKING, with whether
+    compat or the vmap-free mask is needed."""
     answers = [(cell, answer(use, cell)) for cell in cells]
     plain = [cell for cell, found in answers if found.answer == WORKS]
     compat = [cell for cell, found in answers if found.answer == WITH_COMPAT]
@@ -156,7 +178,8 @@ def recommended(use: Use, cells: list[dict[str, Any]]) -> dict[str, Any]:
     for cell, found in sorted(answers, key=lambda pair: _pair_key(pair[0])):
         if found.answer in WORKING:
             by_transformers.setdefault(cell["pins"]["transformers"], []).append(
-                {"torch": cell["pins"]["torch"], "needs_compat": found.answer == WITH_COMPAT})
+                {"torch": cell["pins"]["torch"], "needs_compat": found.answer == WITH_COMPAT,
+                 "needs_mask": found.answer == WITH_MASK})
     return {"plain": newest_plain["id"] if newest_plain else None,
             "with_compat": newest_compat["id"] if newest_compat else None,
             "by_transformers": by_transformers}

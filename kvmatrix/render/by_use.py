@@ -1,5 +1,5 @@
 """Render the by-use view (kvmatrix.record.uses): one row per use, one column per pair, each chip saying
-works / works with compat / flaky / setup fails / broken (cause, upstream issue) / n/a, and per use the
+works / works with compat / works with the vmap-free mask / flaky / setup fails / broken (cause, upstream issue) / n/a, and per use the
 recommended pins. The first thing in matrix.md, the README table and the page."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from kvmatrix.record.uses import (
     SETUP_FAILS,
     USES,
     WITH_COMPAT,
+    WITH_MASK,
     WORKS,
     Answer,
     Use,
@@ -23,6 +24,7 @@ from kvmatrix.record.verdicts import ERROR, FLAKY, INFRA, NA, NOT_INSTALLABLE
 LABELS = {
     WORKS: "✅ works",
     WITH_COMPAT: "🔧 with compat",
+    WITH_MASK: "🎭 with the vmap-free mask",
     FLAKY: "🎲 flaky",
     SETUP_FAILS: "🧰 setup fails",
     BROKEN: "❌ broken",
@@ -32,7 +34,8 @@ LABELS = {
     ERROR: "💥 error",
 }
 INTRO = ("Each row is something you may need to do; each chip says whether it works in that (transformers, "
-         "torch) pair: **works** (transformers alone), **with compat** (after `compat.register()`), **flaky**, "
+         "torch) pair: **works** (transformers alone), **with compat** (after `compat.register()`), **with the vmap-free mask** "
+         "(after `compat.use_export_mask(model)`, docs/mask.md), **flaky**, "
          "**setup fails** (the test's own eager step failed), **broken** (with its cause and upstream issue), "
          "**n/a** (no such feature in the pair). The suite grid below is the detail view.")
 
@@ -54,13 +57,15 @@ def _pins_line(use: Use, cells: list[dict[str, Any]]) -> str:
         parts.append(f"newest pair where it works with transformers alone: `{best['plain']}`")
     if best["with_compat"]:
         parts.append(f"newest with `compat.register()`: `{best['with_compat']}`")
-    if not parts:
+    if not best["by_transformers"]:
         return "no pair of this matrix"
     releases = "; ".join(
         f"tf{release}: torch " + ", ".join(entry["torch"] + ("+compat" if entry["needs_compat"] else "")
+                                            + ("+mask" if entry["needs_mask"] else "")
                                          for entry in working)
         for release, working in best["by_transformers"].items())
-    return "; ".join(parts) + f" (works in — {releases})"
+    where = f"works in — {releases}"
+    return "; ".join(parts) + f" ({where})" if parts else where
 
 
 def by_use_markdown(matrix: dict[str, Any], level: int = 2) -> str:

@@ -57,9 +57,10 @@ def test_the_recommended_pins_are_the_newest_plain_pair_and_a_newer_one_needing_
     assert best["plain"] == "tf4.53.3-torch2.13.0"
     assert best["with_compat"] == "tf4.57.6-torch2.10.0"
     assert best["by_transformers"] == {
-        "4.46.3": [{"torch": "2.5.1", "needs_compat": True}],
-        "4.53.3": [{"torch": "2.7.1", "needs_compat": False}, {"torch": "2.13.0", "needs_compat": False}],
-        "4.57.6": [{"torch": "2.10.0", "needs_compat": True}],
+        "4.46.3": [{"torch": "2.5.1", "needs_compat": True, "needs_mask": False}],
+        "4.53.3": [{"torch": "2.7.1", "needs_compat": False, "needs_mask": False},
+                   {"torch": "2.13.0", "needs_compat": False, "needs_mask": False}],
+        "4.57.6": [{"torch": "2.10.0", "needs_compat": True, "needs_mask": False}],
     }
     assert recommended(USE, [cell(needs, "4.46.3", "2.5.1"), cell(works, "4.57.6", "2.13.0")])["with_compat"] is None
 
@@ -77,10 +78,40 @@ def test_each_export_path_variant_is_a_use_answered_by_its_own_test_beside_the_d
     answers = {key: answer(by_key[key], cell(tests)).answer for key in (
         "export-staticcache-strict-static", "export-staticcache-strict-static-vmap-free-mask",
         "export-staticcache-strict-static-flat-outputs", "export-staticcache-non-strict-static-vmap-free-mask")}
-    assert answers == {"export-staticcache-strict-static": "broken",
+    assert answers == {"export-staticcache-strict-static": "works with the vmap-free mask",
                        "export-staticcache-strict-static-vmap-free-mask": "works with compat",
                        "export-staticcache-strict-static-flat-outputs": "n/a",
                        "export-staticcache-non-strict-static-vmap-free-mask": "n/a"}
+
+
+def test_the_default_path_keeps_its_own_answer_when_it_works_or_the_vmap_free_mask_does_not_help() -> None:
+    by_key = {use.key: use for use in USES}
+    default = "export::test_decode_step_exports_and_matches_eager[StaticCache-strict-static]"
+    switched = "export::test_decode_step_export_path_matches_eager[StaticCache-strict-vmap-free-cache]"
+    use = by_key["export-staticcache-strict-static"]
+    assert answer(use, cell({default: two(["pass"], ["fail", "cache"]), switched: two(["pass"], ["pass"])})).answer \
+        == "works with compat"  # the default path works: the mask is not needed
+    broken = answer(use, cell({default: two(["fail", "not-cache", "pytorch/pytorch#1"], ["fail", "not-cache"]),
+                               switched: two(["fail", "not-cache"], ["fail", "not-cache"])}))
+    assert (broken.answer, broken.cause, broken.upstream) == ("broken", "not-cache", "pytorch/pytorch#1")
+    assert answer(by_key["export-staticcache-strict-dynamic"], cell({
+        "export::test_decode_step_exports_and_matches_eager[StaticCache-strict-dynamic]": two(["fail"], ["fail"]),
+        switched: two(["pass"], ["pass"])})).answer == "broken"  # no vmap-free twin for dynamic lengths
+
+
+def test_a_pair_that_needs_the_vmap_free_mask_is_recommended_with_it_and_rendered_as_such() -> None:
+    by_key = {use.key: use for use in USES}
+    tests = {"export::test_decode_step_exports_and_matches_eager[StaticCache-strict-static]": two(["fail"], ["fail"]),
+             "export::test_decode_step_export_path_matches_eager[StaticCache-strict-vmap-free-cache]":
+                 two(["pass"], ["pass"])}
+    use = by_key["export-staticcache-strict-static"]
+    best = recommended(use, [cell(tests)])
+    assert best["plain"] is None and best["by_transformers"] == {
+        "4.57.6": [{"torch": "2.13.0", "needs_compat": False, "needs_mask": True}]}
+    matrix = {"cells": [cell(tests)], "suites": ["export"]}
+    text = by_use_markdown(matrix)
+    assert "🎭 with the vmap-free mask" in text and "tf4.57.6: torch 2.13.0+mask" in text
+    assert "u-works-with-the-vmap-free-mask" in by_use_html(matrix)
 
 
 def _new_suite_test(use: Use, cells: list[dict[str, Any]]) -> bool:
