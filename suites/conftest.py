@@ -55,3 +55,13 @@ def model():
     from suites.models import tiny_llama
 
     return tiny_llama()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_vmap_level():
+    """After each test, pop the vmap levels a failed export left open (suites.isolation), so that its
+    failure stays its own and the next tests run as they would alone."""
+    yield
+    from suites.isolation import release_leaked_vmap_levels
+
+    release_leaked_vmap_levels()

@@ -1,0 +1,24 @@
+"""A vmap level left open by a failed export is popped before the next test, which then runs as alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from suites.isolation import release_leaked_vmap_levels
+
+
+def test_a_leaked_vmap_level_breaks_random_calls_until_it_is_released() -> None:
+    torch._C._functorch._vmap_increment_nesting(1, "error")  # what a raising export inside vmap leaves
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        torch.randint(0, 5, (2,))
+    assert release_leaked_vmap_levels() == 1
+    assert torch.randint(0, 5, (2,)).shape == (2,)
+    assert release_leaked_vmap_levels() == 0
+
+
+def test_a_vmap_that_returned_leaves_no_level_to_release() -> None:
+    """Inside a vmapped function a level is open; once it returns, none is, and the release pops nothing."""
+    seen = []
+    torch.vmap(lambda x: seen.append(torch._C._functorch.maybe_current_level()) or x)(torch.ones(2))
+    assert seen == [1] and release_leaked_vmap_levels() == 0
