@@ -83,12 +83,15 @@ and StaticCache variants of one export) run it once per process."""
 def _run_probe(probe: Callable[..., Any], funcargs: dict[str, Any]) -> tuple[str, str]:
     import torch
 
+    from suites.isolation import release_leaked_vmap_levels
+
     wanted = inspect.signature(probe).parameters
     arguments = {name: value for name, value in funcargs.items() if name in wanted}
     identity = sorted((k, v if isinstance(v, (str, int, float, bool)) else id(v)) for k, v in arguments.items())
     key = (f"{probe.__module__}.{probe.__qualname__}", repr(identity))
     if key not in _PROBE_OUTCOMES:
         torch._dynamo.reset()
+        release_leaked_vmap_levels()  # the failed test may have left one open (suites.isolation)
         try:
             probe(**arguments)
             _PROBE_OUTCOMES[key] = ("cache", "without a cache the same tool on the same model passes")
@@ -97,6 +100,7 @@ def _run_probe(probe: Callable[..., Any], funcargs: dict[str, Any]) -> tuple[str
             _PROBE_OUTCOMES[key] = ("not-cache", _one_line(detail))
         finally:
             torch._dynamo.reset()
+            release_leaked_vmap_levels()
     return _PROBE_OUTCOMES[key]
 
 

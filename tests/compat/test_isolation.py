@@ -22,3 +22,14 @@ def test_a_vmap_that_returned_leaves_no_level_to_release() -> None:
     seen = []
     torch.vmap(lambda x: seen.append(torch._C._functorch.maybe_current_level()) or x)(torch.ones(2))
     assert seen == [1] and release_leaked_vmap_levels() == 0
+
+
+def test_a_failed_tests_leaked_vmap_level_does_not_fail_its_no_cache_probe() -> None:
+    from suites.attribution import _run_probe
+
+    def probe_drawing_random_numbers() -> None:
+        torch.randint(0, 5, (2,))
+
+    torch._C._functorch._vmap_increment_nesting(1, "error")  # left by the failed test's export
+    cause, detail = _run_probe(probe_drawing_random_numbers, {})
+    assert cause == "cache", detail
