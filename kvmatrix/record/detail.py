@@ -60,8 +60,8 @@ def records_by_key(detail: dict[str, Any], mode: str) -> dict[str, dict[str, Any
 
 def split(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record. The summary has CELL_KEYS in order (a key the record lacks
-    stays absent, for the schema check to report), then the OPTIONAL_CELL_KEYS the record has; the detail is `{"schema_version", "id"}` and the
-    record's DETAIL_ONLY keys (those it has)."""
+    stays absent, for the schema check to report), then the OPTIONAL_CELL_KEYS the record has; the detail
+    is `{"schema_version", "id"}` and the record's DETAIL_ONLY keys (those it has)."""
     derived = {**record, "tests": compact_table(record["runs"]), "detail": detail_link(record["id"])}
     summary = {key: derived[key] for key in (*CELL_KEYS, *OPTIONAL_CELL_KEYS) if key in derived}
     detail = {"schema_version": SCHEMA_VERSION, "id": record["id"],

@@ -4,9 +4,10 @@ cell comes from those tests' verdicts in both registration modes of matrix.json'
 
 Answers, best first: `works` (every test of the use passes with transformers alone), `works with compat`
 (passes only after `compat.register()`), `works with the vmap-free mask` (an export on the default path that
-does not work while its twin on the vmap-free mask of `compat.use_export_mask` does), `flaky`, `setup fails` (the test's own eager step failed),
-`broken` (a test fails in both modes; the answer carries the cause and upstream issue of the first such
-test), `n/a` (the pair has no such feature or class), or the cell's status when it did not run.
+does not work while its twin on the vmap-free mask of `compat.use_export_mask` does), `flaky`, `setup
+fails` (the test's own eager step failed), `broken` (a test fails in both modes; the answer carries the
+cause and upstream issue of the first such test), `n/a` (the pair has no such feature or class), or the
+cell's status when it did not run.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Render the by-use view (kvmatrix.record.uses): one row per use, one column per pair, each chip saying
-works / works with compat / works with the vmap-free mask / flaky / setup fails / broken (cause, upstream issue) / n/a, and per use the
-recommended pins. The first thing in matrix.md, the README table and the page."""
+works / works with compat / works with the vmap-free mask / flaky / setup fails / broken (cause, upstream
+issue) / n/a, and per use the recommended pins. The first thing in matrix.md, the README table and the page."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ LABELS = {
     ERROR: "💥 error",
 }
 INTRO = ("Each row is something you may need to do; each chip says whether it works in that (transformers, "
-         "torch) pair: **works** (transformers alone), **with compat** (after `compat.register()`), **with the vmap-free mask** "
-         "(after `compat.use_export_mask(model)`, docs/mask.md), **flaky**, "
+         "torch) pair: **works** (transformers alone), **with compat** (after `compat.register()`), "
+         "**with the vmap-free mask** (after `compat.use_export_mask(model)`, docs/mask.md), **flaky**, "
          "**setup fails** (the test's own eager step failed), **broken** (with its cause and upstream issue), "
          "**n/a** (no such feature in the pair). The suite grid below is the detail view.")
 

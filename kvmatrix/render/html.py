@@ -102,7 +102,8 @@ def _row(cell: dict[str, Any], suites: list[str]) -> str:
     static_init = cell["static_layer_init"] or "—"
     pins = cell["pins"]
     attempt = cell.get("latest_attempt")
-    stale = (f' <span class="stale-mark" title="{_attr(_stale_text(attempt))}">⚠ {escape(_stale_text(attempt))}</span>'
+    stale_text = _stale_text(attempt) if attempt else ""
+    stale = (f' <span class="stale-mark" title="{_attr(stale_text)}">⚠ {escape(stale_text)}</span>'
              if attempt else "")
     head = (
         f'<tr id="cell-{_attr(cell["id"])}" class="pair" tabindex="0" data-cell="{_attr(cell["id"])}" '
