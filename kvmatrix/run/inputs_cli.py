@@ -1,5 +1,7 @@
 """`python -m kvmatrix.run.inputs_cli`: a cell's inputs and the reuse of its previous result, one cell of
-the pins file (KVCC_PINS) at a time, for the workflow's cell jobs (docs/incremental.md).
+the pins file (KVCC_PINS) at a time, for the workflow's cell jobs (docs/incremental.md). `--resolved FILE` takes
+the cell from resolved pins (`python -m kvmatrix.plan.actions --resolved-out`) instead: the full grid's cell jobs
+(run-cells.yml), whose results are reused from `--reports reports/full`.
 
 - `key CELL_ID`: print the cell's inputs key (`--json`: the parts too); status 1 and `unknown` when the
   inputs cannot be found.
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell, PinsError, load_pins
+from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.matrix import ReportError
 from kvmatrix.run.interpreters import find_interpreter
@@ -30,6 +33,8 @@ from kvmatrix.settings import setting
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand (see the module docstring); status 2 for an unknown cell or a bad pins file."""
     parser = argparse.ArgumentParser(prog="python -m kvmatrix.run.inputs_cli", description=__doc__.splitlines()[0])
+    parser.add_argument("--resolved", type=Path, metavar="FILE",
+                        help="take the cell from resolved pins instead of the pins file (KVCC_PINS)")
     commands = parser.add_subparsers(dest="command", required=True)
     key = commands.add_parser("key", help="print the cell's inputs key")
     key.add_argument("--json", action="store_true", help="print the key and every part as JSON")
@@ -43,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument("--results", type=Path, required=True, help="the folder of the cell's result")
     args = parser.parse_args(argv)
     try:
-        pins = load_pins(setting("KVCC_PINS"))
+        pins = load_resolved(args.resolved) if args.resolved else load_pins(setting("KVCC_PINS"))
         (cell,) = pins.select([args.cell])
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.plan.resolved import write_resolved
 from kvmatrix.run.inputs_cli import main
 
 CELL_ID = "tf4.57.6-torch2.13.0"
@@ -32,6 +34,18 @@ def test_unknown_inputs_print_unknown_with_status_1(
     pinned: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     assert main(["key", CELL_ID, "--python", str(tmp_path / "no-python")]) == 1
+    assert capsys.readouterr().out.strip() == "unknown"
+
+
+def test_resolved_pins_name_the_cells_instead_of_the_pins_file(
+    pinned: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    grid_cell = Cell(transformers="5.25.0", torch="2.15.0")
+    resolved = tmp_path / "pins-full.json"
+    write_resolved(Pins(path=str(tmp_path / "pins-full.toml"), python="3.11", cells=(grid_cell,)), resolved)
+    assert main(["--resolved", str(resolved), "key", CELL_ID]) == 2  # a cell of the pins file, not of the grid
+    assert f"no cell with id {CELL_ID}" in capsys.readouterr().err
+    assert main(["--resolved", str(resolved), "key", grid_cell.id, "--python", str(tmp_path / "no-python")]) == 1
     assert capsys.readouterr().out.strip() == "unknown"
 
 

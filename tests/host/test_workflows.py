@@ -192,6 +192,26 @@ def test_a_matrix_cell_with_unchanged_inputs_is_reused_from_a_cache_only_the_cel
                 assert not [u for u in uses if u.startswith("actions/cache")], f"{path.name}: {name}"
 
 
+def test_a_full_grid_cell_with_unchanged_inputs_is_reused_from_its_cache_or_reports_full() -> None:
+    flow = workflow("run-cells.yml")
+    key = "${{ inputs.artifact-prefix }}-${{ matrix.cell }}-${{ steps.inputs.outputs.key }}"
+    record = "${{ inputs.results }}/${{ matrix.cell }}.json"
+    restore = step(flow, "cell", "uses", "actions/cache/restore")
+    save = step(flow, "cell", "uses", "actions/cache/save")
+    assert restore["with"] == save["with"] == {"path": record, "key": key}
+    assert 'inputs_cli --resolved "$RESOLVED" key' in step(flow, "cell", "id", "inputs")["run"]
+    reuse = step(flow, "cell", "id", "reuse")
+    assert '--reports "$REPORTS"' in reuse["run"] and reuse["env"]["REPORTS"] == "${{ inputs.reports }}"
+    assert step(flow, "cell", "run", "cell_cli")["if"] == "${{ steps.reuse.outputs.reused != 'true' }}"
+    assert save["if"] == "${{ steps.cacheable.outputs.save == 'true' }}"
+    steps = flow["jobs"]["cell"]["steps"]
+    order = [s.get("id") or s.get("uses", "").split("@")[0] or s.get("name") for s in steps]
+    assert order.index("inputs") < order.index("actions/cache/restore") < order.index("reuse")
+    assert order.index("reuse") < order.index("run the cell") < order.index("cacheable") < order.index("actions/cache/save")
+    for name in ("shard-1", "shard-2"):
+        assert workflow("full.yml")["jobs"][name]["with"]["reports"] == "reports/full"
+
+
 def test_the_schedule_runs_both_matrices_and_dispatch_picks_one() -> None:
     flow = workflow("matrix.yml")
     choice = triggers(flow)["workflow_dispatch"]["inputs"]["pins"]
