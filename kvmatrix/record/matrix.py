@@ -27,7 +27,8 @@ def new_matrix(
     `suites` as its columns (a real run's are kvmatrix.record.columns.discover_suites()).
 
     `generated_at` defaults to now (UTC, ISO 8601 with a `Z`). A cell whose id is not in `pins`, a duplicate
-    id or a cell missing schema keys raises ReportError.
+    id or a cell missing schema keys raises ReportError. The planned cells that `cells` lack are listed in
+    `not_run` (kvmatrix.record.schema.OPTIONAL_TOP_LEVEL_KEYS).
     """
     order = {cell.id: index for index, cell in enumerate(pins.cells)}
     strays = [cell.get("id") for cell in cells if cell.get("id") not in order]
@@ -40,6 +41,10 @@ def new_matrix(
         "suites": list(suites),
         "cells": sorted(cells, key=lambda cell: order[cell["id"]]),
     }
+    published = {cell["id"] for cell in cells}
+    not_run = [cell.id for cell in pins.cells if cell.id not in published]
+    if not_run:
+        matrix["not_run"] = not_run
     _check_matrix(matrix, "new matrix")
     return matrix
 

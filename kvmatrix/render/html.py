@@ -273,6 +273,17 @@ def _changes(changes: dict[str, Any] | None) -> str:
     return f'<section id="changes">{CHANGES_TITLE}{"".join(parts)}</section>'
 
 
+def _not_run(matrix: dict[str, Any]) -> str:
+    """A collapsed list of the planned cells the matrix does not publish; empty when it publishes all."""
+    not_run = matrix.get("not_run", [])
+    if not not_run:
+        return ""
+    planned = len(not_run) + len(matrix["cells"])
+    items = "".join(f"<li><code>{escape(cell)}</code></li>" for cell in not_run)
+    return (f'<details id="not-run"><summary>{len(matrix["cells"])} of the {planned} planned cells are published; '
+            f"{len(not_run)} have not run yet</summary><ul>{items}</ul></details>\n")
+
+
 def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
     """The complete HTML page of `matrix`, whose cells' detail records by cell id are `details`: inline
     CSS and script, `page_data` embedded as JSON, no external resource. Deterministic: the same matrix and
@@ -295,7 +306,7 @@ def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> s
 <p class="stamp">Generated at <time id="generated-at" datetime="{stamp}">{stamp}</time> from
 <code>{escape(matrix["pins_file"])}</code> (schema version {escape(str(matrix["schema_version"]))}).
 Click a pair for its failing tests, repro command, resolved environment and metrics.</p>
-</header>
+{_not_run(matrix)}</header>
 <main>
 {by_use_html(matrix)}
 {_compat_regressions(matrix)}

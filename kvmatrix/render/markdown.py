@@ -122,8 +122,18 @@ def _header(matrix: dict[str, Any]) -> str:
         "# KV-cache compatibility matrix\n\n"
         f"Generated at {_text(matrix['generated_at'])} from {_code(matrix['pins_file'])} (schema version "
         f"{matrix['schema_version']}). Each suite column shows the verdict **with / without** "
-        "`compat.register()`."
+        f"`compat.register()`.{_not_run(matrix)}"
     )
+
+
+def _not_run(matrix: dict[str, Any]) -> str:
+    """The sentence and list of the planned cells the matrix does not publish; empty when it publishes all."""
+    not_run = matrix.get("not_run", [])
+    if not not_run:
+        return ""
+    planned = len(not_run) + len(matrix["cells"])
+    return (f"\n\n{len(matrix['cells'])} of the {planned} cells planned by {_code(matrix['pins_file'])} are "
+            f"published; these {len(not_run)} have not run yet: " + ", ".join(_code(cell) for cell in not_run) + ".")
 
 
 NO_COMPAT_REGRESSION = (

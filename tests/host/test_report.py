@@ -72,11 +72,20 @@ def test_failed_atomic_write_keeps_old_content_and_leaves_no_temp(tmp_path: Path
 
 
 def test_new_matrix_top_level_and_pins_order(matrix: dict) -> None:
-    assert list(matrix) == ["schema_version", "generated_at", "pins_file", "suites", "cells"]
+    assert list(matrix) == ["schema_version", "generated_at", "pins_file", "suites", "cells", "not_run"]
     assert matrix["schema_version"] == 3
     assert matrix["generated_at"] == GENERATED_AT
     assert matrix["suites"] == ["export", "roundtrip", "compile"]
     assert [cell["id"] for cell in matrix["cells"]] == ["tf4.46.3-torch2.5.1", "tf4.57.6-torch2.13.0"]
+
+
+def test_planned_cells_without_a_result_are_listed_as_not_run_in_plan_order(
+    pins: Pins, ran_cell: dict, make_cell, suites: list[str]
+) -> None:
+    partial = new_matrix(pins, [split(ran_cell)[0]], suites=suites)
+    assert partial["not_run"] == [cell.id for cell in pins.cells if cell.id != ran_cell["id"]]
+    everything = [split(make_cell(cell.transformers, cell.torch, ran_cell["runs"]))[0] for cell in pins.cells]
+    assert "not_run" not in new_matrix(pins, everything, suites=suites)
 
 
 def test_new_matrix_defaults_to_now(pins: Pins, ran_cell: dict) -> None:
@@ -109,7 +118,7 @@ def test_matrix_json_is_compact_with_one_line_per_cell(matrix: dict) -> None:
     lines = text.splitlines()
     start = lines.index('"cells":[') + 1
     assert [json.loads(line.rstrip(",")) for line in lines[start : start + 2]] == matrix["cells"]
-    assert lines[start + 2 :] == ["],", '"changes":{"new_cells":[]}}']
+    assert lines[start + 2 :] == ["],", '"not_run":["tf5.24.0-torch2.13.0"],', '"changes":{"new_cells":[]}}']
     assert json.loads(text) == published and "  " not in text
 
 
@@ -318,7 +327,9 @@ def test_a_schema_2_matrix_is_read_as_schema_3_with_its_runs_in_the_details(
     del old["cells"][1]["metrics"]  # a schema-2 cell written without metrics gets them from its runs
     (tmp_path / "matrix.json").write_text(json.dumps(old))
     matrix, details = load_published(tmp_path / "matrix.json")
-    assert (matrix, details) == published(pins, [uninstallable_cell, ran_cell], GENERATED_AT)
+    expected, expected_details = published(pins, [uninstallable_cell, ran_cell], GENERATED_AT)
+    del expected["not_run"]  # a matrix written before the key does not say what it left out
+    assert (matrix, details) == (expected, expected_details)
     assert matrix["cells"][1]["metrics"] == {"compile": {}}
     assert details["tf4.57.6-torch2.13.0"]["runs"] == old["cells"][1]["runs"]
     assert matrix["cells"][1]["tests"]["export::test_export[DynamicCache-strict]"] == {
@@ -431,3 +442,13 @@ def test_a_reused_result_is_named_with_the_run_it_came_from(pins: Pins, ran_cell
     fresh_summary, fresh_detail = split({**ran_cell, "finished_at": "2026-11-30T22:14:05Z", "reused_from": None})
     fresh = new_matrix(pins, [fresh_summary], suites=["export", "roundtrip", "compile"])
     assert "♻️" not in render_markdown(fresh, {fresh_detail["id"]: fresh_detail})
+
+
+def test_the_planned_cells_not_run_are_named_in_the_markdown_and_the_page(matrix: dict, details: dict) -> None:
+    header = render_markdown(matrix, details).split("\n## ")[0]
+    assert "2 of the 3 cells planned by" in header and "these 1 have not run yet: `tf5.24.0-torch2.13.0`." in header
+    page = render_page(matrix, details)
+    assert '<details id="not-run"><summary>2 of the 3 planned cells are published; 1 have not run yet' in page
+    assert "<li><code>tf5.24.0-torch2.13.0</code></li>" in page
+    del matrix["not_run"]
+    assert "have not run yet" not in render_markdown(matrix, details) + render_page(matrix, details)
