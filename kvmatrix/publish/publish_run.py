@@ -72,9 +72,10 @@ class IncompleteRun(ValueError):
 def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record as published: every absolute path rewritten
     (kvmatrix.record.paths) and its `suites` summarised from its runs with the columns `suites` (a suite its runs
-    lack gets what kvmatrix.record.verdicts.summarize_suites gives for no test)."""
+    lack gets what kvmatrix.record.verdicts.summarize_suites gives for no test, a client suite whose client
+    did not run that client's status)."""
     record = relative_paths_in(record)
-    record["suites"] = summarize_suites(record["runs"], suites, record["status"])
+    record["suites"] = summarize_suites(record["runs"], suites, record["status"], record.get("clients"))
     return split(record)
 
 

@@ -1,6 +1,7 @@
 """Why a test did not pass: the `cause` alphabet of docs/matrix-schema.md, and the one cause the host
 assigns itself, `compat` (a test that passes with transformers alone and fails after `compat.register()`),
-with the cell's `compat_regressions` that list those tests.
+with the cell's `compat_regressions` that list those tests; and the comparison of `compat.register()` with
+TICO's own registration (the cell's `tico_advantages` and `compat_advantages`).
 
 The in-cell attribution ladder (suites/) records `setup`, `not-cache`, `cache` and `unattributed`; runs
 of older records lack the keys, which read as null.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kvmatrix.record.verdicts import ERROR, FAIL, PASS, XFAIL
+from kvmatrix.record.verdicts import ERROR, FAIL, PASS, TICO_MODE, XFAIL
 
 SETUP_CAUSE = "setup"
 NOT_CACHE = "not-cache"
@@ -47,3 +48,26 @@ def attribute_compat(runs: dict[str, Any]) -> list[dict[str, Any]]:
             test.update(cause=COMPAT, cause_detail=COMPAT_DETAIL)
             regressions.append({key: test.get(key) for key in ("suite", "name", "verdict", "error")})
     return regressions
+
+
+def compare_with_tico(runs: dict[str, Any]) -> dict[str, Any]:
+    """The cell's comparison of `compat.register()` (`runs["with"]`) with TICO's own registration
+    (`runs["tico"]`), over the tests (suite and name) both runs reported: `tico_advantages`, one
+    `{"suite", "name", "verdict", "error"}` per test that passes with TICO's registration
+    and not with compat (its verdict and error are compat's), in the order of the `tico` run; and
+    `compat_advantages`, how many tests pass with compat and not with TICO's registration. Empty ({}) for a
+    cell without a `tico` run: there is nothing to compare."""
+    if TICO_MODE not in runs:
+        return {}
+    compat = {(test.get("suite"), test.get("name")): test for test in runs.get("with", {}).get("tests", [])}
+    advantages, converse = [], 0
+    for test in runs[TICO_MODE].get("tests", []):
+        twin = compat.get((test.get("suite"), test.get("name")))
+        if twin is None or (test.get("verdict") == PASS) == (twin.get("verdict") == PASS):
+            continue
+        if test.get("verdict") == PASS:
+            advantages.append({"suite": test.get("suite"), "name": test.get("name"), "verdict": twin.get("verdict"),
+                               "error": twin.get("error") or twin.get("reason")})
+        else:
+            converse += 1
+    return {"tico_advantages": advantages, "compat_advantages": converse}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kvmatrix.plan.pins import Cell
-from kvmatrix.record.causes import attribute_compat
+from kvmatrix.record.causes import attribute_compat, compare_with_tico
 from kvmatrix.record.metrics import cell_metrics
 from kvmatrix.record.packages import torch_build
 from kvmatrix.record.paths import relative_paths_in
@@ -25,13 +25,16 @@ def repro_command(cell: Cell) -> str:
 
 def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: dict[str, Any],
                  duration_s: float, suites: list[str], inputs: dict[str, Any] | None = None,
-                 finished_at: str | None = None) -> dict[str, Any]:
+                 finished_at: str | None = None, clients: dict[str, Any] | None = None) -> dict[str, Any]:
     """Assemble the cell's full record (docs/matrix-schema.md, "Cell record"), its `suites` summarised
     with the columns `suites`, every absolute path in it rewritten (kvmatrix.record.paths); a `with` test that
     fails where its `without` twin passes gets cause `compat` and is listed in `compat_regressions`; its
     `torch_build` (`cpu`, `cuda 12.4`, ...) is read from the installed set `frozen`. `inputs`
     (kvmatrix.run.inputs; None: unknown) and `finished_at` (UTC, ISO 8601) identify the run; a record built
-    here is never a reused one (`reused_from` null, kvmatrix.run.reuse)."""
+    here is never a reused one (`reused_from` null, kvmatrix.run.reuse). `clients` (the client suites' install
+    and run outcome by suite, kvmatrix.record.verdicts.CLIENT_SUITES; None: not recorded) is kept as the
+    record's `clients` and decides those suites' verdicts where a client did not run; a cell with a `tico`
+    run gets `tico_advantages` and `compat_advantages` (kvmatrix.record.causes.compare_with_tico)."""
     status = outcome.status
     if status == RAN and not any(run.get("tests") for run in runs.values()):
         status = ERROR
@@ -51,7 +54,7 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "registration_report": with_meta.get("registration_report", []),
         "compat_regressions": attribute_compat(runs),
         "runs": runs,
-        "suites": summarize_suites(runs, suites, status),
+        "suites": summarize_suites(runs, suites, status, clients),
         "metrics": cell_metrics(runs),
         "repro": repro_command(cell),
         "install_duration_s": outcome.duration_s,
@@ -59,6 +62,8 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "inputs": inputs,
         "finished_at": finished_at,
         "reused_from": None,
+        **({"clients": clients} if clients is not None else {}),
+        **compare_with_tico(runs),
     })
 
 

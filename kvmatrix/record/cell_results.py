@@ -11,7 +11,7 @@ from typing import Any
 
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.matrix import ReportError
-from kvmatrix.record.verdicts import CELL_STATUSES
+from kvmatrix.record.verdicts import CELL_STATUSES, CLIENT_SUITES
 
 
 class CellResultError(ReportError):
@@ -45,16 +45,23 @@ RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "install_duration_s": (int, float), "duration_s": (int, float),
 }
 """Each key of a full cell record (docs/matrix-schema.md, "Cell record") and the JSON types it may hold."""
+OPTIONAL_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "clients": (dict,), "tico_advantages": (list,), "compat_advantages": (int,),
+}
+"""Keys a record has only in some cases (kvmatrix.record.schema.OPTIONAL_CELL_KEYS) and their JSON types."""
 ENTRY_TYPES: dict[str, dict[str, type]] = {
     "registration_report": {"class": str, "status": str},
     "compat_regressions": {"suite": str, "name": str},
+    "tico_advantages": {"suite": str, "name": str},
 }
 """The list keys of a record whose entries are objects, and the string keys each entry must have."""
 
 
 def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[str, Any]:
     """`record` when it is a result of the planned `cell`: the same id and transformers/torch pins, every
-    key of RECORD_TYPES with its type, a known status; CellResultError naming `path` otherwise."""
+    key of RECORD_TYPES with its type (and of OPTIONAL_RECORD_TYPES where present), a known status, a
+    `clients` entry only for a client suite and with a known status; CellResultError naming `path`
+    otherwise."""
     def refuse(problem: str) -> CellResultError:
         return CellResultError(f"{path}: {problem}; refusing to publish it as cell {cell.id}")
 
@@ -63,7 +70,7 @@ def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[st
     missing = [key for key in RECORD_TYPES if key not in record]
     if missing:
         raise refuse(f"the result lacks key(s) {', '.join(missing)}")
-    for key, types in RECORD_TYPES.items():
+    for key, types in {**RECORD_TYPES, **{k: t for k, t in OPTIONAL_RECORD_TYPES.items() if k in record}}.items():
         if not isinstance(record[key], types) or isinstance(record[key], bool):
             raise refuse(f"{key} is {_kind(record[key])}, not {' or '.join(t.__name__ for t in types)}")
     for package in ("transformers", "torch"):
@@ -72,8 +79,12 @@ def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[st
                          f"{getattr(cell, package)!r}")
     if record["status"] not in CELL_STATUSES:
         raise refuse(f"status {record['status']!r} is not one of {', '.join(CELL_STATUSES)}")
+    for suite, client in record.get("clients", {}).items():
+        if suite not in CLIENT_SUITES or not isinstance(client, dict) or client.get("status") not in CELL_STATUSES:
+            raise refuse(f"clients entry {suite!r} is not a client suite's outcome with a status of "
+                         f"{', '.join(CELL_STATUSES)}")
     for key, fields in ENTRY_TYPES.items():
-        for number, entry in enumerate(record[key], start=1):
+        for number, entry in enumerate(record.get(key, []), start=1):
             if not isinstance(entry, dict) or any(not isinstance(entry.get(f), t) for f, t in fields.items()):
                 raise refuse(f"{key} entry #{number} is not an object with string {', '.join(fields)}")
     return record

@@ -2,7 +2,7 @@
 
 A cell run writes one full record (docs/matrix-schema.md, "Cell record"); `split` cuts it into the summary
 a client downloads (suite verdicts, a compact table of every test's verdict and cause in each mode, a link
-to the detail) and the detail (every test record of both runs with errors, reasons, metrics, durations and
+to the detail) and the detail (every test record of every run with errors, reasons, metrics, durations and
 re-runs, the log tails, the in-cell description, the resolved environment); `join` puts them back.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kvmatrix.record.schema import CELL_KEYS, OPTIONAL_CELL_KEYS, SCHEMA_VERSION
-from kvmatrix.record.verdicts import MODES
+from kvmatrix.record.verdicts import RECORDED_MODES
 
 DETAIL_FOLDER = "cells"
 """Where the detail files lie, relative to matrix.json."""
@@ -41,10 +41,10 @@ def parse_key(key: str) -> tuple[str, str]:
 
 def compact_table(runs: dict[str, Any]) -> dict[str, dict[str, list[str | None]]]:
     """The compact table of `runs`, sorted by key: `{"<suite>::<name>": {mode: [verdict, cause, upstream]}}`
-    with trailing nulls left out (`["pass"]`, `["fail", "cache"]`); a mode that did not run the test has no
-    entry."""
+    with trailing nulls left out (`["pass"]`, `["fail", "cache"]`), the modes in RECORDED_MODES order (`tico`
+    where the cell ran it); a mode that did not run the test has no entry."""
     table: dict[str, dict[str, list[str | None]]] = {}
-    for mode in MODES:
+    for mode in RECORDED_MODES:
         for test in runs.get(mode, {}).get("tests", []):
             entry = [test.get("verdict"), test.get("cause"), test.get("upstream")]
             while len(entry) > 1 and entry[-1] is None:

@@ -15,8 +15,11 @@ CELL_KEYS = (
     "install_duration_s", "duration_s", "detail",
 )
 """A cell of matrix.json, in the order it is written."""
-OPTIONAL_CELL_KEYS = ("latest_attempt",)
-"""Keys a cell of matrix.json has only in some cases, written after CELL_KEYS: `latest_attempt`, when the
+OPTIONAL_CELL_KEYS = ("clients", "tico_advantages", "compat_advantages", "latest_attempt")
+"""Keys a cell of matrix.json has only in some cases, written after CELL_KEYS in this order: `clients`, the
+outcome of each client suite's install and run, in cells recorded since the client suites exist;
+`tico_advantages` and `compat_advantages`, in a cell with a run under TICO's registration
+(kvmatrix.record.causes.compare_with_tico); `latest_attempt`, when the
 cell's latest run could not install it because of the index or network (`infra`) and the verdicts shown
 are those of its previous run (kvmatrix.record.matrix.merge_cells)."""
 DETAIL_KEYS = ("schema_version", "id", "freeze", "runs")

@@ -26,7 +26,15 @@ SEVERITY = (ERROR, FAIL, FLAKY, SETUP, XFAIL, PASS, NA)
 
 CELL_STATUSES = (RAN, NOT_INSTALLABLE, INFRA, ERROR)
 MODES = ("with", "without")
-"""Registration modes: suites run after `compat.register()`, and with transformers alone."""
+"""Registration modes every cell runs: suites run after `compat.register()`, and with transformers alone."""
+TICO_MODE = "tico"
+"""The optional third run: the core suites after TICO's own registration (tico.utils.pytree_utils) instead
+of `compat.register()`, to compare the two per test (kvmatrix.record.causes.compare_with_tico)."""
+RECORDED_MODES = (*MODES, TICO_MODE)
+"""Every mode a cell's runs may hold, in the order they are summarised and shown."""
+CLIENT_SUITES = ("executorch", "tico")
+"""Suites that run a client of exported programs (ExecuTorch's runtime, TICO's Circle converter): a cell
+records in `clients` whether each could be installed and run, and the TICO run does not repeat them."""
 
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _DIGITS = re.compile(r"\d+")
@@ -56,21 +64,29 @@ def count_verdicts(tests: list[dict[str, Any]]) -> dict[str, int]:
     return {verdict: number for verdict, number in counts.items() if number}
 
 
-def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status: str) -> dict[str, Any]:
+def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status: str,
+                     clients: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The cell's `suites` section: for each suite and mode, its verdict and counts.
 
-    `runs` maps a mode ("with"/"without") to a run (a dict with `tests`). For a cell whose `status` is not
-    "ran", every suite gets that status with empty counts. A mode without a run gets "error" with empty
-    counts; a suite with no test in its mode's run gets "error" with all counts zero.
+    `runs` maps a mode ("with"/"without", and "tico" where the cell ran it) to a run (a dict with `tests`).
+    For a cell whose `status` is not "ran", every suite gets that status with empty counts. A mode of MODES
+    without a run gets "error" with empty counts; the `tico` mode appears only where its run exists, for
+    every suite but the CLIENT_SUITES. A suite with no test in its mode's run gets "error" with all counts
+    zero. A client suite whose client (`clients`, by suite name) did not run gets that client's status and
+    `reason` in each mode instead.
     """
     if status not in CELL_STATUSES:
         raise ValueError(f"unknown cell status {status!r}; expected one of {', '.join(CELL_STATUSES)}")
     summary: dict[str, Any] = {}
     for suite in suites:
+        client = (clients or {}).get(suite) or {}
+        modes = [*MODES, *([TICO_MODE] if TICO_MODE in runs and suite not in CLIENT_SUITES else [])]
         summary[suite] = {}
-        for mode in MODES:
+        for mode in modes:
             if status != RAN:
                 summary[suite][mode] = {"verdict": status, "counts": {}}
+            elif client.get("status", RAN) != RAN:
+                summary[suite][mode] = {"verdict": client["status"], "counts": {}, "reason": client.get("reason")}
             elif mode not in runs:
                 summary[suite][mode] = {"verdict": ERROR, "counts": {}}
             else:
