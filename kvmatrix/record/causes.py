@@ -50,24 +50,33 @@ def attribute_compat(runs: dict[str, Any]) -> list[dict[str, Any]]:
     return regressions
 
 
+def tico_pairs(runs: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(the test under TICO's registration, the same test under `compat.register()`) for each test (suite and
+    name) that both the `tico` and the `with` run reported, in the order of the `tico` run; none without a
+    `tico` run."""
+    compat = {(test.get("suite"), test.get("name")): test for test in runs.get("with", {}).get("tests", [])}
+    found = ((test, compat.get((test.get("suite"), test.get("name"))))
+             for test in runs.get(TICO_MODE, {}).get("tests", []))
+    return [(tico, twin) for tico, twin in found if twin is not None]
+
+
+def passes_differ(pair: tuple[dict[str, Any], dict[str, Any]]) -> bool:
+    """Whether a test of `tico_pairs` passes under one registration and not under the other."""
+    return (pair[0].get("verdict") == PASS) != (pair[1].get("verdict") == PASS)
+
+
 def compare_with_tico(runs: dict[str, Any]) -> dict[str, Any]:
     """The cell's comparison of `compat.register()` (`runs["with"]`) with TICO's own registration
-    (`runs["tico"]`), over the tests (suite and name) both runs reported: `tico_advantages`, one
-    `{"suite", "name", "verdict", "error"}` per test that passes with TICO's registration
-    and not with compat (its verdict and error are compat's), in the order of the `tico` run; and
-    `compat_advantages`, how many tests pass with compat and not with TICO's registration. Empty ({}) for a
-    cell without a `tico` run: there is nothing to compare."""
+    (`runs["tico"]`) over `tico_pairs`: `tico_advantages`, one `{"suite", "name", "verdict", "error"}` per
+    test that passes with TICO's registration and not with compat (its verdict and error, or reason, are
+    compat's), in the order of the `tico` run; and `compat_advantages`, how many tests pass with compat and
+    not with TICO's registration. Empty ({}) for a cell without a `tico` run: there is nothing to compare."""
     if TICO_MODE not in runs:
         return {}
-    compat = {(test.get("suite"), test.get("name")): test for test in runs.get("with", {}).get("tests", [])}
-    advantages, converse = [], 0
-    for test in runs[TICO_MODE].get("tests", []):
-        twin = compat.get((test.get("suite"), test.get("name")))
-        if twin is None or (test.get("verdict") == PASS) == (twin.get("verdict") == PASS):
-            continue
-        if test.get("verdict") == PASS:
-            advantages.append({"suite": test.get("suite"), "name": test.get("name"), "verdict": twin.get("verdict"),
-                               "error": twin.get("error") or twin.get("reason")})
-        else:
-            converse += 1
-    return {"tico_advantages": advantages, "compat_advantages": converse}
+    differing = [pair for pair in tico_pairs(runs) if passes_differ(pair)]
+    return {
+        "tico_advantages": [{"suite": twin.get("suite"), "name": twin.get("name"), "verdict": twin.get("verdict"),
+                             "error": twin.get("error") or twin.get("reason")}
+                            for tico, twin in differing if tico.get("verdict") == PASS],
+        "compat_advantages": sum(tico.get("verdict") != PASS for tico, _ in differing),
+    }

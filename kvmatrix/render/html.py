@@ -97,6 +97,19 @@ def _verdict_cell(summary: dict[str, Any], suite: str, mode: str) -> str:
     return f'<td class="verdict {css}" title="{_attr(title)}">{_chip(summary.get("verdict"), passed)}</td>'
 
 
+VERSUS_TICO = {"tico-ahead": "TICO passes tests compat does not", "compat-as-good": "compat does at least as well",
+               "none": "not compared"}
+"""The row's `data-tico` values (and the filter's options): how compat.register() compares with TICO's own
+registration in the cell (kvmatrix.record.causes.compare_with_tico)."""
+
+
+def _versus_tico(cell: dict[str, Any]) -> str:
+    """The cell's VERSUS_TICO value: not compared without a TICO run."""
+    if "tico_advantages" not in cell:
+        return VERSUS_TICO["none"]
+    return VERSUS_TICO["tico-ahead" if cell["tico_advantages"] else "compat-as-good"]
+
+
 def _row(cell: dict[str, Any], suites: list[str]) -> str:
     layout = cell["layout"] or NOT_RUN
     static_init = cell["static_layer_init"] or "—"
@@ -108,6 +121,7 @@ def _row(cell: dict[str, Any], suites: list[str]) -> str:
     head = (
         f'<tr id="cell-{_attr(cell["id"])}" class="pair" tabindex="0" data-cell="{_attr(cell["id"])}" '
         f'data-layout="{_attr(layout)}" data-torch="{_attr(pins["torch"])}" '
+        f'data-tico="{_attr(_versus_tico(cell))}" '
         f'data-transformers="{_attr(pins["transformers"])}">'
         f'<th scope="row"><a href="#cell-{_attr(cell["id"])}">{escape(pins["transformers"])}</a>{stale}</th>'
         f'<td>{escape(pins["torch"])}</td><td class="layout">{escape(layout)}</td>'
@@ -165,6 +179,7 @@ def _filters(matrix: dict[str, Any]) -> str:
         + _select("layout", "Layout", layouts)
         + _select("torch", "torch", torches)
         + _select("transformers", "transformers", transformers)
+        + _select("tico", "vs TICO registration", list(VERSUS_TICO.values()))
         + f'<output id="shown">{len(cells)} of {len(cells)} pairs</output></form>'
     )
 
@@ -205,6 +220,29 @@ def _compat_regressions(matrix: dict[str, Any]) -> str:
         f"{noun}</strong>: these tests pass with transformers alone and fail after "
         f"<code>compat.register()</code>.<ul>{items}</ul></section>"
     )
+
+
+def _compat_vs_tico(matrix: dict[str, Any]) -> str:
+    """The compat vs TICO registration section: per cell with a TICO run, how many tests pass only with one
+    of the two registrations, and each test that passes with TICO's and not with compat's, with compat's
+    error (each is a bug or a stated design choice)."""
+    compared = [cell for cell in matrix["cells"] if "tico_advantages" in cell]
+    if not compared:
+        return ('<section id="compat-vs-tico"><h2>compat vs TICO registration</h2><p>No cell has run the suites '
+                "under TICO's registration yet.</p></section>")
+    items = "".join(
+        f"<li>{_cell_link(cell['id'])}: {len(cell['tico_advantages'])} pass only with TICO's registration, "
+        f"{cell['compat_advantages']} only with <code>compat.register()</code>"
+        + ("<ul>" + "".join(
+            f"<li>{escape(entry['suite'])} · <code>{escape(entry['name'])}</code>: {_chip(entry['verdict'])} with "
+            f'compat <span class="error">{escape(entry.get("error") or "no message recorded")}</span></li>'
+            for entry in cell["tico_advantages"]) + "</ul>" if cell["tico_advantages"] else "")
+        + "</li>"
+        for cell in compared
+    )
+    return (f'<section id="compat-vs-tico"><h2>compat vs TICO registration</h2><p>The core suites run a third '
+            "time with TICO's own cache registration instead of <code>compat.register()</code>; compat must "
+            f"do at least as well on every test.</p><ul>{items}</ul></section>")
 
 
 def _cell_link(cell_id: str) -> str:
@@ -312,6 +350,7 @@ Click a pair for its failing tests, repro command, resolved environment and metr
 {_compat_regressions(matrix)}
 {_filters(matrix)}
 {_grid(matrix)}
+{_compat_vs_tico(matrix)}
 {_changes(matrix.get("changes"))}
 {_legend()}
 </main>

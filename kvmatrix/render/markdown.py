@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix.files import write_text_atomic
-from kvmatrix.record.causes import CAUSE_MEANINGS
+from kvmatrix.record.causes import CAUSE_MEANINGS, passes_differ, tico_pairs
 from kvmatrix.record.matrix import ReportError, load_published
 from kvmatrix.record.metrics import render_metrics
 from kvmatrix.record.verdicts import (
@@ -26,8 +26,10 @@ from kvmatrix.record.verdicts import (
     NOT_INSTALLABLE,
     PASS,
     RAN,
+    RECORDED_MODES,
     SETUP,
     SEVERITY,
+    TICO_MODE,
     XFAIL,
     error_signature,
 )
@@ -59,17 +61,20 @@ MEANINGS = {
 
 
 def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
-    """The Markdown page of a matrix: the by-use view, compat regressions, legend, suite table, changes since the last run (when
-    the matrix records them), what registration adds, failures (from the `details` of its cells, by cell
-    id), registration reports. Deterministic: the same matrix and details always give the same text."""
+    """The Markdown page of a matrix: the by-use view, compat regressions, legend, suite table, the client
+    suites' outcomes, changes since the last run (when the matrix records them), what registration adds,
+    compat vs TICO's registration, failures (from the `details` of its cells, by cell id), registration
+    reports. Deterministic: the same matrix and details always give the same text."""
     sections = [
         _header(matrix),
         by_use_markdown(matrix),
         _compat_regressions(matrix),
         _legend(),
         _table(matrix) + _reused(details),
+        _clients(matrix),
         *([_changes(matrix["changes"])] if "changes" in matrix else []),
         _registration_adds(matrix),
+        _compat_vs_tico(matrix, details),
         render_metrics(matrix),
         _failures(matrix, details),
         _registration_reports(matrix),
@@ -256,6 +261,62 @@ def render_changes(changes: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+CLIENTS_INTRO = (
+    "The client suites run an exported program in a consumer of it (ExecuTorch's runtime, TICO's Circle "
+    "converter); a client that could not be installed or run gives its suite that status in the cell:"
+)
+
+
+def _clients(matrix: dict[str, Any]) -> str:
+    """Per cell that recorded them, each client suite's outcome: the version installed, or why it did not
+    run."""
+    lines = ["## Clients", "", CLIENTS_INTRO, ""]
+    for cell in matrix["cells"]:
+        outcomes = [f"{_text(suite)} {_client_status(client.get('status'))}"
+                    + (f" ({_code(client['installed'])})" if client.get("installed") else "")
+                    + (f": {_text(client['reason'])}" if client.get("reason") else "")
+                    for suite, client in sorted((cell.get("clients") or {}).items())]
+        if outcomes:
+            lines.append(f"- {_code(cell['id'])}: " + "; ".join(outcomes))
+    if len(lines) == 4:
+        lines[2:] = ["No cell has recorded its clients yet."]
+    return "\n".join(lines)
+
+
+def _client_status(status: str | None) -> str:
+    """A client's status: `ran` as it is (it is no verdict), any other through the verdict labels."""
+    return RAN if status == RAN else _label(status)
+
+
+TICO_INTRO = (
+    "The core suites run a third time with TICO's own cache registration (`tico.utils.pytree_utils`) instead of "
+    "`compat.register()`. compat must do at least as well as TICO on every test: a test that passes only with "
+    "TICO's registration is a bug or a stated design choice."
+)
+
+
+def _compat_vs_tico(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+    """Per cell with a TICO run: how many tests both registrations ran, how many pass only with one of them,
+    and every such test with the error of the registration it does not pass with."""
+    lines = ["## compat vs TICO registration", "", TICO_INTRO, ""]
+    for cell in matrix["cells"]:
+        runs = details[cell["id"]]["runs"]
+        if TICO_MODE not in runs:
+            continue
+        pairs = tico_pairs(runs)
+        differing = [pair for pair in pairs if passes_differ(pair)]
+        tico_only = sum(tico.get("verdict") == PASS for tico, _ in differing)
+        lines.append(f"- {_code(cell['id'])}: {len(pairs)} tests compared; {tico_only} pass only with TICO's "
+                     f"registration, {len(differing) - tico_only} only with `compat.register()`")
+        for tico, compat in differing:
+            loser, verdict_of = (("compat", compat) if tico.get("verdict") == PASS else ("TICO", tico))
+            lines.append(f"  - {_text(tico.get('suite', '?'))} · {_code(tico.get('name', '?'))}: "
+                         f"{_label(verdict_of.get('verdict'))} with {loser}: {_code(_problem(verdict_of))}")
+    if len(lines) == 4:
+        lines.append("No cell has run the suites under TICO's registration yet.")
+    return "\n".join(lines)
+
+
 def _registration_adds(matrix: dict[str, Any]) -> str:
     """Suites that pass only with registration, and per suite how many more tests pass with it."""
     lines = ["## What registration adds", ""]
@@ -295,19 +356,29 @@ def _cell_failures(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]
 
 
 def _missing_results(cell: dict[str, Any], runs: dict[str, Any], suites: list[str]) -> list[str]:
+    """An error line for each mode of MODES without a run, and for each suite without a test in a mode's run
+    (the `tico` run's where it exists); a client suite whose client did not run is in the Clients section."""
     lines = []
-    for mode in MODES:
+    for mode in (*MODES, *([TICO_MODE] if TICO_MODE in runs else [])):
         run = runs.get(mode)
         if run is None:
             lines.append(f"- {_label(ERROR)}: no {_code(mode)} run recorded")
             continue
         for suite in suites:
-            if not any(_mode_summary(cell, suite, mode).get("counts", {}).values()):
+            summary = _mode_summary(cell, suite, mode)
+            if _ran_no_test(summary):
                 lines.append(
                     f"- {_label(ERROR)}: {_text(suite)} reported no test in the {_code(mode)} run "
                     f"(pytest exit: {_text(run.get('exit_code'))})"
                 )
     return lines
+
+
+def _ran_no_test(summary: dict[str, Any]) -> bool:
+    """Whether a suite's summary in one mode says its run reported no test: an `error` without counts or a
+    client's reason (a mode the suite has no summary in, `tico` of a client suite, did not run it)."""
+    return bool(summary) and summary.get("verdict") == ERROR and not any(summary.get("counts", {}).values()) \
+        and "reason" not in summary
 
 
 LISTED = (ERROR, FAIL, FLAKY, SETUP, XFAIL)
@@ -343,7 +414,7 @@ def _grouped_tests(runs: dict[str, Any]) -> list[str]:
     the signatures of the cause detail and the error, most severe first; a flaky test shows its rate."""
     groups: dict[tuple[str, ...], dict[tuple[str, str], list[str]]] = {}
     firsts: dict[tuple[str, ...], dict[str, Any]] = {}
-    for mode in MODES:
+    for mode in RECORDED_MODES:
         for test in runs.get(mode, {}).get("tests", []):
             verdict = test.get("verdict")
             if verdict not in LISTED:

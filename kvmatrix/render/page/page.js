@@ -13,7 +13,8 @@
   const filters = Array.from(document.querySelectorAll("#filters select"));
   const BAD = ["error", "fail", "flaky", "setup", "xfail"];
   const UPSTREAM_ISSUE = /^([\w.-]+\/[\w.-]+)#(\d+)$/;
-  const MODES = ["with", "without"];
+  const MODES = ["with", "without", "tico"];
+  const MODE_TITLES = { with: "with registration", without: "without registration", tico: "TICO registration" };
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -64,6 +65,15 @@
     add("compat regressions", regressions.length ? regressions.length + (one ? " test passes" : " tests pass")
       + " with transformers alone and " + (one ? "fails" : "fail") + " after compat.register() (cause: compat)"
       : "none");
+    if (cell.tico_advantages) {
+      add("compat vs TICO", cell.tico_advantages.length + " passing only with TICO's registration, "
+        + cell.compat_advantages + " only with compat.register()");
+    }
+    const clients = Object.entries(cell.clients || {});
+    if (clients.length) {
+      add("clients", el("span", {}, ...clients.flatMap(([suite, client], at) => [at ? "; " : "", suite + " ",
+        chip(client.status), (client.installed ? " " + client.installed : "") + (client.reason ? ": " + client.reason : "")])));
+    }
     add("python", cell.python || "—");
     const resolved = Object.entries(cell.resolved || {}).map(([k, v]) => k + " " + v).join(", ");
     add("resolved", resolved || "—");
@@ -94,13 +104,20 @@
     return el("div", { class: "repro" }, el("strong", {}, "Repro"), code, button);
   }
 
+  // The modes the cell's suites were summarised in: with and without, and tico where the cell ran it.
+  function modesOf(cell) {
+    return MODES.filter((mode) => Object.values(cell.suites || {}).some((summary) => summary[mode]));
+  }
+
   function suitesTable(cell) {
-    return table(["suite", ...MODES.map((m) => m + " registration")], matrix.suites.map((suite) => [
-      suite, ...MODES.map((mode) => {
-        const summary = ((cell.suites || {})[suite] || {})[mode] || {};
+    const modes = modesOf(cell);
+    return table(["suite", ...modes.map((m) => MODE_TITLES[m])], matrix.suites.map((suite) => [
+      suite, ...modes.map((mode) => {
+        const summary = ((cell.suites || {})[suite] || {})[mode];
+        if (!summary) return "—";
         const counts = summary.counts || {};
         const text = Object.entries(counts).filter(([, n]) => n).map(([v, n]) => n + " " + v).join(", ");
-        return el("span", {}, chip(summary.verdict), " ", text || "no test");
+        return el("span", {}, chip(summary.verdict), " ", summary.reason || text || "no test");
       }),
     ]));
   }
@@ -172,6 +189,7 @@
   }
 
   function rerunAlone(cell, test) {
+    if (test.mode === "tico") return el("td", { class: "one-test" }, "—");
     const command = oneTest(cell, test);
     const copy = el("button", { type: "button", class: "copy-one" }, "Copy");
     copy.addEventListener("click", () => {
@@ -214,13 +232,14 @@
   function allTests(cell) {
     const keys = Object.keys(cell.tests);
     if (!keys.length) return null;
+    const modes = MODES.filter((mode) => keys.some((key) => cell.tests[key][mode]));
     const rowsOut = keys.map((key) => {
       const [suite, name] = splitKey(key);
       return [suite, el("code", {}, name),
-        ...MODES.map((mode) => (cell.tests[key][mode] ? chip(cell.tests[key][mode][0]) : "—"))];
+        ...modes.map((mode) => (cell.tests[key][mode] ? chip(cell.tests[key][mode][0]) : "—"))];
     });
     return el("details", { id: "details-all" }, el("summary", {}, "All tests (" + keys.length + ")"),
-      table(["suite", "test", ...MODES], rowsOut));
+      table(["suite", "test", ...modes], rowsOut));
   }
 
   function registration(cell) {
