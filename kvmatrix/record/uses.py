@@ -7,7 +7,9 @@ Answers, best first: `works` (every test of the use passes with transformers alo
 does not work while its twin on the vmap-free mask of `compat.use_export_mask` does), `flaky`, `setup
 fails` (the test's own eager step failed), `broken` (a test fails in both modes; the answer carries the
 cause and upstream issue of the first such test), `n/a` (the pair has no such feature or class), or the
-cell's status when it did not run.
+cell's status when it did not run (a client's use: the client's status when it could not be installed or
+run). Where the cell also ran the suites under TICO's own registration, `tico_answer` says whether the use
+works that way, to show beside compat's answer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from kvmatrix.record.verdicts import FLAKY, MODES, NA, PASS, RAN, SETUP
+from kvmatrix.record.verdicts import FLAKY, MODES, NA, PASS, RAN, SETUP, TICO_MODE
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ USES: tuple[Use, ...] = (
         r"test_encoder_decoder_step_exports_and_matches_eager\["),
     Use("sliding-export", "sliding-window model decoding past its window, exported", "sliding",
         r"test_exported_sliding_step_decodes_past_the_window_like_eager\["),
+    Use("executorch", "lower with ExecuTorch and run in its runtime", "executorch", r"test_"),
+    Use("tico", "convert to Circle with TICO", "tico", r"test_"),
 )
 BY_KEY = {use.key: use for use in USES}
 """Each use by its key."""
@@ -128,6 +132,9 @@ def _own_answer(use: Use, cell: dict[str, Any]) -> Answer:
     """`use`'s answer from its own tests alone."""
     if cell["status"] != RAN:
         return Answer(cell["status"])
+    client = (cell.get("clients") or {}).get(use.suite) or {}
+    if client.get("status", RAN) != RAN:
+        return Answer(client["status"])
     entries = [modes for modes in covered_tests(use, cell).values()
                if any((modes.get(mode) or [NA])[0] != NA for mode in MODES)]
     if not entries:
@@ -146,6 +153,17 @@ def _own_answer(use: Use, cell: dict[str, Any]) -> Answer:
             return _with_cause(name, flagged[0], len(entries))
     failing = next(modes["with"] for modes in entries if (modes.get("with") or [None])[0] != PASS)
     return _with_cause(BROKEN, failing, len(entries))
+
+
+def tico_answer(use: Use, cell: dict[str, Any]) -> str | None:
+    """`use`'s answer under TICO's own registration in `cell`: `works` when every one of its tests the TICO
+    run reported (n/a ones aside) passes, `broken` when one does not; None when the TICO run reported none
+    (or the cell has no TICO run)."""
+    verdicts = [modes[TICO_MODE][0] for modes in covered_tests(use, cell).values()
+                if modes.get(TICO_MODE) and modes[TICO_MODE][0] != NA]
+    if not verdicts:
+        return None
+    return WORKS if all(verdict == PASS for verdict in verdicts) else BROKEN
 
 
 def _with_cause(name: str, entry: list[str | None], count: int) -> Answer:

@@ -23,8 +23,11 @@ OVERALL_LABEL = "kv-cache matrix"
 
 
 def pair_verdict(cell: dict[str, Any], suites: list[str]) -> str:
-    """The most severe `with`-registration verdict of `cell` over `suites` (error when none is recorded)."""
-    found = {cell["suites"].get(suite, {}).get("with", {}).get("verdict") for suite in suites}
+    """The most severe `with`-registration verdict of `cell` over `suites` (error when none is recorded); a
+    client suite whose client did not run (its summary carries the client's `reason`) counts only when it is
+    all there is: an ExecuTorch that cannot be installed with this torch says nothing about the other suites."""
+    summaries = [cell["suites"].get(suite, {}).get("with", {}) for suite in suites]
+    found = {summary.get("verdict") for summary in [s for s in summaries if "reason" not in s] or summaries}
     return next((verdict for verdict in BADGE_ORDER if verdict in found), ERROR)
 
 

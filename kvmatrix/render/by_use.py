@@ -14,10 +14,10 @@ from kvmatrix.record.uses import (
     WITH_COMPAT,
     WITH_MASK,
     WORKS,
-    Answer,
     Use,
     answer,
     recommended,
+    tico_answer,
 )
 from kvmatrix.record.verdicts import ERROR, FLAKY, INFRA, NA, NOT_INSTALLABLE
 
@@ -37,16 +37,21 @@ INTRO = ("Each row is something you may need to do; each chip says whether it wo
          "torch) pair: **works** (transformers alone), **with compat** (after `compat.register()`), "
          "**with the vmap-free mask** (after `compat.use_export_mask(model)`, docs/mask.md), **flaky**, "
          "**setup fails** (the test's own eager step failed), **broken** (with its cause and upstream issue), "
-         "**n/a** (no such feature in the pair). The suite grid below is the detail view.")
+         "**n/a** (no such feature in the pair). Where a pair also ran the suites under TICO's own cache "
+         "registration, **TICO:** gives the answer that way. The suite grid below is the detail view.")
 
 
-def _chip_text(found: Answer) -> str:
+def _chip_text(use: Use, cell: dict[str, Any]) -> str:
+    """`use`'s answer in `cell` as a chip's text: the label, a broken use's cause, the upstream issue, and
+    where the cell ran TICO's registration, the use's answer under it."""
+    found = answer(use, cell)
     text = LABELS.get(found.answer, found.answer)
     if found.answer == BROKEN and found.cause:
         text += f" ({found.cause})"
     if found.upstream:
         text += f" {found.upstream}"
-    return text
+    with_tico = tico_answer(use, cell)
+    return text + (f" · TICO: {with_tico}" if with_tico else "")
 
 
 def _pins_line(use: Use, cells: list[dict[str, Any]]) -> str:
@@ -74,7 +79,7 @@ def by_use_markdown(matrix: dict[str, Any], level: int = 2) -> str:
     cells = matrix["cells"]
     head = "| use | " + " | ".join(f"`{cell['id']}`" for cell in cells) + " |"
     rule = "| --- |" + " --- |" * len(cells)
-    rows = [f"| {use.title} | " + " | ".join(_chip_text(answer(use, cell)) for cell in cells) + " |" for use in USES]
+    rows = [f"| {use.title} | " + " | ".join(_chip_text(use, cell) for cell in cells) + " |" for use in USES]
     pins = [f"- **{use.title}**: {_pins_line(use, cells)}" for use in USES]
     heading = "#" * level
     return "\n".join([f"{heading} By use", "", INTRO, "", head, rule, *rows, "",
@@ -93,7 +98,7 @@ def by_use_html(matrix: dict[str, Any]) -> str:
         for cell in cells:
             found = answer(use, cell)
             css = "u-" + found.answer.replace(" ", "-").replace("/", "")
-            chips.append(f'<td><span class="chip {escape(css)}">{escape(_chip_text(found))}</span></td>')
+            chips.append(f'<td><span class="chip {escape(css)}">{escape(_chip_text(use, cell))}</span></td>')
         rows.append(f'<tr data-use="{escape(use.key)}"><th scope="row">{escape(use.title)}</th>{"".join(chips)}</tr>')
     pins = "".join(f"<li><strong>{escape(use.title)}</strong>: {escape(_pins_line(use, cells))}</li>" for use in USES)
     return (f'<section id="by-use"><h2>By use</h2><p>{escape(INTRO).replace("**", "")}</p>'

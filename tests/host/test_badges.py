@@ -203,3 +203,12 @@ def test_the_uses_badge_counts_use_and_pair_answers_that_work_leaving_out_n_a() 
     assert use_badge("x", ["works", "works"]) == {**use_badge("x", ["works", "works"]), "message": "2 of 2 work",
                                                   "color": "brightgreen"}
     assert use_badge("x", ["n/a", "infra"])["message"] == "no pair"
+
+
+def test_a_client_that_could_not_be_installed_leaves_the_pairs_overall_verdict_to_the_suites_that_ran() -> None:
+    reason = {"verdict": "not-installable", "counts": {}, "reason": "executorch needs torch 2.9"}
+    cell = {"suites": {"export": {"with": {"verdict": "pass", "counts": {"pass": 1}}}, "executorch": {"with": reason}}}
+    assert pair_verdict(cell, ["executorch", "export"]) == "pass"
+    assert pair_verdict(cell, ["executorch"]) == "not-installable"
+    failing = {"suites": {**cell["suites"], "executorch": {"with": {"verdict": "fail", "counts": {"fail": 1}}}}}
+    assert pair_verdict(failing, ["executorch", "export"]) == "fail"

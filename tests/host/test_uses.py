@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kvmatrix.record.matrix import load_matrix
-from kvmatrix.record.uses import USES, Use, answer, covered_tests, recommended, working_uses
+from kvmatrix.record.uses import USES, Use, answer, covered_tests, recommended, tico_answer, working_uses
 from kvmatrix.render.by_use import by_use_html, by_use_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,3 +129,43 @@ def test_the_views_show_one_row_per_use_and_one_column_per_pair() -> None:
     page = by_use_html(matrix)
     assert page.count("<tr data-use=") == len(USES)
     assert sum(working_uses(c) for c in matrix["cells"]) > 0
+
+
+CLIENT_USES = {"executorch": "lower with ExecuTorch and run in its runtime", "tico": "convert to Circle with TICO"}
+
+
+@pytest.mark.parametrize(("key", "title"), CLIENT_USES.items())
+def test_each_client_is_a_use_answered_by_its_own_suite(key: str, title: str) -> None:
+    use = next(use for use in USES if use.key == key)
+    assert (use.title, use.suite) == (title, key)
+    assert answer(use, cell({f"{key}::test_runs[StaticCache]": two(["pass"], ["fail", "cache"])})).answer == \
+        "works with compat"
+
+
+def test_a_client_that_could_not_be_installed_answers_with_its_status_not_n_a() -> None:
+    use = next(use for use in USES if use.key == "executorch")
+    found = {**cell({}), "clients": {"executorch": {"status": "not-installable", "reason": "needs torch 2.9"}}}
+    assert answer(use, found).answer == "not-installable"
+    assert answer(use, {**found, "clients": {"executorch": {"status": "ran"}}}).answer == "n/a"
+
+
+@pytest.mark.parametrize(("tico", "expected"), [
+    ({"a": ["pass"], "b": ["pass"]}, "works"),
+    ({"a": ["pass"], "b": ["fail", "cache"]}, "broken"),
+    ({"a": ["n/a"]}, None),
+    ({}, None),
+])
+def test_the_tico_answer_comes_from_the_tico_runs_entries_of_the_uses_tests(tico: dict, expected: str | None) -> None:
+    tests = {f"export::test_x[{name}]": {**two(["fail"], ["fail"]), **({"tico": entry})}
+             for name, entry in tico.items()} or {"export::test_x[a]": two(["fail"], ["fail"])}
+    assert tico_answer(USE, cell(tests)) == expected
+
+
+def test_the_by_use_chip_shows_the_tico_answer_beside_compats_where_the_pair_ran_it() -> None:
+    use = next(use for use in USES if use.key == "unflatten")
+    tests = {"roundtrip::test_unflattened_exported_program_matches_eager[a]":
+             {**two(["fail", "cache"], ["fail", "cache"]), "tico": ["pass"]}}
+    matrix = {"cells": [cell(tests)], "suites": ["roundtrip"]}
+    row = next(line for line in by_use_markdown(matrix).splitlines() if line.startswith(f"| {use.title} |"))
+    assert row == f"| {use.title} | ❌ broken (cache) · TICO: works |"
+    assert "· TICO:" not in by_use_markdown({"cells": [cell({})], "suites": ["roundtrip"]})
