@@ -92,7 +92,8 @@ def _verdict_cell(summary: dict[str, Any], suite: str, mode: str) -> str:
     counts = summary.get("counts") or {}
     total = sum(counts.values())
     passed = f' <span class="count">{counts.get(PASS, 0)}/{total}</span>' if total else ""
-    title = f"{suite} {mode} registration: {summary.get('verdict')}"
+    title = f"{suite} {mode} registration: {summary.get('verdict')}" + (
+        f" ({summary['reason']})" if summary.get("reason") else "")
     css = _attr(_css_class(summary.get("verdict")))
     return f'<td class="verdict {css}" title="{_attr(title)}">{_chip(summary.get("verdict"), passed)}</td>'
 

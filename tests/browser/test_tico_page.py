@@ -85,3 +85,5 @@ def test_a_client_that_could_not_be_installed_shows_its_status_and_reason_not_an
     expect(executorch.locator(".chip")).to_have_text(["not-installable", "not-installable"])
     expect(executorch).to_contain_text(NO_EXECUTORCH)
     expect(page.locator("#details-body dl")).to_contain_text(f"executorch not-installable: {NO_EXECUTORCH}")
+    grid_cell = page.locator(f'#grid tr[data-cell="{LAYER.id}"] td.verdict').nth(6)
+    expect(grid_cell).to_have_attribute("title", f"executorch with registration: not-installable ({NO_EXECUTORCH})")

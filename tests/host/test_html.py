@@ -151,6 +151,7 @@ def test_filters_offer_every_layout_and_the_versions_in_version_order(
         "filter-layout": ["", "list", "list-module", "layer"],
         "filter-torch": ["", "2.5.1", "2.13.0"],
         "filter-transformers": ["", "4.46.3", "4.57.6"],
+        "filter-tico": ["", "TICO passes tests compat does not", "compat does at least as well", "not compared"],
     }
 
 
