@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kvmatrix.plan.pins import Cell
+from kvmatrix.publish.publish_run import published_cell
 from kvmatrix.record.causes import compare_with_tico
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.cell_results import CellResultError, check_cell_result
@@ -132,3 +133,12 @@ def test_a_result_with_well_formed_clients_and_comparison_is_accepted() -> None:
 def test_a_result_with_malformed_clients_or_comparison_is_refused(keys: dict[str, Any], problem: str) -> None:
     with pytest.raises(CellResultError, match=problem):
         check_cell_result(cell_result(**keys), CELL, Path("r.json"))
+
+
+def test_the_publish_summarises_a_client_suite_from_the_records_clients() -> None:
+    record = build_record(CELL, InstallOutcome("ran"), [], three_runs([case("a", "pass")], [case("a", "pass")], None),
+                          1.0, ["export"], clients={"executorch": NOT_INSTALLABLE})
+    summary, _ = published_cell(record, SUITES)
+    assert summary["suites"]["executorch"]["without"]["verdict"] == "not-installable"
+    assert summary["suites"]["tico"]["with"] == {"verdict": "error", "counts": {}}
+    assert summary["clients"] == {"executorch": NOT_INSTALLABLE}
