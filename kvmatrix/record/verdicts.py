@@ -27,6 +27,9 @@ SEVERITY = (ERROR, FAIL, FLAKY, SETUP, XFAIL, PASS, NA)
 CELL_STATUSES = (RAN, NOT_INSTALLABLE, INFRA, ERROR)
 MODES = ("with", "without")
 """Registration modes: suites run after `compat.register()`, and with transformers alone."""
+TICO_MODE = "tico"
+"""The third registration mode: the core suites run after TICO's own registration (tico.utils.pytree_utils),
+in the cell's tico environment (kvmatrix.run.clients); not one of MODES, which every cell runs."""
 
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _DIGITS = re.compile(r"\d+")
