@@ -14,7 +14,7 @@ from test_inputs import make_wheel
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, TICO_MODE
-from kvmatrix.run.cell import requirements
+from kvmatrix.run.cell import inputs_of, requirements
 from kvmatrix.run.clients import (
     CLIENTS,
     Client,
@@ -26,6 +26,7 @@ from kvmatrix.run.clients import (
     run_client,
     split_selection,
 )
+from kvmatrix.run.interpreters import find_interpreter
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 
@@ -95,3 +96,18 @@ def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_
     assert "alpha" in entry["reason"] and "beta" in entry["reason"]
     assert runs == {}
     assert (tmp_path / "cell" / "client-beta" / "venv" / "bin" / "python").exists()
+
+
+@pytest.mark.integration
+@needs_uv
+def test_the_clients_resolve_with_the_real_cell_s_pins_unmoved() -> None:
+    """uv resolves both client environments of a real pinned cell (the real index, warm cache), each with
+    the cell's own torch and transformers; these sets are the inputs' `clients` part."""
+    cell = Cell.from_id("tf4.57.6-torch2.13.0")
+    inputs = inputs_of(cell, find_interpreter("3.11"), REPO_ROOT)
+    assert inputs is not None, "uv could not resolve the cell or a client"
+    for client in CLIENTS:
+        resolved = inputs["parts"]["clients"][client.name]
+        assert any(line.startswith(f"{client.package}==") for line in resolved), resolved
+        assert "transformers==4.57.6" in resolved
+        assert any(line.startswith("torch==2.13.0") for line in resolved)
