@@ -14,6 +14,7 @@ from kvmatrix.files import write_json_atomic
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
+from kvmatrix.record.paths import relative_paths_in
 from kvmatrix.record.verdicts import RAN
 from kvmatrix.run.clients import core_selection, every_client_requirements, run_clients
 from kvmatrix.run.inputs import cell_inputs, python_version
@@ -65,6 +66,6 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
         clients = run_clients(wanted, minor, repo_root, work_dir, runs, selection, constraints)
     record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root),
                           inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    record["clients"] = clients
+    record["clients"] = relative_paths_in(clients)
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record
