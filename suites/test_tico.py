@@ -10,6 +10,8 @@ example's cache and on one filled from another prompt. Runs only in the cell's T
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import pytest
@@ -32,12 +34,39 @@ TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 """TICO's reference runtime against eager."""
 
 
+UNSUPPORTED_OPERATOR = re.compile(r"NOT SUPPORTED OPERATOR\s+\(op\) (\S+)")
+"""How TICO logs each operator it cannot convert (the error it raises then names none)."""
+
+
+class _Messages(logging.Handler):
+    """Keeps the messages of the error records it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def convert(module: torch.nn.Module, example: tuple[Any, ...]) -> Any:
-    """`tico.convert(module, example)`: the Circle model (its bytes in `circle_binary`)."""
+    """`tico.convert(module, example)`: the Circle model (its bytes in `circle_binary`). A conversion that
+    fails on operators TICO does not support has their names added to its error (TICO only logs them)."""
     import tico
 
-    with torch.no_grad():
-        return tico.convert(module.eval(), example)
+    handler, logger = _Messages(), logging.getLogger("tico")
+    logger.addHandler(handler)
+    try:
+        with torch.no_grad():
+            return tico.convert(module.eval(), example)
+    except Exception as exc:
+        operators = sorted({found.group(1) for message in handler.messages
+                            if (found := UNSUPPORTED_OPERATOR.search(message))})
+        if operators:
+            exc.args = (f"{exc}: {', '.join(operators)}",)
+        raise
+    finally:
+        logger.removeHandler(handler)
 
 
 def flat_outputs(outputs: Any) -> list[torch.Tensor]:
