@@ -1,7 +1,9 @@
 """Runs inside one (torch, transformers) cell: sets up registration before any model is built, and tells
 the verdict recorder (`-p suites.recorder`, loaded by the cell runner) what this cell is.
 
-KVCC_REGISTRATION: "with" (default) calls `compat.register()` first; "without" is transformers alone.
+KVCC_REGISTRATION: "with" (default) calls `compat.register()` first; "without" is transformers alone; "tico"
+registers with TICO's own `tico.utils.pytree_utils` instead (suites.tico_registration; the cell's tico
+environment only, kvmatrix.run.clients).
 
 Under pytest-xdist only the workers run tests, so only they import torch and transformers: the controller
 (which records verdicts) stays a light process and gets the cell's description from a worker.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from kvmatrix.record.verdicts import MODES
+from kvmatrix.record.verdicts import MODES, TICO_MODE
 from kvmatrix.settings import setting
 
 pytest_plugins = ["suites.attribution", "suites.known_limitations"]
@@ -25,8 +27,8 @@ def runs_tests(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     """Register (or not), call transformers' own helpers, and describe the cell for the recorder."""
     registration = setting("KVCC_REGISTRATION")
-    if registration not in MODES:
-        raise pytest.UsageError(f"KVCC_REGISTRATION must be 'with' or 'without', not {registration!r}")
+    if registration not in (*MODES, TICO_MODE):
+        raise pytest.UsageError(f"KVCC_REGISTRATION must be 'with', 'without' or 'tico', not {registration!r}")
     if not runs_tests(config):
         return
     import compat
@@ -38,14 +40,20 @@ def pytest_configure(config: pytest.Config) -> None:
     from suites.models import layout, static_layer_init, tiny_llama
     from suites.recorder import ENVIRONMENT
 
+    tico_registered: list[str] = []
     if registration == "with":
         compat.register()
+    elif registration == TICO_MODE:
+        from suites.tico_registration import register_with_tico
+
+        tico_registered = register_with_tico()
     helpers = register_transformers_own(tiny_llama())
     config.stash[ENVIRONMENT] = lambda: {
         "layout": layout(),
         "static_layer_init": static_layer_init(),
         "transformers_helpers_called": helpers,
         "registration_report": [r.to_json() for r in compat.registration_report()],
+        "tico_registered": tico_registered,
     }
 
 

@@ -29,7 +29,8 @@ MODES = ("with", "without")
 """Registration modes every cell runs: suites run after `compat.register()`, and with transformers alone."""
 TICO_MODE = "tico"
 """The optional third run: the core suites after TICO's own registration (tico.utils.pytree_utils) instead
-of `compat.register()`, to compare the two per test (kvmatrix.record.causes.compare_with_tico)."""
+of `compat.register()`, in the cell's tico environment (kvmatrix.run.clients), to compare the two per test
+(kvmatrix.record.causes.compare_with_tico)."""
 RECORDED_MODES = (*MODES, TICO_MODE)
 """Every mode a cell's runs may hold, in the order they are summarised and shown."""
 CLIENT_SUITES = ("executorch", "tico")
@@ -73,7 +74,8 @@ def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status:
     without a run gets "error" with empty counts; the `tico` mode appears only where its run exists, for
     every suite but the CLIENT_SUITES. A suite with no test in its mode's run gets "error" with all counts
     zero. A client suite whose client (`clients`, by suite name) did not run gets that client's status and
-    `reason` in each mode instead.
+    `reason` in each mode instead; in a record without `clients` (written before the client suites existed,
+    so they were never asked for) a client suite with no test is `n/a` with that reason.
     """
     if status not in CELL_STATUSES:
         raise ValueError(f"unknown cell status {status!r}; expected one of {', '.join(CELL_STATUSES)}")
@@ -87,12 +89,22 @@ def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status:
                 summary[suite][mode] = {"verdict": status, "counts": {}}
             elif client.get("status", RAN) != RAN:
                 summary[suite][mode] = {"verdict": client["status"], "counts": {}, "reason": client.get("reason")}
+            elif clients is None and suite in CLIENT_SUITES and not _suite_tests(runs.get(mode, {}), suite):
+                summary[suite][mode] = {"verdict": NA, "counts": {}, "reason": PREDATES_CLIENTS}
             elif mode not in runs:
                 summary[suite][mode] = {"verdict": ERROR, "counts": {}}
             else:
-                tests = [test for test in runs[mode].get("tests", []) if test.get("suite") == suite]
+                tests = _suite_tests(runs[mode], suite)
                 summary[suite][mode] = {"verdict": suite_verdict(tests), "counts": count_verdicts(tests)}
     return summary
+
+
+PREDATES_CLIENTS = "not run: the cell's record was written before the client suites existed"
+
+
+def _suite_tests(run: dict[str, Any], suite: str) -> list[dict[str, Any]]:
+    """The tests of `suite` in `run`."""
+    return [test for test in run.get("tests", []) if test.get("suite") == suite]
 
 
 def error_signature(message: str) -> str:

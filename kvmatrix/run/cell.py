@@ -15,7 +15,8 @@ from kvmatrix.plan.pins import Cell
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.verdicts import RAN
-from kvmatrix.run.inputs import cell_inputs
+from kvmatrix.run.clients import core_selection, every_client_requirements, run_clients
+from kvmatrix.run.inputs import cell_inputs, python_version
 from kvmatrix.run.install import freeze, install
 from kvmatrix.run.pytest_run import rerun_modes, run_modes
 
@@ -29,25 +30,40 @@ def requirements(cell: Cell) -> list[str]:
     return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *SUITE_REQUIREMENTS]
 
 
+def inputs_of(cell: Cell, python: str, repo_root: Path, constraints: Path | None = None,
+              selection: list[str] | None = None) -> dict[str, Any] | None:
+    """The cell's inputs (kvmatrix.run.inputs.cell_inputs) for its requirements and its clients'
+    environments: what run_cell records and kvmatrix.run.reuse compares."""
+    wanted = requirements(cell)
+    return cell_inputs(wanted, python, repo_root, constraints=constraints, selection=selection,
+                       clients=every_client_requirements(wanted))
+
+
 def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
              selection: list[str] | None = None, constraints: Path | None = None) -> dict[str, Any]:
     """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), re-run what did not pass
     (rerun_modes; KVCC_RERUNS=0 skips it), write `results_dir/<cell id>.json`; never raises for a verdict.
     `selection` runs only those suite tests (see run_suites); `constraints` (a constraints file) installs
     every package at the version it pins, to replay a recorded run. The record carries the cell's inputs
-    (kvmatrix.run.inputs, found before installing) and when the run finished."""
+    (kvmatrix.run.inputs, found before installing) and when the run finished. The core runs leave the
+    client suites out; each client then runs in its own environment (kvmatrix.run.clients), its tests
+    merged into the runs, TICO's registration as `runs["tico"]`, and `clients` says how each went."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
-    inputs = cell_inputs(requirements(cell), python, repo_root, constraints=constraints, selection=selection)
-    outcome = install(python, requirements(cell), constraints=constraints)
+    wanted = requirements(cell)
+    inputs = inputs_of(cell, python, repo_root, constraints=constraints, selection=selection)
+    outcome = install(python, wanted, constraints=constraints)
     runs: dict[str, Any] = {}
     frozen: list[str] = []
+    clients: dict[str, Any] | None = None
     if outcome.status == RAN:
         frozen = freeze(python)
-        runs = run_modes(python, repo_root, work_dir, selection=selection)
+        runs = run_modes(python, repo_root, work_dir, selection=core_selection(selection, repo_root))
         rerun_modes(python, repo_root, runs, work_dir)
+        minor = ".".join((python_version(python) or "").split(".")[:2])
+        clients = run_clients(wanted, minor, repo_root, work_dir, runs, selection, constraints)
     record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root),
-                          inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                          inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), clients)
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record

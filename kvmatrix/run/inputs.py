@@ -3,7 +3,9 @@ unchanged need not run again (kvmatrix.run.reuse; docs/incremental.md).
 
 The parts: `resolved`, the set `uv pip compile` resolves for exactly what the cell installs (its
 requirements, torch's index, PIP_FIND_LINKS, a replay's constraints, the cell's interpreter), found without
-creating the cell's environment; `python`, the interpreter's full version; `code`, a sha256 over the files
+creating the cell's environment; `clients`, the same for each client's environment (kvmatrix.run.clients),
+or the resolver's reason where the client cannot be installed with the cell's pins; `python`, the
+interpreter's full version; `code`, a sha256 over the files
 that run in the cell or build its record; `settings`, the KVCC_* values that change what a cell records;
 `selection`, the tests a partial run chose (null for all). The key is the sha256 of their canonical JSON.
 Whatever cannot be found (an index that does not answer, an interpreter that does not start) makes the
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix import REPO_ROOT
+from kvmatrix.record.verdicts import NOT_INSTALLABLE
+from kvmatrix.run.install import diagnose
 from kvmatrix.run.torch_index import torch_backend_args
 from kvmatrix.settings import setting
 
@@ -90,18 +94,39 @@ def compile_command(python: str, env: Mapping[str, str], constraints: Path | Non
     return command
 
 
+def _compile(wanted: Sequence[str], python: str, env: Mapping[str, str],
+             constraints: Path | None) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(compile_command(python, env, constraints), input="\n".join(wanted),
+                              capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, env=dict(env), check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _lines(output: str) -> list[str]:
+    return sorted(line.strip() for line in output.splitlines() if line.strip() and not line.startswith("#"))
+
+
 def resolve(wanted: Sequence[str], python: str, env: Mapping[str, str],
             constraints: Path | None = None) -> list[str] | None:
     """The sorted `name==version` lines uv resolves for the requirements `wanted` on `python`; None when it
     cannot say (an index that does not answer, pins that do not resolve, no uv)."""
-    try:
-        done = subprocess.run(compile_command(python, env, constraints), input="\n".join(wanted),
-                              capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, env=dict(env), check=False)
-    except (OSError, subprocess.TimeoutExpired):
+    done = _compile(wanted, python, env, constraints)
+    return _lines(done.stdout) if done is not None and done.returncode == 0 else None
+
+
+def resolve_client(wanted: Sequence[str], python: str, env: Mapping[str, str],
+                   constraints: Path | None = None) -> list[str] | str | None:
+    """A client environment's part: its resolved lines as `resolve` finds them, or
+    `not-installable: <uv's reason>` when its pins cannot be resolved together (the client's record entry
+    then says the same); None when it cannot say (an index that does not answer, no uv)."""
+    done = _compile(wanted, python, env, constraints)
+    if done is None:
         return None
-    if done.returncode != 0:
-        return None
-    return sorted(line.strip() for line in done.stdout.splitlines() if line.strip() and not line.startswith("#"))
+    if done.returncode == 0:
+        return _lines(done.stdout)
+    status, reason = diagnose(done.stdout + done.stderr)
+    return f"{status}: {reason}" if status == NOT_INSTALLABLE else None
 
 
 def python_version(python: str) -> str | None:
@@ -122,23 +147,33 @@ def inputs_key(parts: Mapping[str, Any]) -> str:
 
 
 def cell_inputs(wanted: Sequence[str], python: str, root: Path = REPO_ROOT, env: Mapping[str, str] | None = None,
-                constraints: Path | None = None, selection: Sequence[str] | None = None) -> dict[str, Any] | None:
+                constraints: Path | None = None, selection: Sequence[str] | None = None,
+                clients: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any] | None:
     """`{"key": ..., "parts": {...}}` of a cell that installs the requirements `wanted`
-    (kvmatrix.run.cell.requirements) and runs with `python` from the checkout `root` (see the module
-    docstring); None when the resolved set or the interpreter's version cannot be found."""
+    (kvmatrix.run.cell.requirements) and runs with `python` from the checkout `root`, its `clients` (name ->
+    the client environment's requirements, kvmatrix.run.clients.client_requirements) resolved too (see the
+    module docstring); None when a resolved set or the interpreter's version cannot be found."""
     env = os.environ if env is None else env
     version = python_version(python)
     resolved = resolve(wanted, python, env, constraints) if version else None
     if version is None or resolved is None:
         return None
-    return inputs_from(resolved, version, root, env, selection)
+    client_sets = {name: resolve_client(needs, python, env, constraints) for name, needs in (clients or {}).items()}
+    if any(found is None for found in client_sets.values()):
+        return None
+    return inputs_from(resolved, version, root, env, selection, client_sets)
 
 
 def inputs_from(resolved: Sequence[str], version: str, root: Path, env: Mapping[str, str],
-                selection: Sequence[str] | None = None) -> dict[str, Any]:
-    """The inputs of a cell whose installed set is `resolved`, on Python `version`, run from the checkout
-    `root` with the variables `env` (the parts `cell_inputs` found, and the key of them all)."""
-    parts = {"resolved": sorted(resolved), "python": version, "code": code_digest(root),
+                selection: Sequence[str] | None = None,
+                clients: Mapping[str, Sequence[str] | str] | None = None) -> dict[str, Any]:
+    """The inputs of a cell whose installed set is `resolved`, and whose client environments' are `clients`
+    (name -> resolved lines, or the reason none resolves), on Python `version`, run from the checkout `root`
+    with the variables `env` (the parts `cell_inputs` found, and the key of them all)."""
+    parts = {"resolved": sorted(resolved),
+             "clients": {name: found if isinstance(found, str) else sorted(found)
+                         for name, found in sorted((clients or {}).items())},
+             "python": version, "code": code_digest(root),
              "settings": recorded_settings(env), "selection": sorted(selection) if selection else None}
     return {"key": inputs_key(parts), "parts": parts}
 

@@ -81,10 +81,10 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
               selections: dict[str, list[str]] | None = None,
               env: dict[str, str] | None = None) -> dict[str, Any]:
     """`run_suites` in every mode of MODES, KVCC_MODES_AT_ONCE (kvmatrix.settings) of them at a time;
-    the runs by mode. `selections` (mode -> node ids) runs only the modes it names, each on its own tests,
-    instead; `env` goes to every run (see run_suites)."""
+    the runs by mode. `selections` (mode -> node ids) runs only the modes it names (any mode, `tico`
+    included), each on its own tests, instead; `env` goes to every run (see run_suites)."""
     chosen = selections if selections is not None else dict.fromkeys(MODES, selection)
-    modes = [mode for mode in MODES if mode in chosen]
+    modes = list(chosen)
     at_once = max(1, int_setting("KVCC_MODES_AT_ONCE"))
     progress_files = {mode: work_dir / f"{mode}.json{PROGRESS_SUFFIX}" for mode in modes}
     with reporting(work_dir.name, progress_files), ThreadPoolExecutor(max_workers=at_once) as pool:

@@ -18,8 +18,8 @@ from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.detail import join
 from kvmatrix.record.matrix import ReportError, load_published
 from kvmatrix.record.verdicts import RAN
-from kvmatrix.run.cell import requirements
-from kvmatrix.run.inputs import cell_inputs, changed_parts
+from kvmatrix.run.cell import inputs_of
+from kvmatrix.run.inputs import changed_parts
 
 INPUTS_AT_ONCE = 4
 """Cells whose inputs are found at the same time."""
@@ -52,7 +52,7 @@ class Decision:
 
 def inputs_with(interpreter: Callable[[Cell], str], root: Path) -> InputsOf:
     """The inputs of a cell that runs on `interpreter(cell)` from the checkout `root`."""
-    return lambda cell: cell_inputs(requirements(cell), interpreter(cell), root)
+    return lambda cell: inputs_of(cell, interpreter(cell), root)
 
 
 def previous_records(cell: Cell, results: Path, published: dict[str, dict[str, Any]]) -> list[Previous]:

@@ -31,13 +31,14 @@ needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installe
 RESOLVED = ("alpha==1.0", "torch==2.13.0+cpu")
 
 
-def make_wheel(folder: Path, name: str, version: str) -> None:
-    """A minimal valid pure-Python wheel `name-version` in `folder`."""
+def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> None:
+    """A minimal valid pure-Python wheel `name-version` in `folder`, depending on `requires`."""
     folder.mkdir(parents=True, exist_ok=True)
     info = f"{name}-{version}.dist-info"
+    metadata = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
         f"{name}/__init__.py": "",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
@@ -190,3 +191,26 @@ def test_a_real_pair_resolves_to_its_pins_with_uv() -> None:
     assert "transformers==4.53.3" in first["parts"]["resolved"]
     assert any(line.startswith("torch==2.13.0") for line in first["parts"]["resolved"])
     assert first["key"] == second["key"]
+
+
+def test_another_resolved_set_of_a_client_changes_the_key(checkout: Path) -> None:
+    before = inputs_from(list(RESOLVED), "3.11.7", checkout, {}, clients={"tico": ["tico==0.3.0", *RESOLVED]})
+    after = inputs_from(list(RESOLVED), "3.11.7", checkout, {}, clients={"tico": ["tico==0.4.0", *RESOLVED]})
+    unresolvable = inputs_from(list(RESOLVED), "3.11.7", checkout, {}, clients={"tico": "not-installable: x"})
+    assert changed_parts(before, after) == ["clients"]
+    assert len({before["key"], after["key"], unresolvable["key"]}) == 3
+
+
+@pytest.mark.integration
+@needs_uv
+def test_a_client_that_cannot_join_the_cell_s_pins_is_a_part_with_the_resolver_s_reason(
+    wheels: Path, checkout: Path
+) -> None:
+    make_wheel(wheels, "alpha", "2.0")
+    make_wheel(wheels, "beta", "1.0", requires=("alpha>=2",))
+    found = cell_inputs(["alpha==1.0"], sys.executable, checkout,
+                        clients={"beta": ["alpha==1.0", "beta"], "free": ["alpha==1.0"]})
+    assert found is not None
+    assert found["parts"]["clients"]["free"] == ["alpha==1.0"]
+    assert found["parts"]["clients"]["beta"].startswith("not-installable: ")
+    assert "beta" in found["parts"]["clients"]["beta"]

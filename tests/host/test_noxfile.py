@@ -15,8 +15,7 @@ import pytest
 from index_server import NOT_FOUND, serve_index
 
 from kvmatrix.plan.pins import load_pins
-from kvmatrix.run.cell import requirements
-from kvmatrix.run.inputs import cell_inputs
+from kvmatrix.run.cell import inputs_of
 from kvmatrix.run.interpreters import find_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +145,7 @@ def test_nox_matrix_reuses_an_unchanged_cell_without_starting_its_session(
     pins_file = tmp_path / "pins.toml"
     pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\ntorch = "2.13.0"\n')
     (cell,) = load_pins(pins_file).cells
-    inputs = cell_inputs(requirements(cell), find_interpreter("3.11"), ROOT)
+    inputs = inputs_of(cell, find_interpreter("3.11"), ROOT)
     assert inputs is not None, "uv could not resolve the pair"
     results, reports = tmp_path / "cells", tmp_path / "reports"
     results.mkdir()
@@ -176,7 +175,7 @@ def test_smoke_run_twice_with_its_cells_unchanged_publishes_and_then_has_nothing
     pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\n'
                          'torch = "2.13.0"\ntags = ["smoke"]\n')
     (cell,) = load_pins(pins_file).cells
-    inputs = cell_inputs(requirements(cell), find_interpreter("3.11"), checkout)
+    inputs = inputs_of(cell, find_interpreter("3.11"), checkout)
     assert inputs is not None, "uv could not resolve the pair"
     earlier = tmp_path / "earlier"
     earlier.mkdir()

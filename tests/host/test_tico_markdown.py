@@ -74,7 +74,8 @@ def test_a_client_that_ran_shows_the_version_installed(rendered: Callable[..., s
 
 
 def test_the_failures_list_the_tico_runs_failing_tests_and_its_suites_without_a_test(rendered: Callable[..., str]) -> None:
-    text = section(rendered([case("a", "fail", TICO_ERROR)]), "Failures")
+    ran = {"status": "ran", "reason": None, "installed": None}
+    text = section(rendered([case("a", "fail", TICO_ERROR)], {"executorch": ran, "tico": ran}), "Failures")
     assert "  - export · `a` (tico)" in text
     assert "executorch reported no test in the `tico` run" not in text
     assert "executorch reported no test in the `with` run" in text

@@ -17,7 +17,7 @@ from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.cell_results import CellResultError, check_cell_result
 from kvmatrix.record.detail import split
 from kvmatrix.record.schema import CELL_KEYS, OPTIONAL_CELL_KEYS
-from kvmatrix.record.verdicts import MODES, TICO_MODE, summarize_suites
+from kvmatrix.record.verdicts import MODES, PREDATES_CLIENTS, TICO_MODE, summarize_suites
 from kvmatrix.run.install import InstallOutcome
 
 CELL = Cell(transformers="4.55.4", torch="2.8.0")
@@ -68,11 +68,12 @@ def test_a_client_that_did_not_run_gives_its_suite_its_status_and_reason_in_both
     assert summary["tico"]["with"] == {"verdict": "error", "counts": {}}
 
 
-def test_a_record_without_clients_rolls_a_client_suite_up_from_its_tests_as_before() -> None:
+def test_a_record_without_clients_rolls_a_client_suite_up_from_its_tests_or_says_it_predates_them() -> None:
     runs = three_runs([case("run", "fail", suite="executorch")], [], None)
-    summary = summarize_suites(runs, ["executorch"], "ran")
+    summary = summarize_suites(runs, ["executorch", "export"], "ran")
     assert summary["executorch"]["with"] == {"verdict": "fail", "counts": {"fail": 1}}
-    assert summary["executorch"]["without"] == {"verdict": "error", "counts": {}}
+    assert summary["executorch"]["without"] == {"verdict": "n/a", "counts": {}, "reason": PREDATES_CLIENTS}
+    assert summary["export"]["without"] == {"verdict": "error", "counts": {}}  # a core suite with no test
 
 
 def test_a_test_passing_only_under_ticos_registration_is_a_tico_advantage_with_compats_error() -> None:

@@ -1,0 +1,141 @@
+"""The downstream clients of a cell (ExecuTorch, TICO): each gets its own environment, the cell's exact pins
+plus the client's package, where its suite file runs in both registration modes; TICO's environment also
+runs the core suites with TICO's own registration (the `tico` mode). The core runs never collect a client's
+suite file: the cell's environment lacks its package (docs/clients.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kvmatrix.record.columns import SUITE_PREFIX
+from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
+from kvmatrix.run.envs import VenvError, ensure_venv
+from kvmatrix.run.install import freeze, install
+from kvmatrix.run.pytest_run import rerun_modes, run_modes, run_suites
+
+SUITES_DIR = "suites"
+
+
+@dataclass(frozen=True)
+class Client:
+    """A downstream client: its name (also its suite, `suites/test_<name>.py`), the package installed for
+    it, and the registration mode its environment runs the core suites in (None: none)."""
+
+    name: str
+    package: str
+    core_mode: str | None = None
+
+    @property
+    def suite_file(self) -> str:
+        """The client's suite file, relative to the checkout."""
+        return f"{SUITES_DIR}/{SUITE_PREFIX}{self.name}.py"
+
+
+CLIENTS = (Client("executorch", "executorch"), Client("tico", "tico", core_mode=TICO_MODE))
+"""Every client a cell runs, in order."""
+
+
+def client_requirements(cell_requirements: Sequence[str], client: Client) -> list[str]:
+    """The cell's exact requirements (kvmatrix.run.cell.requirements: torch and transformers pinned with
+    `==`, so the client cannot move them) plus the client's package, at whatever version resolves."""
+    return [*cell_requirements, client.package]
+
+
+def every_client_requirements(cell_requirements: Sequence[str]) -> dict[str, list[str]]:
+    """Client name -> its environment's requirements (client_requirements), for every client of CLIENTS."""
+    return {client.name: client_requirements(cell_requirements, client) for client in CLIENTS}
+
+
+def core_targets(repo_root: Path) -> list[str]:
+    """The suite files of the checkout that are not a client's, relative to it, sorted: what the cell's own
+    environment runs."""
+    clients = {client.suite_file for client in CLIENTS}
+    found = sorted(path.relative_to(repo_root).as_posix()
+                   for path in (repo_root / SUITES_DIR).glob(f"{SUITE_PREFIX}*.py"))
+    return [name for name in found if name not in clients]
+
+
+def split_selection(selection: Sequence[str], client: Client) -> list[str]:
+    """The node ids (or files) of `selection` that belong to `client`'s suite file."""
+    return [node for node in selection if node.split("::")[0] == client.suite_file]
+
+
+def core_selection(selection: Sequence[str] | None, repo_root: Path) -> list[str]:
+    """What the cell's own environment runs: the core suite files, or the part of `selection` that is no
+    client's."""
+    if selection is None:
+        return core_targets(repo_root)
+    clients = {client.suite_file for client in CLIENTS}
+    return [node for node in selection if node.split("::")[0] not in clients]
+
+
+def installed_version(frozen: Sequence[str], package: str) -> str | None:
+    """`package==version` as the freeze `frozen` has it (names compared the way pip normalises them)."""
+    wanted = package.lower().replace("_", "-")
+    for line in frozen:
+        name, _, _ = line.partition("==")
+        if name.lower().replace("_", "-") == wanted:
+            return line
+    return None
+
+
+def entry(status: str, reason: str | None = None, installed: str | None = None) -> dict[str, Any]:
+    """A client's entry in the record's `clients`."""
+    return {"status": status, "reason": reason, "installed": installed}
+
+
+def run_client(client: Client, requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
+               selection: Sequence[str] | None = None,
+               constraints: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Make `client`'s environment under `work_dir/client-<name>` on CPython `python_minor`, install
+    `client_requirements`, run its suite file in every mode of MODES (only the selected tests of it when
+    `selection` is given) and, for a client with a `core_mode`, the core suites in that mode; re-run what
+    failed. Returns (the client's entry, its runs by mode); a client that could not be installed has no run."""
+    where = work_dir / f"client-{client.name}"
+    try:
+        python = ensure_venv(where / "venv", python_minor)
+    except VenvError as exc:
+        return entry(ERROR, str(exc)), {}
+    outcome = install(python, client_requirements(requirements, client), constraints=constraints)
+    if outcome.status != RAN:
+        return entry(outcome.status, outcome.reason), {}
+    installed = installed_version(freeze(python), client.package)
+    own = [client.suite_file] if selection is None else split_selection(selection, client)
+    runs = run_modes(python, repo_root, where, selection=own) if own else {}
+    if client.core_mode is not None:
+        runs[client.core_mode] = run_suites(python, repo_root, client.core_mode, where,
+                                            selection=core_selection(selection, repo_root))
+    rerun_modes(python, repo_root, runs, where)
+    return entry(RAN, None, installed), runs
+
+
+def merge_runs(runs: dict[str, Any], client_runs: dict[str, Any]) -> dict[str, Any]:
+    """Fold a client's runs into the cell's `runs`, in place: its tests in MODES join the cell's run of that
+    mode; any other mode (`tico`) becomes a run of its own. Returns `runs`."""
+    for mode, run in client_runs.items():
+        if mode in MODES and mode in runs:
+            runs[mode]["tests"] = [*runs[mode].get("tests", []), *run.get("tests", [])]
+        else:
+            runs[mode] = run
+    return runs
+
+
+def run_clients(requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
+                runs: dict[str, Any], selection: Sequence[str] | None = None,
+                constraints: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Run every client of CLIENTS (run_client) and merge its runs into `runs` (merge_runs); the record's
+    `clients` section. With a `selection` naming none of a client's tests and no core test either, that
+    client is not run and has no entry."""
+    section: dict[str, dict[str, Any]] = {}
+    for client in CLIENTS:
+        if selection is not None and not split_selection(selection, client) and not (
+                client.core_mode and core_selection(selection, repo_root)):
+            continue
+        section[client.name], client_runs = run_client(client, requirements, python_minor, repo_root, work_dir,
+                                                       selection, constraints)
+        merge_runs(runs, client_runs)
+    return section

@@ -1,0 +1,113 @@
+"""The client environments of a cell (kvmatrix.run.clients): the core runs leave the client suites out, a
+client gets the cell's exact pins plus its package, its tests join the cell's runs, and a client that cannot
+be installed is recorded with uv's reason and no run."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from test_inputs import make_wheel
+
+from kvmatrix import REPO_ROOT
+from kvmatrix.plan.pins import Cell
+from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, TICO_MODE
+from kvmatrix.run.cell import inputs_of, requirements
+from kvmatrix.run.clients import (
+    CLIENTS,
+    Client,
+    client_requirements,
+    core_selection,
+    core_targets,
+    installed_version,
+    merge_runs,
+    run_client,
+    split_selection,
+)
+from kvmatrix.run.interpreters import find_interpreter
+
+needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
+
+
+def test_every_client_has_a_suite_file_and_the_core_runs_leave_them_out() -> None:
+    core = core_targets(REPO_ROOT)
+    for client in CLIENTS:
+        assert (REPO_ROOT / client.suite_file).is_file()
+        assert client.suite_file not in core
+    assert "suites/test_export.py" in core
+    assert len(core) + len(CLIENTS) == len(list((REPO_ROOT / "suites").glob("test_*.py")))
+
+
+def test_a_client_keeps_the_cell_s_exact_torch_and_transformers() -> None:
+    wanted = requirements(Cell.from_id("tf4.57.6-torch2.13.0"))
+    for client in CLIENTS:
+        needs = client_requirements(wanted, client)
+        assert needs[: len(wanted)] == wanted and needs[-1] == client.package
+        assert "torch==2.13.0" in needs and "transformers==4.57.6" in needs
+
+
+def test_a_selection_is_split_between_the_core_runs_and_each_client() -> None:
+    selection = ["suites/test_export.py::test_a[x]", "suites/test_tico.py::test_b[y]", "suites/test_executorch.py"]
+    tico = next(client for client in CLIENTS if client.name == "tico")
+    assert split_selection(selection, tico) == ["suites/test_tico.py::test_b[y]"]
+    assert core_selection(selection, REPO_ROOT) == ["suites/test_export.py::test_a[x]"]
+    assert core_selection(None, REPO_ROOT) == core_targets(REPO_ROOT)
+
+
+def test_tico_alone_runs_the_core_suites_in_a_mode_of_its_own() -> None:
+    modes = {client.name: client.core_mode for client in CLIENTS}
+    assert modes == {"executorch": None, "tico": TICO_MODE}
+    assert TICO_MODE not in MODES
+
+
+def test_a_client_s_tests_join_the_cell_s_runs_and_its_own_mode_is_a_run_of_its_own() -> None:
+    runs = {mode: {"exit_code": 0, "tests": [{"suite": "export", "name": f"t-{mode}"}]} for mode in MODES}
+    tico_run = {"exit_code": 1, "tests": [{"suite": "export", "name": "t-tico"}]}
+    merge_runs(runs, {"with": {"exit_code": 1, "tests": [{"suite": "tico", "name": "c"}]}, TICO_MODE: tico_run})
+    assert [test["name"] for test in runs["with"]["tests"]] == ["t-with", "c"]
+    assert runs["with"]["exit_code"] == 0 and [test["name"] for test in runs["without"]["tests"]] == ["t-without"]
+    assert runs[TICO_MODE] is tico_run
+
+
+def test_the_installed_version_is_read_from_the_freeze_by_normalised_name() -> None:
+    frozen = ["executorch==1.5.1", "some_package==2.0", "tico==0.3.0"]
+    assert installed_version(frozen, "tico") == "tico==0.3.0"
+    assert installed_version(frozen, "Some-Package") == "some_package==2.0"
+    assert installed_version(frozen, "absent") is None
+
+
+@pytest.mark.integration
+@needs_uv
+def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "alpha", "1.0")
+    make_wheel(wheels, "alpha", "2.0")
+    make_wheel(wheels, "beta", "1.0", requires=("alpha>=2",))
+    for name, value in {"PIP_FIND_LINKS": str(wheels), "UV_NO_INDEX": "1", "KVCC_CPU_WHEELS": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("UV_TORCH_BACKEND", raising=False)
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    entry, runs = run_client(Client("beta", "beta"), ["alpha==1.0"], minor, REPO_ROOT, tmp_path / "cell")
+    assert entry["status"] == NOT_INSTALLABLE and entry["installed"] is None
+    assert "alpha" in entry["reason"] and "beta" in entry["reason"]
+    assert runs == {}
+    assert (tmp_path / "cell" / "client-beta" / "venv" / "bin" / "python").exists()
+
+
+@pytest.mark.integration
+@needs_uv
+def test_the_clients_resolve_with_the_real_cell_s_pins_unmoved() -> None:
+    """uv resolves both client environments of a real pinned cell (the real index, warm cache), each with
+    the cell's own torch and transformers; these sets are the inputs' `clients` part."""
+    cell = Cell.from_id("tf4.57.6-torch2.13.0")
+    inputs = inputs_of(cell, find_interpreter("3.11"), REPO_ROOT)
+    assert inputs is not None, "uv could not resolve the cell or a client"
+    for client in CLIENTS:
+        resolved = inputs["parts"]["clients"][client.name]
+        assert any(line.startswith(f"{client.package}==") for line in resolved), resolved
+        assert "transformers==4.57.6" in resolved
+        assert any(line.startswith("torch==2.13.0") for line in resolved)
