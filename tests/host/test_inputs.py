@@ -119,6 +119,15 @@ def test_caches_and_code_outside_the_cell_leave_the_code_digest_alone(checkout: 
     assert code_digest(checkout) == before
 
 
+def test_the_answers_a_publish_bundles_into_compat_leave_the_code_digest_alone(checkout: Path) -> None:
+    verified = checkout / "compat" / "verified.json"
+    verified.parent.mkdir(exist_ok=True)
+    verified.write_text('{"pairs": []}\n')
+    before = code_digest(checkout)
+    verified.write_text('{"pairs": [{"id": "tf4.57.6-torch2.13.0"}]}\n')  # what the next publish writes
+    assert code_digest(checkout) == before
+
+
 def test_a_renamed_file_changes_the_code_digest(checkout: Path) -> None:
     before = code_digest(checkout)
     (checkout / "suites" / "models.py").rename(checkout / "suites" / "models_renamed.py")
