@@ -35,7 +35,7 @@ def test_the_switch_is_the_one_transformers_export_wrapper_makes_and_a_second_ca
     wrapper = None
     if first["available"]:
         from transformers.integrations import executorch
-        from suites.test_wrapper import _sizes, static_cache_model
+        from suites.wrapping import _sizes, static_cache_model
         theirs = static_cache_model()
         module = executorch.TorchExportableModuleForDecoderOnlyLM
         module(theirs, **_sizes(module.__init__))
