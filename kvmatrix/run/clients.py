@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kvmatrix.record.columns import SUITE_PREFIX
+from packaging.utils import canonicalize_name
+
+from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import freeze, install
@@ -53,10 +55,8 @@ def every_client_requirements(cell_requirements: Sequence[str]) -> dict[str, lis
 def core_targets(repo_root: Path) -> list[str]:
     """The suite files of the checkout that are not a client's, relative to it, sorted: what the cell's own
     environment runs."""
-    clients = {client.suite_file for client in CLIENTS}
-    found = sorted(path.relative_to(repo_root).as_posix()
-                   for path in (repo_root / SUITES_DIR).glob(f"{SUITE_PREFIX}*.py"))
-    return [name for name in found if name not in clients]
+    clients = {client.name for client in CLIENTS}
+    return [f"{SUITES_DIR}/{SUITE_PREFIX}{name}.py" for name in discover_suites(repo_root) if name not in clients]
 
 
 def split_selection(selection: Sequence[str], client: Client) -> list[str]:
@@ -74,13 +74,9 @@ def core_selection(selection: Sequence[str] | None, repo_root: Path) -> list[str
 
 
 def installed_version(frozen: Sequence[str], package: str) -> str | None:
-    """`package==version` as the freeze `frozen` has it (names compared the way pip normalises them)."""
-    wanted = package.lower().replace("_", "-")
-    for line in frozen:
-        name, _, _ = line.partition("==")
-        if name.lower().replace("_", "-") == wanted:
-            return line
-    return None
+    """`package==version` as the freeze `frozen` has it (names compared canonicalised, as pip does)."""
+    wanted = canonicalize_name(package)
+    return next((line for line in frozen if canonicalize_name(line.partition("==")[0]) == wanted), None)
 
 
 def entry(status: str, reason: str | None = None, installed: str | None = None) -> dict[str, Any]:
