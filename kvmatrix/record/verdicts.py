@@ -73,8 +73,8 @@ def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status:
     For a cell whose `status` is not "ran", every suite gets that status with empty counts. A mode of MODES
     without a run gets "error" with empty counts; the `tico` mode appears only where its run exists, for
     every suite but the CLIENT_SUITES. A suite with no test in its mode's run gets "error" with all counts
-    zero. A client suite whose client (`clients`, by suite name) did not run gets that client's status and
-    `reason` in each mode instead; in a record without `clients` (written before the client suites existed,
+    zero (with the client's `reason` for a client suite: why its run reported no test). A client suite whose
+    client (`clients`, by suite name) did not run gets that client's status and `reason` in each mode instead; in a record without `clients` (written before the client suites existed,
     so they were never asked for) a client suite with no test is `n/a` with that reason.
     """
     if status not in CELL_STATUSES:
@@ -96,6 +96,8 @@ def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status:
             else:
                 tests = _suite_tests(runs[mode], suite)
                 summary[suite][mode] = {"verdict": suite_verdict(tests), "counts": count_verdicts(tests)}
+                if not tests and client.get("reason"):
+                    summary[suite][mode]["reason"] = client["reason"]
     return summary
 
 

@@ -6,18 +6,21 @@ suite file: the cell's environment lacks its package (docs/clients.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import freeze, install
-from kvmatrix.run.pytest_run import rerun_modes, run_modes, run_suites
+from kvmatrix.run.pytest_run import rerun_modes, run_modes
 
 SUITES_DIR = "suites"
 
@@ -30,6 +33,16 @@ class Client:
     name: str
     package: str
     core_mode: str | None = None
+    older_torch: tuple[str, str] | None = None
+    """(torch version, specifier): on a torch below that version only the client's releases within the
+    specifier are asked for, the ones whose metadata name the torch they were built for (None: any)."""
+
+    def requirement(self, torch_version: Version | None) -> str:
+        """The client's package as the environment of a cell with `torch_version` asks for it."""
+        if self.older_torch is None or torch_version is None:
+            return self.package
+        below, specifier = self.older_torch
+        return f"{self.package}{specifier}" if torch_version < Version(below) else self.package
 
     @property
     def suite_file(self) -> str:
@@ -37,14 +50,30 @@ class Client:
         return f"{SUITES_DIR}/{SUITE_PREFIX}{self.name}.py"
 
 
-CLIENTS = (Client("executorch", "executorch"), Client("tico", "tico", core_mode=TICO_MODE))
+CLIENTS = (
+    # From 1.1 executorch's metadata names no torch, so uv would give an older torch the newest release,
+    # built for a newer one (1.5.1's torchao import fails on torch 2.8); up to 1.0 each release pins the
+    # torch it was built for (docs/clients.md).
+    Client("executorch", "executorch", older_torch=("2.10", "<1.1")),
+    Client("tico", "tico", core_mode=TICO_MODE),
+)
 """Every client a cell runs, in order."""
+
+
+def pinned_torch(cell_requirements: Sequence[str]) -> Version | None:
+    """The torch version `cell_requirements` pin with `==` (None: no such pin)."""
+    for line in cell_requirements:
+        requirement = Requirement(line)
+        pins = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+        if canonicalize_name(requirement.name) == "torch" and pins:
+            return Version(pins[0])
+    return None
 
 
 def client_requirements(cell_requirements: Sequence[str], client: Client) -> list[str]:
     """The cell's exact requirements (kvmatrix.run.cell.requirements: torch and transformers pinned with
-    `==`, so the client cannot move them) plus the client's package, at whatever version resolves."""
-    return [*cell_requirements, client.package]
+    `==`, so the client cannot move them) plus the client's package (Client.requirement for that torch)."""
+    return [*cell_requirements, client.requirement(pinned_torch(cell_requirements))]
 
 
 def every_client_requirements(cell_requirements: Sequence[str]) -> dict[str, list[str]]:
@@ -100,13 +129,40 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
     installed = installed_version(freeze(python), client.package)
-    own = [client.suite_file] if selection is None else split_selection(selection, client)
-    runs = run_modes(python, repo_root, where, selection=own) if own else {}
-    if client.core_mode is not None:
-        runs[client.core_mode] = run_suites(python, repo_root, client.core_mode, where,
-                                            selection=core_selection(selection, repo_root))
+    runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root))
     rerun_modes(python, repo_root, runs, where)
-    return entry(RAN, None, installed), runs
+    return entry(RAN, silent_run_reason(client, runs, where), installed), runs
+
+
+def client_selections(client: Client, selection: Sequence[str] | None, repo_root: Path) -> dict[str, list[str]]:
+    """Mode -> what the client's environment runs in it: the core suites in the client's `core_mode` (first:
+    the longest run, so that kvmatrix.run.pytest_run.run_modes starts it at once and the client's own
+    shorter runs share the other core), then its suite file in every mode of MODES; only what `selection`
+    names of each, and no mode with nothing to run."""
+    own = [client.suite_file] if selection is None else split_selection(selection, client)
+    core = core_selection(selection, repo_root) if client.core_mode is not None else []
+    chosen = {client.core_mode: core} if client.core_mode is not None and core else {}
+    return {**chosen, **(dict.fromkeys(MODES, own) if own else {})}
+
+
+_ERROR_LINE = re.compile(r"^(?:INTERNALERROR> )?E?\s*((?:[\w.]+\.)?\w+(?:Error|Exception)\b:.*)$")
+
+
+def silent_run_reason(client: Client, runs: dict[str, Any], where: Path) -> str | None:
+    """Why the client's suite has no test in a mode where it ran (its pytest session ended before collecting
+    it, e.g. an import failing in pytest_configure): the exit status and the first error line of that run's
+    log, the root of a chained traceback; None when every mode reported its tests."""
+    for mode in MODES:
+        run = runs.get(mode)
+        if run is None or any(test.get("suite") == client.name for test in run.get("tests", [])):
+            continue
+        log = where / f"{mode}.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        errors = [found.group(1) for line in lines if (found := _ERROR_LINE.match(line))
+                  and not found.group(1).endswith("Traceback (most recent call last):")]
+        first = errors[0] if errors else "no error line in its log"
+        return f"the {mode} run reported no test (pytest exit {run.get('exit_code')}): {first.strip()[:300]}"
+    return None
 
 
 def merge_runs(runs: dict[str, Any], client_runs: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 from test_inputs import make_wheel
 
 from kvmatrix import REPO_ROOT
@@ -19,11 +20,14 @@ from kvmatrix.run.clients import (
     CLIENTS,
     Client,
     client_requirements,
+    client_selections,
     core_selection,
     core_targets,
     installed_version,
     merge_runs,
+    pinned_torch,
     run_client,
+    silent_run_reason,
     split_selection,
 )
 from kvmatrix.run.interpreters import find_interpreter
@@ -48,6 +52,16 @@ def test_a_client_keeps_the_cell_s_exact_torch_and_transformers() -> None:
         assert "torch==2.13.0" in needs and "transformers==4.57.6" in needs
 
 
+def test_executorch_below_torch_2_10_is_limited_to_the_releases_that_name_their_torch() -> None:
+    executorch = next(client for client in CLIENTS if client.name == "executorch")
+    for torch, expected in {"2.5.1": "executorch<1.1", "2.9.1": "executorch<1.1", "2.10.0": "executorch",
+                            "2.15.0": "executorch"}.items():
+        wanted = requirements(Cell.from_id(f"tf4.57.6-torch{torch}"))
+        assert pinned_torch(wanted) == Version(torch)
+        assert client_requirements(wanted, executorch)[-1] == expected
+    assert pinned_torch(["transformers==4.57.6", "torch>=2.5"]) is None
+
+
 def test_a_selection_is_split_between_the_core_runs_and_each_client() -> None:
     selection = ["suites/test_export.py::test_a[x]", "suites/test_tico.py::test_b[y]", "suites/test_executorch.py"]
     tico = next(client for client in CLIENTS if client.name == "tico")
@@ -60,6 +74,35 @@ def test_tico_alone_runs_the_core_suites_in_a_mode_of_its_own() -> None:
     modes = {client.name: client.core_mode for client in CLIENTS}
     assert modes == {"executorch": None, "tico": TICO_MODE}
     assert TICO_MODE not in MODES
+
+
+def test_tico_s_environment_starts_its_core_run_first_beside_its_own_suite_in_both_modes() -> None:
+    tico, executorch = (next(client for client in CLIENTS if client.name == name) for name in ("tico", "executorch"))
+    assert client_selections(tico, None, REPO_ROOT) == {
+        TICO_MODE: core_targets(REPO_ROOT), "with": [tico.suite_file], "without": [tico.suite_file]}
+    assert client_selections(executorch, None, REPO_ROOT) == dict.fromkeys(MODES, [executorch.suite_file])
+    only_core = ["suites/test_export.py::test_a[x]"]
+    assert client_selections(tico, only_core, REPO_ROOT) == {TICO_MODE: only_core}
+    assert client_selections(executorch, only_core, REPO_ROOT) == {}
+    assert client_selections(tico, ["suites/test_tico.py::t"], REPO_ROOT) == dict.fromkeys(
+        MODES, ["suites/test_tico.py::t"])
+
+
+def test_a_client_run_that_reported_no_test_is_explained_by_the_root_error_of_its_log(tmp_path: Path) -> None:
+    client = Client("executorch", "executorch")
+    (tmp_path / "with.log").write_text(
+        "INTERNALERROR> E           AssertionError: Traceback (most recent call last):\n"
+        "INTERNALERROR> E             AttributeError: module 'torch' has no attribute 'int1'\n"
+        "INTERNALERROR> RuntimeError: Unexpectedly no active workers available\n")
+    runs = {"with": {"exit_code": 3, "tests": []},
+            "without": {"exit_code": 1, "tests": [{"suite": "executorch", "name": "t"}]}}
+    assert silent_run_reason(client, runs, tmp_path) == (
+        "the with run reported no test (pytest exit 3): AttributeError: module 'torch' has no attribute 'int1'")
+    runs["with"]["tests"] = [{"suite": "executorch", "name": "t"}]
+    assert silent_run_reason(client, runs, tmp_path) is None
+    runs["without"] = {"exit_code": 4, "tests": [{"suite": "export", "name": "other"}]}
+    assert silent_run_reason(client, runs, tmp_path) == (
+        "the without run reported no test (pytest exit 4): no error line in its log")
 
 
 def test_a_client_s_tests_join_the_cell_s_runs_and_its_own_mode_is_a_run_of_its_own() -> None:

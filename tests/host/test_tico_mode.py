@@ -68,6 +68,14 @@ def test_a_client_that_did_not_run_gives_its_suite_its_status_and_reason_in_both
     assert summary["tico"]["with"] == {"verdict": "error", "counts": {}}
 
 
+def test_a_client_suite_with_no_test_where_its_client_ran_is_an_error_with_the_client_s_reason() -> None:
+    runs = three_runs([case("a", "pass")], [case("a", "pass")], None)
+    why = "the with run reported no test (pytest exit 3): AttributeError: module 'torch' has no attribute 'int1'"
+    summary = summarize_suites(runs, SUITES, "ran", {"executorch": {"status": "ran", "reason": why}})
+    assert summary["executorch"]["with"] == {"verdict": "error", "counts": {}, "reason": why}
+    assert "reason" not in summary["export"]["with"]
+
+
 def test_a_record_without_clients_rolls_a_client_suite_up_from_its_tests_or_says_it_predates_them() -> None:
     runs = three_runs([case("run", "fail", suite="executorch")], [], None)
     summary = summarize_suites(runs, ["executorch", "export"], "ran")
