@@ -129,11 +129,33 @@ def _describe_pip_env(dest: Path) -> dict[str, Any]:
             "pip_version": _tool_version([python, "-m", "pip", "--version"])}
 
 
+def link_tree(source: Path, dest: Path) -> dict[str, Any]:
+    """Hard-link every file of the environment `source` into a new tree `dest` (`cp -al`): the least a warm
+    environment can cost on this filesystem, the files' directory entries without resolving or reading them."""
+    start = time.monotonic()
+    _check(["cp", "-al", str(source), str(dest)], "cp -al")
+    return {"total_s": round(time.monotonic() - start, 3)}
+
+
+def link_floor(python: str, requirements: list[str], scratch: Path, repeats: int) -> dict[str, Any]:
+    """The physical floor of a warm environment: the median of `repeats` hard-linked copies (link_tree) of one
+    finished uv environment of `requirements` (made untimed), and how many files each copy linked."""
+    source = scratch / "floor-source"
+    uv_env(source, python, requirements)
+    copies = []
+    for index in range(repeats):
+        copies.append(link_tree(source, scratch / f"floor-{index}")["total_s"])
+        shutil.rmtree(scratch / f"floor-{index}")
+    files = tree_size(source)["files"]
+    shutil.rmtree(source)
+    return {"total_s": summarize(copies), "files": files, "command": "cp -al"}
+
+
 def measure_envs(python: str, requirements: list[str], scratch: Path, warm_repeats: int) -> dict[str, Any]:
     """Every environment variant in one run, in this order: uv cold, uv warm x `warm_repeats`, the same offline
     (`UV_OFFLINE=1`: how much of it is index requests), pip cold, pip filling its (empty) cache, pip warm x
     `warm_repeats`, pip cold with the machine's pip configuration; with the size of a finished environment of
-    each kind."""
+    each kind, and the physical floor of a warm one (link_floor)."""
     def uv(dest: Path) -> dict[str, Any]:
         return uv_env(dest, python, requirements)
 
@@ -141,6 +163,7 @@ def measure_envs(python: str, requirements: list[str], scratch: Path, warm_repea
     with tempfile.TemporaryDirectory(dir=scratch, prefix="uv-cache-") as empty, scoped_env(UV_CACHE_DIR=empty):
         results["uv_cold"] = _series(uv, scratch, "uv-cold", 1, lambda _: {"cache_after": tree_size(Path(empty))})
     results["uv_warm"] = _series(uv, scratch, "uv-warm", warm_repeats, _describe_uv_env)
+    results["link_floor"] = link_floor(python, requirements, scratch, warm_repeats)
     with scoped_env(UV_OFFLINE="1"):
         results["uv_warm_offline"] = _series(uv, scratch, "uv-offline", warm_repeats)
     pip_cache = scratch / "pip-cache"

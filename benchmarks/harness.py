@@ -43,6 +43,8 @@ from kvmatrix.plan.pins import Pins, load_pins
 from kvmatrix.run.cell import requirements
 
 PHASES = ("envs", "nox-cell", "modes", "xdist", "scaling")
+RESULT_KEYS = {"envs": "envs", "nox-cell": "nox_cell", "modes": "modes", "xdist": "xdist", "scaling": "scaling"}
+"""Phase -> the key of its measurements in the results."""
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
 
 
@@ -66,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="space-separated pytest targets of the modes and xdist runs")
     parser.add_argument("--xdist-workers", type=int, default=2)
     parser.add_argument("--scratch-parent", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--keep", type=Path, metavar="JSON",
+                        help="carry the phases not measured now (and the matrix run, without --matrix-cells) from "
+                             "a results JSON this script wrote, each marked with the run it came from")
     parser.add_argument("--from-json", type=Path,
                         help="measure nothing: render --out again from a results JSON this script wrote")
     args = parser.parse_args(argv)
@@ -113,6 +118,16 @@ def scaling(pins: Pins, ids: list[str], counts: list[int], selection: list[str],
     return result
 
 
+def carry(results: dict[str, Any], kept: dict[str, Any], keys: list[str]) -> None:
+    """Copy the measurements under `keys` that `kept` (an earlier results dict) has into `results`, in place,
+    and note in `results["carried"]` when the run that measured each started (its own origin when `kept` had
+    carried it too)."""
+    for key in keys:
+        if key in kept and key not in results:
+            results[key] = kept[key]
+            results.setdefault("carried", {})[key] = kept.get("carried", {}).get(key, kept["started_at"])
+
+
 def _phase(results: dict[str, Any], name: str, step: Callable[[], Any]) -> None:
     """Run one phase into `results[name]`; a failed step is recorded under `errors` and the rest goes on."""
     print(f"[bench] {name} ...", flush=True)
@@ -158,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                                                    args.selection.split(), scratch / "scaling"))
     if args.matrix_cells.is_dir():
         results["matrix_run"] = matrix_run(args.matrix_log, args.matrix_cells)
+    if args.keep:
+        carry(results, json.loads(args.keep.read_text()),
+              [RESULT_KEYS[phase] for phase in PHASES if phase not in phases] + ["matrix_run"])
     results["bench_wall_s"] = round(time.monotonic() - started, 1)
     results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     results["machine"]["load_average_at_end"] = os.getloadavg()

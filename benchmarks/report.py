@@ -43,6 +43,23 @@ def _gap(measured: float, target: float, unit: str, higher_is_better: bool = Fal
     return f"misses by {fmt_seconds(short)} ({percent(short, target):.0f} % over)"
 
 
+def floor_columns(measured_s: float | None, floor_s: float | None, how: str) -> dict[str, str]:
+    """A target row's `floor` (the physical floor the figure is compared with, and how it was found) and
+    `above` (what the figure spends beyond it, in seconds and as a multiple); dashes where either is unknown."""
+    if measured_s is None or floor_s is None:
+        return {"floor": "—", "above": "—"}
+    multiple = f", {fmt_ratio(ratio(measured_s, floor_s))} the floor" if floor_s > 0 else ""
+    return {"floor": f"{fmt_seconds(floor_s)} ({how})",
+            "above": f"{fmt_seconds(max(measured_s - floor_s, 0.0))}{multiple}"}
+
+
+def tests_floor(tests_s: float, cores: int | None) -> tuple[float, str]:
+    """The floor of a run of tests: their own durations summed and shared by the machine's cores (no harness
+    could run them in less wall time), with how it was found."""
+    share = max(cores or 1, 1)
+    return tests_s / share, f"the tests' own times, {fmt_seconds(tests_s)}, ÷ {share} cores"
+
+
 def _env_targets(envs: dict[str, Any]) -> list[dict[str, Any]]:
     uv_warm, pip_warm = _median(envs, "uv_warm"), _median(envs, "pip_warm")
     if uv_warm is None:
@@ -64,17 +81,21 @@ def _env_targets(envs: dict[str, Any]) -> list[dict[str, Any]]:
         "downloaded wheels, not installed trees: every environment unpacks every wheel again (the CPU torch "
         "wheel from /opt/wheels included) and byte-compiles every module, which uv does not do by default."
     )
+    link = envs.get("link_floor", {})
+    floor = floor_columns(uv_warm, link.get("total_s", {}).get("median"),
+                          f"`cp -al` of a finished environment's {link.get('files')} files")
     return [
         {"name": "warm cell environment", "target": f"≤ {WARM_ENV_TARGET_S} s", "measured": fmt_seconds(uv_warm),
-         "met": uv_warm <= WARM_ENV_TARGET_S, "gap": _gap(uv_warm, WARM_ENV_TARGET_S, "s"), "why": warm_why},
+         "met": uv_warm <= WARM_ENV_TARGET_S, "gap": _gap(uv_warm, WARM_ENV_TARGET_S, "s"), "why": warm_why,
+         **floor},
         {"name": "warm uv vs warm pip + venv", "target": f"≥ {SPEEDUP_TARGET:.0f}× faster",
          "measured": fmt_ratio(speedup), "met": None if speedup is None else speedup >= SPEEDUP_TARGET,
          "gap": "" if speedup is None else _gap(speedup, SPEEDUP_TARGET, "x", higher_is_better=True),
-         "why": speed_why},
+         "why": speed_why, **floor_columns(None, None, "")},
     ]
 
 
-def _overhead_target(cell: dict[str, Any]) -> dict[str, Any]:
+def _overhead_target(cell: dict[str, Any], cores: int | None) -> dict[str, Any]:
     outside_sessions = {k: v for k, v in cell["parts"].items() if v and k != "collection_and_between_tests_s"}
     listed = "; ".join(f"{PART_NAMES[k]} {fmt_seconds(v)}"
                        for k, v in sorted(outside_sessions.items(), key=lambda item: -item[1]))
@@ -91,7 +112,7 @@ def _overhead_target(cell: dict[str, Any]) -> dict[str, Any]:
             "measured": fmt_percent(cell["overhead_pct"]),
             "met": cell["overhead_pct"] is not None and cell["overhead_pct"] <= OVERHEAD_TARGET_PCT,
             "gap": "" if cell["overhead_pct"] is None else _gap(cell["overhead_pct"], OVERHEAD_TARGET_PCT, "pct"),
-            "why": why}
+            "why": why, **floor_columns(cell["total_s"], *tests_floor(cell["tests_s"], cores))}
 
 
 def _matrix_target(run: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
@@ -109,9 +130,10 @@ def _matrix_target(run: dict[str, Any], results: dict[str, Any]) -> dict[str, An
     projected = projection(run, results)
     if projected:
         why += f" {projected}"
+    cores = results.get("machine", {}).get("cores")
     return {"name": "default matrix, warm", "target": f"≤ {fmt_seconds(MATRIX_TARGET_S)}",
             "measured": fmt_seconds(wall), "met": wall <= MATRIX_TARGET_S, "gap": _gap(wall, MATRIX_TARGET_S, "s"),
-            "why": why}
+            "why": why, **floor_columns(wall, *tests_floor(sums["tests_s"], cores))}
 
 
 def projection(run: dict[str, Any], results: dict[str, Any]) -> str:
@@ -131,7 +153,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets that this run measured: name, target, measured, met (None = unknown), gap, why."""
     rows = _env_targets(results.get("envs", {}))
     if results.get("nox_cell"):
-        rows.append(_overhead_target(results["nox_cell"]))
+        rows.append(_overhead_target(results["nox_cell"], results.get("machine", {}).get("cores")))
     if results.get("matrix_run", {}).get("wall_s"):
         rows.append(_matrix_target(results["matrix_run"], results))
     return rows
@@ -368,10 +390,19 @@ def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _carried(results: dict[str, Any]) -> list[str]:
+    """A note naming the phases this run did not measure but carried from an earlier run's results."""
+    carried = results.get("carried", {})
+    if not carried:
+        return []
+    listed = "; ".join(f"`{phase}` from the run started {started}" for phase, started in sorted(carried.items()))
+    return ["", f"Not re-measured by this run, carried from an earlier one (`--keep`): {listed}."]
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole `RESULTS.md`."""
     machine = results["machine"]
-    rows = [[t["name"], t["target"], t["measured"],
+    rows = [[t["name"], t["target"], t["measured"], t["floor"], t["above"],
              "met" if t["met"] else ("unknown" if t["met"] is None else f"**missed**: {t['gap']}")]
             for t in targets(results)]
     missed = [t for t in targets(results) if t["met"] is False]
@@ -390,7 +421,12 @@ def render(results: dict[str, Any]) -> str:
         "",
         "## Targets (issue 7)",
         "",
-        *_table(["what", "target", "measured", "verdict"], rows),
+        *_table(["what", "target", "measured", "physical floor", "above the floor", "verdict"], rows),
+        "",
+        ("*Physical floor*: what no harness could go below on this machine: for an environment, hard-linking its "
+         "files (`cp -al`); for a cell or the matrix, the tests' own durations shared by the cores. *Above the "
+         "floor* is the rest: imports, tracing outside tests, installs, waiting, the harness."),
+        *_carried(results),
         "",
         "## 1. One cell's environment: uv (the harness) vs python -m venv + pip",
         "",
@@ -423,6 +459,7 @@ def render(results: dict[str, Any]) -> str:
     if met:
         lines += ["", "Targets met, with what the time was made of:", "",
                   *(f"- **{t['name']}**: {t['measured']}. {t['why']}" for t in met)]
+    lines += ["", "Measurements taken by hand for later issues (not by this script) are in [BY_HAND.md](BY_HAND.md)."]
     if results.get("errors"):
         lines += ["", "## Steps that failed in this run", "",
                   *(f"- {phase}: {message}" for phase, message in results["errors"].items())]

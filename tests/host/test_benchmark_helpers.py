@@ -21,7 +21,9 @@ from benchmarks.analysis import (
     summarize,
     totals,
 )
-from benchmarks.report import render, targets
+from benchmarks.envbench import link_tree
+from benchmarks.harness import carry
+from benchmarks.report import floor_columns, render, targets
 
 
 def a_run(process_s: float, summary: str, test_durations: list[float]) -> dict[str, Any]:
@@ -142,6 +144,7 @@ RESULTS = {
                 "nox": "nox 2026.10.20", "load_average_at_start": [0.1, 0, 0], "load_average_at_end": [1.9, 0, 0]},
     "envs": {"requirements": ["torch==2.13.0"], "uv_cold": env_runs(30.0, 0.1),
              "uv_warm": {**env_runs(2.0, 0.05), "env": {"files": 20000, "pyc": 0, "bytes": 2**30}},
+             "link_floor": {"total_s": summarize([0.5]), "files": 20000, "command": "cp -al"},
              "pip_cold": env_runs(90.0, 3.0), "pip_warm": env_runs(60.0, 3.0)},
     "nox_cell": {"command": "nox -s cell(x)", **cell_breakdown(RECORD, wall_s=110.0)},
     "modes": {"cell": "tf4.57.6-torch2.13.0", "targets": ["suites"], "verdicts_differing": [],
@@ -174,3 +177,35 @@ def test_render_names_every_section_and_each_missed_target() -> None:
     assert text.count("**missed**") == 4
     assert "Speed-up: **1.7×**; tests whose verdict differs between the two: 0." in text
     assert "More pytest-xdist workers were not measured in this run." in text
+
+
+def test_each_timed_target_sits_beside_its_physical_floor() -> None:
+    rows = {t["name"]: t for t in targets(RESULTS)}
+    env = rows["warm cell environment"]
+    assert env["floor"] == "0.50 s (`cp -al` of a finished environment's 20000 files)"
+    assert env["above"] == "1.50 s, 4.0× the floor"
+    cell = rows["harness overhead per cell"]  # tests 30 + 40 s on 2 cores: 35 s; the cell took 110 s
+    assert cell["floor"] == "35.0 s (the tests' own times, 70.0 s, ÷ 2 cores)"
+    assert cell["above"].startswith("75.0 s, 3.1×")
+    assert rows["warm uv vs warm pip + venv"]["floor"] == "—"
+    assert rows["default matrix, warm"]["floor"].startswith("35.0 s")
+    assert floor_columns(1.0, None, "x") == {"floor": "—", "above": "—"}
+    assert "| physical floor | above the floor |" in render(RESULTS)
+
+
+def test_the_link_floor_hard_links_the_same_files(tmp_path) -> None:
+    source = tmp_path / "env"
+    (source / "lib").mkdir(parents=True)
+    (source / "lib" / "module.py").write_text("x = 1\n")
+    assert link_tree(source, tmp_path / "copy")["total_s"] >= 0
+    assert (tmp_path / "copy" / "lib" / "module.py").stat().st_ino == (source / "lib" / "module.py").stat().st_ino
+
+
+def test_phases_not_measured_now_are_carried_with_the_run_they_came_from() -> None:
+    earlier = {"started_at": "2026-11-25T10:00:00Z", "modes": {"rows": []}, "xdist": {"x": 1},
+               "carried": {"xdist": "2026-11-01T00:00:00Z"}}
+    now = {"started_at": "2026-12-03T16:00:00Z", "envs": {"new": True}}
+    carry(now, earlier, ["envs", "modes", "xdist", "scaling"])
+    assert now["envs"] == {"new": True} and now["modes"] == {"rows": []} and "scaling" not in now
+    assert now["carried"] == {"modes": "2026-11-25T10:00:00Z", "xdist": "2026-11-01T00:00:00Z"}
+    assert "`modes` from the run started 2026-11-25T10:00:00Z" in render({**RESULTS, "carried": now["carried"]})
