@@ -7,7 +7,7 @@ Nothing here runs a process or reads the clock; `benchmarks/harness.py` measures
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from statistics import median
 from typing import Any
 
@@ -106,7 +106,8 @@ def _process_intervals(runs: Mapping[str, Any]) -> list[tuple[float, float]] | N
             for run in runs.values()]
 
 
-def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> dict[str, Any]:
+def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None,
+                   extra_sessions: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """Where a cell's time went, from its `matrix.json` record (docs/matrix-schema.md).
 
     `wall_s` is the cell's wall time measured from outside (a whole `nox -s "cell(ID)"` process); without it
@@ -114,6 +115,10 @@ def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> di
     the total. The two registration runs may overlap in time (`KVCC_MODES_AT_ONCE`), so sessions and
     processes are counted as wall-clock time covered by at least one of them, from their recorded start and end
     times; records without those times (runs one after another) fall back to the sums of their durations.
+    `extra_sessions` are the `(start, end)` sessions of pytest runs the record does not stamp (the client
+    environments' own suite runs and every re-run, kvmatrix.run.clients / reruns; see `unrecorded_sessions`):
+    they count as time inside pytest sessions and processes (their processes' start-up before the session is
+    not stamped anywhere, so it stays outside).
     Returned, in seconds unless named `_pct`:
 
     - `tests_s`: the sum of every test's setup + call + teardown (`runs.*.tests[*].duration_s`);
@@ -135,11 +140,11 @@ def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> di
     install_s = float(record.get("install_duration_s") or 0.0)
     durations = [float(run.get("duration_s") or 0.0) for run in runs.values()]
     processes = _process_intervals(runs)
-    process_s = covered_s(processes) if processes is not None else sum(durations)
+    process_s = covered_s([*processes, *extra_sessions]) if processes is not None else sum(durations)
     sessions = _session_intervals(runs)
     if sessions is not None:
-        session_s: float | None = covered_s(sessions)
-        overlap = session_s < sum(end - start for start, end in sessions) - 0.5
+        session_s: float | None = covered_s([*sessions, *extra_sessions])
+        overlap = covered_s(sessions) < sum(end - start for start, end in sessions) - 0.5
     else:  # records from before the stamps: pytest's summary lines, runs one after another
         session_sums = [pytest_session_s(run.get("log_tail", "")) for run in runs.values()]
         session_s = None if None in session_sums else sum(s for s in session_sums if s is not None)
@@ -168,6 +173,14 @@ def cell_breakdown(record: Mapping[str, Any], wall_s: float | None = None) -> di
         "outside_pytest_pct": percent(total - process_s, total),
         "parts": {name: None if value is None else round(value, 2) for name, value in parts.items()},
     }
+
+
+def unrecorded_sessions(results: Iterable[Mapping[str, Any]]) -> list[tuple[float, float]]:
+    """The `(start, end)` pytest sessions of the results files a cell's runs left in its work dir
+    (`<id>/**/<mode>.json`, the recorder's output: `session_started_at` / `session_finished_at`); those of the
+    record's own runs come back too, which `covered_s` counts once."""
+    return [(float(found["session_started_at"]), float(found["session_finished_at"])) for found in results
+            if found.get("session_started_at") is not None and found.get("session_finished_at") is not None]
 
 
 def totals(breakdowns: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

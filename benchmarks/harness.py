@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals
+from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals, unrecorded_sessions
 from benchmarks.cellbench import modes_effect, nox_cell, run_cells, xdist_effect
 from benchmarks.envbench import measure_envs, scoped_env
 from benchmarks.report import render
@@ -94,10 +94,26 @@ def machine() -> dict[str, Any]:
             "nox": f"nox {(nox.stdout or nox.stderr).strip()}", "load_average_at_start": os.getloadavg()}
 
 
+def work_dir_results(cell_dir: Path) -> list[dict[str, Any]]:
+    """The recorder's results files (`<mode>.json`) under a cell's work dir, the client environments' and the
+    re-runs' included; the environments themselves (`venv`) are not searched."""
+    found: list[dict[str, Any]] = []
+    for root, dirs, names in os.walk(cell_dir):
+        dirs[:] = [name for name in dirs if name != "venv"]
+        for name in names:
+            if name.endswith(".json"):
+                payload = json.loads(Path(root, name).read_text())
+                if isinstance(payload, dict) and "session_started_at" in payload:
+                    found.append(payload)
+    return found
+
+
 def matrix_run(log: Path | None, cells_dir: Path) -> dict[str, Any]:
-    """The default matrix run's wall time (from `log`) and its cells' breakdowns (from `cells_dir`)."""
+    """The default matrix run's wall time (from `log`) and its cells' breakdowns (from `cells_dir`, with the
+    sessions of the runs their records do not stamp, from each cell's work dir)."""
     records = [json.loads(path.read_text()) for path in sorted(cells_dir.glob("*.json"))]
-    breakdowns = [cell_breakdown(record) for record in records]
+    breakdowns = [cell_breakdown(record, extra_sessions=unrecorded_sessions(work_dir_results(cells_dir / record["id"])))
+                  for record in records]
     return {"log": str(log) if log else None, "wall_s": real_time_s(log.read_text()) if log else None,
             "cells_dir": str(cells_dir), "cells": breakdowns, "totals": totals(breakdowns)}
 

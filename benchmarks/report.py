@@ -124,8 +124,10 @@ def _matrix_target(run: dict[str, Any], results: dict[str, Any]) -> dict[str, An
         f"{fmt_seconds(sums['total_s'] - sums['overhead_s'])} (each cell's two registration runs at the same "
         f"time; the tests' own durations add up to {fmt_seconds(sums['tests_s'])}); the cells outside pytest "
         f"(install, freeze, record) {fmt_seconds(sums['outside_pytest_s'])}; nox's start-ups, venvs and publish "
-        f"{fmt_seconds(wall - sums['total_s'])}. Cells run one after another, each as two pytest processes on "
-        "the 2 cores."
+        f"{fmt_seconds(wall - sums['total_s'])}. Cells run one after another; inside each, pytest runs go two at "
+        "a time on the 2 cores (the core suites with and without registration, then each client environment's "
+        "runs, then the fresh-process re-runs of what did not pass; the sessions of the last two are read from "
+        "the cells' work dirs)."
     )
     projected = projection(run, results)
     if projected:

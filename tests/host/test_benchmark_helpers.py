@@ -3,6 +3,7 @@ and the harness's, formatting, and the rendered results (no measurement is taken
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -20,9 +21,10 @@ from benchmarks.analysis import (
     real_time_s,
     summarize,
     totals,
+    unrecorded_sessions,
 )
 from benchmarks.envbench import link_tree
-from benchmarks.harness import carry
+from benchmarks.harness import carry, work_dir_results
 from benchmarks.report import floor_columns, render, targets
 
 
@@ -94,6 +96,25 @@ def test_runs_one_after_another_with_stamps_match_the_sums() -> None:
     assert cell["runs_overlap"] is False
     assert cell["pytest_session_s"] == 85.5 and cell["pytest_process_s"] == 95.0
     assert cell["parts"]["collection_and_between_tests_s"] == 15.5
+
+
+def test_client_and_rerun_sessions_found_in_the_work_dir_count_as_inside_pytest(tmp_path) -> None:
+    runs = {"without": stamped(RECORD["runs"]["without"], (0.0, 45.0), (2.0, 42.0)),
+            "with": stamped(RECORD["runs"]["with"], (0.0, 50.0), (3.0, 48.0))}
+    cell_dir = tmp_path / RECORD["id"]
+    for where, name, span in (("client-tico", "with.json", (60.0, 80.0)), ("rerun-1", "without.json", (50.0, 55.0)),
+                              (".", "with.json", (3.0, 48.0))):
+        (cell_dir / where).mkdir(parents=True, exist_ok=True)
+        (cell_dir / where / name).write_text(json.dumps({"session_started_at": span[0], "session_finished_at": span[1],
+                                                         "tests": []}))
+    (cell_dir / "client-tico" / "venv").mkdir()
+    (cell_dir / "client-tico" / "venv" / "other.json").write_text("[1]")
+    extra = unrecorded_sessions(work_dir_results(cell_dir))
+    assert sorted(extra) == [(3.0, 48.0), (50.0, 55.0), (60.0, 80.0)]
+    cell = cell_breakdown({**RECORD, "runs": runs}, extra_sessions=extra)
+    assert cell["runs_overlap"] is True
+    assert cell["pytest_session_s"] == 46.0 + 5.0 + 20.0  # the record's own session found again counts once
+    assert cell["pytest_process_s"] == 50.0 + 5.0 + 20.0
 
 
 def test_cell_breakdown_with_the_nox_wall_time_charges_nox_to_the_overhead() -> None:
