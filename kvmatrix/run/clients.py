@@ -51,10 +51,12 @@ class Client:
 
 
 CLIENTS = (
-    # From 1.1 executorch's metadata names no torch, so uv would give an older torch the newest release,
-    # built for a newer one (1.5.1's torchao import fails on torch 2.8); up to 1.0 each release pins the
-    # torch it was built for (docs/clients.md).
-    Client("executorch", "executorch", older_torch=("2.10", "<1.1")),
+    # Each executorch release up to 1.4 names the torch it was built for (0.7: ==2.8.0; 1.1: >=2.10; 1.4:
+    # >=2.13); 1.5 names none, so uv would give every torch 1.5.1, whose compiled parts need a newer one
+    # (its runtime cannot run `x + 1` on torch 2.10; its torchao import fails on 2.8). Below 1.5's torch
+    # (2.14, by the releases' one-minor steps) the environment asks for the releases that name theirs
+    # (docs/clients.md).
+    Client("executorch", "executorch", older_torch=("2.14", "<1.5")),
     Client("tico", "tico", core_mode=TICO_MODE),
 )
 """Every client a cell runs, in order."""

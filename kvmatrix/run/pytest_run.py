@@ -47,6 +47,15 @@ def pytest_options(env: dict[str, str]) -> list[str]:
     ]
 
 
+def activated(python: str) -> dict[str, str]:
+    """What activating the environment of `python` sets: its `bin` first on PATH, VIRTUAL_ENV. Tools the
+    environment installs as commands are then found the way a user's activated shell finds them (ExecuTorch's
+    serializer runs the `flatc` its wheel puts in `bin`)."""
+    scripts = Path(python).parent
+    return {"PATH": os.pathsep.join([str(scripts), os.environ.get("PATH", os.defpath)]),
+            "VIRTUAL_ENV": str(scripts.parent)}
+
+
 def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S,
                selection: list[str] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
     """One pytest process over suites/ in `mode` ("with" / "without" registration); returns the run.
@@ -62,7 +71,7 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
     results.unlink(missing_ok=True)
     Path(f"{results}{PROGRESS_SUFFIX}").unlink(missing_ok=True)
-    process_env = {**os.environ, **(env or {}), **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
+    process_env = {**os.environ, **(env or {}), **activated(python), **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
                    "KVCC_RESULTS": str(results), "PYTHONPATH": str(repo_root)}
     targets = ["suites"] if selection is None else selection
     command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]

@@ -66,6 +66,18 @@ def test_run_suites_with_a_selection_runs_only_the_selected_tests(tmp_path: Path
     assert "2 passed" in everything["log_tail"]
 
 
+def test_the_suites_run_as_in_an_activated_environment(tmp_path: Path) -> None:
+    """The environment's commands (ExecuTorch's `flatc`) are found on PATH, as in a user's activated shell."""
+    root = demo_repo(tmp_path / "repo")
+    (root / "suites" / "test_path.py").write_text(
+        "import os, sys\nfrom pathlib import Path\n\n"
+        "def test_bin_first():\n"
+        "    assert os.environ['PATH'].split(os.pathsep)[0] == str(Path(sys.executable).parent)\n"
+        "    assert os.environ['VIRTUAL_ENV'] == str(Path(sys.executable).parent.parent)\n")
+    run = run_suites(sys.executable, root, "without", tmp_path / "work", selection=["suites/test_path.py"])
+    assert [test["verdict"] for test in run["tests"]] == ["pass"], run["log_tail"]
+
+
 def test_the_recorder_leaves_how_many_tests_finished_of_those_collected(tmp_path: Path) -> None:
     root, work = demo_repo(tmp_path / "repo"), tmp_path / "work"
     run_suites(sys.executable, root, "without", work, selection=["suites/test_demo.py::test_b"])
