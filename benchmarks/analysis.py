@@ -14,6 +14,8 @@ from typing import Any
 _SESSION_TIME = re.compile(r"\bin (\d+(?:\.\d+)?)s\b")
 _COUNT = re.compile(r"(\d+) (failed|passed|skipped|xfailed|xpassed|errors?|deselected)\b")
 _REAL = re.compile(r"^real\s+(?:(\d+)h)?(?:(\d+)m)?(\d+(?:\.\d+)?)s\s*$", re.MULTILINE)
+_GNU_ELAPSED = re.compile(r"^\s*Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)\s*$",
+                          re.MULTILINE)
 
 
 def summarize(samples: Iterable[float]) -> dict[str, Any]:
@@ -71,8 +73,9 @@ def pytest_session_s(log_tail: str) -> float | None:
 
 
 def real_time_s(text: str) -> float | None:
-    """The last `real 20m55.371s` line that bash's `time` printed, in seconds; None when there is none."""
-    found = _REAL.findall(text)
+    """The wall time a `time` printed last: bash's `real 20m55.371s` line or GNU time's `-v` line
+    (`Elapsed (wall clock) time (h:mm:ss or m:ss): 1:40:12`), in seconds; None when there is neither."""
+    found = _REAL.findall(text) or _GNU_ELAPSED.findall(text)
     if not found:
         return None
     hours, minutes, seconds = found[-1]

@@ -53,6 +53,8 @@ def test_real_time_of_bash_time_is_parsed() -> None:
     assert real_time_s("nox > done\n\nreal\t20m55.371s\nuser\t14m43.345s\nsys\t1m29.911s\n") == 1255.37
     assert real_time_s("real\t0m1.500s") == 1.5
     assert real_time_s("real\t1h2m3s") == 3723.0
+    assert real_time_s("\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:40:12\n") == 6012.0
+    assert real_time_s("\tElapsed (wall clock) time (h:mm:ss or m:ss): 4:05.31\n") == 245.31
     assert real_time_s("nox > still running") is None
 
 
