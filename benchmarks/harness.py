@@ -109,9 +109,11 @@ def work_dir_results(cell_dir: Path) -> list[dict[str, Any]]:
 
 
 def matrix_run(log: Path | None, cells_dir: Path) -> dict[str, Any]:
-    """The default matrix run's wall time (from `log`) and its cells' breakdowns (from `cells_dir`, with the
-    sessions of the runs their records do not stamp, from each cell's work dir)."""
-    records = [json.loads(path.read_text()) for path in sorted(cells_dir.glob("*.json"))]
+    """The default matrix run's wall time (from `log`) and its cells' breakdowns (from the cell records in
+    `cells_dir`, the matrix's run plan left out, with the sessions of the runs the records do not stamp, from
+    each cell's work dir)."""
+    found = [json.loads(path.read_text()) for path in sorted(cells_dir.glob("*.json"))]
+    records = [record for record in found if isinstance(record, dict) and "id" in record and "runs" in record]
     breakdowns = [cell_breakdown(record, extra_sessions=unrecorded_sessions(work_dir_results(cells_dir / record["id"])))
                   for record in records]
     return {"log": str(log) if log else None, "wall_s": real_time_s(log.read_text()) if log else None,

@@ -24,7 +24,7 @@ from benchmarks.analysis import (
     unrecorded_sessions,
 )
 from benchmarks.envbench import link_tree
-from benchmarks.harness import carry, work_dir_results
+from benchmarks.harness import carry, matrix_run, work_dir_results
 from benchmarks.report import floor_columns, render, targets
 
 
@@ -232,3 +232,10 @@ def test_phases_not_measured_now_are_carried_with_the_run_they_came_from() -> No
     assert now["envs"] == {"new": True} and now["modes"] == {"rows": []} and "scaling" not in now
     assert now["carried"] == {"modes": "2026-11-25T10:00:00Z", "xdist": "2026-11-01T00:00:00Z"}
     assert "`modes` from the run started 2026-11-25T10:00:00Z" in render({**RESULTS, "carried": now["carried"]})
+
+
+def test_the_matrix_run_reads_its_cell_records_and_not_the_run_plan(tmp_path) -> None:
+    (tmp_path / "run-plan.json").write_text(json.dumps({"decisions": []}))
+    (tmp_path / f"{RECORD['id']}.json").write_text(json.dumps(RECORD))
+    run = matrix_run(None, tmp_path)
+    assert [cell["id"] for cell in run["cells"]] == [RECORD["id"]] and run["wall_s"] is None
