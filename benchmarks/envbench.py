@@ -155,7 +155,7 @@ def measure_envs(python: str, requirements: list[str], scratch: Path, warm_repea
     """Every environment variant in one run, in this order: uv cold, uv warm x `warm_repeats`, the same offline
     (`UV_OFFLINE=1`: how much of it is index requests), pip cold, pip filling its (empty) cache, pip warm x
     `warm_repeats`, pip cold with the machine's pip configuration; with the size of a finished environment of
-    each kind, and the physical floor of a warm one (link_floor)."""
+    each kind (the physical floor of a warm one is `link_floor`, a phase of its own)."""
     def uv(dest: Path) -> dict[str, Any]:
         return uv_env(dest, python, requirements)
 
@@ -163,7 +163,6 @@ def measure_envs(python: str, requirements: list[str], scratch: Path, warm_repea
     with tempfile.TemporaryDirectory(dir=scratch, prefix="uv-cache-") as empty, scoped_env(UV_CACHE_DIR=empty):
         results["uv_cold"] = _series(uv, scratch, "uv-cold", 1, lambda _: {"cache_after": tree_size(Path(empty))})
     results["uv_warm"] = _series(uv, scratch, "uv-warm", warm_repeats, _describe_uv_env)
-    results["link_floor"] = link_floor(python, requirements, scratch, warm_repeats)
     with scoped_env(UV_OFFLINE="1"):
         results["uv_warm_offline"] = _series(uv, scratch, "uv-offline", warm_repeats)
     pip_cache = scratch / "pip-cache"

@@ -4,6 +4,7 @@
 
 Phases (all by default), in this order:
 - `envs`: one cell's environment, cold and warm, uv (the harness's path) vs `python -m venv` + pip;
+- `link-floor`: the physical floor of a warm environment, hard-linking a finished one's files (`cp -al`);
 - `nox-cell`: one real `nox -s "cell(ID)"`, its wall time split into the suites' time and the overhead;
 - `modes`: a cell's two registration runs one after another vs at the same time (the default);
 - `xdist`: the suites with one and with more pytest-xdist workers inside one cell environment;
@@ -36,14 +37,15 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals, unrecorded_sessions
 from benchmarks.cellbench import modes_effect, nox_cell, run_cells, xdist_effect
-from benchmarks.envbench import measure_envs, scoped_env
+from benchmarks.envbench import link_floor, measure_envs, scoped_env
 from benchmarks.report import render
 from kvmatrix.files import write_text_atomic
 from kvmatrix.plan.pins import Pins, load_pins
 from kvmatrix.run.cell import requirements
 
-PHASES = ("envs", "nox-cell", "modes", "xdist", "scaling")
-RESULT_KEYS = {"envs": "envs", "nox-cell": "nox_cell", "modes": "modes", "xdist": "xdist", "scaling": "scaling"}
+PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling")
+RESULT_KEYS = {"envs": "envs", "link-floor": "link_floor", "nox-cell": "nox_cell", "modes": "modes", "xdist": "xdist",
+               "scaling": "scaling"}
 """Phase -> the key of its measurements in the results."""
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
 
@@ -53,7 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md",
                         help="the Markdown results; the JSON goes next to it with a .json suffix")
-    parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {PHASES}")
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help=f"comma-separated subset of {PHASES}; empty: measure nothing, only read --matrix-log")
     parser.add_argument("--cell", default="tf4.57.6-torch2.13.0", help="the cell of envs, nox-cell, modes and xdist")
     parser.add_argument("--warm-repeats", type=int, default=3, help="warm environments of each kind (median)")
     parser.add_argument("--matrix-log", type=Path, help="output of `time python3 -m nox -s matrix` (its real time)")
@@ -74,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--from-json", type=Path,
                         help="measure nothing: render --out again from a results JSON this script wrote")
     args = parser.parse_args(argv)
-    unknown = set(args.phases.split(",")) - set(PHASES)
+    unknown = {phase for phase in args.phases.split(",") if phase} - set(PHASES)
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}; known: {PHASES}")
     return args
@@ -117,7 +120,8 @@ def matrix_run(log: Path | None, cells_dir: Path) -> dict[str, Any]:
     breakdowns = [cell_breakdown(record, extra_sessions=unrecorded_sessions(work_dir_results(cells_dir / record["id"])))
                   for record in records]
     return {"log": str(log) if log else None, "wall_s": real_time_s(log.read_text()) if log else None,
-            "cells_dir": str(cells_dir), "cells": breakdowns, "totals": totals(breakdowns)}
+            "cells_dir": str(cells_dir), "cells": breakdowns, "totals": totals(breakdowns),
+            "cells_with_clients": sum(1 for record in records if record.get("clients"))}
 
 
 def scaling(pins: Pins, ids: list[str], counts: list[int], selection: list[str], scratch: Path) -> dict[str, Any]:
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json:
         write_text_atomic(args.out, render(json.loads(args.from_json.read_text())))
         return 0
-    phases = args.phases.split(",")
+    phases = [phase for phase in args.phases.split(",") if phase]
     pins = load_pins(ROOT / "pins.toml")
     (cell,) = pins.select([args.cell])
     scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=args.scratch_parent))
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[bench] scratch directory {scratch}", flush=True)
     if "envs" in phases:
         _phase(results, "envs", lambda: measure_envs(pins.python, requirements(cell), scratch, args.warm_repeats))
+    if "link-floor" in phases:
+        _phase(results, "link_floor", lambda: link_floor(pins.python, requirements(cell), scratch, args.warm_repeats))
     if "nox-cell" in phases:
         _phase(results, "nox_cell", lambda: nox_cell(ROOT, cell, scratch / "nox-cell"))
     if "modes" in phases:

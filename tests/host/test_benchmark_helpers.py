@@ -167,8 +167,8 @@ RESULTS = {
                 "nox": "nox 2026.10.20", "load_average_at_start": [0.1, 0, 0], "load_average_at_end": [1.9, 0, 0]},
     "envs": {"requirements": ["torch==2.13.0"], "uv_cold": env_runs(30.0, 0.1),
              "uv_warm": {**env_runs(2.0, 0.05), "env": {"files": 20000, "pyc": 0, "bytes": 2**30}},
-             "link_floor": {"total_s": summarize([0.5]), "files": 20000, "command": "cp -al"},
              "pip_cold": env_runs(90.0, 3.0), "pip_warm": env_runs(60.0, 3.0)},
+    "link_floor": {"total_s": summarize([0.5]), "files": 20000, "command": "cp -al"},
     "nox_cell": {"command": "nox -s cell(x)", **cell_breakdown(RECORD, wall_s=110.0)},
     "modes": {"cell": "tf4.57.6-torch2.13.0", "targets": ["suites"], "verdicts_differing": [],
               "rows": [{"at_once": 1, "wall_s": 125.0, "process_s": {"without": 54.0, "with": 70.0},
@@ -239,3 +239,4 @@ def test_the_matrix_run_reads_its_cell_records_and_not_the_run_plan(tmp_path) ->
     (tmp_path / f"{RECORD['id']}.json").write_text(json.dumps(RECORD))
     run = matrix_run(None, tmp_path)
     assert [cell["id"] for cell in run["cells"]] == [RECORD["id"]] and run["wall_s"] is None
+    assert run["cells_with_clients"] == 0
