@@ -44,9 +44,7 @@ from kvmatrix.plan.pins import Pins, load_pins
 from kvmatrix.run.cell import requirements
 
 PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling")
-RESULT_KEYS = {"envs": "envs", "link-floor": "link_floor", "nox-cell": "nox_cell", "modes": "modes", "xdist": "xdist",
-               "scaling": "scaling"}
-"""Phase -> the key of its measurements in the results."""
+"""Each phase's measurements are under the results key of its name with `_` for `-`."""
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
 
 
@@ -199,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         results["matrix_run"] = matrix_run(args.matrix_log, args.matrix_cells)
     if args.keep:
         carry(results, json.loads(args.keep.read_text()),
-              [RESULT_KEYS[phase] for phase in PHASES if phase not in phases] + ["matrix_run"])
+              [phase.replace("-", "_") for phase in PHASES if phase not in phases] + ["matrix_run"])
     results["bench_wall_s"] = round(time.monotonic() - started, 1)
     results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     results["machine"]["load_average_at_end"] = os.getloadavg()
