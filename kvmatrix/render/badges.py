@@ -22,12 +22,20 @@ CACHE_SECONDS = 3600
 OVERALL_LABEL = "kv-cache matrix"
 
 
+CLIENT_DID_NOT_RUN = frozenset({NOT_INSTALLABLE, NA, INFRA})
+"""Verdicts of a client suite that carries a `reason` because its client never ran: not installable with this
+torch, not asked for (a record older than the client suites) or its install hit the network. A client that
+ran and reported no test also carries a reason, with verdict `error`: that is a crash, and it counts."""
+
+
 def pair_verdict(cell: dict[str, Any], suites: list[str]) -> str:
     """The most severe `with`-registration verdict of `cell` over `suites` (error when none is recorded); a
-    client suite whose client did not run (its summary carries the client's `reason`) counts only when it is
-    all there is: an ExecuTorch that cannot be installed with this torch says nothing about the other suites."""
+    client suite whose client did not run (CLIENT_DID_NOT_RUN, with the client's `reason`) counts only when it
+    is all there is: an ExecuTorch that cannot be installed with this torch says nothing about the other
+    suites, while one that installed and crashed before reporting a test is an `error` of the pair."""
     summaries = [cell["suites"].get(suite, {}).get("with", {}) for suite in suites]
-    found = {summary.get("verdict") for summary in [s for s in summaries if "reason" not in s] or summaries}
+    ran = [s for s in summaries if not ("reason" in s and s.get("verdict") in CLIENT_DID_NOT_RUN)]
+    found = {summary.get("verdict") for summary in ran or summaries}
     return next((verdict for verdict in BADGE_ORDER if verdict in found), ERROR)
 
 

@@ -212,3 +212,12 @@ def test_a_client_that_could_not_be_installed_leaves_the_pairs_overall_verdict_t
     assert pair_verdict(cell, ["executorch"]) == "not-installable"
     failing = {"suites": {**cell["suites"], "executorch": {"with": {"verdict": "fail", "counts": {"fail": 1}}}}}
     assert pair_verdict(failing, ["executorch", "export"]) == "fail"
+
+
+def test_a_client_that_installed_but_crashed_before_any_test_makes_the_pair_an_error() -> None:
+    crashed = {"verdict": "error", "counts": {}, "reason": "pytest exit 4: ImportError: cannot import name 'x'"}
+    cell = {"suites": {"export": {"with": {"verdict": "pass", "counts": {"pass": 1}}}, "executorch": {"with": crashed}}}
+    assert pair_verdict(cell, ["executorch", "export"]) == "error"
+    offline = {**crashed, "verdict": "infra"}
+    cell["suites"]["executorch"]["with"] = offline
+    assert pair_verdict(cell, ["executorch", "export"]) == "pass"
