@@ -295,5 +295,6 @@ def bench(session: nox.Session) -> None:
 
     Measures it against python -m venv + pip, cell overhead, concurrency, growth and parallelism inside a
     cell, into benchmarks/RESULTS.md and RESULTS.json.
-    Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`."""
+    Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`; cells side by
+    side with a previous harness: `nox -s bench -- --phases versus --against REF`."""
     session.run(sys.executable, str(ROOT / "benchmarks" / "harness.py"), *session.posargs)

@@ -8,7 +8,9 @@ Phases (all by default), in this order:
 - `nox-cell`: one real `nox -s "cell(ID)"`, its wall time split into the suites' time and the overhead;
 - `modes`: a cell's two registration runs one after another vs at the same time (the default);
 - `xdist`: the suites with one and with more pytest-xdist workers inside one cell environment;
-- `scaling`: 1, 2, 4 cells one after another, 2 at once, and the first 2 cold, on a suite selection.
+- `scaling`: 1, 2, 4 cells one after another, 2 at once, and the first 2 cold, on a suite selection;
+- `versus` (only with `--against REF`): whole cells by `nox -s "cell(ID)"` side by side, the previous harness
+  (a git worktree of REF) and this checkout, with their wall times and every verdict that differs.
 The default matrix's own wall time is read from the log of a `time python3 -m nox -s matrix` run
 (`--matrix-log`) and its cell results (`--matrix-cells`), which are only read. Everything this script runs
 lives in a scratch directory that is removed at the end unless a step failed (then its logs are kept).
@@ -36,14 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals, unrecorded_sessions
-from benchmarks.cellbench import modes_effect, nox_cell, run_cells, xdist_effect
+from benchmarks.cellbench import modes_effect, nox_cell, run_cells, versus, work_dir_results, xdist_effect
 from benchmarks.envbench import link_floor, measure_envs, scoped_env
 from benchmarks.report import render
 from kvmatrix.files import write_text_atomic
 from kvmatrix.plan.pins import Pins, load_pins
 from kvmatrix.run.cell import requirements
 
-PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling")
+PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling", "versus")
 """Each phase's measurements are under the results key of its name with `_` for `-`."""
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
 
@@ -53,8 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md",
                         help="the Markdown results; the JSON goes next to it with a .json suffix")
-    parser.add_argument("--phases", default=",".join(PHASES),
-                        help=f"comma-separated subset of {PHASES}; empty: measure nothing, only read --matrix-log")
+    parser.add_argument("--phases", help=f"comma-separated subset of {PHASES} (default: all, `versus` only with "
+                                         "--against); empty: measure nothing, only read --matrix-log")
     parser.add_argument("--cell", default="tf4.57.6-torch2.13.0", help="the cell of envs, nox-cell, modes and xdist")
     parser.add_argument("--warm-repeats", type=int, default=3, help="warm environments of each kind (median)")
     parser.add_argument("--matrix-log", type=Path, help="output of `time python3 -m nox -s matrix` (its real time)")
@@ -68,6 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--xdist-targets", default="suites",
                         help="space-separated pytest targets of the modes and xdist runs")
     parser.add_argument("--xdist-workers", type=int, default=2)
+    parser.add_argument("--against", metavar="REF",
+                        help="the previous harness for `versus`: a git commit, tag or branch of this repository")
+    parser.add_argument("--versus-cells", default="tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0",
+                        help="cells `versus` runs with both harnesses (each must be in both trees' pins.toml)")
     parser.add_argument("--scratch-parent", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--keep", type=Path, metavar="JSON",
                         help="carry the phases not measured now (and the matrix run, without --matrix-cells) from "
@@ -75,9 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--from-json", type=Path,
                         help="measure nothing: render --out again from a results JSON this script wrote")
     args = parser.parse_args(argv)
+    if args.phases is None:
+        args.phases = ",".join(phase for phase in PHASES if phase != "versus" or args.against)
     unknown = {phase for phase in args.phases.split(",") if phase} - set(PHASES)
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}; known: {PHASES}")
+    if "versus" in args.phases.split(",") and not args.against:
+        parser.error("the versus phase compares with a previous harness: give it with --against REF")
     return args
 
 
@@ -93,20 +103,6 @@ def machine() -> dict[str, Any]:
             "gpu": "nvidia-smi present" if shutil.which("nvidia-smi") else "none",
             "os": platform.platform(), "python": platform.python_version(),
             "nox": f"nox {(nox.stdout or nox.stderr).strip()}", "load_average_at_start": os.getloadavg()}
-
-
-def work_dir_results(cell_dir: Path) -> list[dict[str, Any]]:
-    """The recorder's results files (`<mode>.json`) under a cell's work dir, the client environments' and the
-    re-runs' included; the environments themselves (`venv`) are not searched."""
-    found: list[dict[str, Any]] = []
-    for root, dirs, names in os.walk(cell_dir):
-        dirs[:] = [name for name in dirs if name != "venv"]
-        for name in names:
-            if name.endswith(".json"):
-                payload = json.loads(Path(root, name).read_text())
-                if isinstance(payload, dict) and "session_started_at" in payload:
-                    found.append(payload)
-    return found
 
 
 def matrix_run(log: Path | None, cells_dir: Path) -> dict[str, Any]:
@@ -193,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         _phase(results, "scaling", lambda: scaling(pins, args.scaling_cells.split(","),
                                                    [int(n) for n in args.counts.split(",")],
                                                    args.selection.split(), scratch / "scaling"))
+    if "versus" in phases:
+        _phase(results, "versus", lambda: versus(ROOT, args.against, pins.select(args.versus_cells.split(",")),
+                                                 scratch / "versus"))
     if args.matrix_cells.is_dir():
         results["matrix_run"] = matrix_run(args.matrix_log, args.matrix_cells)
     if args.keep:

@@ -15,6 +15,9 @@ WARM_ENV_TARGET_S = 1.5
 SPEEDUP_TARGET = 50.0
 OVERHEAD_TARGET_PCT = 5.0
 MATRIX_TARGET_S = 15 * 60
+CELL_SPEEDUP_TARGET = 2.0
+LISTED_CHANGES = 20
+"""At most this many verdict differences of a cell are listed by name in the side-by-side section."""
 PART_NAMES = {
     "nox_start_and_venv_s": "nox start-up and its `uv venv`",
     "install_s": "`uv pip install` of the pins",
@@ -154,6 +157,30 @@ def projection(run: dict[str, Any], results: dict[str, Any]) -> str:
             f"{'/'.join(together['cells'])} subset) the matrix would take about {fmt_seconds(run['wall_s'] * factor)}.")
 
 
+def _verdict_differences(row: dict[str, Any]) -> int:
+    """How many tests and suite verdicts of a side-by-side cell differ (changed, or present in one run only)."""
+    return sum(len(names) for key in ("tests", "suites") for names in row[key].values())
+
+
+def _versus_target(run: dict[str, Any]) -> dict[str, Any]:
+    rows = run["cells"]
+    previous = sum(row["previous"]["total_s"] for row in rows)
+    this = sum(row["this"]["total_s"] for row in rows)
+    speedup = ratio(previous, this)
+    differing = sum(_verdict_differences(row) for row in rows)
+    why = (f"{len(rows)} cells, each run whole by `nox -s \"cell(ID)\"` with the harness of "
+           f"{run['previous_commit'][:10]} ({run['against']}) and with this checkout ({run['this_commit'][:10]}"
+           f"{', with uncommitted changes' if run['this_uncommitted'] else ''}) in the same benchmark run: "
+           f"{fmt_seconds(previous)} against {fmt_seconds(this)}. "
+           + (f"{differing} verdicts differ (section 5 lists them): intended changes or not, they need reading."
+              if differing else "Every test and suite verdict is the same in both."))
+    met = None if speedup is None else (speedup >= CELL_SPEEDUP_TARGET and (None if differing else True))
+    return {"name": "cells vs the previous harness, side by side", "target": f"≥ {CELL_SPEEDUP_TARGET:.0f}× faster, "
+            "same verdicts", "measured": fmt_ratio(speedup), "met": met,
+            "gap": "" if speedup is None else _gap(speedup, CELL_SPEEDUP_TARGET, "x", higher_is_better=True),
+            "why": why, **floor_columns(None, None, "")}
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets that this run measured: name, target, measured, met (None = unknown), gap, why."""
     rows = _env_targets(results.get("envs", {}), results.get("link_floor", {}))
@@ -161,6 +188,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_overhead_target(results["nox_cell"], results.get("machine", {}).get("cores")))
     if results.get("matrix_run", {}).get("wall_s"):
         rows.append(_matrix_target(results["matrix_run"], results))
+    if results.get("versus", {}).get("cells"):
+        rows.append(_versus_target(results["versus"]))
     return rows
 
 
@@ -395,6 +424,34 @@ def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _versus_section(run: dict[str, Any] | None) -> list[str]:
+    if not run or not run.get("cells"):
+        return ["Not measured in this run (`--phases versus --against REF`)."]
+    rows = [[row["cell"], " then ".join(row["order"]), fmt_seconds(row["previous"]["total_s"]),
+             fmt_seconds(row["this"]["total_s"]), fmt_ratio(row["speedup"]),
+             f"{fmt_seconds(row['previous']['tests_s'])} → {fmt_seconds(row['this']['tests_s'])}",
+             str(_verdict_differences(row))] for row in run["cells"]]
+    lines = [
+        (f"Each cell run whole, twice, in this one benchmark run: by a git worktree of `{run['against']}` "
+         f"({run['previous_commit'][:10]}, the previous harness) and by this checkout ({run['this_commit'][:10]}"
+         f"{', with uncommitted changes' if run['this_uncommitted'] else ''}), the second right after the first; "
+         "the order alternates from cell to cell because the second run finds the uv and inductor caches the "
+         "first filled. Wall = the whole `nox -s \"cell(ID)\"` process."),
+        "",
+        *_table(["cell", "order", "previous", "this", "speed-up", "tests' own time", "verdicts differing"], rows),
+    ]
+    for row in run["cells"]:
+        for kind in ("tests", "suites"):
+            for change, names in row[kind].items():
+                if names:
+                    shown = "; ".join(names[:LISTED_CHANGES])
+                    more = f" (and {len(names) - LISTED_CHANGES} more)" if len(names) > LISTED_CHANGES else ""
+                    label = {"changed": "changed (previous → this)", "only_before": "only in the previous run",
+                             "only_after": "only in this run"}[change]
+                    lines += ["", f"- {row['cell']}, {kind} {label}: {shown}{more}"]
+    return lines
+
+
 def _carried(results: dict[str, Any]) -> list[str]:
     """A note naming the phases this run did not measure but carried from an earlier run's results."""
     carried = results.get("carried", {})
@@ -454,6 +511,10 @@ def render(results: dict[str, Any]) -> str:
         "### More pytest-xdist workers in one run",
         "",
         *_xdist_section(results.get("xdist")),
+        "",
+        "## 5. Side by side with the previous harness",
+        "",
+        *_versus_section(results.get("versus")),
         "",
         "## Where a target is missed, and why",
         "",

@@ -4,10 +4,12 @@ and the harness's, formatting, and the rendered results (no measurement is taken
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import pytest
 
+from benchmarks import cellbench
 from benchmarks.analysis import (
     cell_breakdown,
     covered_s,
@@ -23,9 +25,11 @@ from benchmarks.analysis import (
     totals,
     unrecorded_sessions,
 )
+from benchmarks.cellbench import suite_verdicts, verdict_changes, verdicts_by_test, work_dir_results
 from benchmarks.envbench import link_tree
-from benchmarks.harness import carry, matrix_run, work_dir_results
+from benchmarks.harness import carry, matrix_run
 from benchmarks.report import floor_columns, render, targets
+from kvmatrix.plan.pins import Cell
 
 
 def a_run(process_s: float, summary: str, test_durations: list[float]) -> dict[str, Any]:
@@ -240,3 +244,64 @@ def test_the_matrix_run_reads_its_cell_records_and_not_the_run_plan(tmp_path) ->
     run = matrix_run(None, tmp_path)
     assert [cell["id"] for cell in run["cells"]] == [RECORD["id"]] and run["wall_s"] is None
     assert run["cells_with_clients"] == 0
+
+
+def test_verdict_changes_name_changed_tests_and_tests_only_one_run_has() -> None:
+    before = verdicts_by_test(RECORD)
+    after = {**before, "with::export::t0": "fail", "tico::export::t0": "pass"}
+    del after["without::export::t1"]
+    assert verdict_changes(before, after) == {"changed": ["with::export::t0: pass → fail"],
+                                              "only_before": ["without::export::t1"],
+                                              "only_after": ["tico::export::t0"]}
+    assert verdict_changes(before, before) == {"changed": [], "only_before": [], "only_after": []}
+    record = {"suites": {"export": {"with": {"verdict": "fail", "counts": {}}, "without": {"verdict": "pass"}}}}
+    assert suite_verdicts(record) == {"export::with": "fail", "export::without": "pass"}
+
+
+def _git_repo(path, files: dict[str, str]) -> None:
+    path.mkdir()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+        subprocess.run(["git", "-C", str(path), *command], check=True)
+
+
+def test_versus_runs_each_cell_in_a_worktree_of_the_previous_commit_and_in_the_checkout(tmp_path, monkeypatch) -> None:
+    repo = tmp_path / "repo"
+    _git_repo(repo, {"harness.txt": "previous\n"})
+    previous = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    (repo / "harness.txt").write_text("this\n")
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "y"],
+                   check=True)
+    ran: list[tuple[str, str]] = []
+
+    def fake_cell(root, cell, scratch):  # the real one runs a whole nox cell (minutes); this reads the tree
+        harness = (root / "harness.txt").read_text().strip()
+        ran.append((cell.id, harness))
+        record = {**RECORD, "runs": {"with": a_run(10.0, "", [1.0] if harness == "this" else [2.0])}}
+        if harness == "this":
+            record["runs"]["with"]["tests"][0]["verdict"] = "fail"
+        return {"total_s": 50.0 if harness == "this" else 100.0, "tests_s": 1.0}, record
+
+    monkeypatch.setattr(cellbench, "nox_cell_run", fake_cell)
+    cells = [Cell(transformers="4.57.6", torch="2.13.0"), Cell(transformers="4.53.3", torch="2.13.0")]
+    result = cellbench.versus(repo, previous, cells, tmp_path / "scratch")
+    assert ran == [("tf4.57.6-torch2.13.0", "previous"), ("tf4.57.6-torch2.13.0", "this"),
+                   ("tf4.53.3-torch2.13.0", "this"), ("tf4.53.3-torch2.13.0", "previous")]
+    assert result["previous_commit"] == previous and result["this_uncommitted"] is False
+    first = result["cells"][0]
+    assert first["speedup"] == 2.0 and first["tests"]["changed"] == ["with::export::t0: pass → fail"]
+    assert not (tmp_path / "scratch" / "previous-tree").exists()
+    assert "previous-tree" not in subprocess.run(["git", "-C", str(repo), "worktree", "list"], check=True,
+                                                 capture_output=True, text=True).stdout
+    rows = {t["name"]: t for t in targets({"versus": result})}
+    target = rows["cells vs the previous harness, side by side"]
+    assert target["measured"] == "2.0×" and target["met"] is None  # fast enough, but verdicts moved: read them
+    text = render({**RESULTS, "versus": result})
+    assert "## 5. Side by side with the previous harness" in text
+    assert "- tf4.57.6-torch2.13.0, tests changed (previous → this): with::export::t0: pass → fail" in text
+    same = {**result, "cells": [{**first, "tests": verdict_changes({}, {}), "suites": verdict_changes({}, {})}]}
+    assert targets({"versus": same})[0]["met"] is True
+    slow = {**same, "cells": [{**same["cells"][0], "this": {"total_s": 80.0, "tests_s": 1.0}}]}
+    assert targets({"versus": slow})[0]["met"] is False
