@@ -11,6 +11,7 @@ close to them. Runs only in the cell's ExecuTorch environment (kvmatrix.run.clie
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -41,13 +42,33 @@ def lower(program: Any) -> bytes:
     return to_edge_transform_and_lower(program, partitioner=partitioners()).to_executorch().buffer
 
 
-def load_forward(buffer: bytes) -> Any:
+@dataclass(frozen=True)
+class LoadedForward:
+    """The `forward` method of a `.pte` program on ExecuTorch's Python runtime, with the program and the bytes
+    it came from, all alive for as long as the method is used.
+
+    ExecuTorch's `Method` keeps no reference to its `Program`, and the `Program` holds (in the releases that
+    do) the `.pte` bytes the method runs from: a method whose program or bytes were collected runs on freed
+    memory. Reproduced with executorch 1.4.1 on torch 2.13 (tf5.24.0): the no-cache probe, which lowered into a
+    temporary buffer and kept only the method, segfaulted in `execute` when the whole suite ran in one process."""
+
+    buffer: bytes
+    program: Any
+    method: Any
+
+    def execute(self, inputs: list[torch.Tensor]) -> Any:
+        """The method's outputs for `inputs` (its state, such as a StaticCache's buffers, carries over)."""
+        return self.method.execute(inputs)
+
+
+def load_forward(buffer: bytes) -> LoadedForward:
     """The `forward` method of a `.pte` buffer, loaded by ExecuTorch's Python runtime (fresh state)."""
     try:
         from executorch.runtime import Runtime
     except ImportError as exc:
         pytest.skip(f"n/a: this ExecuTorch has no Python runtime (executorch.runtime): {exc}")
-    return Runtime.get().load_program(buffer).load_method("forward")
+    program = Runtime.get().load_program(buffer)
+    return LoadedForward(buffer, program, program.load_method("forward"))
 
 
 def greedy_tokens(logits_per_step: list[torch.Tensor]) -> list[int]:
