@@ -23,6 +23,17 @@ def repro_command(cell: Cell) -> str:
     return f"nox -s 'cell({cell.id})'"
 
 
+def silent_cell_reason(runs: dict[str, Any]) -> str:
+    """Why a cell whose install went through has no test: the reason the first run's log gives
+    (`log_reason`, kvmatrix.run.pytest_run.run_suites), e.g. transformers refusing the cell's torch at
+    import."""
+    for mode, run in runs.items():
+        found = run.get("log_reason")
+        if found:
+            return f"no suite run reported any test; the {mode} run's log (pytest exit {run.get('exit_code')}): {found}"
+    return "no suite run reported any test; see the runs' log tails"
+
+
 def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: dict[str, Any],
                  duration_s: float, suites: list[str], inputs: dict[str, Any] | None = None,
                  finished_at: str | None = None, clients: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -44,7 +55,7 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         **cell.to_json(),
         "status": status,
         "status_reason": outcome.reason if outcome.status != RAN else (
-            None if status == RAN else "no suite run reported any test; see the runs' log tails"),
+            None if status == RAN else silent_cell_reason(runs)),
         "python": meta.get("python"),
         "resolved": meta.get("versions", {}),
         "freeze": frozen,

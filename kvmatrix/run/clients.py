@@ -6,7 +6,6 @@ suite file: the cell's environment lacks its package (docs/clients.md).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
+from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import freeze, install
@@ -147,23 +147,18 @@ def client_selections(client: Client, selection: Sequence[str] | None, repo_root
     return {**chosen, **(dict.fromkeys(MODES, own) if own else {})}
 
 
-_ERROR_LINE = re.compile(r"^(?:INTERNALERROR> )?E?\s*((?:[\w.]+\.)?\w+(?:Error|Exception)\b:.*)$")
-
-
 def silent_run_reason(client: Client, runs: dict[str, Any], where: Path) -> str | None:
     """Why the client's suite has no test in a mode where it ran (its pytest session ended before collecting
-    it, e.g. an import failing in pytest_configure): the exit status and the first error line of that run's
-    log, the root of a chained traceback; None when every mode reported its tests."""
+    it, e.g. an import failing in pytest_configure): the exit status and the reason of that run's log
+    (kvmatrix.record.log_errors.first_error); None when every mode reported its tests."""
     for mode in MODES:
         run = runs.get(mode)
         if run is None or any(test.get("suite") == client.name for test in run.get("tests", [])):
             continue
         log = where / f"{mode}.log"
         lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-        errors = [found.group(1) for line in lines if (found := _ERROR_LINE.match(line))
-                  and not found.group(1).endswith("Traceback (most recent call last):")]
-        first = errors[0] if errors else "no error line in its log"
-        return f"the {mode} run reported no test (pytest exit {run.get('exit_code')}): {first.strip()[:300]}"
+        first = first_error(lines) or "no error line in its log"
+        return f"the {mode} run reported no test (pytest exit {run.get('exit_code')}): {first}"
     return None
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import MODES
 from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
@@ -64,7 +65,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     those tests instead of the whole of suites/. `env` adds variables to the process's environment.
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
-    turns into `error` for every suite, with the exit status and the log tail kept for the reader. The
+    turns into `error` for every suite, with the exit status, the log tail and `log_reason` (the reason
+    the whole log gives, kvmatrix.record.log_errors.first_error; None: none found) kept for the reader. The
     run's process group is killed when it returns, so no worker outlives it.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     if results.exists():
         payload = json.loads(results.read_text())
         run.update(tests=payload["tests"], meta={k: v for k, v in payload.items() if k != "tests"})
+    if not run["tests"]:
+        run["log_reason"] = first_error(log.read_text(errors="replace").splitlines() if log.exists() else [])
     return run
 
 
