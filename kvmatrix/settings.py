@@ -25,7 +25,8 @@ SETTINGS: dict[str, Setting] = {
     # --- host: which cells and how a cell runs --------------------------------------------------------------
     "KVCC_PINS": Setting("pins.toml", "host", "the pins file nox reads its cells from"),
     "KVCC_WORKERS": Setting("1", "host", "pytest-xdist workers per registration mode (one already isolates crashes)"),
-    "KVCC_MODES_AT_ONCE": Setting("2", "host", "registration modes run at the same time (1: one after the other)"),
+    "KVCC_MODES_AT_ONCE": Setting("2", "host", "pytest processes of a cell at the same time, all its environments' "
+                                  "registration modes and re-runs together (1: one after the other)"),
     "KVCC_TEST_TIMEOUT_S": Setting("900", "host", "seconds one test may run before it is stopped as a hang"),
     "KVCC_MAX_WORKER_RESTART": Setting("16", "host", "xdist worker restarts before the rest of a run is an error"),
     "KVCC_EXTRA_PLUGINS": Setting("", "host", "comma-separated pytest plugins added to each run (fault injection)"),

@@ -6,6 +6,7 @@ Needs no torch: everything torch-related runs in subprocesses inside the cell's 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from kvmatrix.plan.pins import Cell
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.verdicts import RAN
-from kvmatrix.run.clients import core_selection, every_client_requirements, run_clients
+from kvmatrix.run.clients import core_selection, every_client_requirements, merge_runs, run_clients
 from kvmatrix.run.inputs import cell_inputs, python_version
 from kvmatrix.run.install import freeze, install
 from kvmatrix.run.pytest_run import rerun_modes, run_modes
+from kvmatrix.run.slots import RunSlots
 
 # setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
 # pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
@@ -41,13 +43,14 @@ def inputs_of(cell: Cell, python: str, repo_root: Path, constraints: Path | None
 
 def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
              selection: list[str] | None = None, constraints: Path | None = None) -> dict[str, Any]:
-    """Install, run both modes (concurrently unless KVCC_MODES_AT_ONCE=1), re-run what did not pass
-    (rerun_modes; KVCC_RERUNS=0 skips it), write `results_dir/<cell id>.json`; never raises for a verdict.
-    `selection` runs only those suite tests (see run_suites); `constraints` (a constraints file) installs
-    every package at the version it pins, to replay a recorded run. The record carries the cell's inputs
-    (kvmatrix.run.inputs, found before installing) and when the run finished. The core runs leave the
-    client suites out; each client then runs in its own environment (kvmatrix.run.clients), its tests
-    merged into the runs, TICO's registration as `runs["tico"]`, and `clients` says how each went."""
+    """Install, run both modes, re-run what did not pass (rerun_modes; KVCC_RERUNS=0 skips it), write
+    `results_dir/<cell id>.json`; never raises for a verdict. `selection` runs only those suite tests (see
+    run_suites); `constraints` (a constraints file) installs every package at the version it pins, to replay
+    a recorded run. The record carries the cell's inputs (kvmatrix.run.inputs, found before installing) and
+    when the run finished. The core runs leave the client suites out; each client runs in its own
+    environment (kvmatrix.run.clients), made while the core runs, its tests merged into the runs, TICO's
+    registration as `runs["tico"]`, and `clients` says how each went. Every pytest process of the cell, of
+    whichever environment and phase, holds one of the cell's KVCC_MODES_AT_ONCE slots (kvmatrix.run.slots)."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -59,10 +62,15 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
     clients: dict[str, Any] | None = None
     if outcome.status == RAN:
         frozen = freeze(python)
-        runs = run_modes(python, repo_root, work_dir, selection=core_selection(selection, repo_root))
-        rerun_modes(python, repo_root, runs, work_dir)
+        slots = RunSlots.from_settings()
         minor = ".".join((python_version(python) or "").split(".")[:2])
-        clients = run_clients(wanted, minor, repo_root, work_dir, runs, selection, constraints)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            client_work = side.submit(run_clients, wanted, minor, repo_root, work_dir, selection, constraints, slots)
+            runs = run_modes(python, repo_root, work_dir, selection=core_selection(selection, repo_root), slots=slots)
+            rerun_modes(python, repo_root, runs, work_dir, slots=slots)
+            clients, client_runs = client_work.result()
+        for each in client_runs:
+            merge_runs(runs, each)
     record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root),
                           inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), clients)
     write_json_atomic(results_dir / f"{cell.id}.json", record)

@@ -7,6 +7,7 @@ suite file: the cell's environment lacks its package (docs/clients.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import freeze, install
 from kvmatrix.run.pytest_run import rerun_modes, run_modes
+from kvmatrix.run.slots import RunSlots
 
 SUITES_DIR = "suites"
 
@@ -116,12 +118,13 @@ def entry(status: str, reason: str | None = None, installed: str | None = None) 
 
 
 def run_client(client: Client, requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
-               selection: Sequence[str] | None = None,
-               constraints: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+               selection: Sequence[str] | None = None, constraints: Path | None = None,
+               slots: RunSlots | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Make `client`'s environment under `work_dir/client-<name>` on CPython `python_minor`, install
     `client_requirements`, run its suite file in every mode of MODES (only the selected tests of it when
     `selection` is given) and, for a client with a `core_mode`, the core suites in that mode; re-run what
-    failed. Returns (the client's entry, its runs by mode); a client that could not be installed has no run."""
+    failed. Its pytest processes hold `slots` (kvmatrix.run.slots) like the cell's own. Returns (the
+    client's entry, its runs by mode); a client that could not be installed has no run."""
     where = work_dir / f"client-{client.name}"
     try:
         python = ensure_venv(where / "venv", python_minor)
@@ -131,16 +134,16 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
     installed = installed_version(freeze(python), client.package)
-    runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root))
-    rerun_modes(python, repo_root, runs, where)
+    runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root),
+                     slots=slots)
+    rerun_modes(python, repo_root, runs, where, slots=slots)
     return entry(RAN, silent_run_reason(client, runs, where), installed), runs
 
 
 def client_selections(client: Client, selection: Sequence[str] | None, repo_root: Path) -> dict[str, list[str]]:
-    """Mode -> what the client's environment runs in it: the core suites in the client's `core_mode` (first:
-    the longest run, so that kvmatrix.run.pytest_run.run_modes starts it at once and the client's own
-    shorter runs share the other core), then its suite file in every mode of MODES; only what `selection`
-    names of each, and no mode with nothing to run."""
+    """Mode -> what the client's environment runs in it: the core suites in the client's `core_mode`, then
+    its suite file in every mode of MODES; only what `selection` names of each, and no mode with nothing to
+    run."""
     own = [client.suite_file] if selection is None else split_selection(selection, client)
     core = core_selection(selection, repo_root) if client.core_mode is not None else []
     chosen = {client.core_mode: core} if client.core_mode is not None and core else {}
@@ -174,17 +177,17 @@ def merge_runs(runs: dict[str, Any], client_runs: dict[str, Any]) -> dict[str, A
 
 
 def run_clients(requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
-                runs: dict[str, Any], selection: Sequence[str] | None = None,
-                constraints: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Run every client of CLIENTS (run_client) and merge its runs into `runs` (merge_runs); the record's
-    `clients` section. With a `selection` naming none of a client's tests and no core test either, that
-    client is not run and has no entry."""
-    section: dict[str, dict[str, Any]] = {}
-    for client in CLIENTS:
-        if selection is not None and not split_selection(selection, client) and not (
-                client.core_mode and core_selection(selection, repo_root)):
-            continue
-        section[client.name], client_runs = run_client(client, requirements, python_minor, repo_root, work_dir,
-                                                       selection, constraints)
-        merge_runs(runs, client_runs)
-    return section
+                selection: Sequence[str] | None = None, constraints: Path | None = None,
+                slots: RunSlots | None = None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Run every client of CLIENTS (run_client), all at the same time, their pytest processes sharing
+    `slots` (default: slots of their own, kvmatrix.run.slots). Returns the record's `clients` section and
+    each client's runs in CLIENTS order, for merge_runs. With a `selection` naming none of a client's tests
+    and no core test either, that client is not run and has neither."""
+    chosen = [client for client in CLIENTS if selection is None or split_selection(selection, client) or (
+        client.core_mode and core_selection(selection, repo_root))]
+    shared = slots if slots is not None else RunSlots.from_settings()
+    with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
+        finished = list(pool.map(lambda client: run_client(client, requirements, python_minor, repo_root, work_dir,
+                                                           selection, constraints, shared), chosen))
+    section = {client.name: entry_of for client, (entry_of, _) in zip(chosen, finished, strict=True)}
+    return section, [runs for _, runs in finished]

@@ -1,5 +1,6 @@
 """The pytest processes of a cell: one per registration mode over suites/, with the recorder, crash isolation
-(xdist), a per-test timeout and the hang guard; concurrent modes; fresh-process re-runs of what failed.
+(xdist), a per-test timeout and the hang guard; concurrent modes sharing the cell's run slots
+(kvmatrix.run.slots); fresh-process re-runs of what failed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kvmatrix.record.verdicts import MODES
 from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
+from kvmatrix.run.slots import FIRST_RUN, RERUN, RunSlots, priority
 from kvmatrix.settings import int_setting, setting
 
 RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout (KVCC_TEST_TIMEOUT_S)
@@ -91,30 +93,34 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
 
 
 def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str] | None = None, *,
-              selections: dict[str, list[str]] | None = None,
-              env: dict[str, str] | None = None) -> dict[str, Any]:
-    """`run_suites` in every mode of MODES, KVCC_MODES_AT_ONCE (kvmatrix.settings) of them at a time;
-    the runs by mode. `selections` (mode -> node ids) runs only the modes it names (any mode, `tico`
+              selections: dict[str, list[str]] | None = None, env: dict[str, str] | None = None,
+              slots: RunSlots | None = None, phase: int = FIRST_RUN) -> dict[str, Any]:
+    """`run_suites` in every mode of MODES; the runs by mode. Each run holds one of `slots` (default: slots
+    of its own for KVCC_MODES_AT_ONCE runs, kvmatrix.settings) while its pytest process lives, ranked by
+    `phase` and its number of targets (kvmatrix.run.slots), so runs of other environments sharing `slots`
+    fill the cores with them. `selections` (mode -> node ids) runs only the modes it names (any mode, `tico`
     included), each on its own tests, instead; `env` goes to every run (see run_suites)."""
     chosen = selections if selections is not None else dict.fromkeys(MODES, selection)
     modes = list(chosen)
-    at_once = max(1, int_setting("KVCC_MODES_AT_ONCE"))
+    shared = slots if slots is not None else RunSlots.from_settings()
     progress_files = {mode: work_dir / f"{mode}.json{PROGRESS_SUFFIX}" for mode in modes}
-    with reporting(work_dir.name, progress_files), ThreadPoolExecutor(max_workers=at_once) as pool:
-        finished = pool.map(
-            lambda mode: run_suites(python, repo_root, mode, work_dir, selection=chosen[mode], env=env), modes
-        )
-        return dict(zip(modes, finished, strict=True))
+
+    def run(mode: str) -> dict[str, Any]:
+        targets = chosen[mode]
+        with shared.hold(priority(phase, targets)):
+            return run_suites(python, repo_root, mode, work_dir, selection=targets, env=env)
+
+    with reporting(work_dir.name, progress_files), ThreadPoolExecutor(max_workers=max(1, len(modes))) as pool:
+        return dict(zip(modes, pool.map(run, modes), strict=True))
 
 
 def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Path,
-                test_dir: str = "suites") -> dict[str, Any]:
+                test_dir: str = "suites", slots: RunSlots | None = None) -> dict[str, Any]:
     """Re-run the failing tests of `runs` in fresh processes and mark the ones whose outcome changes
     `flaky` (kvmatrix.run.reruns.rerun_failures, with `test_dir` holding the test files); each batch is a
-    `run_modes` with KVCC_LADDER=0 in `work_dir / "rerun-<k>"`. Updates `runs` in place and returns it."""
+    `run_modes` with KVCC_LADDER=0 in `work_dir / "rerun-<k>"`, in the re-run phase of `slots`. Updates
+    `runs` in place and returns it."""
     def batch(selections: dict[str, list[str]], where: Path) -> dict[str, Any]:
-        return run_modes(python, repo_root, where, selections=selections, env=RERUN_ENV)
+        return run_modes(python, repo_root, where, selections=selections, env=RERUN_ENV, slots=slots, phase=RERUN)
 
     return rerun_failures(runs, batch, work_dir, test_dir)
-
-

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
@@ -14,7 +16,8 @@ from test_inputs import make_wheel
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell
-from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, TICO_MODE
+from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, RAN, TICO_MODE
+from kvmatrix.run import clients as clients_module
 from kvmatrix.run.cell import inputs_of, requirements
 from kvmatrix.run.clients import (
     CLIENTS,
@@ -23,14 +26,17 @@ from kvmatrix.run.clients import (
     client_selections,
     core_selection,
     core_targets,
+    entry,
     installed_version,
     merge_runs,
     pinned_torch,
     run_client,
+    run_clients,
     silent_run_reason,
     split_selection,
 )
 from kvmatrix.run.interpreters import find_interpreter
+from kvmatrix.run.slots import RunSlots
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 
@@ -76,7 +82,7 @@ def test_tico_alone_runs_the_core_suites_in_a_mode_of_its_own() -> None:
     assert TICO_MODE not in MODES
 
 
-def test_tico_s_environment_starts_its_core_run_first_beside_its_own_suite_in_both_modes() -> None:
+def test_tico_s_environment_runs_the_core_suites_in_its_mode_beside_its_own_suite_in_both_modes() -> None:
     tico, executorch = (next(client for client in CLIENTS if client.name == name) for name in ("tico", "executorch"))
     assert client_selections(tico, None, REPO_ROOT) == {
         TICO_MODE: core_targets(REPO_ROOT), "with": [tico.suite_file], "without": [tico.suite_file]}
@@ -121,6 +127,25 @@ def test_the_installed_version_is_read_from_the_freeze_by_normalised_name() -> N
     assert installed_version(frozen, "absent") is None
 
 
+def test_the_clients_run_at_the_same_time_on_the_cell_s_slots_and_report_in_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cell_slots = RunSlots(2)
+    all_started = threading.Barrier(len(CLIENTS), timeout=10)
+
+    def fake_run_client(client: Client, *args: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        assert args[-1] is cell_slots
+        all_started.wait()  # BrokenBarrierError when the clients run one after another
+        return entry(RAN, installed=f"{client.package}==1"), {"with": {"tests": [{"suite": client.name}]}}
+
+    monkeypatch.setattr(clients_module, "run_client", fake_run_client)
+    section, runs = run_clients(["torch==2.13.0"], "3.11", REPO_ROOT, tmp_path, slots=cell_slots)
+    names = [client.name for client in CLIENTS]
+    assert list(section) == names
+    assert all(section[name]["status"] == RAN for name in names)
+    assert [run["with"]["tests"][0]["suite"] for run in runs] == names
+
+
 @pytest.mark.integration
 @needs_uv
 def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_runs(
@@ -134,9 +159,9 @@ def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("UV_TORCH_BACKEND", raising=False)
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-    entry, runs = run_client(Client("beta", "beta"), ["alpha==1.0"], minor, REPO_ROOT, tmp_path / "cell")
-    assert entry["status"] == NOT_INSTALLABLE and entry["installed"] is None
-    assert "alpha" in entry["reason"] and "beta" in entry["reason"]
+    client_entry, runs = run_client(Client("beta", "beta"), ["alpha==1.0"], minor, REPO_ROOT, tmp_path / "cell")
+    assert client_entry["status"] == NOT_INSTALLABLE and client_entry["installed"] is None
+    assert "alpha" in client_entry["reason"] and "beta" in client_entry["reason"]
     assert runs == {}
     assert (tmp_path / "cell" / "client-beta" / "venv" / "bin" / "python").exists()
 

@@ -14,6 +14,7 @@ import pytest
 from kvmatrix.run import pytest_run
 from kvmatrix.run.pytest_run import rerun_modes, run_modes, run_suites
 from kvmatrix.run.reruns import flaky_rate, node_id, rerun_failures
+from kvmatrix.run.slots import RERUN, RunSlots
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,10 +166,11 @@ def test_reruns_off_runs_nothing_and_records_no_rerun(
 
 
 @pytest.mark.integration
-def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder(
+def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder_in_the_rerun_phase(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[dict[str, Any]] = []
+    cell_slots = RunSlots(2)
 
     def fake_run_modes(python: str, repo_root: Path, work_dir: Path, **options: Any) -> dict[str, Any]:
         calls.append({"python": python, "work_dir": work_dir, **options})
@@ -181,6 +183,7 @@ def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder
         {"with": {"tests": [record("test_x", "fail", suite="flaky")]}},
         tmp_path,
         "tests/faults",
+        slots=cell_slots,
     )
     assert calls == [
         {
@@ -188,6 +191,8 @@ def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder
             "work_dir": tmp_path / "rerun-1",
             "env": {"KVCC_LADDER": "0"},
             "selections": {"with": ["tests/faults/test_flaky.py::test_x"]},
+            "slots": cell_slots,
+            "phase": RERUN,
         }
     ]
 
