@@ -17,7 +17,6 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
-from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import freeze, install
@@ -137,7 +136,7 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root),
                      slots=slots)
     rerun_modes(python, repo_root, runs, where, slots=slots)
-    return entry(RAN, silent_run_reason(client, runs, where), installed), runs
+    return entry(RAN, silent_run_reason(client, runs), installed), runs
 
 
 def client_selections(client: Client, selection: Sequence[str] | None, repo_root: Path) -> dict[str, list[str]]:
@@ -150,17 +149,15 @@ def client_selections(client: Client, selection: Sequence[str] | None, repo_root
     return {**chosen, **(dict.fromkeys(MODES, own) if own else {})}
 
 
-def silent_run_reason(client: Client, runs: dict[str, Any], where: Path) -> str | None:
+def silent_run_reason(client: Client, runs: dict[str, Any]) -> str | None:
     """Why the client's suite has no test in a mode where it ran (its pytest session ended before collecting
-    it, e.g. an import failing in pytest_configure): the exit status and the reason of that run's log
-    (kvmatrix.record.log_errors.first_error); None when every mode reported its tests."""
+    it, e.g. an import failing in pytest_configure): the exit status and the reason the run's log gives
+    (`log_reason`, kvmatrix.run.pytest_run.run_suites); None when every mode reported its tests."""
     for mode in MODES:
         run = runs.get(mode)
         if run is None or any(test.get("suite") == client.name for test in run.get("tests", [])):
             continue
-        log = where / f"{mode}.log"
-        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-        first = first_error(lines) or "no error line in its log"
+        first = run.get("log_reason") or "no error line in its log"
         return f"the {mode} run reported no test (pytest exit {run.get('exit_code')}): {first}"
     return None
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kvmatrix.plan.index_check import unlisted_projects
 from kvmatrix.record.verdicts import ERROR, INFRA, NOT_INSTALLABLE
+from kvmatrix.run.bytecode import forget_bytecode
 from kvmatrix.run.torch_index import torch_backend_args
 
 INDEX_PATTERNS = (
@@ -104,10 +105,12 @@ def uv_install_command(python: str, requirements: list[str], torch_backend: tupl
 def install(python: str, requirements: list[str], retries: int = 3, backoff_s: float = 5.0,
             constraints: Path | None = None) -> InstallOutcome:
     """Install `requirements` (with `constraints`, if given) into `python`'s environment, torch from the
-    index kvmatrix.run.torch_index chooses; retry only `infra` failures."""
+    index kvmatrix.run.torch_index chooses; retry only `infra` failures. The environment's kept bytecode
+    is forgotten first (kvmatrix.run.bytecode): the install may replace the sources it was compiled from."""
     start = time.monotonic()
     outcome = InstallOutcome(status="error")
     command = uv_install_command(python, requirements, torch_backend_args(), constraints)
+    forget_bytecode(python)
     for attempt in range(1, retries + 1):
         proc = subprocess.run(command, capture_output=True, text=True)
         output = proc.stdout + proc.stderr

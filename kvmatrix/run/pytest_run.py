@@ -14,6 +14,7 @@ from typing import Any
 
 from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import MODES
+from kvmatrix.run.bytecode import bytecode_kept
 from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
@@ -64,7 +65,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     """One pytest process over suites/ in `mode` ("with" / "without" registration); returns the run.
 
     `selection` (pytest node ids such as `suites/test_roundtrip.py::test_x[DynamicCache]`) runs only
-    those tests instead of the whole of suites/. `env` adds variables to the process's environment.
+    those tests instead of the whole of suites/. `env` adds variables to the process's environment. The
+    process keeps its bytecode in the environment (kvmatrix.run.bytecode), so later runs there start faster.
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
     turns into `error` for every suite, with the exit status, the log tail and `log_reason` (the reason
@@ -75,8 +77,9 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
     results.unlink(missing_ok=True)
     Path(f"{results}{PROGRESS_SUFFIX}").unlink(missing_ok=True)
-    process_env = {**os.environ, **(env or {}), **activated(python), **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
-                   "KVCC_RESULTS": str(results), "PYTHONPATH": str(repo_root)}
+    process_env = bytecode_kept(python, {**os.environ, **(env or {}), **activated(python), **OFFLINE_ENV,
+                                         "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results),
+                                         "PYTHONPATH": str(repo_root)})
     targets = ["suites"] if selection is None else selection
     command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]
     started_at, start = time.time(), time.monotonic()
@@ -94,12 +97,13 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
 
 def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str] | None = None, *,
               selections: dict[str, list[str]] | None = None, env: dict[str, str] | None = None,
-              slots: RunSlots | None = None, phase: int = FIRST_RUN) -> dict[str, Any]:
+              slots: RunSlots | None = None, phase: int = FIRST_RUN, label: str | None = None) -> dict[str, Any]:
     """`run_suites` in every mode of MODES; the runs by mode. Each run holds one of `slots` (default: slots
     of its own for KVCC_MODES_AT_ONCE runs, kvmatrix.settings) while its pytest process lives, ranked by
     `phase` and its number of targets (kvmatrix.run.slots), so runs of other environments sharing `slots`
     fill the cores with them. `selections` (mode -> node ids) runs only the modes it names (any mode, `tico`
-    included), each on its own tests, instead; `env` goes to every run (see run_suites)."""
+    included), each on its own tests, instead; `env` goes to every run (see run_suites). `label` names the
+    runs in the progress lines (default: the name of `work_dir`)."""
     chosen = selections if selections is not None else dict.fromkeys(MODES, selection)
     modes = list(chosen)
     shared = slots if slots is not None else RunSlots.from_settings()
@@ -110,7 +114,7 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
         with shared.hold(priority(phase, targets)):
             return run_suites(python, repo_root, mode, work_dir, selection=targets, env=env)
 
-    with reporting(work_dir.name, progress_files), ThreadPoolExecutor(max_workers=max(1, len(modes))) as pool:
+    with reporting(label or work_dir.name, progress_files), ThreadPoolExecutor(max_workers=max(1, len(modes))) as pool:
         return dict(zip(modes, pool.map(run, modes), strict=True))
 
 
@@ -118,9 +122,10 @@ def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Pa
                 test_dir: str = "suites", slots: RunSlots | None = None) -> dict[str, Any]:
     """Re-run the failing tests of `runs` in fresh processes and mark the ones whose outcome changes
     `flaky` (kvmatrix.run.reruns.rerun_failures, with `test_dir` holding the test files); each batch is a
-    `run_modes` with KVCC_LADDER=0 in `work_dir / "rerun-<k>"`, in the re-run phase of `slots`. Updates
-    `runs` in place and returns it."""
+    `run_modes` with KVCC_LADDER=0 in `work_dir / "rerun-<k>"`, in the re-run phase of `slots`, its progress
+    lines labelled `<work_dir name> rerun-<k>`. Updates `runs` in place and returns it."""
     def batch(selections: dict[str, list[str]], where: Path) -> dict[str, Any]:
-        return run_modes(python, repo_root, where, selections=selections, env=RERUN_ENV, slots=slots, phase=RERUN)
+        return run_modes(python, repo_root, where, selections=selections, env=RERUN_ENV, slots=slots, phase=RERUN,
+                         label=f"{work_dir.name} {where.name}")
 
     return rerun_failures(runs, batch, work_dir, test_dir)

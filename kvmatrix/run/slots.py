@@ -43,6 +43,11 @@ class RunSlots:
         """Slots for KVCC_MODES_AT_ONCE pytest processes."""
         return cls(int_setting("KVCC_MODES_AT_ONCE"))
 
+    def waiting(self) -> int:
+        """How many holders are waiting for a slot now."""
+        with self._changed:
+            return len(self._waiting)
+
     @contextmanager
     def hold(self, rank: Priority) -> Iterator[None]:
         """Block until this holder may run (a slot is free and no waiting holder ranks before it); release

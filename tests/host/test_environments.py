@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kvmatrix.run.bytecode import bytecode_dir
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.progress import finished_tests
 from kvmatrix.run.pytest_run import run_modes, run_suites
@@ -76,6 +77,25 @@ def test_the_suites_run_as_in_an_activated_environment(tmp_path: Path) -> None:
         "    assert os.environ['VIRTUAL_ENV'] == str(Path(sys.executable).parent.parent)\n")
     run = run_suites(sys.executable, root, "without", tmp_path / "work", selection=["suites/test_path.py"])
     assert [test["verdict"] for test in run["tests"]] == ["pass"], run["log_tail"]
+
+
+def test_the_suites_keep_their_bytecode_in_the_environment_and_never_in_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even where PYTHONDONTWRITEBYTECODE is set, the environment's processes write bytecode, under the
+    environment: a later run imports torch and transformers without compiling them again."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    root = demo_repo(tmp_path / "repo")
+    (root / "suites" / "test_bytecode.py").write_text(
+        "import sys\nfrom pathlib import Path\n\n"
+        "def test_writes_bytecode_under_the_environment():\n"
+        "    assert not sys.dont_write_bytecode\n"
+        "    assert sys.pycache_prefix == str(Path(sys.executable).parent.parent / 'kvcc-bytecode')\n")
+    run = run_suites(sys.executable, root, "without", tmp_path / "work", selection=["suites/test_bytecode.py"])
+    assert [test["verdict"] for test in run["tests"]] == ["pass"], run["log_tail"]
+    compiled = list(bytecode_dir(sys.executable).glob(f"**{root}/suites/test_bytecode*.pyc"))
+    assert compiled, "the test module's bytecode is kept under the environment"
+    assert not list(root.rglob("__pycache__")), "nothing is written into the checkout"
 
 
 def test_the_recorder_leaves_how_many_tests_finished_of_those_collected(tmp_path: Path) -> None:

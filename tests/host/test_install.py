@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from index_server import FORBIDDEN, LOGIN_PAGE, NOT_FOUND, UNAUTHORIZED, Answer, serve_index
 
+from kvmatrix.run.bytecode import bytecode_dir
 from kvmatrix.run.install import classify, install, uv_install_command
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
@@ -26,6 +27,17 @@ def test_a_version_that_does_not_exist_is_not_installable_with_the_resolver_reas
     assert outcome.status == "not-installable"
     assert outcome.attempts == 1, "resolver failures are final, never retried"
     assert "six" in outcome.reason and "0.0.424242" in outcome.reason
+
+
+@needs_uv
+def test_an_install_forgets_the_bytecode_its_environment_kept(venv_python: str) -> None:
+    """A `.pyc` is checked against its source's time and size only, so it must not outlive an install that
+    may replace the source (this one changes nothing: the bytecode goes before uv runs)."""
+    kept = bytecode_dir(venv_python) / "some" / "module.cpython-311.pyc"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"compiled")
+    install(venv_python, ["six==0.0.424242"], retries=1)
+    assert not bytecode_dir(venv_python).exists()
 
 
 @needs_uv

@@ -193,6 +193,7 @@ def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder
             "selections": {"with": ["tests/faults/test_flaky.py::test_x"]},
             "slots": cell_slots,
             "phase": RERUN,
+            "label": f"{tmp_path.name} rerun-1",
         }
     ]
 

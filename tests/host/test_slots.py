@@ -56,11 +56,11 @@ def test_a_freed_slot_goes_to_the_waiting_first_run_before_an_earlier_waiting_re
     holding.wait()
     rerun = threading.Thread(target=waiter, args=("rerun", priority(RERUN, ["suites/test_a.py::test_x"])))
     rerun.start()
-    while not slots._waiting:  # the re-run is queued before the first run asks
+    while not slots.waiting():  # the re-run is queued before the first run asks
         time.sleep(0.01)
     later_first = threading.Thread(target=waiter, args=("first run", priority(FIRST_RUN, ["suites/test_a.py"])))
     later_first.start()
-    while len(slots._waiting) < 2:
+    while slots.waiting() < 2:
         time.sleep(0.01)
     release.set()
     for thread in (first, rerun, later_first):
