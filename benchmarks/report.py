@@ -162,23 +162,25 @@ def _verdict_differences(row: dict[str, Any]) -> int:
     return sum(len(names) for key in ("tests", "suites") for names in row[key].values())
 
 
-def _versus_target(run: dict[str, Any]) -> dict[str, Any]:
+def _versus_target(run: dict[str, Any], cores: int | None) -> dict[str, Any]:
     rows = run["cells"]
     previous = sum(row["previous"]["total_s"] for row in rows)
     this = sum(row["this"]["total_s"] for row in rows)
     speedup = ratio(previous, this)
     differing = sum(_verdict_differences(row) for row in rows)
+    floor_s, floor_how = tests_floor(sum(row["this"]["tests_s"] for row in rows), cores)
     why = (f"{len(rows)} cells, each run whole by `nox -s \"cell(ID)\"` with the harness of "
            f"{run['previous_commit'][:10]} ({run['against']}) and with this checkout ({run['this_commit'][:10]}"
            f"{', with uncommitted changes' if run['this_uncommitted'] else ''}) in the same benchmark run: "
-           f"{fmt_seconds(previous)} against {fmt_seconds(this)}. "
+           f"{fmt_seconds(previous)} against {fmt_seconds(this)}. A harness costing nothing above this run's "
+           f"floor ({fmt_seconds(floor_s)}) would be {fmt_ratio(ratio(previous, floor_s))} the previous one. "
            + (f"{differing} verdicts differ (section 5 lists them): intended changes or not, they need reading."
               if differing else "Every test and suite verdict is the same in both."))
     met = None if speedup is None else (speedup >= CELL_SPEEDUP_TARGET and (None if differing else True))
     return {"name": "cells vs the previous harness, side by side", "target": f"≥ {CELL_SPEEDUP_TARGET:.0f}× faster, "
             "same verdicts", "measured": fmt_ratio(speedup), "met": met,
             "gap": "" if speedup is None else _gap(speedup, CELL_SPEEDUP_TARGET, "x", higher_is_better=True),
-            "why": why, **floor_columns(None, None, "")}
+            "why": why, **floor_columns(this, floor_s, floor_how)}
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -189,7 +191,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     if results.get("matrix_run", {}).get("wall_s"):
         rows.append(_matrix_target(results["matrix_run"], results))
     if results.get("versus", {}).get("cells"):
-        rows.append(_versus_target(results["versus"]))
+        rows.append(_versus_target(results["versus"], results.get("machine", {}).get("cores")))
     return rows
 
 
@@ -424,21 +426,28 @@ def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _versus_section(run: dict[str, Any] | None) -> list[str]:
+def _versus_section(run: dict[str, Any] | None, cores: int | None) -> list[str]:
     if not run or not run.get("cells"):
         return ["Not measured in this run (`--phases versus --against REF`)."]
-    rows = [[row["cell"], " then ".join(row["order"]), fmt_seconds(row["previous"]["total_s"]),
-             fmt_seconds(row["this"]["total_s"]), fmt_ratio(row["speedup"]),
-             f"{fmt_seconds(row['previous']['tests_s'])} → {fmt_seconds(row['this']['tests_s'])}",
-             str(_verdict_differences(row))] for row in run["cells"]]
+    rows = []
+    for row in run["cells"]:
+        floor_s = tests_floor(row["this"]["tests_s"], cores)[0]
+        rows.append([row["cell"], " then ".join(row["order"]), fmt_seconds(row["previous"]["total_s"]),
+                     fmt_seconds(row["this"]["total_s"]), fmt_ratio(row["speedup"]),
+                     f"{fmt_seconds(row['previous']['tests_s'])} → {fmt_seconds(row['this']['tests_s'])}",
+                     f"{fmt_seconds(floor_s)} ({fmt_ratio(ratio(row['previous']['total_s'], floor_s))})",
+                     str(_verdict_differences(row))])
     lines = [
         (f"Each cell run whole, twice, in this one benchmark run: by a git worktree of `{run['against']}` "
          f"({run['previous_commit'][:10]}, the previous harness) and by this checkout ({run['this_commit'][:10]}"
          f"{', with uncommitted changes' if run['this_uncommitted'] else ''}), the second right after the first; "
          "the order alternates from cell to cell because the second run finds the uv and inductor caches the "
-         "first filled. Wall = the whole `nox -s \"cell(ID)\"` process."),
+         "first filled. Wall = the whole `nox -s \"cell(ID)\"` process. *This run's floor*: the tests' own "
+         f"time in this checkout's run ÷ {max(cores or 1, 1)} cores, and in brackets the speed-up a harness "
+         "costing nothing above it would reach."),
         "",
-        *_table(["cell", "order", "previous", "this", "speed-up", "tests' own time", "verdicts differing"], rows),
+        *_table(["cell", "order", "previous", "this", "speed-up", "tests' own time", "this run's floor",
+                 "verdicts differing"], rows),
     ]
     for row in run["cells"]:
         for kind in ("tests", "suites"):
@@ -514,7 +523,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         "## 5. Side by side with the previous harness",
         "",
-        *_versus_section(results.get("versus")),
+        *_versus_section(results.get("versus"), results.get("machine", {}).get("cores")),
         "",
         "## Where a target is missed, and why",
         "",

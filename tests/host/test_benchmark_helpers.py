@@ -29,6 +29,7 @@ from benchmarks.cellbench import suite_verdicts, verdict_changes, verdicts_by_te
 from benchmarks.envbench import link_tree
 from benchmarks.harness import carry, matrix_run
 from benchmarks.report import floor_columns, render, targets
+from benchmarks.report import tests_floor as floor_of_tests  # a test-like name pytest would collect
 from kvmatrix.plan.pins import Cell
 
 
@@ -298,8 +299,12 @@ def test_versus_runs_each_cell_in_a_worktree_of_the_previous_commit_and_in_the_c
     rows = {t["name"]: t for t in targets({"versus": result})}
     target = rows["cells vs the previous harness, side by side"]
     assert target["measured"] == "2.0×" and target["met"] is None  # fast enough, but verdicts moved: read them
+    floor_s, how = floor_of_tests(2.0, None)  # each cell's own tests took 1 s in this checkout's run
+    assert target["floor"] == f"{fmt_seconds(floor_s)} ({how})"
+    assert "costing nothing above this run's floor (2.00 s) would be 100.0× the previous one" in target["why"]
     text = render({**RESULTS, "versus": result})
     assert "## 5. Side by side with the previous harness" in text
+    assert "| tf4.57.6-torch2.13.0 | previous then this | 100.0 s | 50.0 s | 2.0× |" in text
     assert "- tf4.57.6-torch2.13.0, tests changed (previous → this): with::export::t0: pass → fail" in text
     same = {**result, "cells": [{**first, "tests": verdict_changes({}, {}), "suites": verdict_changes({}, {})}]}
     assert targets({"versus": same})[0]["met"] is True
