@@ -23,7 +23,7 @@ from kvmatrix.publish.history import diff, extend_history
 from kvmatrix.publish.history_file import read_history
 from kvmatrix.publish.report_set import LOCK_TIMEOUT_S, recover, reports_lock, switch
 from kvmatrix.record.cell_record import missing_result
-from kvmatrix.record.cell_results import check_cell_result, read_cell_result
+from kvmatrix.record.cell_results import CellResultError, check_cell_result, read_cell_result
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.detail import DETAIL_FOLDER, join, split
 from kvmatrix.record.matrix import load_published, matrix_text, merge_cells, new_matrix
@@ -35,17 +35,29 @@ from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import render_markdown, render_table
 
 
-def collect(results_dir: Path, cells: tuple[Cell, ...], suites: list[str]) -> list[dict[str, Any]]:
-    """The fresh record of each cell in `cells`; a cell without a result file gets an `error` record
-    (kvmatrix.record.cell_record.missing_result, its suites the columns `suites`)."""
+def collect(results_dir: Path, pins: Pins, cells: tuple[Cell, ...], suites: list[str]) -> list[dict[str, Any]]:
+    """The fresh record of each cell in `cells` (cells of `pins`); a cell without a result file gets an `error`
+    record (kvmatrix.record.cell_record.missing_result, its suites the columns `suites`)."""
     records = []
     for cell in cells:
         path = results_dir / f"{cell.id}.json"
         if path.exists():
-            records.append(check_cell_result(read_cell_result(path), cell, path))
+            record = check_cell_result(read_cell_result(path), cell, path)
+            records.append(check_planned_python(record, pins.python_for(cell), path))
         else:
             records.append(missing_result(cell, f"no result file {path.name}: the cell session did not finish", suites))
     return records
+
+
+def check_planned_python(record: dict[str, Any], python: str, path: Path) -> dict[str, Any]:
+    """`record` when it ran on the CPython minor `python` the plan gives its cell (or never ran a Python);
+    CellResultError naming `path` otherwise. The same pair is a different cell on another Python: a result
+    of the default matrix's cell with its own `python` is not the full grid's cell of that pair."""
+    ran_on = record["python"]
+    if ran_on is not None and ran_on != python and not ran_on.startswith(f"{python}."):
+        raise CellResultError(f"{path}: it ran on Python {ran_on} where the plan runs the cell on {python}; "
+                              f"refusing to publish it as cell {record['id']}")
+    return record
 
 
 README_START, README_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
@@ -111,7 +123,7 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
                 f"{', '.join(missing)}; nothing was written"
             )
     suites = discover_suites(root)
-    fresh = collect(results_dir, cells, suites)
+    fresh = collect(results_dir, pins, cells, suites)
     with reports_lock(reports_dir, lock_timeout_s):
         recover(reports_dir)
         return _merge_and_switch(pins, fresh, suites, reports_dir, readme)

@@ -138,9 +138,12 @@ def test_a_publish_that_would_drop_every_cell_of_the_matrix_is_refused(tmp_path:
         ({"registration_report": [{"class": ["Cache"], "status": "ok"}]},
          "registration_report entry #1 is not an object with string class, status"),
         ({"registration_report": ["Cache"]}, "registration_report entry #1 is not an object"),
+        ({"python": "3.10.13"}, "it ran on Python 3.10.13 where the plan runs the cell on 3.11"),
+        ({"python": "3.1"}, "it ran on Python 3.1 where the plan runs the cell on 3.11"),
     ],
     ids=["another cell's id", "torch pin", "transformers pin", "runs type", "duration type", "duration bool",
-         "repro null", "unknown status", "report entry field", "report entry type"],
+         "repro null", "unknown status", "report entry field", "report entry type",
+         "another python", "a python minor's prefix"],
 )
 def test_a_result_that_is_not_the_planned_cells_is_refused_naming_the_file(
     tmp_path: Path, change: dict, problem: str
@@ -162,4 +165,17 @@ def test_a_result_lacking_a_record_key_is_refused_naming_the_file(tmp_path: Path
     del record["freeze"], record["metrics"]
     (results / f"{LIST.id}.json").write_text(json.dumps(record))
     with pytest.raises(ReportError, match=r"the result lacks key\(s\) freeze, metrics; refusing"):
+        publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")
+
+
+def test_a_cell_with_its_own_python_is_published_from_a_result_on_that_python_only(tmp_path: Path) -> None:
+    """The default matrix runs one pair on its own Python; the full grid plans the same pair on the file's.
+    Each accepts only the result that ran on the Python it plans."""
+    results, reports = published_reports(tmp_path)
+    own = Cell(transformers=LIST.transformers, torch=LIST.torch, python="3.10")
+    on_its_own = Pins(python="3.11", cells=(own, LAYER), path="pins.toml")
+    (results / f"{LIST.id}.json").write_text(json.dumps({**cell_result(LIST, "fail", ["export"]), "python": "3.10.13"}))
+    matrix = publish(on_its_own, (own,), results, reports, root=tmp_path / "repo")
+    assert {cell["id"]: cell["python"] for cell in matrix["cells"]}[LIST.id] == "3.10.13"
+    with pytest.raises(ReportError, match=r"it ran on Python 3\.10\.13 where the plan runs the cell on 3\.11; "):
         publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")

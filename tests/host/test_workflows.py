@@ -302,8 +302,8 @@ def test_every_planned_cell_is_a_nox_session() -> None:
 
 
 def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
-    """A result file as a cell job leaves it: every suite of the checkout has one test with `verdict` in both
-    modes."""
+    """A result file as a cell job leaves it, run on the Python pins.toml gives the cell: every suite of the
+    checkout has one test with `verdict` in both modes."""
     tests = [
         {
             "suite": suite,
@@ -324,7 +324,7 @@ def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
         **cell.to_json(),
         "status": "ran",
         "status_reason": None,
-        "python": "3.11.7",
+        "python": f"{load_pins(REPO / 'pins.toml').python_for(cell)}.7",
         "resolved": {"torch": f"{cell.torch}+cpu", "transformers": cell.transformers},
         "freeze": [f"torch=={cell.torch}+cpu"],
         "layout": "layer",
