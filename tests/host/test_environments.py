@@ -67,16 +67,22 @@ def test_run_suites_with_a_selection_runs_only_the_selected_tests(tmp_path: Path
     assert "2 passed" in everything["log_tail"]
 
 
+def run_one_suite_file(repo: Path, name: str, tests: str) -> Path:
+    """The demo checkout at `repo` with suites/`name` holding `tests` (os, sys and Path imported), after a
+    `without` run of that file alone in which every test passed."""
+    root = demo_repo(repo)
+    (root / "suites" / name).write_text(f"import os, sys\nfrom pathlib import Path\n\n{tests}")
+    run = run_suites(sys.executable, root, "without", repo.parent / "work", selection=[f"suites/{name}"])
+    assert [test["verdict"] for test in run["tests"]] == ["pass"], run["log_tail"]
+    return root
+
+
 def test_the_suites_run_as_in_an_activated_environment(tmp_path: Path) -> None:
     """The environment's commands (ExecuTorch's `flatc`) are found on PATH, as in a user's activated shell."""
-    root = demo_repo(tmp_path / "repo")
-    (root / "suites" / "test_path.py").write_text(
-        "import os, sys\nfrom pathlib import Path\n\n"
-        "def test_bin_first():\n"
-        "    assert os.environ['PATH'].split(os.pathsep)[0] == str(Path(sys.executable).parent)\n"
-        "    assert os.environ['VIRTUAL_ENV'] == str(Path(sys.executable).parent.parent)\n")
-    run = run_suites(sys.executable, root, "without", tmp_path / "work", selection=["suites/test_path.py"])
-    assert [test["verdict"] for test in run["tests"]] == ["pass"], run["log_tail"]
+    run_one_suite_file(tmp_path / "repo", "test_path.py",
+                       "def test_bin_first():\n"
+                       "    assert os.environ['PATH'].split(os.pathsep)[0] == str(Path(sys.executable).parent)\n"
+                       "    assert os.environ['VIRTUAL_ENV'] == str(Path(sys.executable).parent.parent)\n")
 
 
 def test_the_suites_keep_their_bytecode_in_the_environment_and_never_in_the_checkout(
@@ -85,14 +91,11 @@ def test_the_suites_keep_their_bytecode_in_the_environment_and_never_in_the_chec
     """Even where PYTHONDONTWRITEBYTECODE is set, the environment's processes write bytecode, under the
     environment: a later run imports torch and transformers without compiling them again."""
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    root = demo_repo(tmp_path / "repo")
-    (root / "suites" / "test_bytecode.py").write_text(
-        "import sys\nfrom pathlib import Path\n\n"
+    root = run_one_suite_file(
+        tmp_path / "repo", "test_bytecode.py",
         "def test_writes_bytecode_under_the_environment():\n"
         "    assert not sys.dont_write_bytecode\n"
         "    assert sys.pycache_prefix == str(Path(sys.executable).parent.parent / 'kvcc-bytecode')\n")
-    run = run_suites(sys.executable, root, "without", tmp_path / "work", selection=["suites/test_bytecode.py"])
-    assert [test["verdict"] for test in run["tests"]] == ["pass"], run["log_tail"]
     compiled = list(bytecode_dir(sys.executable).glob(f"**{root}/suites/test_bytecode*.pyc"))
     assert compiled, "the test module's bytecode is kept under the environment"
     assert not list(root.rglob("__pycache__")), "nothing is written into the checkout"
