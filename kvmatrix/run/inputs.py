@@ -6,7 +6,8 @@ requirements, torch's index, PIP_FIND_LINKS, a replay's constraints, the cell's 
 creating the cell's environment; `clients`, the same for each client's environment (kvmatrix.run.clients),
 or the resolver's reason where the client cannot be installed with the cell's pins; `python`, the
 interpreter's full version; `code`, a sha256 over the files
-that run in the cell or build its record; `settings`, the KVCC_* values that change what a cell records;
+that run in the cell or build its record; `settings`, the KVCC_* values that change what a cell records and
+the intra-op threads of its processes (OMP_NUM_THREADS, kvmatrix.run.threads);
 `selection`, the tests a partial run chose (null for all). The key is the sha256 of their canonical JSON.
 Whatever cannot be found (an index that does not answer, an interpreter that does not start) makes the
 inputs unknown (None): such a cell is always run.
@@ -27,6 +28,7 @@ from typing import Any
 from kvmatrix import REPO_ROOT
 from kvmatrix.record.verdicts import NOT_INSTALLABLE
 from kvmatrix.run.install import diagnose
+from kvmatrix.run.threads import THREADS_VARIABLE, process_threads
 from kvmatrix.run.torch_index import torch_backend_args
 from kvmatrix.settings import setting
 
@@ -82,8 +84,9 @@ def code_digest(root: Path) -> str:
 
 
 def recorded_settings(env: Mapping[str, str]) -> dict[str, str | None]:
-    """The value (or default) of each of RECORDED_SETTINGS in `env`."""
-    return {name: setting(name, env) for name in RECORDED_SETTINGS}
+    """The value (or default) of each of RECORDED_SETTINGS in `env`, and the intra-op threads each pytest
+    process gets (kvmatrix.run.threads)."""
+    return {**{name: setting(name, env) for name in RECORDED_SETTINGS}, THREADS_VARIABLE: process_threads(env)}
 
 
 def compile_command(python: str, env: Mapping[str, str], constraints: Path | None = None) -> list[str]:

@@ -19,6 +19,7 @@ from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
 from kvmatrix.run.slots import FIRST_RUN, RERUN, RunSlots, priority
+from kvmatrix.run.threads import with_thread_share
 from kvmatrix.settings import int_setting, setting
 
 RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout (KVCC_TEST_TIMEOUT_S)
@@ -66,7 +67,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
 
     `selection` (pytest node ids such as `suites/test_roundtrip.py::test_x[DynamicCache]`) runs only
     those tests instead of the whole of suites/. `env` adds variables to the process's environment. The
-    process keeps its bytecode in the environment (kvmatrix.run.bytecode), so later runs there start faster.
+    process keeps its bytecode in the environment (kvmatrix.run.bytecode), so later runs there start faster,
+    and runs torch on its share of the cores (kvmatrix.run.threads).
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
     turns into `error` for every suite, with the exit status, the log tail and `log_reason` (the reason
@@ -77,9 +79,10 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
     results.unlink(missing_ok=True)
     Path(f"{results}{PROGRESS_SUFFIX}").unlink(missing_ok=True)
-    process_env = bytecode_kept(python, {**os.environ, **(env or {}), **activated(python), **OFFLINE_ENV,
-                                         "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results),
-                                         "PYTHONPATH": str(repo_root)})
+    process_env = with_thread_share(bytecode_kept(python, {**os.environ, **(env or {}), **activated(python),
+                                                           **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
+                                                           "KVCC_RESULTS": str(results),
+                                                           "PYTHONPATH": str(repo_root)}))
     targets = ["suites"] if selection is None else selection
     command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]
     started_at, start = time.time(), time.monotonic()
