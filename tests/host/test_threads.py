@@ -51,10 +51,9 @@ def test_the_usable_cores_are_this_process_s_affinity() -> None:
 def test_the_suites_processes_run_with_the_share(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setenv("KVCC_MODES_AT_ONCE", "1")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     run_one_suite_file(tmp_path / "repo", "test_threads.py",
                        "def test_share():\n"
-                       f"    assert os.environ['OMP_NUM_THREADS'] == '{cores}'\n")
+                       f"    assert os.environ['OMP_NUM_THREADS'] == '{usable_cores()}'\n")
 
 
 def test_the_share_is_one_of_the_cell_s_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

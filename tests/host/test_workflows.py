@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 SUITES = discover_suites(REPO)
+DEFAULT_PINS = load_pins(REPO / "pins.toml")
+"""The default matrix's pins, as the workflows plan them."""
 PINNED_USE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 LOCAL_WORKFLOW = re.compile(r"uses: \$/\.github/workflows/(?P<name>[\w-]+\.yml)$")  # this repository's own
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -278,18 +280,17 @@ def outputs(path: Path) -> dict[str, str]:
 
 def test_plan_step_emits_exactly_the_cells_of_pins_toml(tmp_path: Path) -> None:
     plan = step(workflow("matrix.yml"), "plan", "id", "plan")
-    pins = load_pins(REPO / "pins.toml")
     everything, smoke = tmp_path / "all", tmp_path / "smoke"
     assert run_step(plan, REPO, {"inputs.tag": ""}, everything).returncode == 0
     assert run_step(plan, REPO, {"inputs.tag": "smoke"}, smoke).returncode == 0
     planned = json.loads(outputs(everything)["matrix"])
     assert planned["include"] == [
-        {"cell": c.id, "transformers": c.transformers, "torch": c.torch, "python": pins.python_for(c)}
-        for c in pins.cells
+        {"cell": c.id, "transformers": c.transformers, "torch": c.torch, "python": DEFAULT_PINS.python_for(c)}
+        for c in DEFAULT_PINS.cells
     ]
-    assert outputs(everything)["cells"] == ",".join(c.id for c in pins.cells)
+    assert outputs(everything)["cells"] == ",".join(c.id for c in DEFAULT_PINS.cells)
     assert [entry["cell"] for entry in json.loads(outputs(smoke)["matrix"])["include"]] == [
-        c.id for c in pins.tagged("smoke")
+        c.id for c in DEFAULT_PINS.tagged("smoke")
     ]
 
 
@@ -298,7 +299,7 @@ def test_every_planned_cell_is_a_nox_session() -> None:
         ["nox", "--json", "-l", "-t", "cells"], cwd=REPO, capture_output=True, text=True, check=True
     )
     sessions = [entry["session"] for entry in json.loads(listed.stdout)]
-    assert sessions == [f"cell({cell.id})" for cell in load_pins(REPO / "pins.toml").cells]
+    assert sessions == [f"cell({cell.id})" for cell in DEFAULT_PINS.cells]
 
 
 def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
@@ -324,7 +325,7 @@ def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
         **cell.to_json(),
         "status": "ran",
         "status_reason": None,
-        "python": f"{load_pins(REPO / 'pins.toml').python_for(cell)}.7",
+        "python": f"{DEFAULT_PINS.python_for(cell)}.7",
         "resolved": {"torch": f"{cell.torch}+cpu", "transformers": cell.transformers},
         "freeze": [f"torch=={cell.torch}+cpu"],
         "layout": "layer",
