@@ -33,6 +33,8 @@ SETTINGS: dict[str, Setting] = {
     "KVCC_RERUNS": Setting("1", "host", "0: do not re-run failing tests in fresh processes (no `flaky` verdicts)"),
     "KVCC_FLAKY_RUNS": Setting("5", "host", "runs in all of a test whose outcome changed on its re-run"),
     "KVCC_CHROMIUM": Setting(None, "host", "the Chromium/Chrome binary the browser tests drive"),
+    "KVCC_BYTECODE_STORE": Setting("", "host", "folder of the bytecode shared by environments whose sources are the same "
+                                   "files (empty: kv-cache-compat/bytecode under ~/.cache; `off`: none)"),
     "KVCC_CPU_WHEELS": Setting("1", "host", "0: PyPI's default torch wheels even without a GPU (not the CPU index)"),
     # --- cell: read by suites/ inside a cell's environment ---------------------------------------------------
     "KVCC_REGISTRATION": Setting("with", "cell", "`with`: call compat.register() first; `without`: transformers alone"),

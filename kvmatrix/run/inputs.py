@@ -52,6 +52,7 @@ RECORDED_SETTINGS = (
 """The KVCC_* variables whose values change what a cell records (verdicts, re-runs, limits, backends)."""
 UNRECORDED_SETTINGS = {
     "KVCC_PINS": "chooses which cells run, not what one records",
+    "KVCC_BYTECODE_STORE": "where compiled bytecode is shared; CPython checks it against each source",
     "KVCC_CHROMIUM": "the browser tests' binary; never used in a cell",
     "KVCC_REGISTRATION": "set by the harness for each mode",
     "KVCC_RESULTS": "set by the harness for each run",

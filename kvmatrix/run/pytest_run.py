@@ -15,6 +15,7 @@ from typing import Any
 from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import MODES
 from kvmatrix.run.bytecode import bytecode_kept
+from kvmatrix.run.bytecode_store import harvest, seed, store_dir
 from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
@@ -67,8 +68,9 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
 
     `selection` (pytest node ids such as `suites/test_roundtrip.py::test_x[DynamicCache]`) runs only
     those tests instead of the whole of suites/. `env` adds variables to the process's environment. The
-    process keeps its bytecode in the environment (kvmatrix.run.bytecode), so later runs there start faster,
-    and runs torch on its share of the cores (kvmatrix.run.threads).
+    process keeps its bytecode in the environment (kvmatrix.run.bytecode), starting from what the machine-wide
+    store holds for the same files and adding to it what it compiled (kvmatrix.run.bytecode_store), so later runs
+    here and in other environments start faster, and runs torch on its share of the cores (kvmatrix.run.threads).
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
     turns into `error` for every suite, with the exit status, the log tail and `log_reason` (the reason
@@ -85,9 +87,12 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
                                                            "PYTHONPATH": str(repo_root)}))
     targets = ["suites"] if selection is None else selection
     command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]
+    store = store_dir(process_env)
     started_at, start = time.time(), time.monotonic()
+    seed(python, store)
     with log.open("w") as out:  # no process of the run (a hung xdist worker) outlives it
         exit_code = run_contained(command, cwd=repo_root, env=process_env, out=out, timeout_s=timeout_s)
+    harvest(python, store)
     run: dict[str, Any] = {"exit_code": exit_code, "started_at": round(started_at, 2),
                            "duration_s": round(time.monotonic() - start, 2), "log_tail": _tail(log), "tests": []}
     if results.exists():
