@@ -35,6 +35,8 @@ SETTINGS: dict[str, Setting] = {
     "KVCC_CHROMIUM": Setting(None, "host", "the Chromium/Chrome binary the browser tests drive"),
     "KVCC_BYTECODE_STORE": Setting("", "host", "folder of the bytecode shared by environments whose sources are the same "
                                    "files (empty: kv-cache-compat/bytecode under ~/.cache; `off`: none)"),
+    "KVCC_PRELOAD": Setting("1", "host", "0: every pytest-xdist worker starts as its own process instead of being "
+                            "forked from its environment's preloaded server (kvmatrix.run.forkserver)"),
     "KVCC_CPU_WHEELS": Setting("1", "host", "0: PyPI's default torch wheels even without a GPU (not the CPU index)"),
     # --- cell: read by suites/ inside a cell's environment ---------------------------------------------------
     "KVCC_REGISTRATION": Setting("with", "cell", "`with`: call compat.register() first; `without`: transformers alone"),
@@ -44,6 +46,8 @@ SETTINGS: dict[str, Setting] = {
     "KVCC_TRACE_BACKEND": Setting("aot_eager", "cell", "torch.compile backend of the compile tests whose verdicts "
                                   "dynamo and AOTAutograd decide: recompile counts, compiled output vs eager"),
     "KVCC_MEMORY_LIMIT_GB": Setting("16", "cell", "data-segment limit of each test process, so runaway memory raises"),
+    "KVCC_FORKSERVER": Setting(None, "cell", "the socket of the environment's fork server, set by the harness for "
+                               "a run whose workers it forks (suites.forked_workers)"),
     "KVCC_HANG_DIR": Setting(None, "cell", "the hang guard's folder of per-test start marks (made by the controller)"),
 }
 

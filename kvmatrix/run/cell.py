@@ -19,7 +19,7 @@ from kvmatrix.record.verdicts import RAN
 from kvmatrix.run.clients import core_selection, every_client_requirements, merge_runs, run_clients
 from kvmatrix.run.inputs import cell_inputs, python_version
 from kvmatrix.run.install import freeze, install
-from kvmatrix.run.pytest_run import rerun_modes, run_modes
+from kvmatrix.run.pytest_run import preloaded, rerun_modes, run_modes
 from kvmatrix.run.slots import RunSlots
 
 # setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
@@ -50,7 +50,8 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
     when the run finished. The core runs leave the client suites out; each client runs in its own
     environment (kvmatrix.run.clients), made while the core runs, its tests merged into the runs, TICO's
     registration as `runs["tico"]`, and `clients` says how each went. Every pytest process of the cell, of
-    whichever environment and phase, holds one of the cell's KVCC_MODES_AT_ONCE slots (kvmatrix.run.slots)."""
+    whichever environment and phase, holds one of the cell's KVCC_MODES_AT_ONCE slots (kvmatrix.run.slots), and
+    each environment forks its pytest-xdist workers from a server of its own (kvmatrix.run.forkserver)."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -66,8 +67,10 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
         minor = ".".join((python_version(python) or "").split(".")[:2])
         with ThreadPoolExecutor(max_workers=1) as side:
             client_work = side.submit(run_clients, wanted, minor, repo_root, work_dir, selection, constraints, slots)
-            runs = run_modes(python, repo_root, work_dir, selection=core_selection(selection, repo_root), slots=slots)
-            rerun_modes(python, repo_root, runs, work_dir, slots=slots)
+            with preloaded(python, repo_root, work_dir) as forked:
+                runs = run_modes(python, repo_root, work_dir, selection=core_selection(selection, repo_root),
+                                 slots=slots, env=forked)
+                rerun_modes(python, repo_root, runs, work_dir, slots=slots, env=forked)
             clients, client_runs = client_work.result()
         for each in client_runs:
             merge_runs(runs, each)

@@ -20,7 +20,7 @@ from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import freeze, install
-from kvmatrix.run.pytest_run import rerun_modes, run_modes
+from kvmatrix.run.pytest_run import preloaded, rerun_modes, run_modes
 from kvmatrix.run.slots import RunSlots
 
 SUITES_DIR = "suites"
@@ -133,9 +133,10 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
     installed = installed_version(freeze(python), client.package)
-    runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root),
-                     slots=slots)
-    rerun_modes(python, repo_root, runs, where, slots=slots)
+    with preloaded(python, repo_root, where) as forked:
+        runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root),
+                         slots=slots, env=forked)
+        rerun_modes(python, repo_root, runs, where, slots=slots, env=forked)
     return entry(RAN, silent_run_reason(client, runs), installed), runs
 
 

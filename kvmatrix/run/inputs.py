@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ and no cell reads: in the digest, every publish that moved a verdict would make 
 RECORDED_SETTINGS = (
     "KVCC_WORKERS", "KVCC_MODES_AT_ONCE", "KVCC_TEST_TIMEOUT_S", "KVCC_MAX_WORKER_RESTART", "KVCC_EXTRA_PLUGINS",
     "KVCC_RERUNS", "KVCC_FLAKY_RUNS", "KVCC_CPU_WHEELS", "KVCC_COMPILE_BACKEND", "KVCC_TRACE_BACKEND",
-    "KVCC_MEMORY_LIMIT_GB",
+    "KVCC_MEMORY_LIMIT_GB", "KVCC_PRELOAD",
 )
 """The KVCC_* variables whose values change what a cell records (verdicts, re-runs, limits, backends)."""
 UNRECORDED_SETTINGS = {
@@ -58,6 +59,7 @@ UNRECORDED_SETTINGS = {
     "KVCC_RESULTS": "set by the harness for each run",
     "KVCC_LADDER": "set by the harness for the re-runs",
     "KVCC_HANG_DIR": "set by the harness for each run",
+    "KVCC_FORKSERVER": "set by the harness for each run",
 }
 """The others, and why they are not inputs (tests/host/test_inputs.py checks that every variable is in one)."""
 COMPILE_TIMEOUT_S = 300
@@ -166,7 +168,10 @@ def cell_inputs(wanted: Sequence[str], python: str, root: Path = REPO_ROOT, env:
     resolved = resolve(wanted, python, env, constraints) if version else None
     if version is None or resolved is None:
         return None
-    client_sets = {name: resolve_client(needs, python, env, constraints) for name, needs in (clients or {}).items()}
+    wanted_by = dict(clients or {})
+    with ThreadPoolExecutor(max(1, len(wanted_by))) as pool:  # each waits on the index: resolve them at once
+        found = pool.map(lambda needs: resolve_client(needs, python, env, constraints), wanted_by.values())
+        client_sets = dict(zip(wanted_by, found, strict=True))
     if any(found is None for found in client_sets.values()):
         return None
     return inputs_from(resolved, version, root, env, selection, client_sets)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import MODES
 from kvmatrix.run.bytecode import bytecode_kept
 from kvmatrix.run.bytecode_store import harvest, seed, store_dir
+from kvmatrix.run.forkserver import SOCKET_VARIABLE, end_run, serving
 from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
@@ -39,11 +42,13 @@ def pytest_options(env: dict[str, str]) -> list[str]:
     timeout (signal method: the hung test fails with a Timeout, its worker lives on; a test stuck in C code,
     which the signal never reaches, is ended with its worker by suites.hang_guard a little later).
     KVCC_EXTRA_PLUGINS (comma-separated modules) adds plugins, e.g. tests.faults.crash_plugin for
-    fault-injection runs."""
+    fault-injection runs; a run with a fork server (KVCC_FORKSERVER) gets suites.forked_workers."""
     workers = str(int_setting("KVCC_WORKERS", env))
     timeout = str(int_setting("KVCC_TEST_TIMEOUT_S", env))
     restarts = str(int_setting("KVCC_MAX_WORKER_RESTART", env))
     plugins = (setting("KVCC_EXTRA_PLUGINS", env) or "").split(",")
+    if env.get(SOCKET_VARIABLE):
+        plugins.append("suites.forked_workers")
     extra = [arg for plugin in plugins if plugin for arg in ("-p", plugin)]
     return [
         "-p", "suites.recorder", "-p", "suites.hang_guard", *extra,
@@ -60,6 +65,27 @@ def activated(python: str) -> dict[str, str]:
     scripts = Path(python).parent
     return {"PATH": os.pathsep.join([str(scripts), os.environ.get("PATH", os.defpath)]),
             "VIRTUAL_ENV": str(scripts.parent)}
+
+
+def run_environment(python: str, repo_root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every pytest process of `python`'s environment runs with, less what each run sets
+    (KVCC_REGISTRATION, KVCC_RESULTS): this process's, `env`, the activated environment, offline, the checkout
+    on PYTHONPATH, its bytecode kept (kvmatrix.run.bytecode) and its share of the cores (kvmatrix.run.threads)."""
+    return with_thread_share(bytecode_kept(python, {**os.environ, **(env or {}), **activated(python), **OFFLINE_ENV,
+                                                    "PYTHONPATH": str(repo_root)}))
+
+
+@contextmanager
+def preloaded(python: str, repo_root: Path, work_dir: Path, env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """The fork server of `python`'s environment for the runs of the block (kvmatrix.run.forkserver.serving,
+    started with run_environment and the bytecode the store has for it, its output in
+    `work_dir/forkserver.log`): yields what those runs add to their `env` to have their workers forked there
+    ({} when KVCC_PRELOAD is 0 or the server did not start)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    server_env = run_environment(python, repo_root, env)
+    seed(python, store_dir(server_env))
+    with (work_dir / "forkserver.log").open("w") as log, serving(python, server_env, repo_root, log) as forked:
+        yield forked
 
 
 def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_s: int = RUN_TIMEOUT_S,
@@ -81,10 +107,7 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     results, log = work_dir / f"{mode}.json", work_dir / f"{mode}.log"
     results.unlink(missing_ok=True)
     Path(f"{results}{PROGRESS_SUFFIX}").unlink(missing_ok=True)
-    process_env = with_thread_share(bytecode_kept(python, {**os.environ, **(env or {}), **activated(python),
-                                                           **OFFLINE_ENV, "KVCC_REGISTRATION": mode,
-                                                           "KVCC_RESULTS": str(results),
-                                                           "PYTHONPATH": str(repo_root)}))
+    process_env = {**run_environment(python, repo_root, env), "KVCC_REGISTRATION": mode, "KVCC_RESULTS": str(results)}
     targets = ["suites"] if selection is None else selection
     command = [python, "-m", "pytest", *targets, *pytest_options(process_env)]
     store = store_dir(process_env)
@@ -92,6 +115,8 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
     seed(python, store)
     with log.open("w") as out:  # no process of the run (a hung xdist worker) outlives it
         exit_code = run_contained(command, cwd=repo_root, env=process_env, out=out, timeout_s=timeout_s)
+    if process_env.get(SOCKET_VARIABLE):  # nor a worker forked for it
+        end_run(process_env[SOCKET_VARIABLE], str(results))
     harvest(python, store)
     run: dict[str, Any] = {"exit_code": exit_code, "started_at": round(started_at, 2),
                            "duration_s": round(time.monotonic() - start, 2), "log_tail": _tail(log), "tests": []}
@@ -127,13 +152,14 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
 
 
 def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Path,
-                test_dir: str = "suites", slots: RunSlots | None = None) -> dict[str, Any]:
+                test_dir: str = "suites", slots: RunSlots | None = None,
+                env: dict[str, str] | None = None) -> dict[str, Any]:
     """Re-run the failing tests of `runs` in fresh processes and mark the ones whose outcome changes
     `flaky` (kvmatrix.run.reruns.rerun_failures, with `test_dir` holding the test files); each batch is a
-    `run_modes` with KVCC_LADDER=0 in `work_dir / "rerun-<k>"`, in the re-run phase of `slots`, its progress
-    lines labelled `<work_dir name> rerun-<k>`. Updates `runs` in place and returns it."""
+    `run_modes` with `env` and KVCC_LADDER=0 in `work_dir / "rerun-<k>"`, in the re-run phase of `slots`, its
+    progress lines labelled `<work_dir name> rerun-<k>`. Updates `runs` in place and returns it."""
     def batch(selections: dict[str, list[str]], where: Path) -> dict[str, Any]:
-        return run_modes(python, repo_root, where, selections=selections, env=RERUN_ENV, slots=slots, phase=RERUN,
-                         label=f"{work_dir.name} {where.name}")
+        return run_modes(python, repo_root, where, selections=selections, env={**(env or {}), **RERUN_ENV},
+                         slots=slots, phase=RERUN, label=f"{work_dir.name} {where.name}")
 
     return rerun_failures(runs, batch, work_dir, test_dir)

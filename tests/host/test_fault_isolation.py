@@ -1,16 +1,19 @@
 """A segfault, an abort, a hang (inside C code or in Python) and memory exhaustion inside a cell each give
 that test an `error` with its cause, and the other tests still report: injected for real through the cell
-runner. No process of a run outlives it."""
+runner, with workers started as processes of their own and forked from a fork server. No process of a run
+outlives it."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kvmatrix.run.pytest_run import run_suites
+from kvmatrix.run.forkserver import serving
+from kvmatrix.run.pytest_run import run_environment, run_suites
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = "tests/faults/test_faults.py"
@@ -18,14 +21,28 @@ RUN_LIMIT_S = 120
 """Far more than the fault run needs; without a working hang guard the run would end here, reporting nothing."""
 
 
+@pytest.fixture(scope="module", params=["started", "forked"])
+def workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """What the runs add to their environment for their xdist workers to be started as processes of their own,
+    or forked from a server (kvmatrix.run.forkserver; preloading only `json` here: no torch on the host)."""
+    if request.param == "started":
+        yield {}
+        return
+    log_path = tmp_path_factory.mktemp("forkserver") / "forkserver.log"
+    with log_path.open("w") as log, serving(sys.executable, run_environment(sys.executable, ROOT), ROOT, log,
+                                            modules=["json"]) as forked:
+        yield forked
+    assert "forking workers" in log_path.read_text()
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def run(tmp_path_factory: pytest.TempPathFactory, workers: dict[str, str]) -> dict:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("KVCC_INJECT_FAULTS", "1")
         env.setenv("KVCC_TEST_TIMEOUT_S", "5")
         env.setenv("KVCC_MEMORY_LIMIT_GB", "0.5")  # below test_memory_exhaustion's HOG_BYTES
         return run_suites(sys.executable, ROOT, "with", tmp_path_factory.mktemp("faults"), timeout_s=RUN_LIMIT_S,
-                          selection=[FAULTS])
+                          selection=[FAULTS], env=workers)
 
 
 def verdicts(run: dict) -> dict[str, tuple[str, str | None]]:
@@ -79,14 +96,14 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_no_process_outlives_a_run_stopped_at_its_time_limit(tmp_path: Path) -> None:
+def test_no_process_outlives_a_run_stopped_at_its_time_limit(tmp_path: Path, workers: dict[str, str]) -> None:
     pid_file = tmp_path / "hang.pid"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("KVCC_INJECT_FAULTS", "1")
         env.setenv("KVCC_TEST_TIMEOUT_S", "600")  # the hang guard waits longer than the run may last
         env.setenv("KVCC_FAULT_PID_FILE", str(pid_file))
         run = run_suites(sys.executable, ROOT, "with", tmp_path / "work", timeout_s=20,
-                         selection=[f"{FAULTS}::test_hang"])
+                         selection=[f"{FAULTS}::test_hang"], env=workers)
     assert run["exit_code"] == "timeout after 20s"
     worker = int(pid_file.read_text())
     deadline = time.monotonic() + 5
@@ -95,12 +112,13 @@ def test_no_process_outlives_a_run_stopped_at_its_time_limit(tmp_path: Path) -> 
     assert not alive(worker), f"the hung test's process {worker} outlived its run"
 
 
-def test_tests_left_unrun_when_workers_stop_restarting_are_errors(tmp_path: Path) -> None:
+def test_tests_left_unrun_when_workers_stop_restarting_are_errors(tmp_path: Path, workers: dict[str, str]) -> None:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("KVCC_INJECT_FAULTS", "1")
         env.setenv("KVCC_MAX_WORKER_RESTART", "0")
         run = run_suites(sys.executable, ROOT, "with", tmp_path,
-                         selection=[f"{FAULTS}::test_segfault", f"{FAULTS}::test_after_the_faults_passes"])
+                         selection=[f"{FAULTS}::test_segfault", f"{FAULTS}::test_after_the_faults_passes"],
+                         env=workers)
     assert verdicts(run)["test_segfault"][0] == "error"
     verdict, error = verdicts(run)["test_after_the_faults_passes"]
     assert verdict == "error" and error.startswith("not run")

@@ -1,0 +1,27 @@
+"""A pytest plugin for the controller of a cell's run (`-p suites.forked_workers`, added by the harness when
+the run has a fork server, kvmatrix.run.forkserver): each pytest-xdist worker, the first ones and those that
+replace a crashed one, is forked from the environment's server instead of started, by making the worker
+spec's Python the server's client."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Any
+
+import pytest
+
+from kvmatrix.run.forkserver import SOCKET_VARIABLE
+from kvmatrix.settings import setting
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
+    """Point every worker spec at `python -m kvmatrix.run.forkserver connect SOCKET` (execnet appends its
+    `-u -c CODE`)."""
+    path = setting(SOCKET_VARIABLE)
+    if not path:
+        return
+    client = shlex.join([sys.executable, "-m", "kvmatrix.run.forkserver", "connect", path])
+    for spec in specs:
+        spec.python = client
