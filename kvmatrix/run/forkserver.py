@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from kvmatrix.settings import setting
 
@@ -104,7 +104,7 @@ def wait_for_server(path: str, timeout_s: float = START_TIMEOUT_S) -> socket.soc
     return None
 
 
-def start_worker_itself(argv: list[str], why: str) -> None:
+def start_worker_itself(argv: list[str], why: str) -> NoReturn:
     """Become the worker `python ARGV` (exec: same process, same stdio), saying why on stderr."""
     print(f"kvmatrix.run.forkserver: this worker starts on its own: {why}", file=sys.stderr, flush=True)
     os.execv(sys.executable, [sys.executable, *argv])

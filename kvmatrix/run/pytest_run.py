@@ -80,7 +80,7 @@ def preloaded(python: str, repo_root: Path, work_dir: Path, env: dict[str, str] 
     """The fork server of `python`'s environment for the runs of the block (kvmatrix.run.forkserver.serving,
     started with run_environment and the bytecode the store has for it, its output in
     `work_dir/forkserver.log`): yields what those runs add to their `env` to have their workers forked there
-    ({} when KVCC_PRELOAD is 0 or the server did not start)."""
+    ({} when KVCC_PRELOAD is 0). Where the server refuses to fork, each worker starts on its own instead."""
     work_dir.mkdir(parents=True, exist_ok=True)
     server_env = run_environment(python, repo_root, env)
     seed(python, store_dir(server_env))
