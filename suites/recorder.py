@@ -76,8 +76,9 @@ TRACEBACK_LINES = 60
 
 
 def traceback_tail(report: pytest.TestReport) -> str | None:
-    """The last TRACEBACK_LINES lines of a failing phase's traceback (pytest's long report), None when the
-    phase has none; the host rewrites absolute paths in it like everywhere else in the record."""
+    """The last TRACEBACK_LINES lines of a failing phase's traceback as the run prints it (Python's native form,
+    kvmatrix.run.pytest_run.pytest_options), None when the phase has none; the host rewrites absolute paths in
+    it like everywhere else in the record."""
     text = getattr(report, "longreprtext", "") or ""
     lines = text.rstrip().splitlines()
     if not lines:

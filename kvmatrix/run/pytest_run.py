@@ -42,7 +42,13 @@ def pytest_options(env: dict[str, str]) -> list[str]:
     timeout (signal method: the hung test fails with a Timeout, its worker lives on; a test stuck in C code,
     which the signal never reaches, is ended with its worker by suites.hang_guard a little later).
     KVCC_EXTRA_PLUGINS (comma-separated modules) adds plugins, e.g. tests.faults.crash_plugin for
-    fault-injection runs; a run with a fork server (KVCC_FORKSERVER) gets suites.forked_workers."""
+    fault-injection runs; a run with a fork server (KVCC_FORKSERVER) gets suites.forked_workers.
+
+    Failures are reported with Python's own (native) traceback: pytest's default long form parses the source
+    of every file in a traceback to show whole statements, about 0.13 s for each failing test here (the
+    traceback of a failed export runs through the largest files of torch.export and dynamo), paid again in
+    every re-run, and it changes nothing the record takes from the report (the crash line, reprcrash, is the
+    same in every style; the detail file keeps the traceback's tail, suites.recorder)."""
     workers = str(int_setting("KVCC_WORKERS", env))
     timeout = str(int_setting("KVCC_TEST_TIMEOUT_S", env))
     restarts = str(int_setting("KVCC_MAX_WORKER_RESTART", env))
@@ -52,7 +58,7 @@ def pytest_options(env: dict[str, str]) -> list[str]:
     extra = [arg for plugin in plugins if plugin for arg in ("-p", plugin)]
     return [
         "-p", "suites.recorder", "-p", "suites.hang_guard", *extra,
-        "-p", "no:cacheprovider", "-p", "no:logging", "-q",
+        "-p", "no:cacheprovider", "-p", "no:logging", "-q", "--tb=native",
         "-n", workers, "--max-worker-restart", restarts,
         "--timeout", timeout, "--timeout-method", "signal",
     ]
