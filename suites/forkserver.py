@@ -1,15 +1,17 @@
 """The fork server of a cell environment (`python -m suites.forkserver serve SOCKET`; the host side, its
-protocol and why: kvmatrix.run.forkserver): imports PRELOADED once, then forks every pytest-xdist worker of
-the environment's runs from that state.
+protocol and why: kvmatrix.run.forkserver): imports PRELOADED (kvmatrix.run.forkserver), and in a client's
+environment what that client adds (kvmatrix.run.clients.Client.preload), once, then forks every pytest-xdist
+worker of the environment's runs from that state.
 
 What it imports changes nothing a test sees. A started worker imports all of PRELOADED too, before any test
 and before `compat.register()` (compat imports transformers' cache classes to register them), so a forked
 worker has the same modules and the same pytree registrations transformers makes at import, in the same
-order. Nothing that registers, and no pytest plugin (pytest must import those itself to rewrite their
-asserts), is preloaded, and no client package: ExecuTorch and TICO are imported by their suites, after
-registration, as in a started worker. A server left with a second thread after importing refuses to serve
-(a fork would copy whatever lock that thread holds), as does one whose imports failed: the runs' workers then
-start as before.
+order. Nothing that registers a cache class, and no pytest plugin (pytest must import those itself to rewrite
+their asserts), is preloaded. A client's additions are its compiler's modules, which its suite imports in
+its first test anyway (ExecuTorch's `executorch.exir`, 6 s of each worker's first lowering); TICO, whose
+`tico.utils.pytree_utils` is a registration mode of its own, adds nothing. A server left with a second
+thread after importing refuses to serve (a fork would copy whatever lock that thread holds), as does one
+whose imports failed: the runs' workers then start as before.
 
 Each child runs in a process group of its own, with the caller's stdio, environment and working directory,
 its `__main__` and standard streams made anew as `python -u -c` makes them; the server reaps it and sends
@@ -33,13 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kvmatrix.run.forkserver import receive, send
+from kvmatrix.run.forkserver import PRELOADED, receive, send
 
-PRELOADED = (
-    "torch", "torch._dynamo", "torch.export", "transformers", "transformers.cache_utils",
-    "transformers.modeling_utils",
-)
-"""What every worker imports before its first test, in that order."""
 POLL_S = 0.2
 """How often the server reaps children while nothing else happens."""
 

@@ -37,6 +37,9 @@ class Client:
     older_torch: tuple[str, str] | None = None
     """(torch version, specifier): on a torch below that version only the client's releases within the
     specifier are asked for, the ones whose metadata name the torch they were built for (None: any)."""
+    preload: tuple[str, ...] = ()
+    """Modules of the client that its environment's fork server imports after PRELOADED (suites.forkserver
+    says which may be)."""
 
     def requirement(self, torch_version: Version | None) -> str:
         """The client's package as the environment of a cell with `torch_version` asks for it."""
@@ -57,7 +60,9 @@ CLIENTS = (
     # (its runtime cannot run `x + 1` on torch 2.10; its torchao import fails on 2.8). Below 1.5's torch
     # (2.14, by the releases' one-minor steps) the environment asks for the releases that name theirs
     # (docs/clients.md).
-    Client("executorch", "executorch", older_torch=("2.14", "<1.5")),
+    # Importing executorch.exir takes about 6 s, which every worker of the environment paid in its first
+    # lowering; the server pays it once (suites.forkserver).
+    Client("executorch", "executorch", older_torch=("2.14", "<1.5"), preload=("executorch.exir",)),
     Client("tico", "tico", core_mode=TICO_MODE),
 )
 """Every client a cell runs, in order."""
@@ -133,7 +138,7 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
     installed = installed_version(freeze(python), client.package)
-    with preloaded(python, repo_root, where) as forked:
+    with preloaded(python, repo_root, where, also=client.preload) as forked:
         runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root),
                          slots=slots, env=forked)
         rerun_modes(python, repo_root, runs, where, slots=slots, env=forked)

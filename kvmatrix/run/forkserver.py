@@ -40,6 +40,12 @@ from typing import IO, Any, NoReturn
 
 from kvmatrix.settings import setting
 
+PRELOADED = (
+    "torch", "torch._dynamo", "torch.export", "transformers", "transformers.cache_utils",
+    "transformers.modeling_utils",
+)
+"""What every worker imports before its first test, in that order: what every server imports (suites.forkserver
+says why that changes nothing a test sees)."""
 SOCKET_VARIABLE = "KVCC_FORKSERVER"
 """Set for a run whose workers are forked: the server's socket."""
 SERVER_MODULE = "suites.forkserver"
@@ -152,8 +158,7 @@ def serving(python: str, env: Mapping[str, str], cwd: Path, log: IO[str],
     """Start the fork server of `python`'s environment with `env` (the environment every run of it gets,
     less what each run sets itself), its output going to `log`, and yield what a run adds to its environment
     to have its workers forked there ({SOCKET_VARIABLE: socket}; {} when KVCC_PRELOAD is 0); stop it and
-    every child it has at the end. `modules`: what the server imports (default: suites.forkserver's
-    PRELOADED)."""
+    every child it has at the end. `modules`: what the server imports (default: PRELOADED)."""
     if setting("KVCC_PRELOAD", env) == "0":
         yield {}
         return

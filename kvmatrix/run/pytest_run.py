@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +18,7 @@ from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import MODES
 from kvmatrix.run.bytecode import bytecode_kept
 from kvmatrix.run.bytecode_store import harvest, seed, store_dir
-from kvmatrix.run.forkserver import SOCKET_VARIABLE, end_run, serving
+from kvmatrix.run.forkserver import PRELOADED, SOCKET_VARIABLE, end_run, serving
 from kvmatrix.run.procgroup import run_contained
 from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
 from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
@@ -82,15 +82,18 @@ def run_environment(python: str, repo_root: Path, env: dict[str, str] | None = N
 
 
 @contextmanager
-def preloaded(python: str, repo_root: Path, work_dir: Path, env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+def preloaded(python: str, repo_root: Path, work_dir: Path, env: dict[str, str] | None = None,
+              also: Sequence[str] = ()) -> Iterator[dict[str, str]]:
     """The fork server of `python`'s environment for the runs of the block (kvmatrix.run.forkserver.serving,
     started with run_environment and the bytecode the store has for it, its output in
-    `work_dir/forkserver.log`): yields what those runs add to their `env` to have their workers forked there
-    ({} when KVCC_PRELOAD is 0). Where the server refuses to fork, each worker starts on its own instead."""
+    `work_dir/forkserver.log`), importing PRELOADED and then `also`: yields what those runs add to their `env`
+    to have their workers forked there ({} when KVCC_PRELOAD is 0). Where the server refuses to fork, each
+    worker starts on its own instead."""
     work_dir.mkdir(parents=True, exist_ok=True)
     server_env = run_environment(python, repo_root, env)
     seed(python, store_dir(server_env))
-    with (work_dir / "forkserver.log").open("w") as log, serving(python, server_env, repo_root, log) as forked:
+    with ((work_dir / "forkserver.log").open("w") as log,
+          serving(python, server_env, repo_root, log, modules=(*PRELOADED, *also)) as forked):
         yield forked
 
 
