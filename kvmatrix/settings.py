@@ -49,6 +49,8 @@ SETTINGS: dict[str, Setting] = {
     "KVCC_FORKSERVER": Setting(None, "cell", "the socket of the environment's fork server, set by the harness for "
                                "a run whose workers it forks (suites.forked_workers)"),
     "KVCC_HANG_DIR": Setting(None, "cell", "the hang guard's folder of per-test start marks (made by the controller)"),
+    "KVCC_PROBE_OUTCOMES": Setting(None, "cell", "the folder where the runs of one environment share the outcomes of "
+                                   "no-cache probes whose arguments are plain values (set by the harness)"),
 }
 
 

@@ -4,10 +4,14 @@ Rungs decided inside the cell, by this plugin:
 - `setup`: the test's own eager step (a prefill, the eager reference) failed, raised through `eager()`, or a
   fixture failed: the tool under test was never the question. The recorder gives such a test the verdict
   `setup`.
-- `not-cache` / `cache`: right after a test fails, its no-cache probe runs in the same process: the same
-  tool on the same model with `use_cache=False` (the `no_cache_probe(fn)` marker). The probe failing too
-  means the failure is not about the cache; passing means only the cache path fails. Tests about the cache
-  object itself (pytree round trips) carry the `cache_only` marker instead.
+- `not-cache` / `cache`: right after a test fails, its no-cache probe runs: the same tool on the same
+  model with `use_cache=False` (the `no_cache_probe(fn)` marker). The probe failing too means the failure is
+  not about the cache; passing means only the cache path fails. Tests about the cache object itself (pytree
+  round trips) carry the `cache_only` marker instead. A probe runs once per process for its arguments, and
+  once per environment where its arguments are plain values (a mode, a mask: it builds its model from them)
+  and the harness names a folder for the environment's runs to share (KVCC_PROBE_OUTCOMES): the first of
+  them to need it runs it, the others read its outcome. It builds no cache, so the registration mode of
+  the run that ran it changes nothing it does.
 The last rung, `compat` (passes with transformers alone, fails with `compat.register()`), compares the two
 registration runs on the host (kvmatrix.run.cell). Every suite test must carry one of the two markers.
 
@@ -16,9 +20,15 @@ KVCC_LADDER=0 skips the probes (the host's fresh-process re-runs only need the v
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import inspect
+import json
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,29 +88,72 @@ def _one_line(text: str) -> str:
 _PROBE_OUTCOMES: dict[tuple[str, str], tuple[str, str]] = {}
 """(probe, its arguments) -> (cause, detail): tests that share a probe and its arguments (the DynamicCache
 and StaticCache variants of one export) run it once per process."""
+PLAIN = (str, int, float, bool)
+"""Argument values that say all there is to them: a probe taking only these gives the same outcome in every
+run of an environment (a fixture's object, such as the session's model, is known by its identity instead)."""
+PROBE_WAIT_S = 300.0
+"""How long a run waits for another run of its environment to finish a probe before running it itself (the
+other one is stuck)."""
 
 
-def _run_probe(probe: Callable[..., Any], funcargs: dict[str, Any]) -> tuple[str, str]:
+def _probe_outcome(probe: Callable[..., Any], arguments: dict[str, Any]) -> tuple[str, str]:
+    """Run `probe` with `arguments` between resets of dynamo and of leaked vmap levels: (cause, detail)."""
     import torch
 
     from suites.isolation import release_leaked_vmap_levels
 
+    torch._dynamo.reset()
+    release_leaked_vmap_levels()  # the failed test may have left one open (suites.isolation)
+    try:
+        probe(**arguments)
+        return "cache", "without a cache the same tool on the same model passes"
+    except Exception as exc:
+        return "not-cache", _one_line(f"fails without any cache too: {type(exc).__name__}: {exc}")
+    finally:
+        torch._dynamo.reset()
+        release_leaked_vmap_levels()
+
+
+def shared_outcome(folder: Path, key: str, compute: Callable[[], tuple[str, str]],
+                   wait_s: float = PROBE_WAIT_S) -> tuple[str, str]:
+    """The outcome stored for `key` in `folder`, else `compute()`'s, stored there for the environment's other
+    runs. One run computes a key at a time (an exclusive lock per key, which the kernel drops with a process
+    that dies); a run that waited `wait_s` for it computes it itself, storing nothing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(key.encode()).hexdigest()[:32]
+    stored = folder / f"{name}.outcome"
+    with (folder / f"{name}.lock").open("w") as lock:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return compute()
+                time.sleep(0.05)
+        if stored.exists():
+            cause, detail = json.loads(stored.read_text())
+            return cause, detail
+        outcome = compute()
+        partial = folder / f"{name}.{os.getpid()}.partial"
+        partial.write_text(json.dumps(outcome))
+        partial.replace(stored)
+        return outcome
+
+
+def _run_probe(probe: Callable[..., Any], funcargs: dict[str, Any]) -> tuple[str, str]:
     wanted = inspect.signature(probe).parameters
     arguments = {name: value for name, value in funcargs.items() if name in wanted}
-    identity = sorted((k, v if isinstance(v, (str, int, float, bool)) else id(v)) for k, v in arguments.items())
+    plain = all(isinstance(value, PLAIN) for value in arguments.values())
+    identity = sorted((k, v if isinstance(v, PLAIN) else id(v)) for k, v in arguments.items())
     key = (f"{probe.__module__}.{probe.__qualname__}", repr(identity))
     if key not in _PROBE_OUTCOMES:
-        torch._dynamo.reset()
-        release_leaked_vmap_levels()  # the failed test may have left one open (suites.isolation)
-        try:
-            probe(**arguments)
-            _PROBE_OUTCOMES[key] = ("cache", "without a cache the same tool on the same model passes")
-        except Exception as exc:
-            detail = f"fails without any cache too: {type(exc).__name__}: {exc}"
-            _PROBE_OUTCOMES[key] = ("not-cache", _one_line(detail))
-        finally:
-            torch._dynamo.reset()
-            release_leaked_vmap_levels()
+        folder = setting("KVCC_PROBE_OUTCOMES")
+        if plain and folder:
+            _PROBE_OUTCOMES[key] = shared_outcome(Path(folder), repr(key), lambda: _probe_outcome(probe, arguments))
+        else:
+            _PROBE_OUTCOMES[key] = _probe_outcome(probe, arguments)
     return _PROBE_OUTCOMES[key]
 
 

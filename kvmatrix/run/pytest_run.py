@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ from kvmatrix.settings import int_setting, setting
 
 RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout (KVCC_TEST_TIMEOUT_S)
 LOG_TAIL_LINES = 40
+PROBE_OUTCOMES_DIR = "probe-outcomes"
+"""Under an environment's work dir: the no-cache probe outcomes its first runs share (KVCC_PROBE_OUTCOMES)."""
 # Nothing inside a cell may reach a model hub.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -145,16 +148,23 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
     `phase` and its number of targets (kvmatrix.run.slots), so runs of other environments sharing `slots`
     fill the cores with them. `selections` (mode -> node ids) runs only the modes it names (any mode, `tico`
     included), each on its own tests, instead; `env` goes to every run (see run_suites). `label` names the
-    runs in the progress lines (default: the name of `work_dir`)."""
+    runs in the progress lines (default: the name of `work_dir`). First runs share the outcomes of their
+    no-cache probes whose arguments are plain values in `work_dir / PROBE_OUTCOMES_DIR`, emptied first
+    (suites.attribution)."""
     chosen = selections if selections is not None else dict.fromkeys(MODES, selection)
     modes = list(chosen)
     shared = slots if slots is not None else RunSlots.from_settings()
     progress_files = {mode: work_dir / f"{mode}.json{PROGRESS_SUFFIX}" for mode in modes}
+    run_env = dict(env or {})
+    if phase == FIRST_RUN:
+        outcomes = work_dir / PROBE_OUTCOMES_DIR
+        shutil.rmtree(outcomes, ignore_errors=True)
+        run_env["KVCC_PROBE_OUTCOMES"] = str(outcomes)
 
     def run(mode: str) -> dict[str, Any]:
         targets = chosen[mode]
         with shared.hold(priority(phase, targets)):
-            return run_suites(python, repo_root, mode, work_dir, selection=targets, env=env)
+            return run_suites(python, repo_root, mode, work_dir, selection=targets, env=run_env)
 
     with reporting(label or work_dir.name, progress_files), ThreadPoolExecutor(max_workers=max(1, len(modes))) as pool:
         return dict(zip(modes, pool.map(run, modes), strict=True))

@@ -97,3 +97,69 @@ def test_a_program_that_baked_its_cache_in_fails_by_name(model, kind: str) -> No
     with pytest.raises(AssertionError, match=BAKED_IN):
         assert_matches_eager(baked, step, calls)
     assert_matches_eager(step, step, calls)  # the honest program passes the same check
+
+
+SHARED_PROBE_CASES = '''
+import os
+import pytest
+from suites.attribution import no_cache_probe
+
+def _ran(name):
+    with open(os.environ["PROBE_LOG"], "a") as log:
+        log.write(name + "\\n")
+
+def probe_by_mode(mode):
+    _ran(f"mode {mode}")
+
+def probe_by_object(thing):
+    _ran("object")
+
+@pytest.fixture
+def thing():
+    return object()
+
+@no_cache_probe(probe_by_mode)
+@pytest.mark.parametrize("mode", ["strict", "non-strict"])
+def test_plain_arguments(mode):
+    raise AssertionError("export with a cache failed")
+
+@no_cache_probe(probe_by_object)
+def test_fixture_argument(thing):
+    raise AssertionError("export with a cache failed")
+'''
+
+
+def _shared_probe_runs(folder: Path, outcomes: Path | None) -> tuple[list[str], list[dict]]:
+    """Two pytest runs of SHARED_PROBE_CASES at the same time, sharing `outcomes` (None: no folder): the
+    probes each ran and both runs' records."""
+    (folder / "test_shared.py").write_text(textwrap.dedent(SHARED_PROBE_CASES))
+    log = folder / "probes.log"
+    processes = []
+    for run in ("a", "b"):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "KVCC_RESULTS": str(folder / f"{run}.json"),
+               "PROBE_LOG": str(log)}
+        env.pop("KVCC_PROBE_OUTCOMES", None)
+        if outcomes is not None:
+            env["KVCC_PROBE_OUTCOMES"] = str(outcomes)
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "pytest", str(folder / "test_shared.py"), "-p", "suites.attribution",
+             "-p", "suites.recorder", "-p", "no:cacheprovider", "-q"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+    for process in processes:
+        process.wait(timeout=300)
+    records = [test for run in ("a", "b") for test in json.loads((folder / f"{run}.json").read_text())["tests"]]
+    return sorted(log.read_text().splitlines()), records
+
+
+def test_runs_sharing_a_folder_probe_plain_arguments_once_and_fixture_objects_each(tmp_path: Path) -> None:
+    ran, records = _shared_probe_runs(tmp_path, tmp_path / "outcomes")
+    assert ran == ["mode non-strict", "mode strict", "object", "object"]
+    assert {(test["name"], test["cause"]) for test in records} == {
+        ("test_plain_arguments[strict]", "cache"), ("test_plain_arguments[non-strict]", "cache"),
+        ("test_fixture_argument", "cache")}
+    assert len(records) == 6
+
+
+def test_runs_without_a_shared_folder_probe_in_each_process(tmp_path: Path) -> None:
+    ran, _ = _shared_probe_runs(tmp_path, None)
+    assert ran == ["mode non-strict", "mode non-strict", "mode strict", "mode strict", "object", "object"]
