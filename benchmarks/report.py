@@ -528,8 +528,12 @@ def render(results: dict[str, Any]) -> str:
         "## Where a target is missed, and why",
         "",
         *([f"- **{t['name']}** ({t['target']}): {t['measured']}, {t['gap']}. Why: {t['why']}" for t in missed]
-          or ["Every target measured in this run was met."]),
+          or ["No target measured in this run was missed."]),
     ]
+    undecided = [t for t in targets(results) if t["met"] is None]
+    if undecided:
+        lines += ["", "Targets this run does not decide alone (the table's `unknown`): read why:", "",
+                  *(f"- **{t['name']}** ({t['target']}): {t['measured']}. {t['why']}" for t in undecided)]
     met = [t for t in targets(results) if t["met"]]
     if met:
         lines += ["", "Targets met, with what the time was made of:", "",

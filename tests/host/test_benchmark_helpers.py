@@ -306,6 +306,9 @@ def test_versus_runs_each_cell_in_a_worktree_of_the_previous_commit_and_in_the_c
     assert "## 5. Side by side with the previous harness" in text
     assert "| tf4.57.6-torch2.13.0 | previous then this | 100.0 s | 50.0 s | 2.0× |" in text
     assert "- tf4.57.6-torch2.13.0, tests changed (previous → this): with::export::t0: pass → fail" in text
+    undecided = text.split("## Where a target is missed, and why")[1]  # listed with its why, not as met
+    assert "Targets this run does not decide alone" in undecided and "2 verdicts differ" in undecided
+    assert "Every target measured in this run was met" not in undecided
     same = {**result, "cells": [{**first, "tests": verdict_changes({}, {}), "suites": verdict_changes({}, {})}]}
     assert targets({"versus": same})[0]["met"] is True
     slow = {**same, "cells": [{**same["cells"][0], "this": {"total_s": 80.0, "tests_s": 1.0}}]}
