@@ -1,10 +1,14 @@
-"""Atomic file writes: every published file is replaced whole (temp file, fsync, rename), never half-written."""
+"""Atomic file writes: every published file is replaced whole (temp file, fsync, rename), never half-written;
+and waiting for an exclusive file lock, which writers of one file share."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +46,22 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_text_atomic(path, json_text(obj))
 
 
+
+
+def lock_within(fd: int, timeout_s: float, poll_s: float, waiting: Callable[[], None] | None = None) -> bool:
+    """Take an exclusive flock on the open file `fd`, trying every `poll_s` seconds for up to `timeout_s`; False
+    when another holder kept it that long. `waiting` is called once, when the first try finds it held. The lock
+    goes with the descriptor's last close, or with the process that dies holding it."""
+    deadline = time.monotonic() + timeout_s
+    said = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            if waiting is not None and not said:
+                waiting()
+                said = True
+            time.sleep(poll_s)

@@ -20,12 +20,9 @@ KVCC_LADDER=0 skips the probes (the host's fresh-process re-runs only need the v
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import inspect
 import json
-import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.files import lock_within, write_json_atomic
 from kvmatrix.settings import setting
 
 CAUSE = "kvcc_cause"
@@ -94,6 +92,7 @@ run of an environment (a fixture's object, such as the session's model, is known
 PROBE_WAIT_S = 300.0
 """How long a run waits for another run of its environment to finish a probe before running it itself (the
 other one is stuck)."""
+PROBE_POLL_S = 0.05
 
 
 def _probe_outcome(probe: Callable[..., Any], arguments: dict[str, Any]) -> tuple[str, str]:
@@ -123,22 +122,13 @@ def shared_outcome(folder: Path, key: str, compute: Callable[[], tuple[str, str]
     name = hashlib.sha256(key.encode()).hexdigest()[:32]
     stored = folder / f"{name}.outcome"
     with (folder / f"{name}.lock").open("w") as lock:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    return compute()
-                time.sleep(0.05)
+        if not lock_within(lock.fileno(), wait_s, PROBE_POLL_S):
+            return compute()
         if stored.exists():
             cause, detail = json.loads(stored.read_text())
             return cause, detail
         outcome = compute()
-        partial = folder / f"{name}.{os.getpid()}.partial"
-        partial.write_text(json.dumps(outcome))
-        partial.replace(stored)
+        write_json_atomic(stored, outcome)
         return outcome
 
 

@@ -12,17 +12,15 @@ publish with one line naming the folder, the previous set intact.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kvmatrix.files import write_text_atomic
+from kvmatrix.files import lock_within, write_text_atomic
 
 LOCK_NAME = ".publish.lock"
 STAGING_NAME = ".staging"
@@ -52,20 +50,10 @@ def reports_lock(reports_dir: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterat
     reports_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(reports_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout_s
-        said = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise ReportsBusy(f"another publish has held {reports_dir / LOCK_NAME} for over {timeout_s:g} s; "
-                                      "nothing was written (is a publish stuck? retry when it ends)") from None
-                if not said:
-                    print(f"waiting for another publish of {reports_dir} to finish", file=sys.stderr)
-                    said = True
-                time.sleep(LOCK_POLL_S)
+        if not lock_within(fd, timeout_s, LOCK_POLL_S, waiting=lambda: print(
+                f"waiting for another publish of {reports_dir} to finish", file=sys.stderr)):
+            raise ReportsBusy(f"another publish has held {reports_dir / LOCK_NAME} for over {timeout_s:g} s; "
+                              "nothing was written (is a publish stuck? retry when it ends)")
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
