@@ -42,7 +42,7 @@ def demo_repo(root: Path) -> Path:
     for name in ("__init__.py", "recorder.py", "attribution.py", "hang_guard.py", "locations.py"):  # plugins
         shutil.copy(REPO / "suites" / name, root / "suites" / name)
     (root / "kvmatrix").mkdir()
-    for name in ("__init__.py", "settings.py"):  # the plugins read their KVCC_* variables there
+    for name in ("__init__.py", "settings.py", "files.py"):  # the plugins' KVCC_* variables, files and locks
         shutil.copy(REPO / "kvmatrix" / name, root / "kvmatrix" / name)
     (root / "suites" / "conftest.py").write_text(
         "import os\n"

@@ -17,7 +17,7 @@ PRELOADED_HERE = "wave"
 HARNESS_FILES = (
     "suites/__init__.py", "suites/recorder.py", "suites/attribution.py", "suites/hang_guard.py",
     "suites/locations.py", "suites/forkserver.py", "suites/forked_workers.py", "kvmatrix/__init__.py",
-    "kvmatrix/settings.py", "kvmatrix/run/__init__.py", "kvmatrix/run/forkserver.py",
+    "kvmatrix/settings.py", "kvmatrix/files.py", "kvmatrix/run/__init__.py", "kvmatrix/run/forkserver.py",
 )
 
 
