@@ -65,9 +65,16 @@ def work_dir_results(cell_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
+def verdict_with_cause(test: dict[str, Any]) -> str:
+    """A test's verdict as the matrix publishes it: with its attribution cause when it has one (`fail (cache)`),
+    so that a side-by-side run also shows a failure that kept its verdict but moved to another cause."""
+    return f"{test['verdict']} ({test['cause']})" if test.get("cause") else test["verdict"]
+
+
 def verdicts_by_test(record: dict[str, Any]) -> dict[str, str]:
-    """`mode::suite::test` → verdict, for every test of every run of a cell record (core and client suites)."""
-    return {f"{mode}::{test['suite']}::{test['name']}": test["verdict"]
+    """`mode::suite::test` → verdict with its cause (`verdict_with_cause`), for every test of every run of a cell
+    record (core and client suites)."""
+    return {f"{mode}::{test['suite']}::{test['name']}": verdict_with_cause(test)
             for mode, run in record.get("runs", {}).items() for test in run.get("tests", [])}
 
 
@@ -95,7 +102,7 @@ def versus(root: Path, against: str, cells: list[Cell], scratch: Path) -> dict[s
     (the previous harness, suites and registration) and in the checkout `root`, one right after the other (the
     order alternates from cell to cell, since the second run finds the uv and inductor caches the first filled).
     Per cell: both breakdowns, the speed-up (previous wall ÷ this wall) and how the verdicts differ, test by test
-    and suite by suite (`verdict_changes`, previous → this)."""
+    (with their causes) and suite by suite (`verdict_changes`, previous → this)."""
     commit = _git(root, "rev-parse", f"{against}^{{commit}}")
     previous_root = scratch / "previous-tree"
     _git(root, "worktree", "add", "--detach", str(previous_root), commit)

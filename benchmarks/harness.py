@@ -10,7 +10,7 @@ Phases (all by default), in this order:
 - `xdist`: the suites with one and with more pytest-xdist workers inside one cell environment;
 - `scaling`: 1, 2, 4 cells one after another, 2 at once, and the first 2 cold, on a suite selection;
 - `versus` (only with `--against REF`): whole cells by `nox -s "cell(ID)"` side by side, the previous harness
-  (a git worktree of REF) and this checkout, with their wall times and every verdict that differs.
+  (a git worktree of REF) and this checkout, with their wall times and every verdict (with its cause) that differs.
 The default matrix's own wall time is read from the log of a `time python3 -m nox -s matrix` run
 (`--matrix-log`) and its cell results (`--matrix-cells`), which are only read. Everything this script runs
 lives in a scratch directory that is removed at the end unless a step failed (then its logs are kept).

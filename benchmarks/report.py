@@ -175,7 +175,7 @@ def _versus_target(run: dict[str, Any], cores: int | None) -> dict[str, Any]:
            f"{fmt_seconds(previous)} against {fmt_seconds(this)}. A harness costing nothing above this run's "
            f"floor ({fmt_seconds(floor_s)}) would be {fmt_ratio(ratio(previous, floor_s))} the previous one. "
            + (f"{differing} verdicts differ (section 5 lists them): intended changes or not, they need reading."
-              if differing else "Every test and suite verdict is the same in both."))
+              if differing else "Every test's verdict and cause and every suite verdict is the same in both."))
     met = None if speedup is None else (speedup >= CELL_SPEEDUP_TARGET and (None if differing else True))
     return {"name": "cells vs the previous harness, side by side", "target": f"≥ {CELL_SPEEDUP_TARGET:.0f}× faster, "
             "same verdicts", "measured": fmt_ratio(speedup), "met": met,

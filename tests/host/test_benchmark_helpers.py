@@ -259,6 +259,18 @@ def test_verdict_changes_name_changed_tests_and_tests_only_one_run_has() -> None
     assert suite_verdicts(record) == {"export::with": "fail", "export::without": "pass"}
 
 
+def test_a_failure_that_moved_to_another_cause_differs_side_by_side() -> None:
+    def failing(cause: str | None) -> dict[str, Any]:
+        run = a_run(10.0, "", [1.0])
+        run["tests"][0].update(verdict="fail", cause=cause)
+        return {"runs": {"with": run}}
+
+    assert verdicts_by_test(failing("not-cache")) == {"with::export::t0": "fail (not-cache)"}
+    assert verdict_changes(verdicts_by_test(failing("not-cache")), verdicts_by_test(failing("cache")))["changed"] == [
+        "with::export::t0: fail (not-cache) → fail (cache)"]
+    assert verdict_changes(verdicts_by_test(failing(None)), verdicts_by_test(failing(None)))["changed"] == []
+
+
 def _git_repo(path, files: dict[str, str]) -> None:
     path.mkdir()
     for name, text in files.items():
