@@ -10,7 +10,9 @@ Phases (all by default), in this order:
 - `xdist`: the suites with one and with more pytest-xdist workers inside one cell environment;
 - `scaling`: 1, 2, 4 cells one after another, 2 at once, and the first 2 cold, on a suite selection;
 - `versus` (only with `--against REF`): whole cells by `nox -s "cell(ID)"` side by side, the previous harness
-  (a git worktree of REF) and this checkout, with their wall times and every verdict (with its cause) that differs.
+  (a git worktree of REF) and this checkout, with their wall times and every verdict (with its cause) that differs;
+- `unchanged`: the whole default matrix again with nothing changed (`nox -s matrix` into an empty results folder
+  and a copy of the committed reports): its wall time and which cells it reused.
 The default matrix's own wall time is read from the log of a `time python3 -m nox -s matrix` run
 (`--matrix-log`) and its cell results (`--matrix-cells`), which are only read. Everything this script runs
 lives in a scratch directory that is removed at the end unless a step failed (then its logs are kept).
@@ -41,11 +43,12 @@ from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals, unr
 from benchmarks.cellbench import modes_effect, nox_cell, run_cells, versus, work_dir_results, xdist_effect
 from benchmarks.envbench import link_floor, measure_envs, scoped_env
 from benchmarks.report import render
+from benchmarks.rerun import unchanged_rerun
 from kvmatrix.files import write_text_atomic
 from kvmatrix.plan.pins import Pins, load_pins
 from kvmatrix.run.cell import requirements
 
-PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling", "versus")
+PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling", "versus", "unchanged")
 """Each phase's measurements are under the results key of its name with `_` for `-`."""
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
 
@@ -192,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     if "versus" in phases:
         _phase(results, "versus", lambda: versus(ROOT, args.against, pins.select(args.versus_cells.split(",")),
                                                  scratch / "versus"))
+    if "unchanged" in phases:
+        _phase(results, "unchanged", lambda: unchanged_rerun(ROOT, scratch / "unchanged"))
     if args.matrix_cells.is_dir():
         results["matrix_run"] = matrix_run(args.matrix_log, args.matrix_cells)
     if args.keep:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks import cellbench
+from benchmarks import cellbench, rerun
 from benchmarks.analysis import (
     cell_breakdown,
     covered_s,
@@ -26,7 +27,7 @@ from benchmarks.analysis import (
     unrecorded_sessions,
 )
 from benchmarks.cellbench import suite_verdicts, verdict_changes, verdicts_by_test, work_dir_results
-from benchmarks.envbench import link_tree
+from benchmarks.envbench import BenchError, link_tree
 from benchmarks.harness import carry, matrix_run
 from benchmarks.report import floor_columns, render, targets
 from benchmarks.report import tests_floor as floor_of_tests  # a test-like name pytest would collect
@@ -325,3 +326,62 @@ def test_versus_runs_each_cell_in_a_worktree_of_the_previous_commit_and_in_the_c
     assert targets({"versus": same})[0]["met"] is True
     slow = {**same, "cells": [{**same["cells"][0], "this": {"total_s": 80.0, "tests_s": 1.0}}]}
     assert targets({"versus": slow})[0]["met"] is False
+
+
+MATRIX_LOG = """nox > Running session matrix
+nox > tf4.46.3-torch2.5.1: reused the result of the run finished at 2026-12-04T20:02:11Z (from the published matrix)
+nox > tf5.25.0-torch2.13.0: run (inputs changed since the published matrix: code)
+nox > Running session publish
+nox > nothing new to publish: the results are those of build/reports/matrix.json (left as it is)
+"""
+
+
+def test_a_matrix_logs_decisions_name_the_reused_cells_and_why_the_others_ran() -> None:
+    assert rerun.decisions_in(MATRIX_LOG) == {
+        "reused": ["tf4.46.3-torch2.5.1"],
+        "run": ["tf5.25.0-torch2.13.0 (inputs changed since the published matrix: code)"]}
+    assert rerun.decisions_in("nox > Running session matrix\n") == {"reused": [], "run": []}
+
+
+def test_the_unchanged_rerun_reuses_against_a_copy_of_the_reports_and_leaves_them_alone(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "checkout"
+    (root / "reports").mkdir(parents=True)
+    (root / "reports" / "matrix.json").write_text('{"cells": []}')
+    calls = []
+
+    def fake_nox(command, check, cwd, stdout, stderr):  # the real one is a whole `nox -s matrix`
+        calls.append((command, cwd))
+        reports = Path(command[command.index("--reports") + 1])
+        assert (reports / "matrix.json").read_text() == '{"cells": []}'  # a copy of the committed reports
+        (reports / "matrix.json").write_text("changed by the run")
+        stdout.write(MATRIX_LOG.replace("tf5.25.0-torch2.13.0: run (inputs changed since the published matrix: "
+                                        "code)", "tf5.25.0-torch2.13.0: reused the result of the run x"))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(rerun.subprocess, "run", fake_nox)
+    result = rerun.unchanged_rerun(root, tmp_path / "scratch")
+    (command, cwd), = calls
+    assert cwd == root and command[1:5] == ["-m", "nox", "-s", "matrix"]
+    assert command[command.index("--results") + 1] == str(tmp_path / "scratch" / "results")
+    assert (root / "reports" / "matrix.json").read_text() == '{"cells": []}'  # the committed reports untouched
+    assert result["reused"] == ["tf4.46.3-torch2.5.1", "tf5.25.0-torch2.13.0"] and result["run"] == []
+    assert result["published_nothing_new"] is True
+    target = {t["name"]: t for t in targets({"unchanged": result})}["default matrix re-run, nothing changed"]
+    assert target["met"] is (result["wall_s"] <= 60)
+    slow = {**result, "wall_s": 75.0}
+    assert targets({"unchanged": slow})[0]["met"] is False and "misses by 15.0 s" in targets({"unchanged": slow})[0]["gap"]
+    ran = {**result, "wall_s": 20.0, "run": ["tf5.25.0-torch2.13.0 (no previous result)"]}
+    assert targets({"unchanged": ran})[0]["met"] is None  # a cell ran: not an unchanged re-run, whatever the time
+    text = render({**RESULTS, "unchanged": ran})
+    assert "## 6. The default matrix re-run with nothing changed" in text
+    assert "- Run (1): tf5.25.0-torch2.13.0 (no previous result)." in text
+    assert "Not measured in this run (`--phases unchanged`)." in render(RESULTS)
+
+
+def test_a_failed_matrix_run_is_a_failed_phase_not_a_measurement(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "checkout"
+    (root / "reports").mkdir(parents=True)
+    monkeypatch.setattr(rerun.subprocess, "run",
+                        lambda command, **_: subprocess.CompletedProcess(command, 2))
+    with pytest.raises(BenchError, match="nox -s matrix exited 2"):
+        rerun.unchanged_rerun(root, tmp_path / "scratch")
