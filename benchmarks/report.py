@@ -493,6 +493,10 @@ def _unchanged_section(run: dict[str, Any] | None) -> list[str]:
         f"- Run ({len(run['run'])}): {'; '.join(run['run']) or 'none'}.",
         f"- Publish: {'nothing new to publish' if run['published_nothing_new'] else 'wrote a new matrix'}.",
     ]
+    if run["reused"] and not run["run"] and not run["published_nothing_new"]:
+        lines.append("- A new matrix although every cell was reused: the committed records came from a run, so "
+                     "this first re-run marks each one with the run it came from (`reused_from`), and the "
+                     "matrix differs by those marks and its date; a re-run after it finds nothing new.")
     return lines
 
 

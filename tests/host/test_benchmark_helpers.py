@@ -376,6 +376,9 @@ def test_the_unchanged_rerun_reuses_against_a_copy_of_the_reports_and_leaves_the
     assert "## 6. The default matrix re-run with nothing changed" in text
     assert "- Run (1): tf5.25.0-torch2.13.0 (no previous result)." in text
     assert "Not measured in this run (`--phases unchanged`)." in render(RESULTS)
+    marked = render({**RESULTS, "unchanged": {**result, "published_nothing_new": False}})
+    assert "- Publish: wrote a new matrix." in marked and "marks each one with the run it came from" in marked
+    assert "marks each one" not in text  # a run in which a cell ran wrote its new result, nothing to explain
 
 
 def test_a_failed_matrix_run_is_a_failed_phase_not_a_measurement(tmp_path, monkeypatch) -> None:
