@@ -43,8 +43,8 @@ def unchanged_rerun(root: Path, scratch: Path) -> dict[str, Any]:
     with log.open("w") as out:
         code = subprocess.run(command, check=False, cwd=root, stdout=out, stderr=subprocess.STDOUT).returncode
     wall = time.monotonic() - start
-    text = log.read_text()
     if code != 0:
         raise BenchError(f"nox -s matrix exited {code}; see {log}")
+    text = log.read_text()
     return {"command": " ".join(command[1:]), "wall_s": round(wall, 2), **decisions_in(text),
             "published_nothing_new": NOTHING_NEW in text}
