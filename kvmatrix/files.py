@@ -46,8 +46,6 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_text_atomic(path, json_text(obj))
 
 
-
-
 def lock_within(fd: int, timeout_s: float, poll_s: float, waiting: Callable[[], None] | None = None) -> bool:
     """Take an exclusive flock on the open file `fd`, trying every `poll_s` seconds for up to `timeout_s`; False
     when another holder kept it that long. `waiting` is called once, when the first try finds it held. The lock

@@ -113,15 +113,20 @@ def _probe_outcome(probe: Callable[..., Any], arguments: dict[str, Any]) -> tupl
         release_leaked_vmap_levels()
 
 
+def probe_files(folder: Path, key: str) -> tuple[Path, Path]:
+    """The stored outcome and the lock file of the probe `key` in the shared folder `folder`."""
+    name = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return folder / f"{name}.outcome", folder / f"{name}.lock"
+
+
 def shared_outcome(folder: Path, key: str, compute: Callable[[], tuple[str, str]],
                    wait_s: float = PROBE_WAIT_S) -> tuple[str, str]:
     """The outcome stored for `key` in `folder`, else `compute()`'s, stored there for the environment's other
     runs. One run computes a key at a time (an exclusive lock per key, which the kernel drops with a process
     that dies); a run that waited `wait_s` for it computes it itself, storing nothing."""
     folder.mkdir(parents=True, exist_ok=True)
-    name = hashlib.sha256(key.encode()).hexdigest()[:32]
-    stored = folder / f"{name}.outcome"
-    with (folder / f"{name}.lock").open("w") as lock:
+    stored, lock_file = probe_files(folder, key)
+    with lock_file.open("w") as lock:
         if not lock_within(lock.fileno(), wait_s, PROBE_POLL_S):
             return compute()
         if stored.exists():

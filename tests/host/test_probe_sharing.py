@@ -4,13 +4,12 @@ one computes a key, the others read it; a stuck or dead holder never stops the o
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import multiprocessing
 import os
 import time
 from pathlib import Path
 
-from suites.attribution import shared_outcome
+from suites.attribution import probe_files, shared_outcome
 
 KEY = "('suites.test_x.probe', \"[('mode', 'strict')]\")"
 
@@ -38,7 +37,7 @@ def _hold_then_die(lock_path: str, ready: str) -> None:
 
 
 def _lock_file(folder: Path) -> Path:
-    return folder / f"{hashlib.sha256(KEY.encode()).hexdigest()[:32]}.lock"
+    return probe_files(folder, KEY)[1]
 
 
 def test_a_stored_outcome_is_read_back_not_computed_again(tmp_path: Path) -> None:
