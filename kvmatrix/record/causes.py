@@ -4,7 +4,9 @@ with the cell's `compat_regressions` that list those tests; and the comparison o
 TICO's own registration (the cell's `tico_advantages` and `compat_advantages`).
 
 The in-cell attribution ladder (suites/) records `setup`, `not-cache`, `cache` and `unattributed`; runs
-of older records lack the keys, which read as null.
+of older records lack the keys, which read as null. The ladder's `cause_detail` of a failed no-cache probe
+starts with one of the prefixes below (suites.attribution writes them: the suites import no host code), which
+kvmatrix.record.rederive reads back.
 """
 
 from __future__ import annotations
@@ -21,12 +23,22 @@ UNATTRIBUTED = "unattributed"
 
 CAUSE_MEANINGS = {
     SETUP_CAUSE: "the test's own eager step (prefill, eager reference) failed: not a verdict on the tool",
-    NOT_CACHE: "the same tool on the same model without any cache (use_cache=False) fails too",
-    CACHE: "fails only with a cache: without one the same step passes, or the test is about the cache object",
+    NOT_CACHE: "the same tool on the same model without any cache (use_cache=False) fails the same way: the same "
+    "exception type raised by the same function",
+    CACHE: "fails this way only with a cache: without one the same step passes or fails differently, or the test "
+    "is about the cache object",
     COMPAT: "passes with transformers alone, fails after compat.register(): a regression of this project",
     UNATTRIBUTED: "the attribution could not run (crash, hang, memory); the detail says why",
 }
 """Every cause, with what it means, in the order the legends list them."""
+
+SAME_WAY = "fails without any cache too, the same way: "
+"""The detail of `not-cache`, then the probe's failure (`<Type>: <message> at <file>:<function>`)."""
+DIFFERENTLY = "fails this way only with a cache: without a cache the same tool fails differently: "
+"""The detail of `cache` where the probe failed otherwise, then the probe's failure."""
+ANY_FAILURE = "fails without any cache too: "
+"""The detail of `not-cache` from before the ladder compared failures (any probe failure), then the probe's
+`<Type>: <message>` (kvmatrix.record.rederive)."""
 
 COMPAT_DETAIL = "passes with transformers alone; fails after compat.register()"
 REGRESSING = (FAIL, ERROR, XFAIL)

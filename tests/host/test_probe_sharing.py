@@ -4,18 +4,23 @@ one computes a key, the others read it; a stuck or dead holder never stops the o
 from __future__ import annotations
 
 import fcntl
+import json
 import multiprocessing
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from suites.attribution import probe_files, shared_outcome
+from suites.attribution import Failure, probe_files, shared_outcome
 
 KEY = "('suites.test_x.probe', \"[('mode', 'strict')]\")"
+FAILS = Failure("torch._export.serde.serialize.SerializeError", "Failed serializing node flat_apply",
+                "torch/_export/serde/serialize.py:serialize_graph")
+OTHER = Failure("builtins.ValueError", "would be wrong", "torch/export/_trace.py:_export")
 
 
-def _counted(log: Path, outcome: tuple[str, str], seconds: float = 0.0):
-    def compute() -> tuple[str, str]:
+def _counted(log: Path, outcome: Failure | None, seconds: float = 0.0):
+    def compute() -> Failure | None:
         with log.open("a") as out:
             out.write(f"{os.getpid()}\n")
         time.sleep(seconds)
@@ -24,9 +29,9 @@ def _counted(log: Path, outcome: tuple[str, str], seconds: float = 0.0):
 
 
 def _ask(folder: str, log: str, answers: str) -> None:
-    outcome = shared_outcome(Path(folder), KEY, _counted(Path(log), ("cache", "passes"), seconds=0.5))
+    outcome = shared_outcome(Path(folder), KEY, _counted(Path(log), FAILS, seconds=0.5))
     with open(answers, "a") as out:
-        out.write(f"{outcome[0]}|{outcome[1]}\n")
+        out.write(f"{outcome}\n")
 
 
 def _hold_then_die(lock_path: str, ready: str) -> None:
@@ -40,12 +45,28 @@ def _lock_file(folder: Path) -> Path:
     return probe_files(folder, KEY)[1]
 
 
-def test_a_stored_outcome_is_read_back_not_computed_again(tmp_path: Path) -> None:
+def test_a_stored_failure_is_read_back_whole_not_computed_again(tmp_path: Path) -> None:
     log = tmp_path / "computed"
-    first = shared_outcome(tmp_path / "outcomes", KEY, _counted(log, ("not-cache", "fails without any cache too")))
-    second = shared_outcome(tmp_path / "outcomes", KEY, _counted(log, ("cache", "would be wrong")))
-    assert first == second == ("not-cache", "fails without any cache too")
+    first = shared_outcome(tmp_path / "outcomes", KEY, _counted(log, FAILS))
+    second = shared_outcome(tmp_path / "outcomes", KEY, _counted(log, OTHER))
+    assert first == second == FAILS
     assert len(log.read_text().splitlines()) == 1
+
+
+def test_a_stored_pass_is_read_back_as_no_failure(tmp_path: Path) -> None:
+    log = tmp_path / "computed"
+    shared_outcome(tmp_path / "outcomes", KEY, _counted(log, None))
+    assert shared_outcome(tmp_path / "outcomes", KEY, _counted(log, OTHER)) is None
+    assert len(log.read_text().splitlines()) == 1
+
+
+def test_an_outcome_stored_in_the_format_before_failures_were_compared_is_never_read(tmp_path: Path) -> None:
+    folder, log = tmp_path / "outcomes", tmp_path / "computed"
+    folder.mkdir()
+    stored = probe_files(folder, KEY)[0]
+    (folder / stored.name.replace(".failure.json", ".outcome")).write_text('["not-cache", "fails"]')
+    assert shared_outcome(folder, KEY, _counted(log, FAILS)) == FAILS
+    assert json.loads(stored.read_text()) == {"format": 2, "failure": asdict(FAILS)}
 
 
 def test_runs_asking_at_the_same_time_compute_the_key_once(tmp_path: Path) -> None:
@@ -58,7 +79,7 @@ def test_runs_asking_at_the_same_time_compute_the_key_once(tmp_path: Path) -> No
         run.join(timeout=60)
         assert run.exitcode == 0
     assert len(log.read_text().splitlines()) == 1
-    assert answers.read_text().splitlines() == ["cache|passes"] * 3
+    assert answers.read_text().splitlines() == [str(FAILS)] * 3
 
 
 def test_a_run_kept_waiting_computes_itself_and_stores_nothing(tmp_path: Path) -> None:
@@ -66,11 +87,11 @@ def test_a_run_kept_waiting_computes_itself_and_stores_nothing(tmp_path: Path) -
     folder.mkdir()
     with _lock_file(folder).open("w") as held:  # another run is stuck in this probe
         fcntl.flock(held, fcntl.LOCK_EX)
-        outcome = shared_outcome(folder, KEY, _counted(log, ("cache", "passes")), wait_s=0.3)
-    assert outcome == ("cache", "passes")
-    assert not list(folder.glob("*.outcome"))
-    later = shared_outcome(folder, KEY, _counted(log, ("not-cache", "fails")))
-    assert later == ("not-cache", "fails")  # nothing was stored by the run that gave up waiting
+        outcome = shared_outcome(folder, KEY, _counted(log, None), wait_s=0.3)
+    assert outcome is None
+    assert not list(folder.glob("*.failure.json"))
+    later = shared_outcome(folder, KEY, _counted(log, FAILS))
+    assert later == FAILS  # nothing was stored by the run that gave up waiting
     assert len(log.read_text().splitlines()) == 2
 
 
@@ -85,5 +106,5 @@ def test_a_run_that_dies_holding_a_key_leaves_it_to_the_next(tmp_path: Path) -> 
         time.sleep(0.05)
     holder.kill()
     holder.join()
-    assert shared_outcome(folder, KEY, _counted(log, ("cache", "passes")), wait_s=30) == ("cache", "passes")
+    assert shared_outcome(folder, KEY, _counted(log, FAILS), wait_s=30) == FAILS
     assert len(log.read_text().splitlines()) == 1
