@@ -103,7 +103,7 @@ def publish(session: nox.Session) -> None:
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
     if reports == REPORTS:  # the default matrix: refresh the verified pins bundled for `kvcc check`
-        write_verified([str(reports / "matrix.json"), str(VERIFIED)])
+        write_verified([str(reports / "uses.json"), str(VERIFIED)])
     if published.read_bytes() == before:
         session.log(f"nothing new to publish: the results are those of {published} (left as it is)")
         return

@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 WORKS, WITH_COMPAT, BROKEN = "works", "works with compat", "broken"
+MATRIX_WORKING = (WORKS, WITH_COMPAT, "works with the vmap-free mask", "works with TICO's registration")
+"""The answers of the published matrix (verified.json) that say a use works, each with its `requires`."""
+VERIFIED_FORMAT = "kvcc-verified/2"
 PROMPT, OTHER_PROMPT, MAX_CACHE_LEN = 1, 11, 16
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
         "num_key_value_heads": 2, "vocab_size": 128, "max_position_embeddings": 64}
@@ -232,12 +235,12 @@ def installed_pair() -> tuple[str, str]:
 
 
 def load_verified(path: Path | None) -> dict[str, Any]:
-    """The bundled verified pins (or the file `path`): the `kvcc-verified/1` JSON of kvmatrix.render.verified."""
+    """The bundled verified pins (or the file `path`): the `kvcc-verified/2` JSON of kvmatrix.render.verified."""
     text = path.read_text(encoding="utf-8") if path else \
         resources.files("compat").joinpath("verified.json").read_text(encoding="utf-8")
     data = json.loads(text)
-    if data.get("format") != "kvcc-verified/1":
-        raise ValueError(f"not a kvcc-verified/1 file: format {data.get('format')!r}")
+    if data.get("format") != VERIFIED_FORMAT:
+        raise ValueError(f"not a {VERIFIED_FORMAT} file: format {data.get('format')!r}")
     return data
 
 
@@ -245,26 +248,34 @@ def _version_key(text: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in text.split("."))
 
 
+def _said(found: dict[str, Any]) -> str:
+    """An answer of verified.json in words: the answer, what its route requires, or why it does not work."""
+    text = found["answer"]
+    if found.get("requires"):
+        text += " (" + " + ".join(found["requires"]) + ")"
+    if found.get("cause") and found["answer"] not in MATRIX_WORKING:
+        text += f" ({found['cause']})"
+    return text
+
+
 def annotate(outcomes: list[Outcome], verified: dict[str, Any], pair: tuple[str, str]) -> None:
     """Add what the matrix says for this pair and the nearest verified pair where each use works (same
-    transformers release first, then the closest release, newest torch first)."""
+    transformers release first, then the closest release, newest torch first), with what it requires."""
     transformers = pair[0]
-    cells = [cell for cell in verified["cells"] if cell["status"] == "ran"]
+    cells = verified["cells"]
     here = next((cell for cell in cells if (cell["transformers"], cell["torch"]) == pair), None)
     for outcome in outcomes:
         if here is not None and outcome.key in here["answers"]:
-            said = here["answers"][outcome.key]
-            outcome.matrix = said["answer"] + (f" ({said['cause']})" if said.get("cause") else "")
+            outcome.matrix = _said(here["answers"][outcome.key])
         working = [cell for cell in cells
-                   if cell["answers"].get(outcome.key, {}).get("answer") in (WORKS, WITH_COMPAT)]
+                   if cell["answers"].get(outcome.key, {}).get("answer") in MATRIX_WORKING]
         if working:
             def distance(cell: dict[str, Any]) -> tuple[Any, ...]:
                 gap = [abs(a - b) for a, b in zip(_version_key(cell["transformers"]), _version_key(transformers),
                                                   strict=False)]
                 return (cell["transformers"] != transformers, gap, [-n for n in _version_key(cell["torch"])])
             best = min(working, key=distance)
-            needs = best["answers"][outcome.key]["answer"] == WITH_COMPAT
-            outcome.nearest = best["id"] + (" with compat.register()" if needs else "")
+            outcome.nearest = f"{best['id']}: {_said(best['answers'][outcome.key])}"
 
 
 LABELS = {WORKS: "works", WITH_COMPAT: "works with compat.register()", BROKEN: "broken here"}

@@ -41,6 +41,17 @@ def json_text(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
+def json_lines(document: dict[str, Any], listed: str) -> str:
+    """`document` as compact JSON (indentation would double its size) with one line per top-level field and
+    one per item of its list `listed`, so a diff of two versions shows which items changed."""
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    lines = [f"{compact(key)}:[\n" + ",\n".join(map(compact, value)) + "\n]" if key == listed
+             else f"{compact(key)}:{compact(value)}" for key, value in document.items()]
+    return "{" + ",\n".join(lines) + "}\n"
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Replace `path` with `obj` as indented JSON, atomically (see write_text_atomic)."""
     write_text_atomic(path, json_text(obj))

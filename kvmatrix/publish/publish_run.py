@@ -19,20 +19,24 @@ from typing import Any
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import json_text
 from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.publish.datasets import dataset_of, published_datasets
 from kvmatrix.publish.history import diff, extend_history
 from kvmatrix.publish.history_file import read_history
 from kvmatrix.publish.report_set import LOCK_TIMEOUT_S, recover, reports_lock, switch
+from kvmatrix.record.answers import PICTURES, USES_FILE, uses_document, uses_text
 from kvmatrix.record.cell_record import missing_result
 from kvmatrix.record.cell_results import CellResultError, check_cell_result, read_cell_result
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.detail import DETAIL_FOLDER, join, split
 from kvmatrix.record.matrix import load_published, matrix_text, merge_cells, new_matrix
 from kvmatrix.record.paths import relative_paths_in
+from kvmatrix.record.rederive import rederive_runs
 from kvmatrix.record.verdicts import summarize_suites
 from kvmatrix.render.badges import badges
 from kvmatrix.render.by_use import by_use_markdown
 from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import render_markdown, render_table
+from kvmatrix.render.use_picture import pictures
 
 
 def collect(results_dir: Path, pins: Pins, cells: tuple[Cell, ...], suites: list[str]) -> list[dict[str, Any]]:
@@ -63,18 +67,19 @@ def check_planned_python(record: dict[str, Any], python: str, path: Path) -> dic
 README_START, README_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
 
 
-def embed_in_readme(readme: str, matrix: dict[str, Any]) -> str:
-    """`readme` with the text between the matrix markers replaced by the current matrix table."""
+def embed_in_readme(readme: str, matrix: dict[str, Any], uses: dict[str, Any] | None = None) -> str:
+    """`readme` with the text between the matrix markers replaced by the by-use view (from `uses`, the
+    matrix's uses.json; none: the answers of this matrix alone) and the current matrix table."""
     head, start, rest = readme.partition(README_START)
     _, end, tail = rest.partition(README_END)
     if not start or not end:
         raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
     stamp = f"Generated at {matrix['generated_at']}; details in [reports/matrix.md](reports/matrix.md)."
     table = render_table(matrix).removeprefix("## Matrix\n\n")
-    uses = by_use_markdown(matrix, level=3)
-    if any(marker in f"{stamp}{uses}{table}" for marker in (README_START, README_END)):  # escaped; never trusted
+    by_use = by_use_markdown(uses or uses_document(matrix), level=3, pictures="reports/uses")
+    if any(marker in f"{stamp}{by_use}{table}" for marker in (README_START, README_END)):  # escaped; never trusted
         raise ValueError("the matrix table contains a README marker; refusing to embed it")
-    return f"{head}{start}\n{stamp}\n\n{uses}\n\n### By suite\n\n{table}\n{end}{tail}"
+    return f"{head}{start}\n{stamp}\n\n{by_use}\n\n### By suite\n\n{table}\n{end}{tail}"
 
 
 class IncompleteRun(ValueError):
@@ -83,10 +88,12 @@ class IncompleteRun(ValueError):
 
 def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record as published: every absolute path rewritten
-    (kvmatrix.record.paths) and its `suites` summarised from its runs with the columns `suites` (a suite its runs
+    (kvmatrix.record.paths), its causes re-derived where an older ladder gave them (kvmatrix.record.rederive),
+    and its `suites` summarised from its runs with the columns `suites` (a suite its runs
     lack gets what kvmatrix.record.verdicts.summarize_suites gives for no test, a client suite whose client
     did not run that client's status)."""
     record = relative_paths_in(record)
+    rederive_runs(record["runs"])  # a record from before the ladder compared failures (kvmatrix.record.rederive)
     record["suites"] = summarize_suites(record["runs"], suites, record["status"], record.get("clients"))
     return split(record)
 
@@ -151,13 +158,13 @@ def _merge_and_switch(pins: Pins, fresh: list[dict[str, Any]], suites: list[str]
     if not history and previous is not None:
         history = extend_history("", previous)  # the first history also records what it is compared with
     texts = {
-        **_rendered(matrix, details, reports_dir, readme),
+        **rendered_files(matrix, details, reports_dir, readme),
         **{detail_dir / f"{cell_id}.json": json_text(detail) for cell_id, detail in details.items()},
         matrix_path: matrix_text(matrix),
         history_path: extend_history(history, matrix),
     }
     stale = [path for path in detail_dir.glob("*.json") if path.stem not in details]
-    switch(reports_dir, texts, stale)
+    switch(reports_dir, texts, [*stale, *stale_rendered(reports_dir, texts)])
     return matrix
 
 
@@ -169,23 +176,40 @@ def _same_record(previous: dict[str, Any], kept: dict[str, dict[str, Any]], matr
             and kept == details)
 
 
-def _rendered(matrix: dict[str, Any], details: dict[str, dict[str, Any]], reports_dir: Path,
+def rendered_files(matrix: dict[str, Any], details: dict[str, dict[str, Any]], reports_dir: Path,
               readme: Path | None) -> dict[Path, str]:
-    """The files rendered from a matrix: matrix.md, index.html, the badges and, with `readme`, the README."""
+    """The files rendered from a matrix: uses.json and each use's picture, matrix.md, index.html, the badges
+    and, with `readme`, the README. The answers are computed once, into uses.json, with the since summaries
+    read from the other published matrices beside `reports_dir` (kvmatrix.publish.datasets); every view
+    reads them from there."""
+    dataset, _ = dataset_of(reports_dir)
+    finished = {cell_id: detail["finished_at"] for cell_id, detail in details.items()
+                if isinstance(detail.get("finished_at"), str)}
+    uses = uses_document(matrix, dataset, published_datasets(reports_dir), finished)
     return {
-        reports_dir / "matrix.md": render_markdown(matrix, details),
-        reports_dir / "index.html": render_page(matrix, details),
-        **{reports_dir / "badges" / name: json_text(badge) for name, badge in badges(matrix).items()},
-        **({readme: embed_in_readme(readme.read_text(), matrix)} if readme is not None else {}),
+        reports_dir / USES_FILE: uses_text(uses),
+        **{reports_dir / name: svg for name, svg in pictures(uses).items()},
+        reports_dir / "matrix.md": render_markdown(matrix, details, uses),
+        reports_dir / "index.html": render_page(matrix, details, uses),
+        **{reports_dir / "badges" / name: json_text(badge) for name, badge in badges(matrix, uses).items()},
+        **({readme: embed_in_readme(readme.read_text(), matrix, uses)} if readme is not None else {}),
     }
+
+
+def stale_rendered(reports_dir: Path, texts: dict[Path, str]) -> list[Path]:
+    """Rendered files a publish no longer makes: pictures and badges of uses (or suites) that are gone."""
+    return [path for folder, pattern in ((PICTURES, "*.svg"), ("badges", "*.json"))
+            for path in (reports_dir / folder).glob(pattern) if path not in texts]
 
 
 def _rerender(previous: dict[str, Any], kept: dict[str, dict[str, Any]], reports_dir: Path,
               readme: Path | None) -> dict[str, Any]:
     """Nothing new to publish: rewrite only the rendered files whose text the renderers now make differently
     (none when they did not change) and return the published matrix as it is."""
-    texts = {path: text for path, text in _rendered(previous, kept, reports_dir, readme).items()
+    rendered = rendered_files(previous, kept, reports_dir, readme)
+    texts = {path: text for path, text in rendered.items()
              if not path.exists() or path.read_text(encoding="utf-8") != text}
-    if texts:
-        switch(reports_dir, texts, [])
+    stale = stale_rendered(reports_dir, rendered)
+    if texts or stale:
+        switch(reports_dir, texts, stale)
     return previous

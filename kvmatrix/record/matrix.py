@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kvmatrix.files import json_lines
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.detail import DETAIL_FOLDER
 from kvmatrix.record.schema import CELL_KEYS, DETAIL_KEYS, SCHEMA_VERSION, TOP_LEVEL_KEYS
@@ -133,20 +134,8 @@ def _check_matrix(matrix: Any, source: str) -> None:
 
 
 def matrix_text(matrix: dict[str, Any]) -> str:
-    """The text of matrix.json: compact JSON (indentation would double its size) with one line per
-    top-level field and one per cell, so a diff of two publishes shows which cells changed."""
-    lines = []
-    for key, value in matrix.items():
-        if key == "cells":
-            cells = ",\n".join(_compact(cell) for cell in value)
-            lines.append(f'"cells":[\n{cells}\n]')
-        else:
-            lines.append(f"{_compact(key)}:{_compact(value)}")
-    return "{" + ",\n".join(lines) + "}\n"
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """The text of matrix.json: compact JSON with one line per top-level field and one per cell."""
+    return json_lines(matrix, "cells")
 
 
 def _newest_verdicts(fresh: dict[str, Any] | None, kept: dict[str, Any] | None) -> dict[str, Any] | None:

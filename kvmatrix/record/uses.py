@@ -1,15 +1,22 @@
 """The matrix answered per use: "I need to do X with cache Y: does it work in this (torch, transformers)
-pair, and do I need `compat.register()`?" A use is a set of suite tests (a table below); its answer in a
-cell comes from those tests' verdicts in both registration modes of matrix.json's compact `tests` table.
+pair, and what must I call for it?"
 
-Answers, best first: `works` (every test of the use passes with transformers alone), `works with compat`
-(passes only after `compat.register()`), `works with the vmap-free mask` (an export on the default path that
-does not work while its twin on the vmap-free mask of `compat.use_export_mask` does), `flaky`, `setup
-fails` (the test's own eager step failed), `broken` (a test fails in both modes; the answer carries the
-cause and upstream issue of the first such test), `n/a` (the pair has no such feature or class), or the
-cell's status when it did not run (a client's use: the client's status when it could not be installed or
-run). Where the cell also ran the suites under TICO's own registration, `tico_answer` says whether the use
-works that way, to show beside compat's answer.
+A **use** is a question (export a StaticCache decode step non-strict; lower with ExecuTorch and run). A
+**route** is one way to do it: a variant of the use's tests (strict or non-strict, the cache as an input or
+held by transformers' wrapper, the default or the vmap-free mask, the cache or its tensors returned) taken
+under one **registration** (transformers alone, `compat.register()`, TICO's own). Route keys are
+`<variant>+<registration>` (`strict+transformers`, `vmap-free-mask+compat`) and stay stable: docs/uses.md
+lists them.
+
+A use's answer in a pair is its best working route with every requirement of it: `works` (transformers
+alone), `works with compat` (`compat.register()`), `works with the vmap-free mask`
+(`compat.use_export_mask(model)`, with compat where the route needs it too), each naming its route and
+`requires`; when no route works, `flaky`, `known limitation` (every failing route is a documented limitation,
+its upstream issue named), `setup fails` (the tests' own eager step), `broken` (with the cause and upstream
+issue of the best route), `n/a` (the pair has no such feature), or the status of the cell or client that did
+not run. Every route is listed with its verdict and cause, so a failing route never hides a working one.
+A route under TICO's own registration answers `works with TICO's registration` only where no route of
+transformers alone or compat works.
 """
 
 from __future__ import annotations
@@ -18,192 +25,273 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from kvmatrix.record.verdicts import FLAKY, NA, PASS, RAN, SETUP, SEVERITY, TICO_MODE, XFAIL
 
-from kvmatrix.record.verdicts import FLAKY, MODES, NA, PASS, RAN, SETUP, TICO_MODE
+MASK_CALL = "compat.use_export_mask(model)"
+COMPAT_CALL = "compat.register()"
+FLAT_CALL = "return the key/value tensors, not the cache"
+TICO_CALL = "tico.utils.pytree_utils register_*()"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Who registers the cache classes on a route: `key` in route keys, the registration mode of the cell's
+    runs (kvmatrix.record.verdicts), and the call a user makes for it (None: nothing to call)."""
+
+    key: str
+    mode: str
+    title: str
+    call: str | None
+
+
+TRANSFORMERS = Registration("transformers", "without", "transformers alone", None)
+COMPAT = Registration("compat", "with", COMPAT_CALL, COMPAT_CALL)
+TICO = Registration("tico", TICO_MODE, "TICO's registration", TICO_CALL)
+REGISTRATIONS = (TRANSFORMERS, COMPAT, TICO)
+"""The registrations a route can take, best first. TICO's runs only where the cell ran the core suites under
+it; a use answers with it only where neither transformers alone nor compat works (a TICO advantage, which CI's
+smoke check refuses)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to take a use apart from the registration: `key` (stable), what a reader calls it, the tests
+    of the use's suite that take it (`tests`, a regular expression matched from the start of the test name;
+    every one that ran must pass), and what the user's code does for it (`calls`)."""
+
+    key: str
+    title: str
+    tests: str
+    calls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Use:
-    """One use: `key` (stable, for links and badges), what a reader calls it, and the tests it covers: those
-    of `suite` whose name matches `tests` (a regular expression, matched from the start)."""
+    """One use: `key` (stable, for links and badges), what a reader calls it, its suite and its variants,
+    best first (the default path before the ones that ask more of the user)."""
 
     key: str
     title: str
     suite: str
-    tests: str
-    switch: str | None = None
-    """The key of the use that differs from this one only by the vmap-free mask, where there is one."""
+    variants: tuple[Variant, ...]
+
+
+def _one(key: str, title: str, suite: str, tests: str) -> Use:
+    """A use with one variant: every test of it is the one way to do it."""
+    return Use(key, title, suite, (Variant("default", "its tests", tests),))
+
+
+def _strict_variants(test: str, before: str = "", after: str = r"\]") -> tuple[Variant, ...]:
+    """strict and non-strict variants of `test`'s parametrised ids `[<before><mode><after>`."""
+    return tuple(Variant(mode, mode, rf"{test}\[{before}{mode}{after}", (f"strict={mode == 'strict'}",))
+                 for mode in ("strict", "non-strict"))
+
+
+WRAPPERS = ("TorchExportableModuleForDecoderOnlyLM", "convert_and_export_with_cache")
+"""transformers' export routes (suites/wrapping.py), best first: the module users subclass, then the helper."""
+
+
+def _wrapper_variants(test: str) -> tuple[Variant, ...]:
+    """One variant per transformers export route and strictness, strict first (the routes' default)."""
+    return tuple(Variant(f"{wrapper}-{mode}", f"{mode}, {wrapper}", rf"{test}\[{wrapper}-{mode}\]",
+                         (f"strict={mode == 'strict'}",))
+                 for mode in ("strict", "non-strict") for wrapper in WRAPPERS)
 
 
 def _export(cache: str, strict: str, length: str) -> Use:
+    """The decode step exported with `cache` as an input; a static length also on the export path variants
+    of suites/test_export.py (the vmap-free mask; the key/value tensors returned flat)."""
     mode = "strict" if strict == "strict" else "non-strict"
-    key = f"export-{cache.lower()}-{mode}-{length}"
-    return Use(key, f"torch.export {cache}, {mode}, {length} length",
-               "export", rf"test_decode_step_exports_and_matches_eager\[{cache}-{mode}-{length}\]",
-               switch=f"{key}-{EXPORT_PATHS[VMAP_FREE_PATH][0]}" if length == "static" else None)
-
-
-EXPORT_PATHS = {"vmap-free-cache": ("vmap-free-mask", "vmap-free mask (compat.use_export_mask)"),
-                "default-flat": ("flat-outputs", "key/value tensors returned flat")}
-"""The export path variants of suites/test_export.py (`<mask>-<outputs>` test id -> use key suffix, title
-suffix): each changes one choice away from the default path of the `export-*-static` uses, so the two rows
-side by side show what that choice changes."""
-VMAP_FREE_PATH = "vmap-free-cache"
-"""The export path variant on the vmap-free mask (and the default cache outputs)."""
-
-
-def _export_path(cache: str, mode: str, variant: str) -> Use:
-    key, title = EXPORT_PATHS[variant]
-    return Use(f"export-{cache.lower()}-{mode}-static-{key}", f"torch.export {cache}, {mode}, static length, {title}",
-               "export", rf"test_decode_step_export_path_matches_eager\[{cache}-{mode}-{variant}\]")
+    variants = [Variant("default", "default mask, cache returned",
+                        rf"test_decode_step_exports_and_matches_eager\[{cache}-{mode}-{length}\]")]
+    if length == "static":
+        path = rf"test_decode_step_export_path_matches_eager\[{cache}-{mode}-"
+        variants += [Variant("vmap-free-mask", "vmap-free mask", rf"{path}vmap-free-cache\]", (MASK_CALL,)),
+                     Variant("flat-outputs", "key/value tensors returned", rf"{path}default-flat\]", (FLAT_CALL,))]
+    return Use(f"export-{cache.lower()}-{mode}-{length}", f"torch.export {cache}, {mode}, {length} length",
+               "export", tuple(variants))
 
 
 USES: tuple[Use, ...] = (
     *(_export(cache, strict, length) for cache in ("DynamicCache", "StaticCache")
       for strict in ("strict", "non-strict") for length in ("static", "dynamic")),
-    *(_export_path(cache, mode, variant) for variant in EXPORT_PATHS for cache in ("DynamicCache", "StaticCache")
-      for mode in ("strict", "non-strict")),
     Use("export-staticcache-fresh", "torch.export a fresh StaticCache's prefill, then decode", "export",
-        r"test_fresh_static_cache_prefill_exports_then_decode_steps_follow_it\["),
-    Use("wrapper-strict", "transformers' export wrapper, strict", "wrapper", r"test_transformers_export_route_.*-strict\]"),
-    Use("wrapper-non-strict", "transformers' export wrapper, non-strict", "wrapper",
-        r"test_transformers_export_route_.*-non-strict\]"),
-    Use("saveload-dynamiccache", "torch.export.save / load, DynamicCache", "saveload",
-        r"test_saved_and_loaded_program_matches_eager\[DynamicCache\]"),
-    Use("saveload-staticcache", "torch.export.save / load, StaticCache", "saveload",
-        r"test_saved_and_loaded_program_matches_eager\[StaticCache\]"),
+        _strict_variants("test_fresh_static_cache_prefill_exports_then_decode_steps_follow_it")),
+    Use("wrapper", "transformers' export wrapper, decoding like eager", "wrapper",
+        _wrapper_variants("test_transformers_export_route_decodes_like_eager")),
+    _one("saveload-dynamiccache", "torch.export.save / load, DynamicCache", "saveload",
+         r"test_saved_and_loaded_program_matches_eager\[DynamicCache\]"),
+    _one("saveload-staticcache", "torch.export.save / load, StaticCache", "saveload",
+         r"test_saved_and_loaded_program_matches_eager\[StaticCache\]"),
     Use("unflatten", "torch.export.unflatten of a program with a cache", "roundtrip",
-        r"test_unflattened_exported_program_matches_eager\["),
-    Use("dynamic-sizes", "an exported DynamicCache program at other batch and cache sizes", "dynamic", r"test_"),
-    Use("compile-staticcache", "torch.compile a StaticCache decode loop without recompiles", "compile",
-        r"test_static_cache_decode_loop_compiles_once"),
+        tuple(Variant(cache, cache, rf"test_unflattened_exported_program_matches_eager\[{cache}\]")
+              for cache in ("DynamicCache", "StaticCache"))),
+    _one("dynamic-sizes", "an exported DynamicCache program at other batch and cache sizes", "dynamic", r"test_"),
+    _one("compile-staticcache", "torch.compile a StaticCache decode loop without recompiles", "compile",
+         r"test_static_cache_decode_loop_compiles_once"),
     Use("compile-dynamiccache", "torch.compile a DynamicCache decode loop", "compile",
-        r"test_dynamic_cache_decode_loop_matches_eager\["),
-    Use("cond", "torch.cond cross-attention reuse-or-compute, exported", "cond", r"test_cond_"),
+        (Variant("plain", "plain", r"test_dynamic_cache_decode_loop_matches_eager\[plain\]"),
+         Variant("mark_dynamic", "mark_dynamic", r"test_dynamic_cache_decode_loop_matches_eager\[mark_dynamic\]",
+                 ("torch._dynamo.mark_dynamic",)),
+         Variant("mark_dynamic+torch._check", "mark_dynamic and torch._check",
+                 r"test_dynamic_cache_decode_loop_matches_eager\[mark_dynamic\+torch\._check\]",
+                 ("torch._dynamo.mark_dynamic", "torch._check")))),
+    Use("cond", "torch.cond cross-attention reuse-or-compute, exported", "cond", _strict_variants("test_cond_cross_attention_exports_and_matches_eager_in_both_branches")),
     Use("encdec-export", "encoder-decoder (EncoderDecoderCache) step, exported", "encdec",
-        r"test_encoder_decoder_step_exports_and_matches_eager\["),
+        _strict_variants("test_encoder_decoder_step_exports_and_matches_eager")),
     Use("sliding-export", "sliding-window model decoding past its window, exported", "sliding",
-        r"test_exported_sliding_step_decodes_past_the_window_like_eager\["),
-    Use("executorch", "lower with ExecuTorch and run in its runtime", "executorch", r"test_"),
-    Use("tico", "convert to Circle with TICO", "tico", r"test_"),
+        tuple(Variant(f"{cache}-{mode}", f"{mode}, {title}",
+                      rf"test_exported_sliding_step_decodes_past_the_window_like_eager\[\w+-{re.escape(cache)}-{mode}\]",
+                      (f"strict={mode == 'strict'}",))
+              for cache, title in (("StaticCache(config)", "StaticCache from the config"),
+                                   ("dedicated", "the release's sliding-window cache class"))
+              for mode in ("strict", "non-strict"))),
+    Use("executorch", "lower with ExecuTorch and run in its runtime", "executorch",
+        _wrapper_variants("test_lowered_decode_step_runs_on_executorch_like_eager")),
+    Use("tico", "convert to Circle with TICO", "tico",
+        tuple(Variant(f"{cache}-{mask}", f"{cache}, {'vmap-free' if mask == 'vmap-free' else 'default'} mask",
+                      rf"test_decode_step_converts_to_circle_and_runs_like_eager\[{cache}-{mask}\]",
+                      (MASK_CALL,) if mask == "vmap-free" else ())
+              for cache in ("StaticCache", "DynamicCache") for mask in ("default", "vmap-free"))),
 )
 BY_KEY = {use.key: use for use in USES}
 """Each use by its key."""
 
-WORKS, WITH_COMPAT, BROKEN = "works", "works with compat", "broken"
-WITH_MASK = "works with the vmap-free mask"
-SETUP_FAILS = "setup fails"
-ANSWERS = (WORKS, WITH_COMPAT, WITH_MASK, FLAKY, SETUP_FAILS, BROKEN, NA)
+WORKS, WITH_COMPAT, WITH_MASK = "works", "works with compat", "works with the vmap-free mask"
+WITH_TICO = "works with TICO's registration"
+KNOWN_LIMITATION, SETUP_FAILS, BROKEN = "known limitation", "setup fails", "broken"
+ANSWERS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, FLAKY, KNOWN_LIMITATION, SETUP_FAILS, BROKEN, NA)
 """The answers of a cell that ran, best first."""
-WORKING = (WORKS, WITH_COMPAT, WITH_MASK)
+WORKING = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO)
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """One route in one cell: its key (`<variant>+<registration>`), verdict over its tests (the most severe;
+    n/a when none of them exists in the pair), the cause and upstream issue of its first test with that
+    verdict, the calls it needs, and its tests by name."""
+
+    route: str
+    title: str
+    verdict: str
+    cause: str | None
+    upstream: str | None
+    requires: tuple[str, ...]
+    tests: tuple[str, ...]
+
+    def to_json(self) -> list[str | None]:
+        """The route's entry in uses.json: [route, verdict, cause, upstream] (its title, requirements and
+        tests follow from the use's variants and the answer's `tests`)."""
+        return [self.route, self.verdict, self.cause, self.upstream]
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A use's answer in one cell; `cause` and `upstream` of a broken (or flaky/setup) use's first test."""
+    """A use's answer in one cell: the answer, the route it rests on (the best working one, else the best
+    route that exists), that route's requirements, cause and upstream issue (of a use that does not work),
+    `reason` (why a cell or client did not run), and every route."""
 
     answer: str
+    route: str | None = None
+    requires: tuple[str, ...] = ()
     cause: str | None = None
     upstream: str | None = None
-    tests: int = 0
+    reason: str | None = None
+    routes: tuple[RouteResult, ...] = ()
+    tests: dict[str, dict[str, list[str | None]]] | None = None
+    """The use's tests in the cell, as matrix.json's compact `tests` table has them (name -> mode -> [verdict,
+    cause, upstream])."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The answer's entry in uses.json."""
+        return {"answer": self.answer, "route": self.route, "requires": list(self.requires), "cause": self.cause,
+                "upstream": self.upstream, "reason": self.reason,
+                "routes": [route.to_json() for route in self.routes if route.verdict != NA],
+                "tests": self.tests or {}}
 
 
 def covered_tests(use: Use, cell: dict[str, Any]) -> dict[str, dict[str, list[str | None]]]:
-    """The entries of `cell`'s compact `tests` table that belong to `use` (key `<suite>::<name>`)."""
-    pattern = re.compile(use.tests)
+    """The entries of `cell`'s compact `tests` table that belong to `use`'s variants (key `<suite>::<name>`)."""
+    patterns = [re.compile(variant.tests) for variant in use.variants]
     prefix = f"{use.suite}::"
     return {key: modes for key, modes in cell.get("tests", {}).items()
-            if key.startswith(prefix) and pattern.match(key[len(prefix):])}
+            if key.startswith(prefix) and any(pattern.match(key[len(prefix):]) for pattern in patterns)}
+
+
+def route_result(use: Use, variant: Variant, registration: Registration, cell: dict[str, Any]) -> RouteResult:
+    """`variant` of `use` under `registration` in `cell`: the most severe verdict of its tests that exist in
+    the pair (SEVERITY), with the cause and upstream issue of the first test that has it."""
+    pattern, prefix = re.compile(variant.tests), f"{use.suite}::"
+    entries = {key[len(prefix):]: (modes.get(registration.mode) or [None]) for key, modes in cell.get("tests", {}).items()
+               if key.startswith(prefix) and pattern.match(key[len(prefix):])}
+    # A test the TICO run did not report has no TICO route; one missing from a registration run is an error.
+    present = {name: entry for name, entry in entries.items()
+               if entry[0] != NA and (entry[0] is not None or registration is not TICO)}
+    verdicts = {name: entry[0] if entry[0] in SEVERITY else "error" for name, entry in present.items()}
+    verdict = next((v for v in SEVERITY if v in verdicts.values()), NA)
+    first = next((present[name] for name, v in verdicts.items() if v == verdict), [None])
+    requires = (*((registration.call,) if registration.call else ()), *variant.calls)
+    return RouteResult(f"{variant.key}+{registration.key}", f"{variant.title}, {registration.title}", verdict,
+                       first[1] if len(first) > 1 and verdict != PASS else None,
+                       first[2] if len(first) > 2 and verdict != PASS else None,
+                       requires, tuple(sorted(present)))
+
+
+def _did_not_run(use: Use, cell: dict[str, Any]) -> Answer | None:
+    """The answer of a cell, or of the use's client, that did not run (its status and reason); None when it ran."""
+    if cell["status"] != RAN:
+        return Answer(cell["status"], reason=cell.get("status_reason"))
+    client = (cell.get("clients") or {}).get(use.suite) or {}
+    if client.get("status", RAN) != RAN:
+        return Answer(client["status"], reason=client.get("reason"))
+    return None
+
+
+def _word(route: RouteResult) -> str:
+    """The answer a working route gives: TICO's registration, else the mask, else compat, else transformers
+    alone."""
+    if TICO_CALL in route.requires:
+        return WITH_TICO
+    if MASK_CALL in route.requires:
+        return WITH_MASK
+    return WITH_COMPAT if COMPAT_CALL in route.requires else WORKS
 
 
 def answer(use: Use, cell: dict[str, Any]) -> Answer:
-    """`use`'s answer in `cell` (a matrix.json cell summary); a use with a `switch` that does not work on
-    its own path but works on the vmap-free mask's answers `works with the vmap-free mask`."""
-    found = _own_answer(use, cell)
-    if found.answer not in WORKING and use.switch is not None:
-        switched = _own_answer(BY_KEY[use.switch], cell)
-        if switched.answer in (WORKS, WITH_COMPAT):
-            return Answer(WITH_MASK, tests=switched.tests)
-    return found
+    """`use`'s answer in `cell` (a matrix.json cell summary): its best working route (TICO's last; then fewest
+    of this project's calls, then transformers alone before compat, then the use's variant order), else why
+    none works."""
+    stopped = _did_not_run(use, cell)
+    if stopped is not None:
+        return stopped
+    routes = tuple(route_result(use, variant, registration, cell)
+                   for variant in use.variants for registration in REGISTRATIONS)
+    existing = [route for route in routes if route.verdict != NA]
+    tests = {key.split("::", 1)[1]: modes for key, modes in covered_tests(use, cell).items()}
+    if not existing:
+        return Answer(NA, routes=routes, tests=tests)
+    working = [route for route in existing if route.verdict == PASS]
+    if working:
+        best = min(working, key=lambda route: (TICO_CALL in route.requires, _library_calls(route),
+                                               existing.index(route)))
+        return Answer(_word(best), best.route, best.requires, routes=routes, tests=tests)
+    # No route works: transformers' and compat's routes say why (TICO's only where the pair has no other),
+    # the compat route of the first variant first (the most help this project offers).
+    ours = [route for route in existing if TICO_CALL not in route.requires] or existing
+    failing = sorted(ours, key=lambda route: (COMPAT_CALL not in route.requires, ours.index(route)))
+    verdicts = {route.verdict for route in ours}
+    if FLAKY in verdicts:
+        word, best = FLAKY, next(route for route in failing if route.verdict == FLAKY)
+    elif verdicts == {XFAIL}:
+        word, best = KNOWN_LIMITATION, failing[0]
+    elif verdicts == {SETUP}:
+        word, best = SETUP_FAILS, failing[0]
+    else:
+        word, best = BROKEN, next(route for route in failing if route.verdict not in (SETUP, XFAIL))
+    return Answer(word, best.route, best.requires, best.cause, best.upstream, routes=routes, tests=tests)
 
 
-def _own_answer(use: Use, cell: dict[str, Any]) -> Answer:
-    """`use`'s answer from its own tests alone."""
-    if cell["status"] != RAN:
-        return Answer(cell["status"])
-    client = (cell.get("clients") or {}).get(use.suite) or {}
-    if client.get("status", RAN) != RAN:
-        return Answer(client["status"])
-    entries = [modes for modes in covered_tests(use, cell).values()
-               if any((modes.get(mode) or [NA])[0] != NA for mode in MODES)]
-    if not entries:
-        return Answer(NA)
-
-    def verdicts(mode: str) -> list[str]:
-        return [(modes.get(mode) or [None])[0] or "error" for modes in entries]
-
-    if all(v == PASS for v in verdicts("without")):
-        return Answer(WORKS, tests=len(entries))
-    if all(v == PASS for v in verdicts("with")):
-        return Answer(WITH_COMPAT, tests=len(entries))
-    for verdict, name in ((FLAKY, FLAKY), (SETUP, SETUP_FAILS)):
-        flagged = [modes["with"] for modes in entries if (modes.get("with") or [None])[0] == verdict]
-        if flagged and all(v in (PASS, verdict) for v in verdicts("with")):
-            return _with_cause(name, flagged[0], len(entries))
-    failing = next(modes["with"] for modes in entries if (modes.get("with") or [None])[0] != PASS)
-    return _with_cause(BROKEN, failing, len(entries))
-
-
-def tico_answer(use: Use, cell: dict[str, Any]) -> str | None:
-    """`use`'s answer under TICO's own registration in `cell`: `works` when every one of its tests the TICO
-    run reported (n/a ones aside) passes, `broken` when one does not; None when the TICO run reported none
-    (or the cell has no TICO run)."""
-    verdicts = [modes[TICO_MODE][0] for modes in covered_tests(use, cell).values()
-                if modes.get(TICO_MODE) and modes[TICO_MODE][0] != NA]
-    if not verdicts:
-        return None
-    return WORKS if all(verdict == PASS for verdict in verdicts) else BROKEN
-
-
-def _with_cause(name: str, entry: list[str | None], count: int) -> Answer:
-    return Answer(name, entry[1] if len(entry) > 1 else None, entry[2] if len(entry) > 2 else None, count)
-
-
-def _pair_key(cell: dict[str, Any]) -> tuple[Version, Version]:
-    """(transformers, torch) versions of a cell, for "newest"; an unparsable one sorts first."""
-    def version(text: str) -> Version:
-        try:
-            return Version(text)
-        except InvalidVersion:
-            return Version("0")
-    return version(cell["pins"]["transformers"]), version(cell["pins"]["torch"])
-
-
-def recommended(use: Use, cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """The recommended pins for `use`: `plain`, the newest pair (by transformers, then torch) where it
-    works with transformers alone; `with_compat`, the newest where it works only after
-    `compat.register()` and is newer than `plain` (None when none is); `by_transformers`, for each
-    transformers release the torch versions where it works in any of the ways of WORKING, with whether
-    compat or the vmap-free mask is needed."""
-    answers = [(cell, answer(use, cell)) for cell in cells]
-    plain = [cell for cell, found in answers if found.answer == WORKS]
-    compat = [cell for cell, found in answers if found.answer == WITH_COMPAT]
-    newest_plain = max(plain, key=_pair_key, default=None)
-    newest_compat = max(compat, key=_pair_key, default=None)
-    if newest_plain is not None and newest_compat is not None and _pair_key(newest_compat) < _pair_key(newest_plain):
-        newest_compat = None
-    by_transformers: dict[str, list[dict[str, Any]]] = {}
-    for cell, found in sorted(answers, key=lambda pair: _pair_key(pair[0])):
-        if found.answer in WORKING:
-            by_transformers.setdefault(cell["pins"]["transformers"], []).append(
-                {"torch": cell["pins"]["torch"], "needs_compat": found.answer == WITH_COMPAT,
-                 "needs_mask": found.answer == WITH_MASK})
-    return {"plain": newest_plain["id"] if newest_plain else None,
-            "with_compat": newest_compat["id"] if newest_compat else None,
-            "by_transformers": by_transformers}
-
-
-def working_uses(cell: dict[str, Any]) -> int:
-    """How many uses work in `cell` (with or without compat), for its badge."""
-    return sum(answer(use, cell).answer in WORKING for use in USES)
+def _library_calls(route: RouteResult) -> int:
+    """How many of this project's calls a route needs (compat.register(), the vmap-free mask): a route that
+    needs fewer is the better answer."""
+    return sum(call in (COMPAT_CALL, MASK_CALL) for call in route.requires)

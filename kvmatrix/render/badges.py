@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from kvmatrix.record.uses import ANSWERS, USES, WITH_COMPAT, WORKING, answer
+from kvmatrix.record.answers import uses_document
+from kvmatrix.record.uses import ANSWERS, WITH_COMPAT, WORKING
 from kvmatrix.record.verdicts import ERROR, FAIL, FLAKY, INFRA, NA, NOT_INSTALLABLE, PASS, SETUP, XFAIL
 
 BADGE_ORDER = (ERROR, FAIL, INFRA, NOT_INSTALLABLE, FLAKY, SETUP, XFAIL, PASS, NA)
@@ -74,9 +75,10 @@ def _color(counts: Counter[str]) -> str:
     return "orange" if counts[PASS] else "red"
 
 
-def badges(matrix: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def badges(matrix: dict[str, Any], uses: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Every badge of `matrix` by file name: `overall.json`, `suite-<suite>.json` per suite,
-    `layout-<layout>.json` per cache layout (list, list-module, layer), and the use badges (use_badges)."""
+    `layout-<layout>.json` per cache layout (list, list-module, layer), and the use badges (use_badges) from
+    `uses` (uses.json; none: the answers of this matrix alone)."""
     cells, suites = matrix["cells"], matrix["suites"]
     files = {"overall.json": badge(OVERALL_LABEL, [pair_verdict(cell, suites) for cell in cells])}
     for suite in suites:
@@ -84,7 +86,7 @@ def badges(matrix: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for layout in LAYOUTS:
         members = [pair_verdict(cell, suites) for cell in cells if cell["layout"] == layout]
         files[f"layout-{layout}.json"] = badge(f"{layout} layout", members)
-    files.update(use_badges(cells))
+    files.update(use_badges(uses or uses_document(matrix)))
     return files
 
 
@@ -104,10 +106,13 @@ def use_badge(label: str, answers: list[str]) -> dict[str, Any]:
     return {"schemaVersion": 1, "label": label, "message": message, "color": color, "cacheSeconds": CACHE_SECONDS}
 
 
-def use_badges(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def use_badges(uses: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """`uses.json` (every use in every pair: how many work) and `use-<key>.json` per use (in how many
-    pairs it works)."""
-    files = {"uses.json": use_badge("uses that work", [answer(use, cell).answer for use in USES for cell in cells])}
-    for use in USES:
-        files[f"use-{use.key}.json"] = use_badge(use.title, [answer(use, cell).answer for cell in cells])
+    pairs it works), from a uses.json document."""
+    def answers(use: dict[str, Any]) -> list[str]:
+        return [use["answers"][pair]["answer"] for pair in uses["pairs"]]
+
+    files = {"uses.json": use_badge("uses that work", [found for use in uses["uses"] for found in answers(use)])}
+    for use in uses["uses"]:
+        files[f"use-{use['key']}.json"] = use_badge(use["title"], answers(use))
     return files

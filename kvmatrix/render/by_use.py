@@ -1,6 +1,7 @@
-"""Render the by-use view (kvmatrix.record.uses): one row per use, one column per pair, each chip saying
-works / works with compat / works with the vmap-free mask / flaky / setup fails / broken (cause, upstream
-issue) / n/a, and per use the recommended pins. The first thing in matrix.md, the README table and the page."""
+"""Render the by-use view from uses.json (kvmatrix.record.answers): one row per use, one column per pair, each
+chip giving the answer with what it requires (or, where no route works, its cause and upstream issue), then
+per use its since line, its picture and the recommended pair. The first thing in matrix.md, the README table
+and the page; nothing here computes an answer."""
 
 from __future__ import annotations
 
@@ -9,99 +10,113 @@ from typing import Any
 
 from kvmatrix.record.uses import (
     BROKEN,
+    KNOWN_LIMITATION,
     SETUP_FAILS,
-    USES,
     WITH_COMPAT,
     WITH_MASK,
+    WITH_TICO,
     WORKS,
-    Use,
-    answer,
-    recommended,
-    tico_answer,
 )
-from kvmatrix.record.verdicts import ERROR, FLAKY, INFRA, NA, NOT_INSTALLABLE
+from kvmatrix.record.verdicts import ERROR, FLAKY, INFRA, NA, NOT_INSTALLABLE, SETUP
+from kvmatrix.render.text import markdown_text
+from kvmatrix.render.use_picture import picture_svg
 
 LABELS = {
     WORKS: "✅ works",
-    WITH_COMPAT: "🔧 with compat",
-    WITH_MASK: "🎭 with the vmap-free mask",
+    WITH_COMPAT: "🔧 works with",
+    WITH_MASK: "🎭 works with",
+    WITH_TICO: "🧩 works with",
     FLAKY: "🎲 flaky",
+    KNOWN_LIMITATION: "⚠️ known limitation",
     SETUP_FAILS: "🧰 setup fails",
     BROKEN: "❌ broken",
     NA: "➖ n/a",
     NOT_INSTALLABLE: "🚫 not-installable",
     INFRA: "🌐 infra",
     ERROR: "💥 error",
+    SETUP: "🧰 client not importable",
 }
-INTRO = ("Each row is something you may need to do; each chip says whether it works in that (transformers, "
-         "torch) pair: **works** (transformers alone), **with compat** (after `compat.register()`), "
-         "**with the vmap-free mask** (after `compat.use_export_mask(model)`, docs/mask.md), **flaky**, "
-         "**setup fails** (the test's own eager step failed), **broken** (with its cause and upstream issue), "
-         "**n/a** (no such feature in the pair). Where a pair also ran the suites under TICO's own cache "
-         "registration, **TICO:** gives the answer that way. The suite grid below is the detail view.")
+INTRO = ("Each row is something you may need to do; each chip answers it in that (transformers, torch) pair by "
+         "its best working route and what that route requires: **works** (transformers alone), **works with** "
+         "`compat.register()` and/or the vmap-free mask `compat.use_export_mask(model)` (docs/mask.md), "
+         "**known limitation** (documented upstream), **flaky**, **setup fails** (the test's own eager step "
+         "failed), **broken** (no route works; its cause and upstream issue), **n/a** (no such feature in the "
+         "pair), or why the pair or its client did not run. Every route and its verdict is in `uses.json` and on "
+         "the page; the suite grid below is the detail view.")
 
 
-def _chip_text(use: Use, cell: dict[str, Any]) -> str:
-    """`use`'s answer in `cell` as a chip's text: the label, a broken use's cause, the upstream issue, and
-    where the cell ran TICO's registration, the use's answer under it."""
-    found = answer(use, cell)
-    text = LABELS.get(found.answer, found.answer)
-    if found.answer == BROKEN and found.cause:
-        text += f" ({found.cause})"
-    if found.upstream:
-        text += f" {found.upstream}"
-    with_tico = tico_answer(use, cell)
-    return text + (f" · TICO: {with_tico}" if with_tico else "")
+def chip_text(found: dict[str, Any]) -> str:
+    """One answer of uses.json as plain text: its label and requirements, or the cause and upstream issue of
+    a use that does not work."""
+    word = found["answer"]
+    text = LABELS.get(word, word)
+    if word in (WITH_COMPAT, WITH_MASK, WITH_TICO):
+        text += " " + " + ".join(found["requires"])
+    elif word == WORKS and found["requires"]:
+        text += ": " + ", ".join(found["requires"])
+    if word in (BROKEN, FLAKY, SETUP_FAILS, KNOWN_LIMITATION) and found.get("cause"):
+        text += f" ({found['cause']})"
+    if found.get("upstream") and word not in (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO):
+        text += f" {found['upstream']}"
+    return text
 
 
-def _pins_line(use: Use, cells: list[dict[str, Any]]) -> str:
-    """The recommendation of `use` as one sentence."""
-    best = recommended(use, cells)
-    parts = []
+def recommended_text(since: dict[str, Any]) -> str:
+    """The use's recommended pins as one sentence."""
+    best = since["recommended"]
+    if best is None:
+        return "no published pair"
+    needs = f" with {' + '.join(best['requires'])}" if best["requires"] else ""
+    text = f"{best['pair']}{needs}"
     if best["plain"]:
-        parts.append(f"newest pair where it works with transformers alone: `{best['plain']}`")
-    if best["with_compat"]:
-        parts.append(f"newest with `compat.register()`: `{best['with_compat']}`")
-    if not best["by_transformers"]:
-        return "no pair of this matrix"
-    releases = "; ".join(
-        f"tf{release}: torch " + ", ".join(entry["torch"] + ("+compat" if entry["needs_compat"] else "")
-                                            + ("+mask" if entry["needs_mask"] else "")
-                                         for entry in working)
-        for release, working in best["by_transformers"].items())
-    where = f"works in — {releases}"
-    return "; ".join(parts) + f" ({where})" if parts else where
+        text += f"; newest with transformers alone: {best['plain']}"
+    return text
 
 
-def by_use_markdown(matrix: dict[str, Any], level: int = 2) -> str:
-    """The `## By use` section of matrix.md (a `level` 3 heading in the README): the table, then the
-    recommended pins."""
-    cells = matrix["cells"]
-    head = "| use | " + " | ".join(f"`{cell['id']}`" for cell in cells) + " |"
-    rule = "| --- |" + " --- |" * len(cells)
-    rows = [f"| {use.title} | " + " | ".join(_chip_text(use, cell) for cell in cells) + " |" for use in USES]
-    pins = [f"- **{use.title}**: {_pins_line(use, cells)}" for use in USES]
+def by_use_markdown(uses: dict[str, Any], level: int = 2, pictures: str = "uses") -> str:
+    """The `## By use` section of matrix.md (a `level` 3 heading in the README, whose `pictures` folder is
+    `reports/uses`): the table, then each use's since line, picture and recommended pins."""
+    pairs = uses["pairs"]
+    head = "| use | " + " | ".join(f"`{markdown_text(pair)}`" for pair in pairs) + " |"
+    rule = "| --- |" + " --- |" * len(pairs)
+    rows = [f"| {markdown_text(use['title'])} | "
+            + " | ".join(markdown_text(chip_text(use["answers"][pair])) for pair in pairs) + " |"
+            for use in uses["uses"]]
+    since = [f"- **{markdown_text(use['title'])}** ([picture]({pictures}/{use['key']}.svg)): "
+             f"{markdown_text(use['since']['line'])}. Recommended: {markdown_text(recommended_text(use['since']))}."
+             for use in uses["uses"]]
     heading = "#" * level
+    sources = ", ".join(uses["sources"])
     return "\n".join([f"{heading} By use", "", INTRO, "", head, rule, *rows, "",
-                      f"{heading}# Recommended pins", "", *pins])
+                      f"{heading}# Since which release", "",
+                      f"Read from every published matrix together ({markdown_text(sources)}; each pair once, its "
+                      "newest record).", "", *since])
 
 
-def by_use_html(matrix: dict[str, Any]) -> str:
-    """The by-use section of the page: a table (first column kept in view while it scrolls sideways) and
-    the recommended pins."""
-    cells = matrix["cells"]
-    head = "".join(f'<th scope="col"><a href="#cell-{escape(cell["id"])}">{escape(cell["id"])}</a></th>'
-                   for cell in cells)
+def by_use_html(uses: dict[str, Any]) -> str:
+    """The by-use section of the page: the table (first column kept in view while it scrolls sideways), each
+    chip opening the routes behind it, and per use a `#use-<key>` section with its picture and since line."""
+    pairs = uses["pairs"]
+    head = "".join(f'<th scope="col"><a href="#cell-{escape(pair)}">{escape(pair)}</a></th>' for pair in pairs)
     rows = []
-    for use in USES:
+    for use in uses["uses"]:
         chips = []
-        for cell in cells:
-            found = answer(use, cell)
-            css = "u-" + found.answer.replace(" ", "-").replace("/", "")
-            chips.append(f'<td><span class="chip {escape(css)}">{escape(_chip_text(use, cell))}</span></td>')
-        rows.append(f'<tr data-use="{escape(use.key)}"><th scope="row">{escape(use.title)}</th>{"".join(chips)}</tr>')
-    pins = "".join(f"<li><strong>{escape(use.title)}</strong>: {escape(_pins_line(use, cells))}</li>" for use in USES)
-    return (f'<section id="by-use"><h2>By use</h2><p>{escape(INTRO).replace("**", "")}</p>'
+        for pair in pairs:
+            found = use["answers"][pair]
+            css = "u-" + found["answer"].replace(" ", "-").replace("/", "").replace("'", "")
+            routes = "; ".join(f"{route}: {verdict}" + (f" ({cause})" if cause else "")
+                               for route, verdict, cause, _ in found["routes"])
+            chips.append(f'<td><span class="chip {escape(css)}" title="{escape(routes)}">'
+                         f"{escape(chip_text(found))}</span></td>")
+        rows.append(f'<tr data-use="{escape(use["key"])}"><th scope="row"><a href="#use-{escape(use["key"])}">'
+                    f'{escape(use["title"])}</a></th>{"".join(chips)}</tr>')
+    since = "".join(
+        f'<details class="since" id="use-{escape(use["key"])}"><summary><strong>{escape(use["title"])}</strong>: '
+        f'{escape(use["since"]["line"])}</summary>{picture_svg(use)}'
+        f'<p>Recommended: {escape(recommended_text(use["since"]))}</p></details>'
+        for use in uses["uses"])
+    return (f'<section id="by-use"><h2>By use</h2><p>{escape(INTRO).replace("**", "").replace("`", "")}</p>'
             f'<div class="scroll"><table id="by-use-table"><thead><tr><th scope="col">use</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>'
-            f'<details id="recommended-pins"><summary>Recommended pins</summary><ul>{pins}</ul></details></section>')
+            f'<h3>Since which release</h3><p>Read from every published matrix together '
+            f'({escape(", ".join(uses["sources"]))}; each pair once, its newest record).</p>{since}</section>')

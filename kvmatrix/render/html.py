@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from kvmatrix.record.answers import uses_document
 from kvmatrix.record.causes import CAUSE_MEANINGS
 from kvmatrix.record.detail import table_key
 from kvmatrix.record.verdicts import FLAKY, MODES, PASS, RAN
@@ -323,10 +324,11 @@ def _not_run(matrix: dict[str, Any]) -> str:
             f"{len(not_run)} have not run yet</summary><ul>{items}</ul></details>\n")
 
 
-def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any] | None = None) -> str:
     """The complete HTML page of `matrix`, whose cells' detail records by cell id are `details`: inline
-    CSS and script, `page_data` embedded as JSON, no external resource. Deterministic: the same matrix and
-    details always give the same page."""
+    CSS and script, `page_data` embedded as JSON, no external resource; the by-use view from `uses`
+    (uses.json; none: the answers of this matrix alone). Deterministic: the same matrix and details always
+    give the same page."""
     css = (PAGE_ASSETS / "page.css").read_text(encoding="utf-8")
     script = (PAGE_ASSETS / "page.js").read_text(encoding="utf-8")
     stamp = escape(matrix["generated_at"])
@@ -347,7 +349,7 @@ def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> s
 Click a pair for its failing tests, repro command, resolved environment and metrics.</p>
 {_not_run(matrix)}</header>
 <main>
-{by_use_html(matrix)}
+{by_use_html(uses or uses_document(matrix))}
 {_compat_regressions(matrix)}
 {_filters(matrix)}
 {_grid(matrix)}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix.files import write_text_atomic
+from kvmatrix.record.answers import uses_document
 from kvmatrix.record.causes import CAUSE_MEANINGS, passes_differ, tico_pairs
 from kvmatrix.record.matrix import ReportError, load_published
 from kvmatrix.record.metrics import render_metrics
@@ -34,6 +35,7 @@ from kvmatrix.record.verdicts import (
     error_signature,
 )
 from kvmatrix.render.by_use import by_use_markdown
+from kvmatrix.render.text import markdown_text as _text
 from kvmatrix.run.reruns import flaky_rate
 
 LABELS = {
@@ -60,14 +62,16 @@ MEANINGS = {
 }
 
 
-def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
+def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]],
+                    uses: dict[str, Any] | None = None) -> str:
     """The Markdown page of a matrix: the by-use view, compat regressions, legend, suite table, the client
     suites' outcomes, changes since the last run (when the matrix records them), what registration adds,
     compat vs TICO's registration, failures (from the `details` of its cells, by cell id), registration
-    reports. Deterministic: the same matrix and details always give the same text."""
+    reports. The by-use view comes from `uses` (uses.json; none: the answers of this matrix alone).
+    Deterministic: the same matrix and details always give the same text."""
     sections = [
         _header(matrix),
-        by_use_markdown(matrix),
+        by_use_markdown(uses or uses_document(matrix)),
         _compat_regressions(matrix),
         _legend(),
         _table(matrix) + _reused(details),
@@ -84,20 +88,6 @@ def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) 
 
 def _label(verdict: str | None) -> str:
     return "—" if verdict is None else LABELS.get(verdict, f"❓ {_text(verdict)}")
-
-
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|!~#])")
-HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-
-
-def _text(value: Any) -> str:
-    """`value` as plain text on one line of Markdown, whatever it holds: whitespace runs (newlines too)
-    become one space, `&`, `<` and `>` become HTML entities (no tag, comment or README marker survives),
-    and Markdown punctuation (pipes, backticks, brackets, emphasis, `!`) is backslash-escaped, so the
-    value can neither end a table cell nor start a link, an image or a code span."""
-    text = " ".join(str(value).split())
-    text = MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    return "".join(HTML_SPECIAL.get(char, char) for char in text)
 
 
 def _code(text: str) -> str:

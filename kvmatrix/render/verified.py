@@ -1,54 +1,73 @@
-"""The verified pins bundled with the library (`compat/verified.json`, schema `kvcc-verified/1`): each
-published pair's answer per use (kvmatrix.record.uses), read by `kvcc check` offline.
+"""The verified pins bundled with the library (`compat/verified.json`, schema `kvcc-verified/2`): each
+published pair's answer per use, its route and requirements, as `reports/uses.json` gives them, read by
+`kvcc check` offline.
 
-`python -m kvmatrix.render.verified [reports/matrix.json] [compat/verified.json]` writes it; `nox -s publish`
+`python -m kvmatrix.render.verified [reports/uses.json] [compat/verified.json]` writes it; `nox -s publish`
 runs it after every publish of the default matrix, and a host test keeps the committed file in step with
-the committed matrix.
+the committed answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import json_text, write_text_atomic
-from kvmatrix.record.matrix import ReportError, load_matrix
-from kvmatrix.record.uses import USES, answer
+from kvmatrix.record.answers import FORMAT as USES_FORMAT
 
-FORMAT = "kvcc-verified/1"
+FORMAT = "kvcc-verified/2"
 BUNDLED = REPO_ROOT / "compat" / "verified.json"
+ANSWER_FIELDS = ("answer", "route", "requires", "cause", "upstream")
+"""What the bundle keeps of each answer (uses.json also lists every route and test)."""
 
 
-def verified(matrix: dict[str, Any]) -> dict[str, Any]:
-    """The bundled summary of `matrix`: its uses (key, title) and per cell its pins, status and answers."""
+class UsesError(ValueError):
+    """uses.json is missing, unreadable or not `kvcc-uses/1`."""
+
+
+def verified(uses: dict[str, Any]) -> dict[str, Any]:
+    """The bundled summary of a uses.json document: its uses (key, title) and per pair its versions and
+    each use's answer with its route and requirements."""
     return {
         "format": FORMAT,
-        "generated_at": matrix["generated_at"],
-        "pins_file": matrix["pins_file"],
-        "uses": [{"key": use.key, "title": use.title} for use in USES],
-        "cells": [{"id": cell["id"], "transformers": cell["pins"]["transformers"], "torch": cell["pins"]["torch"],
-                   "status": cell["status"],
-                   "answers": {use.key: _answer_json(use, cell) for use in USES}} for cell in matrix["cells"]],
+        "generated_at": uses["generated_at"],
+        "uses": [{"key": use["key"], "title": use["title"]} for use in uses["uses"]],
+        "cells": [{"id": pair, **_versions(pair),
+                   "answers": {use["key"]: {field: use["answers"][pair][field] for field in ANSWER_FIELDS
+                                            if use["answers"][pair][field] not in (None, [])}
+                               for use in uses["uses"]}} for pair in uses["pairs"]],
     }
 
 
-def _answer_json(use: Any, cell: dict[str, Any]) -> dict[str, str]:
-    found = answer(use, cell)
-    return {"answer": found.answer, **({"cause": found.cause} if found.cause else {}),
-            **({"upstream": found.upstream} if found.upstream else {})}
+def _versions(pair: str) -> dict[str, str]:
+    """{"transformers", "torch"} of a cell id `tf<transformers>-torch<torch>`."""
+    transformers, _, torch = pair.removeprefix("tf").partition("-torch")
+    return {"transformers": transformers, "torch": torch}
+
+
+def load_uses(path: Path) -> dict[str, Any]:
+    """A uses.json document; UsesError when it is missing, unreadable or of another format."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsesError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != USES_FORMAT:
+        raise UsesError(f"{path} is not a {USES_FORMAT} file")
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the bundled verified pins from a published matrix; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m kvmatrix.render.verified", description=__doc__.splitlines()[0])
-    parser.add_argument("matrix", nargs="?", type=Path, default=REPO_ROOT / "reports" / "matrix.json")
+    parser.add_argument("uses", nargs="?", type=Path, default=REPO_ROOT / "reports" / "uses.json")
     parser.add_argument("out", nargs="?", type=Path, default=BUNDLED)
     args = parser.parse_args(argv)
     try:
-        write_text_atomic(args.out, json_text(verified(load_matrix(args.matrix))))
-    except ReportError as exc:
+        write_text_atomic(args.out, json_text(verified(load_uses(args.uses))))
+    except UsesError as exc:
         print(f"error: {exc}")
         return 2
     return 0

@@ -22,13 +22,14 @@ from kvmatrix.record.uses import USES
 from kvmatrix.render.badges import badges
 from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import render_markdown
+from kvmatrix.render.use_picture import picture_svg
 
 PROCESS = Path(__file__).parent / "publish_process.py"
 SUITES = ["compile", "export", "roundtrip"]
-REPLACES_PER_PUBLISH = 1 + 6 + 7 + 1 + len(USES)
+REPLACES_PER_PUBLISH = 1 + 6 + 7 + 1 + len(USES) + 1 + len(USES)
 """The os.replace calls of one publish of two cells: the journal, then the files of the set: matrix.json,
 matrix.md, index.html, history.jsonl and the 2 detail files; 7 verdict badges (overall, 3 suites, 3
-layouts); the uses badge and one badge per use."""
+layouts); the uses badge and one badge per use; uses.json and one picture per use."""
 
 
 def published_set(reports: Path) -> dict[str, bytes]:
@@ -42,9 +43,13 @@ def assert_consistent(reports: Path) -> str:
     (`pass` in the old set, `fail` in the new one)."""
     matrix, details = load_published(reports / "matrix.json")
     files = published_set(reports)
-    assert files["matrix.md"].decode() == render_markdown(matrix, details)
-    assert files["index.html"].decode() == render_page(matrix, details)
-    for name, badge in badges(matrix).items():
+    uses = json.loads(files["uses.json"])
+    assert uses["generated_at"] == matrix["generated_at"]
+    assert files["matrix.md"].decode() == render_markdown(matrix, details, uses)
+    assert files["index.html"].decode() == render_page(matrix, details, uses)
+    for use in uses["uses"]:
+        assert files[f"uses/{use['key']}.svg"].decode() == picture_svg(use)
+    for name, badge in badges(matrix, uses).items():
         assert json.loads(files[f"badges/{name}"]) == badge
     assert json.loads(files["history.jsonl"].splitlines()[-1])["generated_at"] == matrix["generated_at"]
     assert not [name for name in files if name.endswith(".tmp")]
