@@ -11,7 +11,7 @@ from typing import Any
 
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.matrix import ReportError
-from kvmatrix.record.verdicts import CELL_STATUSES, CLIENT_SUITES
+from kvmatrix.record.verdicts import CELL_STATUSES, CLIENT_STATUSES, CLIENT_SUITES
 
 
 class CellResultError(ReportError):
@@ -80,9 +80,9 @@ def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[st
     if record["status"] not in CELL_STATUSES:
         raise refuse(f"status {record['status']!r} is not one of {', '.join(CELL_STATUSES)}")
     for suite, client in record.get("clients", {}).items():
-        if suite not in CLIENT_SUITES or not isinstance(client, dict) or client.get("status") not in CELL_STATUSES:
+        if suite not in CLIENT_SUITES or not isinstance(client, dict) or client.get("status") not in CLIENT_STATUSES:
             raise refuse(f"clients entry {suite!r} is not a client suite's outcome with a status of "
-                         f"{', '.join(CELL_STATUSES)}")
+                         f"{', '.join(CLIENT_STATUSES)}")
     for key, fields in ENTRY_TYPES.items():
         for number, entry in enumerate(record.get(key, []), start=1):
             if not isinstance(entry, dict) or any(not isinstance(entry.get(f), t) for f, t in fields.items()):

@@ -25,6 +25,10 @@ SEVERITY = (ERROR, FAIL, FLAKY, SETUP, XFAIL, PASS, NA)
 """Test verdicts, most severe first: a suite's verdict is the first one any of its tests has."""
 
 CELL_STATUSES = (RAN, NOT_INSTALLABLE, INFRA, ERROR)
+CLIENT_STATUSES = (*CELL_STATUSES, SETUP)
+"""A client's status in a cell's `clients`: a cell's, or `setup`: it installed, but the client's modules do
+not import in the environment we made for it (kvmatrix.run.clients.import_failure): our environment failed,
+so its suite gives no verdict on the client."""
 MODES = ("with", "without")
 """Registration modes every cell runs: suites run after `compat.register()`, and with transformers alone."""
 TICO_MODE = "tico"

@@ -23,9 +23,10 @@ CACHE_SECONDS = 3600
 OVERALL_LABEL = "kv-cache matrix"
 
 
-CLIENT_DID_NOT_RUN = frozenset({NOT_INSTALLABLE, NA, INFRA})
+CLIENT_DID_NOT_RUN = frozenset({NOT_INSTALLABLE, NA, INFRA, SETUP})
 """Verdicts of a client suite that carries a `reason` because its client never ran: not installable with this
-torch, not asked for (a record older than the client suites) or its install hit the network. A client that
+torch, not asked for (a record older than the client suites), its install hit the network, or it did not
+import in the environment we made for it. A client that
 ran and reported no test also carries a reason, with verdict `error`: that is a crash, and it counts."""
 
 

@@ -6,6 +6,7 @@ suite file: the cell's environment lacks its package (docs/clients.md).
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,13 +18,17 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
-from kvmatrix.record.verdicts import ERROR, MODES, RAN, TICO_MODE
+from kvmatrix.record.log_errors import first_error
+from kvmatrix.record.verdicts import ERROR, MODES, RAN, SETUP, TICO_MODE
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import freeze, install
-from kvmatrix.run.pytest_run import preloaded, rerun_modes, run_modes
+from kvmatrix.run.pytest_run import preloaded, rerun_modes, run_environment, run_modes
 from kvmatrix.run.slots import RunSlots
 
 SUITES_DIR = "suites"
+IMPORT_TIMEOUT_S = 600
+"""The import check of a client's environment (import_failure): executorch.exir takes about 6 s warm; the
+first import after an install also compiles its bytecode."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,12 @@ class Client:
     preload: tuple[str, ...] = ()
     """Modules of the client that its environment's fork server imports after PRELOADED (suites.forkserver
     says which may be)."""
+    undeclared: tuple[str, tuple[str, ...]] | None = None
+    """(torch version, requirements): on a torch below that version the environment also asks for these,
+    which the client's releases picked there import without declaring them (None: nothing)."""
+    imports: tuple[str, ...] = ()
+    """Modules of the client its suite needs: the host checks that they import in the environment before
+    running the suite (import_failure)."""
 
     def requirement(self, torch_version: Version | None) -> str:
         """The client's package as the environment of a cell with `torch_version` asks for it."""
@@ -47,6 +58,14 @@ class Client:
             return self.package
         below, specifier = self.older_torch
         return f"{self.package}{specifier}" if torch_version < Version(below) else self.package
+
+    def undeclared_requirements(self, torch_version: Version | None) -> tuple[str, ...]:
+        """What the environment of a cell with `torch_version` asks for beside the package (Client.undeclared;
+        none where the torch is unknown)."""
+        if self.undeclared is None or torch_version is None:
+            return ()
+        below, wanted = self.undeclared
+        return wanted if torch_version < Version(below) else ()
 
     @property
     def suite_file(self) -> str:
@@ -62,8 +81,11 @@ CLIENTS = (
     # (docs/clients.md).
     # Importing executorch.exir takes about 6 s, which every worker of the environment paid in its first
     # lowering; the server pays it once (suites.forkserver).
-    Client("executorch", "executorch", older_torch=("2.14", "<1.5"), preload=("executorch.exir",)),
-    Client("tico", "tico", core_mode=TICO_MODE),
+    # executorch up to 0.7 imports pkg_resources (exir/dialects/edge/_ops.py, the XNNPACK serializer) without
+    # requiring setuptools, which dropped it in 82.0.0; 1.0 (torch 2.9 and newer) no longer imports it.
+    Client("executorch", "executorch", older_torch=("2.14", "<1.5"), preload=("executorch.exir",),
+           undeclared=("2.9", ("setuptools<82",)), imports=("executorch.exir", "executorch.runtime")),
+    Client("tico", "tico", core_mode=TICO_MODE, imports=("tico",)),
 )
 """Every client a cell runs, in order."""
 
@@ -80,8 +102,10 @@ def pinned_torch(cell_requirements: Sequence[str]) -> Version | None:
 
 def client_requirements(cell_requirements: Sequence[str], client: Client) -> list[str]:
     """The cell's exact requirements (kvmatrix.run.cell.requirements: torch and transformers pinned with
-    `==`, so the client cannot move them) plus the client's package (Client.requirement for that torch)."""
-    return [*cell_requirements, client.requirement(pinned_torch(cell_requirements))]
+    `==`, so the client cannot move them), what the client's releases for that torch import undeclared
+    (Client.undeclared_requirements), then the client's package (Client.requirement for that torch)."""
+    torch_version = pinned_torch(cell_requirements)
+    return [*cell_requirements, *client.undeclared_requirements(torch_version), client.requirement(torch_version)]
 
 
 def every_client_requirements(cell_requirements: Sequence[str]) -> dict[str, list[str]]:
@@ -121,6 +145,23 @@ def entry(status: str, reason: str | None = None, installed: str | None = None) 
     return {"status": status, "reason": reason, "installed": installed}
 
 
+def import_failure(client: Client, python: str, repo_root: Path) -> str | None:
+    """Why the modules of `client` (Client.imports) do not import in the environment of `python`, tried in
+    a process set up as its suites' are (kvmatrix.run.pytest_run.run_environment): the first error line of
+    the attempt; None when they import."""
+    if not client.imports:
+        return None
+    code = "".join(f"import {module}\n" for module in client.imports)
+    try:
+        tried = subprocess.run([python, "-c", code], cwd=repo_root, env=run_environment(python, repo_root),
+                               capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return f"importing it took over {IMPORT_TIMEOUT_S} s"
+    if tried.returncode == 0:
+        return None
+    return first_error(tried.stderr.splitlines()) or f"the import exited with status {tried.returncode}"
+
+
 def run_client(client: Client, requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
                selection: Sequence[str] | None = None, constraints: Path | None = None,
                slots: RunSlots | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -128,7 +169,9 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     `client_requirements`, run its suite file in every mode of MODES (only the selected tests of it when
     `selection` is given) and, for a client with a `core_mode`, the core suites in that mode; re-run what
     failed. Its pytest processes hold `slots` (kvmatrix.run.slots) like the cell's own. Returns (the
-    client's entry, its runs by mode); a client that could not be installed has no run."""
+    client's entry, its runs by mode); a client that could not be installed has no run, nor one whose
+    modules do not import there (import_failure): its status is then `setup` (our environment, not a
+    verdict on the client), with the import's error as reason."""
     where = work_dir / f"client-{client.name}"
     try:
         python = ensure_venv(where / "venv", python_minor)
@@ -138,6 +181,10 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
     installed = installed_version(freeze(python), client.package)
+    failure = import_failure(client, python, repo_root)
+    if failure is not None:
+        return entry(SETUP, f"our environment could not import {', '.join(client.imports)}: {failure}",
+                     installed), {}
     with preloaded(python, repo_root, where, also=client.preload) as forked:
         runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root),
                          slots=slots, env=forked)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import shutil
 import sys
 import threading
+import venv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from test_inputs import make_wheel
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell
-from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, RAN, TICO_MODE
+from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, RAN, SETUP, TICO_MODE
 from kvmatrix.run import clients as clients_module
 from kvmatrix.run.cell import inputs_of, requirements
 from kvmatrix.run.clients import (
@@ -35,6 +38,7 @@ from kvmatrix.run.clients import (
     silent_run_reason,
     split_selection,
 )
+from kvmatrix.run.install import InstallOutcome
 from kvmatrix.run.interpreters import find_interpreter
 from kvmatrix.run.slots import RunSlots
 
@@ -66,6 +70,18 @@ def test_executorch_below_torch_2_14_is_limited_to_the_releases_that_name_their_
         assert pinned_torch(wanted) == Version(torch)
         assert client_requirements(wanted, executorch)[-1] == expected
     assert pinned_torch(["transformers==4.57.6", "torch>=2.5"]) is None
+
+
+def test_executorch_below_torch_2_9_gets_a_setuptools_that_still_has_pkg_resources() -> None:
+    """executorch 0.5 and 0.7 (torch 2.6, 2.8) import pkg_resources without requiring setuptools, which
+    dropped it in 82.0.0; from 1.0 (torch 2.9) on they no longer import it, and their environment is left
+    as installing executorch gives it."""
+    executorch = next(client for client in CLIENTS if client.name == "executorch")
+    for torch, extra in {"2.6.0": ["setuptools<82"], "2.8.0": ["setuptools<82"], "2.9.1": [], "2.13.0": []}.items():
+        wanted = requirements(Cell.from_id(f"tf4.55.4-torch{torch}"))
+        assert client_requirements(wanted, executorch) == [*wanted, *extra, executorch.requirement(Version(torch))]
+    tico = next(client for client in CLIENTS if client.name == "tico")
+    assert client_requirements(requirements(Cell.from_id("tf4.55.4-torch2.8.0")), tico)[-1] == "tico"
 
 
 def test_a_selection_is_split_between_the_core_runs_and_each_client() -> None:
@@ -141,6 +157,67 @@ def test_the_clients_run_at_the_same_time_on_the_cell_s_slots_and_report_in_thei
     assert list(section) == names
     assert all(section[name]["status"] == RAN for name in names)
     assert [run["with"]["tests"][0]["suite"] for run in runs] == names
+
+
+def fake_environment(where: Path, modules: dict[str, str]) -> str:
+    """A real environment without pip whose site-packages holds `modules` (dotted name -> source), standing
+    in for an installed client; its python."""
+    venv.create(where, with_pip=False)
+    (site,) = where.glob("lib/python*/site-packages")
+    for name, source in modules.items():
+        package = site.joinpath(*name.split("."))
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text(source)
+    return str(where / "bin" / "python")
+
+
+def run_installed_client(client: Client, python: str, work_dir: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """run_client for `client` with `python`'s environment as its installed one (no uv, no fork server);
+    returns its entry, its runs and the modes its suite ran in."""
+    ran: list[str] = []
+
+    @contextmanager
+    def no_server(*args: Any, **kwargs: Any) -> Iterator[dict[str, str]]:
+        yield {}
+
+    def fake_run_modes(*args: Any, selections: dict[str, list[str]], **kwargs: Any) -> dict[str, Any]:
+        ran.extend(selections)
+        return {mode: {"exit_code": 0, "tests": [{"suite": client.name}]} for mode in selections}
+
+    monkeypatch.setattr(clients_module, "ensure_venv", lambda *args: python)
+    monkeypatch.setattr(clients_module, "install", lambda *args, **kwargs: InstallOutcome(RAN))
+    monkeypatch.setattr(clients_module, "freeze", lambda _: [f"{client.package}==0.7.0"])
+    monkeypatch.setattr(clients_module, "preloaded", no_server)
+    monkeypatch.setattr(clients_module, "run_modes", fake_run_modes)
+    monkeypatch.setattr(clients_module, "rerun_modes", lambda *args, **kwargs: None)
+    client_entry, runs = run_client(client, ["torch==2.8.0"], "3.11", REPO_ROOT, work_dir)
+    return client_entry, runs, ran
+
+
+def test_a_client_that_does_not_import_in_its_environment_is_setup_and_its_suite_never_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """executorch 0.7's import of pkg_resources failing in our environment is no verdict on ExecuTorch: its
+    suite is not run (every test would `fail`), the client's status says why."""
+    executorch = next(client for client in CLIENTS if client.name == "executorch")
+    python = fake_environment(tmp_path / "venv", {"executorch": "", "executorch.exir": "import pkg_resources\n",
+                                                  "executorch.runtime": ""})
+    client_entry, runs, ran = run_installed_client(executorch, python, tmp_path / "cell", monkeypatch)
+    assert client_entry["status"] == SETUP and client_entry["installed"] == "executorch==0.7.0"
+    assert "No module named 'pkg_resources'" in client_entry["reason"]
+    assert "executorch.exir" in client_entry["reason"]
+    assert runs == {} and ran == []
+
+
+def test_a_client_that_imports_in_its_environment_runs_its_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executorch = next(client for client in CLIENTS if client.name == "executorch")
+    python = fake_environment(tmp_path / "venv", {"executorch": "", "executorch.exir": "", "executorch.runtime": ""})
+    client_entry, runs, ran = run_installed_client(executorch, python, tmp_path / "cell", monkeypatch)
+    assert client_entry == entry(RAN, installed="executorch==0.7.0")
+    assert ran == list(MODES) and set(runs) == set(MODES)
 
 
 @pytest.mark.integration

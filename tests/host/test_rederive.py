@@ -5,7 +5,6 @@ message."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from kvmatrix.record import causes
