@@ -112,7 +112,7 @@ def by_use_html(uses: dict[str, Any]) -> str:
                     f'{escape(use["title"])}</a></th>{"".join(chips)}</tr>')
     since = "".join(
         f'<details class="since" id="use-{escape(use["key"])}"><summary><strong>{escape(use["title"])}</strong>: '
-        f'{escape(use["since"]["line"])}</summary>{picture_svg(use)}'
+        f'{escape(use["since"]["line"])}</summary>{picture_svg(use, inline=True)}'
         f'<p>Recommended: {escape(recommended_text(use["since"]))}</p></details>'
         for use in uses["uses"])
     return (f'<section id="by-use"><h2>By use</h2><p>{escape(INTRO).replace("**", "").replace("`", "")}</p>'

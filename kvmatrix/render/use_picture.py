@@ -1,9 +1,11 @@
 """A picture per use: a small transformers x torch grid (minor releases, from its since summary in uses.json),
-each square coloured by the pair's answer, untested pairs left blank, the since line under it. Written as
-`uses/<key>.svg` beside matrix.md and drawn inline on the page."""
+each square coloured by the pair's answer and lettered (so it reads without colour too), untested pairs left
+blank, the since line and a legend under it. Written as `uses/<key>.svg` beside matrix.md and drawn inline on
+the page (without the title and since line, which the page shows beside it)."""
 
 from __future__ import annotations
 
+import textwrap
 from html import escape
 from typing import Any
 
@@ -13,66 +15,77 @@ COLOURS = {
     "works": "#1a7f37",
     "works with compat": "#0969da",
     "works with the vmap-free mask": "#8250df",
-    "works with TICO's registration": "#1b7c83",
-    "known limitation": "#bf8700",
+    "works with TICO's registration": "#953800",
+    "known limitation": "#d4a72c",
     "broken": "#cf222e",
-    "n/a": "#afb8c1",
+    "n/a": "#d0d7de",
     "not run": "#6e7781",
     UNTESTED: "#ffffff",
 }
 """Fill of each group of kvmatrix.record.answers.GROUPS (untested: blank, outlined)."""
-SHORT = {"works": "ok", "works with compat": "C", "works with the vmap-free mask": "M",
-         "works with TICO's registration": "T", "known limitation": "KL", "broken": "x", "n/a": "–",
-         "not run": "?", UNTESTED: ""}
-"""The letter inside each square, so the picture reads without colour too."""
-SQUARE, GAP, LEFT, TOP = 26, 2, 58, 34
-LEGEND_ROW = 18
+LETTERS = {"works": "ok", "works with compat": "C", "works with the vmap-free mask": "M",
+           "works with TICO's registration": "T", "known limitation": "KL", "broken": "x", "n/a": "–",
+           "not run": "?", UNTESTED: ""}
+"""The letter inside each square and legend swatch."""
+DARK_INK = frozenset({UNTESTED, "n/a", "known limitation"})
+"""Groups whose fill is light: their letter is dark (contrast of at least 4.5:1)."""
+SQUARE, GAP, LEFT = 28, 2, 64
+LINE, LEGEND_WIDTH, LEGEND_COLUMNS = 15, 215, 2
+CHARACTER_WIDTH = 6.4
+"""About how wide an 11 px character of a sans-serif font is, to wrap the since line inside the picture."""
 
 
-def picture_svg(use: dict[str, Any]) -> str:
-    """The SVG of one use of uses.json: rows are transformers minors (newest on top), columns torch minors."""
+def picture_svg(use: dict[str, Any], inline: bool = False) -> str:
+    """The SVG of one use of uses.json: rows are transformers minors (newest on top), columns torch minors;
+    `inline` (on the page) leaves out the title and the since line, which the page shows beside it."""
     grid = use["since"]["by_transformers"]
     rows = sorted(grid, key=_version_key, reverse=True)
     columns = sorted({torch for row in grid.values() for torch in row}, key=_version_key)
-    width = max(LEFT + len(columns) * (SQUARE + GAP) + 8, 560)
-    grid_bottom = TOP + len(rows) * (SQUARE + GAP)
-    legend_top = grid_bottom + 34
-    height = legend_top + LEGEND_ROW * ((len(GROUPS) + 2) // 3) + 6
+    width = max(LEFT + len(columns) * (SQUARE + GAP) + 8, LEGEND_COLUMNS * LEGEND_WIDTH + 8)
+    summary = [] if inline else textwrap.wrap(use["since"]["line"], int((width - 8) / CHARACTER_WIDTH))
+    top = (6 if inline else 26) + LINE  # the torch labels' line, then the grid
+    grid_bottom = top + len(rows) * (SQUARE + GAP)
+    legend_top = grid_bottom + 10 + LINE * len(summary) + (8 if summary else 0)
+    height = legend_top + LINE * -(-len(GROUPS) // LEGEND_COLUMNS) + 6
+    key = escape(use["key"])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{escape(use["key"])}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{key}" '
              'font-family="system-ui, sans-serif" font-size="11">',
-             f'<title id="t-{escape(use["key"])}">{escape(use["title"])}: {escape(use["since"]["line"])}</title>',
-             '<rect width="100%" height="100%" fill="#ffffff"/>',
-             f'<text x="4" y="14" font-weight="bold">{escape(use["title"])}</text>',
-             f'<text x="{LEFT}" y="{TOP - 6}" fill="#57606a">torch →</text>']
-    for index, torch in enumerate(columns):
-        x = LEFT + index * (SQUARE + GAP) + SQUARE // 2
-        parts.append(f'<text x="{x}" y="{TOP + len(rows) * (SQUARE + GAP) + 12}" text-anchor="middle">'
-                     f'{escape(torch)}</text>')
+             f'<title id="t-{key}">{escape(use["title"])}: {escape(use["since"]["line"])}</title>',
+             '<rect width="100%" height="100%" fill="#ffffff"/>']
+    if not inline:
+        parts.append(f'<text x="4" y="15" font-weight="bold">{escape(use["title"])}</text>')
+    parts.append(f'<text x="{LEFT - 6}" y="{top - 5}" text-anchor="end" fill="#57606a">torch</text>')
+    parts += [f'<text x="{LEFT + index * (SQUARE + GAP) + SQUARE // 2}" y="{top - 5}" text-anchor="middle" '
+              f'font-size="10">{escape(torch)}</text>' for index, torch in enumerate(columns)]
     for row_index, tf in enumerate(rows):
-        y = TOP + row_index * (SQUARE + GAP)
+        y = top + row_index * (SQUARE + GAP)
         parts.append(f'<text x="{LEFT - 6}" y="{y + SQUARE // 2 + 4}" text-anchor="end">tf {escape(tf)}</text>')
-        for index, torch in enumerate(columns):
-            found = grid[tf].get(torch, UNTESTED)
-            parts.append(_square(LEFT + index * (SQUARE + GAP), y, found, f"transformers {tf}, torch {torch}: {found}"))
-    parts.append(f'<text x="4" y="{grid_bottom + 26}">{escape(use["since"]["line"])}</text>')
+        parts += [_square(LEFT + index * (SQUARE + GAP), y, SQUARE, grid[tf].get(torch, UNTESTED),
+                          f"transformers {tf}, torch {torch}: {grid[tf].get(torch, UNTESTED)}")
+                  for index, torch in enumerate(columns)]
+    if summary:
+        lines = "".join(f'<tspan x="4" dy="{0 if number == 0 else LINE}">{escape(text)}</tspan>'
+                        for number, text in enumerate(summary))
+        parts.append(f'<text x="4" y="{grid_bottom + 10 + LINE - 4}">{lines}</text>')
     for index, found in enumerate(GROUPS):
-        x, y = 4 + (index % 3) * 190, legend_top + (index // 3) * LEGEND_ROW
-        parts.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{COLOURS[found]}" stroke="#57606a" '
-                     f'stroke-width="0.5"/><text x="{x + 16}" y="{y}">{escape(found)}</text>')
+        x, y = 4 + (index % LEGEND_COLUMNS) * LEGEND_WIDTH, legend_top + (index // LEGEND_COLUMNS) * LINE
+        parts.append(_square(x, y, LINE - 2, found, found) + f'<text x="{x + LINE + 3}" y="{y + LINE - 5}">'
+                     f"{escape(found)}</text>")
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
-def _square(x: int, y: int, found: str, label: str) -> str:
-    """One pair's square with its group's colour, letter and a tooltip naming the pair and its answer."""
+def _square(x: int, y: int, size: int, found: str, label: str) -> str:
+    """One square of `found`'s colour and letter, with a tooltip."""
     fill = COLOURS.get(found, COLOURS["not run"])
-    ink = "#24292f" if found in (UNTESTED, "n/a") else "#ffffff"
+    ink = "#24292f" if found in DARK_INK else "#ffffff"
     outline = ' stroke-width="1" stroke-dasharray="3 2"' if found == UNTESTED else ' stroke-width="0.5"'
-    return (f'<g><title>{escape(label)}</title><rect x="{x}" y="{y}" width="{SQUARE}" height="{SQUARE}" '
+    font = 10 if size >= SQUARE else 8
+    return (f'<g><title>{escape(label)}</title><rect x="{x}" y="{y}" width="{size}" height="{size}" '
             f'fill="{fill}" stroke="#8c959f"{outline}/>'
-            f'<text x="{x + SQUARE // 2}" y="{y + SQUARE // 2 + 4}" text-anchor="middle" fill="{ink}">'
-            f'{escape(SHORT.get(found, "?"))}</text></g>')
+            f'<text x="{x + size / 2:g}" y="{y + size / 2 + font * 0.35:g}" text-anchor="middle" fill="{ink}" '
+            f'font-size="{font}">{escape(LETTERS.get(found, "?"))}</text></g>')
 
 
 def _version_key(text: str) -> tuple[int, ...]:

@@ -271,6 +271,11 @@
   function fromHash() {
     const hash = decodeURIComponent(location.hash.slice(1));
     if (hash.startsWith("cell-")) open(hash.slice(5));
+    const use = hash.startsWith("use-") ? document.getElementById(hash) : null;
+    if (use && use.matches("details.since")) {  // a use's permalink opens its picture
+      use.open = true;
+      use.scrollIntoView();
+    }
   }
 
   for (const row of rows) {
