@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .catalog import CACHE_CLASSES
+from .helper_calls import HelperCalls
 from .pytree_api import (
     claim_serialized_name,
     register_node,
@@ -29,11 +30,14 @@ _OURS: dict[type, dict[str, Callable[..., Any]]] = {}
 is decided by identity against these functions, so a vendored copy (`mypkg._vendor.compat`) still knows
 its own registrations, and another copy's are someone else's."""
 _NODE_TYPES: set[type] = set()
+"""The same classes as a plain set, read by flatten (also under dynamo) to store nested caches as children."""
 _LEAF_ORDER: dict[type, str] = {}  # compat.comparison's verdict per class, computed once per process
 _CLAIMED: dict[type, str] = {}
 """Other registrations' serialized name (the plain class name) claimed per class, so that loading their
 programs reaches compat's refusal naming both formats (see `pytree_api.claim_serialized_name`)."""
-"""The same classes as a plain set, read by flatten (also under dynamo) to store nested caches as children."""
+_HELPER_CALLS = HelperCalls(_LOCK, lambda: bool(_OURS))
+"""transformers' own registration helpers called while this copy holds registrations: replayed once it
+removes them, so that transformers' registration is in force as it would have been without compat."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,18 @@ def _forget(cls: type) -> None:
     _NODE_TYPES.discard(cls)
 
 
+def _forget_and_replay(classes: list[type]) -> None:
+    """Forget our registration of `classes`, then make again the helper calls of transformers that ours
+    turned into no-ops (compat.helper_calls); once we hold nothing, stop watching the helpers."""
+    try:
+        for cls in classes:
+            _forget(cls)
+        _HELPER_CALLS.replay()
+    finally:
+        if not _OURS:
+            _HELPER_CALLS.stop()
+
+
 def register() -> list[ClassReport]:
     """Register every catalogued class present in the installed transformers; return the report.
 
@@ -128,11 +144,17 @@ def register() -> list[ClassReport]:
                     _UNSUPPORTED[name] = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # an older torch rejecting the registration is a verdict, not a crash
                 _UNSUPPORTED[name] = f"{type(exc).__name__}: {exc}"
+        if _OURS and why_nodes_cannot_be_removed() is None:  # where nodes stay for good, nothing is replayed
+            _HELPER_CALLS.watch()
     return registration_report()
 
 
 def unregister() -> list[ClassReport]:
     """Remove every registration this copy of compat made (others' are left alone); return the report.
+
+    transformers' own registration helpers called meanwhile (which did nothing for the classes we held) are
+    called again afterwards, so that transformers' registration is then in force exactly as it would have
+    been without compat; with no such call, a class is left unregistered, as transformers alone leaves it.
 
     Where the installed torch cannot remove a pytree node, nothing is removed and every class we registered
     is reported `unsupported` with the reason (its registration stays in force).
@@ -143,15 +165,16 @@ def unregister() -> list[ClassReport]:
             return [report if report.status != "registered" else
                     ClassReport(report.name, "unsupported", OWNER, f"cannot unregister: {reason}")
                     for report in registration_report()]
-        for cls in list(_OURS):
-            _forget(cls)
+        _forget_and_replay(list(_OURS))
     return registration_report()
 
 
 @contextmanager
 def registered() -> Iterator[list[ClassReport]]:
     """`with compat.registered() as report:` registers for the block and, on the way out, removes the
-    registrations this block added (not ones made before it), leaving the process as it found it. Raises
+    registrations this block added (not ones made before it), leaving the process as it found it plus what
+    transformers' helpers called inside the block would have registered without compat (as `unregister()`
+    does). Raises
     NotImplementedError up front where the installed torch cannot remove a pytree node."""
     reason = why_nodes_cannot_be_removed()
     if reason is not None:
@@ -164,8 +187,7 @@ def registered() -> Iterator[list[ClassReport]]:
         yield report
     finally:
         with _LOCK:
-            for cls in added:
-                _forget(cls)
+            _forget_and_replay(added)
 
 
 def _leaf_order(cls: type, present: dict[str, type]) -> str:

@@ -13,21 +13,23 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+HELPERS: tuple[tuple[str, str, bool], ...] = (
+    ("transformers.integrations.executorch", "register_dynamic_cache_export_support", False),
+    ("transformers.exporters.exporter_dynamo", "register_cache_pytrees_for_model", True),
+)
+"""transformers' on-demand registration helpers: (module, function, whether it takes the model)."""
+
 
 def register_transformers_own(model: Any) -> list[str]:
     """Call transformers' own pytree registration helpers that exist; return the names called."""
     called = []
-    helpers = [
-        ("transformers.integrations.executorch", "register_dynamic_cache_export_support", ()),
-        ("transformers.exporters.exporter_dynamo", "register_cache_pytrees_for_model", (model,)),
-    ]
-    for module_name, function_name, args in helpers:
+    for module_name, function_name, takes_model in HELPERS:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
         helper = getattr(module, function_name, None)
         if helper is not None:
-            helper(*args)
+            helper(*((model,) if takes_model else ()))
             called.append(f"{module_name}.{function_name}")
     return called

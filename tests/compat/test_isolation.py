@@ -31,5 +31,4 @@ def test_a_failed_tests_leaked_vmap_level_does_not_fail_its_no_cache_probe() -> 
         torch.randint(0, 5, (2,))
 
     torch._C._functorch._vmap_increment_nesting(1, "error")  # left by the failed test's export
-    cause, detail = _run_probe(probe_drawing_random_numbers, {})
-    assert cause == "cache", detail
+    assert _run_probe(probe_drawing_random_numbers, {}) is None  # the probe passed: no failure of its own
