@@ -18,11 +18,32 @@ sys.path would shadow it), so `compat.__distribution__` says whose it is; the su
 is not "kv-cache-compat".
 """
 
-from .export_mask import MaskSwitch, use_export_mask
-from .registry import ClassReport, register, registered, registration_report, unregister
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .export_mask import MaskSwitch, use_export_mask
+    from .registry import ClassReport, register, registered, registration_report, unregister
 
 __version__ = "0.2.0"
 __distribution__ = "kv-cache-compat"
 
 __all__ = ["ClassReport", "MaskSwitch", "__distribution__", "__version__", "register", "registered",
            "registration_report", "unregister", "use_export_mask"]
+_LAZY = {"MaskSwitch": "export_mask", "use_export_mask": "export_mask", "ClassReport": "registry",
+         "register": "registry", "registered": "registry", "registration_report": "registry",
+         "unregister": "registry"}
+"""Each public name and the module that defines it, imported on first use (PEP 562): the package itself
+imports neither torch nor transformers, so `kvcc --help` (compat.check) answers where they are missing."""
+
+
+def __getattr__(name: str) -> Any:
+    """The public name `name`, from its module (_LAZY), kept in the package once imported."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -42,9 +42,10 @@ CODE_PATHS = (
 the harness (run/, record/ and the modules they import) and pyproject.toml, whose pytest options
 (`--strict-markers`, `xfail_strict`) apply to the suites' runs."""
 IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis"})
-PUBLISHED_DATA = frozenset({"compat/verified.json"})
-"""Files under CODE_PATHS that the publish writes from the published matrix (the answers `kvcc check` bundles)
-and no cell reads: in the digest, every publish that moved a verdict would make every cell run once more."""
+NOT_IN_A_CELL = frozenset({"compat/verified.json", "compat/check.py"})
+"""Files under CODE_PATHS that no cell reads: the answers `kvcc check` bundles, which the publish writes from
+the published matrix (in the digest, every publish that moved a verdict would make every cell run once
+more), and `kvcc check` itself, a user's command that no suite imports."""
 RECORDED_SETTINGS = (
     "KVCC_WORKERS", "KVCC_MODES_AT_ONCE", "KVCC_TEST_TIMEOUT_S", "KVCC_MAX_WORKER_RESTART", "KVCC_EXTRA_PLUGINS",
     "KVCC_RERUNS", "KVCC_FLAKY_RUNS", "KVCC_CPU_WHEELS", "KVCC_COMPILE_BACKEND", "KVCC_TRACE_BACKEND",
@@ -68,7 +69,7 @@ COMPILE_TIMEOUT_S = 300
 
 def code_digest(root: Path) -> str:
     """sha256 over the files of CODE_PATHS under `root`: each file's relative path and bytes, in sorted path
-    order; caches (IGNORED_DIRS), compiled files and the publish's own output (PUBLISHED_DATA) are left out."""
+    order; caches (IGNORED_DIRS), compiled files and what no cell reads (NOT_IN_A_CELL) are left out."""
     files: list[Path] = []
     for name in CODE_PATHS:
         path = root / name
@@ -77,7 +78,7 @@ def code_digest(root: Path) -> str:
         elif path.is_dir():
             files += [found for found in path.rglob("*") if found.is_file() and found.suffix != ".pyc"
                       and not IGNORED_DIRS & set(found.relative_to(root).parts)
-                      and found.relative_to(root).as_posix() not in PUBLISHED_DATA]
+                      and found.relative_to(root).as_posix() not in NOT_IN_A_CELL]
     digest = hashlib.sha256()
     for path in sorted(files, key=lambda found: found.relative_to(root).as_posix()):
         relative = path.relative_to(root).as_posix().encode()
