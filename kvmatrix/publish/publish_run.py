@@ -33,9 +33,9 @@ from kvmatrix.record.paths import relative_paths_in
 from kvmatrix.record.rederive import rederive_runs
 from kvmatrix.record.verdicts import summarize_suites
 from kvmatrix.render.badges import badges
-from kvmatrix.render.by_use import by_use_markdown
 from kvmatrix.render.html import render_page
-from kvmatrix.render.markdown import render_markdown, render_table
+from kvmatrix.render.markdown import render_markdown
+from kvmatrix.render.readme import what_to_pin
 from kvmatrix.render.use_picture import pictures
 
 
@@ -68,18 +68,18 @@ README_START, README_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
 
 
 def embed_in_readme(readme: str, matrix: dict[str, Any], uses: dict[str, Any] | None = None) -> str:
-    """`readme` with the text between the matrix markers replaced by the by-use view (from `uses`, the
-    matrix's uses.json; none: the answers of this matrix alone) and the current matrix table."""
+    """`readme` with the text between the matrix markers replaced by what to pin for the most-asked uses
+    (kvmatrix.render.readme, from `uses`, the matrix's uses.json; none: the answers of this matrix alone)."""
     head, start, rest = readme.partition(README_START)
     _, end, tail = rest.partition(README_END)
     if not start or not end:
         raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
-    stamp = f"Generated at {matrix['generated_at']}; details in [reports/matrix.md](reports/matrix.md)."
-    table = render_table(matrix).removeprefix("## Matrix\n\n")
-    by_use = by_use_markdown(uses or uses_document(matrix), level=3, pictures="reports/uses")
-    if any(marker in f"{stamp}{by_use}{table}" for marker in (README_START, README_END)):  # escaped; never trusted
+    stamp = (f"Generated at {matrix['generated_at']} from [reports/uses.json](reports/uses.json); every use in "
+             "every pair, with each route and why it fails: [reports/matrix.md](reports/matrix.md#by-use).")
+    table = what_to_pin(uses or uses_document(matrix))
+    if any(marker in f"{stamp}{table}" for marker in (README_START, README_END)):  # escaped; never trusted
         raise ValueError("the matrix table contains a README marker; refusing to embed it")
-    return f"{head}{start}\n{stamp}\n\n{by_use}\n\n### By suite\n\n{table}\n{end}{tail}"
+    return f"{head}{start}\n{stamp}\n\n{table}\n{end}{tail}"
 
 
 class IncompleteRun(ValueError):
