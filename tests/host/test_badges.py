@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.matrix import load_matrix
 from kvmatrix.record.uses import USES
-from kvmatrix.render.badges import badge, badges, pair_verdict, use_badge
+from kvmatrix.render.badges import (
+    PAGES_URL,
+    answers_badge,
+    badge,
+    badge_snippet,
+    badges,
+    compat_regressions_badge,
+    newest_pair,
+    pair_verdict,
+    published_badge,
+)
 
 OPTIONAL_STRINGS = ("color", "labelColor", "namedLogo", "logoSvg", "logoColor", "style")
 
@@ -110,32 +121,35 @@ def matrix(pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict, publ
 
 def test_every_badge_file_is_a_valid_endpoint_response(matrix: dict) -> None:
     files = badges(matrix)
-    assert sorted(files) == [
+    assert sorted(files) == sorted([
+        "compat-regressions.json",
+        "published.json",
+        "uses-newest.json",
+        *(f"pair-{cell['id']}.json" for cell in matrix["cells"]),
         "layout-layer.json",
         "layout-list-module.json",
         "layout-list.json",
-        "overall.json",
         "suite-compile.json",
         "suite-export.json",
         "suite-roundtrip.json",
-        *sorted(f"use-{use.key}.json" for use in USES),
+        *(f"use-{use.key}.json" for use in USES),
         "uses.json",
-    ]
+    ])
     for name, data in files.items():
         assert endpoint_problems(data) == [], name
 
 
-def test_overall_badge_counts_pairs_by_their_worst_verdict_with_registration(matrix: dict) -> None:
-    overall = badges(matrix)["overall.json"]
-    # ran_cell: export pass, roundtrip pass, compile xfail -> xfail; the uninstallable pair; a passing pair
-    assert overall["message"] == "1 not-installable · 1 xfail · 1 pass"
-    assert overall["color"] == "yellow" and "isError" not in overall
+def test_no_badge_rolls_every_suite_of_every_pair_into_one_verdict(matrix: dict) -> None:
+    """overall.json said "N fail" in red for as long as any test of any pair failed, i.e. forever."""
+    assert "overall.json" not in badges(matrix)
 
 
-def test_suite_badges_use_that_suite_only(matrix: dict) -> None:
+def test_suite_badges_use_that_suite_only_and_say_they_count_the_runs_with_compat(matrix: dict) -> None:
     files = badges(matrix)
     assert files["suite-export.json"]["message"] == "1 not-installable · 2 pass"
     assert files["suite-compile.json"]["message"] == "1 not-installable · 1 xfail · 1 pass"
+    assert files["suite-export.json"]["label"] == "export (with compat)"
+    assert files["layout-list.json"]["label"] == "list layout (with compat)"
 
 
 def test_layout_badges_count_only_their_layout(matrix: dict) -> None:
@@ -178,16 +192,17 @@ def test_pair_verdict_is_the_most_severe_suite_verdict(make_cell) -> None:
     assert pair_verdict(cell, ["no-such-suite"]) == "error"
 
 
-def test_readme_badges_point_at_the_raw_badge_files_that_publish_writes() -> None:
-    """Every badge but the per-use ones (for embedding where one use matters) is in the README."""
+def test_readme_badges_are_raw_badge_files_that_publish_writes() -> None:
+    """Every badge the README shows is a file the published matrix's badges include (none dropped, such as
+    overall.json), read from the default branch through the shields endpoint."""
     root = Path(__file__).resolve().parents[2]
     matrix = load_matrix(root / "reports" / "matrix.json")  # the published matrix the badges come from
+    uses = json.loads((root / "reports" / "uses.json").read_text(encoding="utf-8"))
     readme = (root / "README.md").read_text()
     urls = [unquote(url) for url in re.findall(r"https://img\.shields\.io/endpoint\?url=([^)\s]+)", readme)]
     raw = "https://raw.githubusercontent.com/kv-cache-compat/kv-cache-compat/main/reports/badges/"
     assert urls and all(url.startswith(raw) for url in urls)
-    assert sorted(url.removeprefix(raw) for url in urls) == sorted(
-        name for name in badges(matrix) if not name.startswith("use-"))
+    assert {url.removeprefix(raw) for url in urls} <= set(badges(matrix, uses))
 
 
 def test_flaky_and_setup_pairs_are_counted_by_their_own_names_between_fail_and_xfail() -> None:
@@ -195,14 +210,99 @@ def test_flaky_and_setup_pairs_are_counted_by_their_own_names_between_fail_and_x
     assert message == "1 fail · 1 flaky · 1 setup · 1 xfail · 1 pass"
 
 
-def test_the_uses_badge_counts_use_and_pair_answers_that_work_leaving_out_n_a() -> None:
+def test_an_answers_badge_counts_the_answers_that_work_leaving_out_n_a_and_cells_that_did_not_run() -> None:
     answers = ["works", "works with compat", "broken", "n/a", "not-installable", "works"]
-    assert use_badge("uses that work", answers)["message"] == "3 of 4 work · 1 need compat"
-    assert use_badge("uses that work", answers)["color"] == "yellow"
-    assert use_badge("x", ["broken", "flaky"])["color"] == "red"
-    assert use_badge("x", ["works", "works"]) == {**use_badge("x", ["works", "works"]), "message": "2 of 2 work",
-                                                  "color": "brightgreen"}
-    assert use_badge("x", ["n/a", "infra"])["message"] == "no pair"
+    assert answers_badge("x", answers, "uses")["message"] == "3/4 uses · 1 need compat"
+    assert answers_badge("x", ["n/a", "infra"], "uses")["message"] == "no answer"
+
+
+@pytest.mark.parametrize(
+    ("answers", "color"),
+    [
+        (["works", "works with compat", "works with the vmap-free mask"], "brightgreen"),
+        (["works"] * 20 + ["known limitation"], "yellow"),
+        (["works", "broken"], "yellow"),
+        (["works", "broken", "flaky"], "orange"),
+        (["broken", "flaky"], "red"),
+    ],
+)
+def test_an_answers_badge_is_green_only_when_every_answer_works(answers: list[str], color: str) -> None:
+    assert answers_badge("x", answers, "uses")["color"] == color
+
+
+def pins_cell(transformers: str, torch: str) -> dict[str, Any]:
+    return {"id": f"tf{transformers}-torch{torch}", "pins": {"transformers": transformers, "torch": torch}}
+
+
+def test_the_newest_pair_is_chosen_by_version_not_by_list_order() -> None:
+    cells = [pins_cell("5.10.0", "2.9.1"), pins_cell("5.10.0", "2.13.0"), pins_cell("5.9.0", "2.15.0"),
+             pins_cell("4.57.6", "2.15.0")]
+    assert newest_pair({"cells": cells}) == pins_cell("5.10.0", "2.13.0")
+    assert newest_pair({"cells": []}) is None
+
+
+def uses_of(answers: dict[str, list[str]]) -> dict[str, Any]:
+    """A uses.json document of one use per position of `answers` (cell id -> each use's answer there)."""
+    count = len(next(iter(answers.values())))
+    return {"pairs": list(answers), "uses": [
+        {"key": f"u{k}", "title": f"use {k}", "answers": {pair: {"answer": found[k]} for pair, found in answers.items()}}
+        for k in range(count)]}
+
+
+def test_the_newest_pair_badge_counts_the_uses_that_exist_on_the_newest_pair(matrix: dict) -> None:
+    newest, older, uninstallable = (cell["id"] for cell in sorted(
+        matrix["cells"], key=lambda cell: cell["pins"]["transformers"] != "5.24.0"))
+    uses = uses_of({uninstallable: ["not-installable"] * 4, older: ["works"] * 4,
+                    newest: ["works", "works with compat", "broken", "n/a"]})
+    files = badges(matrix, uses)
+    assert files["uses-newest.json"] == {**files[f"pair-{newest}.json"],
+                                         "label": "newest: transformers 5.24.0 · torch 2.13.0"}
+    assert files["uses-newest.json"]["message"] == "2/3 uses · 1 need compat"
+    assert files[f"pair-{older}.json"]["message"] == "4/4 uses"
+    assert files[f"pair-{uninstallable}.json"]["message"] == "no answer"
+
+
+def test_a_use_badge_counts_the_pairs_it_works_in(matrix: dict) -> None:
+    ids = [cell["id"] for cell in matrix["cells"]]
+    uses = uses_of({ids[0]: ["not-installable", "n/a"], ids[1]: ["works", "broken"], ids[2]: ["works", "n/a"]})
+    files = badges(matrix, uses)
+    assert files["use-u0.json"]["label"] == "use 0" and files["use-u0.json"]["message"] == "2/2 pairs"
+    assert files["use-u1.json"]["message"] == "0/1 pairs" and files["use-u1.json"]["color"] == "red"
+    assert files["uses.json"]["message"] == "2/3 answers"
+
+
+def test_a_compat_regression_anywhere_turns_the_compat_badge_red(matrix: dict) -> None:
+    assert compat_regressions_badge(matrix) == {**compat_regressions_badge(matrix), "message": "0",
+                                                "color": "brightgreen"}
+    matrix["cells"][1]["compat_regressions"] = [{"suite": "export", "name": "test_a"},
+                                                {"suite": "compile", "name": "test_b"}]
+    matrix["cells"][2]["compat_regressions"] = [{"suite": "export", "name": "test_a"}]
+    assert badges(matrix)["compat-regressions.json"]["message"] == "3"
+    assert badges(matrix)["compat-regressions.json"]["color"] == "red"
+
+
+def test_a_matrix_in_which_no_cell_ran_has_no_green_zero_regressions(matrix: dict) -> None:
+    matrix["cells"] = [cell for cell in matrix["cells"] if cell["status"] != "ran"]
+    assert compat_regressions_badge(matrix)["color"] == "lightgrey"
+
+
+@pytest.mark.parametrize("generated_at", ["2019-01-02T03:04:05Z", "2026-12-06T22:14:32Z"])
+def test_the_published_badge_is_the_publish_date_in_one_colour_whatever_its_age(generated_at: str) -> None:
+    published = published_badge({"generated_at": generated_at})
+    assert published["message"] == generated_at[:10] and published["color"] == "blue"
+
+
+def test_the_snippet_shows_the_raw_badge_file_through_the_shields_endpoint_and_links_to_the_page() -> None:
+    snippet = badge_snippet("uses-newest.json", "uses that work")
+    found = re.fullmatch(r"\[!\[uses that work\]\((?P<image>[^)]+)\)\]\((?P<link>[^)]+)\)", snippet)
+    assert found and found["link"] == PAGES_URL
+    image = urlsplit(found["image"])
+    assert (image.netloc, image.path) == ("img.shields.io", "/endpoint")
+    assert parse_qs(image.query) == {"url": [
+        "https://raw.githubusercontent.com/kv-cache-compat/kv-cache-compat/main/reports/badges/uses-newest.json"]}
+    latest = badge_snippet("pair-tf5.24.0-torch2.15.0.json", "x", "reports/matrix.md", reports="reports/latest")
+    assert unquote(latest).endswith("/main/reports/latest/badges/pair-tf5.24.0-torch2.15.0.json)](reports/matrix.md)")
+    assert badge_snippet("use-x.json", "a [b] c").startswith(r"[![a \[b\] c](")
 
 
 def test_a_client_that_could_not_be_installed_leaves_the_pairs_overall_verdict_to_the_suites_that_ran() -> None:

@@ -26,10 +26,11 @@ from kvmatrix.render.use_picture import picture_svg
 
 PROCESS = Path(__file__).parent / "publish_process.py"
 SUITES = ["compile", "export", "roundtrip"]
-REPLACES_PER_PUBLISH = 1 + 6 + 7 + 1 + len(USES) + 1 + len(USES)
+REPLACES_PER_PUBLISH = 1 + 6 + 11 + 1 + len(USES) + 1 + len(USES)
 """The os.replace calls of one publish of two cells: the journal, then the files of the set: matrix.json,
-matrix.md, index.html, history.jsonl and the 2 detail files; 7 verdict badges (overall, 3 suites, 3
-layouts); the uses badge and one badge per use; uses.json and one picture per use."""
+matrix.md, index.html, history.jsonl and the 2 detail files; 11 badges (3 suites, 3 layouts, compat
+regressions, the publish date, uses on the newest pair, one per pair); the uses badge and one badge per use;
+uses.json and one picture per use."""
 
 
 def published_set(reports: Path) -> dict[str, bytes]:

@@ -97,6 +97,12 @@ def test_no_package_is_resolved_across_the_torch_index_and_pypi() -> None:
             assert job["env"]["UV_TORCH_BACKEND"] == "cpu", (file, name)
 
 
+PUBLISHES = {("matrix.yml", "publish"), ("full.yml", "publish-full")}
+"""The jobs that commit reports (and upload them for GitHub Pages), by workflow file."""
+DEPLOYS = {("matrix.yml", "deploy-pages"), ("full.yml", "deploy-pages")}
+PAGES_PERMISSIONS = {"pages": "write", "id-token": "write"}
+
+
 CI_REQUIREMENTS = ".github/requirements/ci.txt"
 HASHED_INSTALL = f"python -m pip install --require-hashes --no-deps -r {CI_REQUIREMENTS}"
 
@@ -114,7 +120,7 @@ def test_matrix_jobs_install_their_tools_from_hash_pinned_requirements() -> None
     assert all("==" in line and line.rstrip().endswith("\\") for line in requirements), requirements
 
 
-@pytest.mark.parametrize(("name", "job"), [("matrix.yml", "publish"), ("full.yml", "publish-full")])
+@pytest.mark.parametrize(("name", "job"), sorted(PUBLISHES))
 def test_the_publish_token_is_only_in_the_step_that_pushes(name: str, job: str) -> None:
     publish = workflow(name)["jobs"][job]
     checkout = step(workflow(name), job, "uses", "actions/checkout")
@@ -147,14 +153,37 @@ def test_no_expression_is_expanded_inside_a_run_script() -> None:
             assert [s["run"] for s in job.get("steps", []) if "${{" in s.get("run", "")] == [], path.name
 
 
-def test_permissions_are_read_only_except_where_publish_commits() -> None:
+def test_permissions_are_read_only_except_where_publish_commits_and_pages_deploys() -> None:
     for path in FILES:
         flow = yaml.safe_load(path.read_text())
         assert flow["permissions"] == {"contents": "read"}, path.name
         for name, job in flow["jobs"].items():
-            publishes = {("matrix.yml", "publish"), ("full.yml", "publish-full")}
-            expected = {"contents": "write"} if (path.name, name) in publishes else None
+            expected = ({"contents": "write"} if (path.name, name) in PUBLISHES
+                        else PAGES_PERMISSIONS if (path.name, name) in DEPLOYS else None)
             assert job.get("permissions") == expected, f"{path.name}: {name}"
+
+
+@pytest.mark.parametrize(("name", "publish"), sorted(PUBLISHES))
+def test_each_publishing_workflow_deploys_reports_to_pages_from_a_job_of_its_own(name: str, publish: str) -> None:
+    """The publish job uploads reports/ once its commit step succeeded (not after a failed push: the page
+    shows what the branch holds); a separate job, the only one with pages and id-token write, deploys it
+    to the github-pages environment, and only when there is an artifact."""
+    flow = workflow(name)
+    steps = flow["jobs"][publish]["steps"]
+    upload = step(flow, publish, "uses", "actions/upload-pages-artifact")
+    assert upload["with"] == {"path": "reports/"}
+    assert steps.index(upload) > steps.index(step(flow, publish, "name", "commit the reports"))
+    assert upload["if"] == "${{ !cancelled() && steps.commit.outcome == 'success' }}"
+    assert step(flow, publish, "name", "commit the reports")["id"] == "commit"
+    assert flow["jobs"][publish]["outputs"] == {"pages-artifact": f"${{{{ steps.{upload['id']}.outputs.artifact_id }}}}"}
+    deploy = flow["jobs"]["deploy-pages"]
+    assert deploy["needs"] == publish
+    assert deploy["if"] == f"${{{{ !cancelled() && needs.{publish}.outputs.pages-artifact != '' }}}}"
+    assert deploy["permissions"] == PAGES_PERMISSIONS
+    assert deploy["environment"] == {"name": "github-pages", "url": "${{ steps.deployment.outputs.page_url }}"}
+    assert deploy["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+    assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/configure-pages", "actions/deploy-pages"]
+    assert deploy["steps"][-1]["id"] == "deployment"
 
 
 def test_matrix_workflow_runs_each_planned_cell_with_cpu_wheels_and_the_uv_cache() -> None:
@@ -376,7 +405,7 @@ def test_plan_then_cell_results_then_publish_as_ci_runs_them(checkout: Path, tmp
     matrix = json.loads((reports / "matrix.json").read_text())
     assert [cell["id"] for cell in matrix["cells"]] == ids
     assert {cell["suites"]["export"]["with"]["verdict"] for cell in matrix["cells"]} == {"pass"}
-    assert json.loads((reports / "badges" / "overall.json").read_text())["message"] == f"{len(ids)} pass"
+    assert json.loads((reports / "badges" / "suite-export.json").read_text())["message"] == f"{len(ids)} pass"
     assert f'<tr id="cell-{ids[0]}"' in (reports / "index.html").read_text()
     assert f"Generated at {matrix['generated_at']}" in (checkout / "README.md").read_text()
     assert "First published run" in first.stdout
