@@ -237,6 +237,21 @@ def compat_tests(session: nox.Session, pin) -> None:
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
 
+CHECKED_PAIRS = ("tf4.55.4-torch2.8.0",)
+"""Pairs where `kvcc check`'s own tests run besides the smoke cells: there a StaticCache decode step exports
+non-strict only on the vmap-free mask with compat.register(), the fix kvcc must name."""
+
+
+@nox.session(python=PINS.python, tags=["tests"])
+@nox.parametrize("pin", [nox.param(c, id=c.id) for c in PINS.cells if c.id in CHECKED_PAIRS])
+def kvcc_check_tests(session: nox.Session, pin) -> None:
+    """`kvcc check` run for real in a pair whose fix needs both compat.register() and the vmap-free mask."""
+    find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
+    session.install(*torch_backend_args(), *find_links, *requirements(pin))
+    session.run("pytest", "tests/compat/test_check.py", "-p", "no:cacheprovider", *session.posargs,
+                env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+
+
 @nox.session(python=False, default=False)
 def bisect(session: nox.Session) -> None:
     """Find the first release where one test's verdict changes, into reports/bisect.

@@ -1,21 +1,26 @@
-"""`kvcc check`: on your own machine, does what you need work with the torch and transformers you have
-installed, and do you need `compat.register()`?
+"""`kvcc check`: on your own machine, what works with the torch and transformers you have installed, and what
+must you call for it?
 
-It reads the installed pair, looks it up in the matrix bundled with this package (`compat/verified.json`,
-or `--matrix FILE`), then runs a fast check of the pair on a tiny random Llama (a few seconds to a minute
-on a laptop CPU): the pytree round trip of DynamicCache and StaticCache, a decode step exported strict and
-non-strict with each, and `torch.export.save`/`load` of it. Each exported program is run on a cache filled
-from another prompt and compared with eager, so a program that baked its cache in cannot pass. Every check
-runs with transformers alone first (what it registers at import plus its own export helpers, as in the
-matrix: compat.transformers_own), and again inside `compat.registered()` when it failed. Per check it
-prints works / works with compat.register() / broken here (the error), what the published matrix says for
-this pair, and the nearest verified pair where that use works. `--json` prints the same as JSON. The exit
-status is 0 when every check works (with or without registration), 1 otherwise, 2 on bad arguments.
+Per use it runs the routes the matrix runs, on a tiny random Llama (a few seconds to a minute on a laptop
+CPU): the pytree round trip of DynamicCache and StaticCache; a decode step exported strict and non-strict
+with each, on the default attention mask and on the vmap-free one (`compat.use_export_mask(model)`);
+`torch.export.save`/`load` of it; transformers' own export wrapper (the route ExecuTorch takes); and a
+torch.compile'd StaticCache decode loop that must not recompile. Every program runs on a cache filled from
+another prompt and is compared with eager, so one that baked its cache in cannot pass. Routes are tried
+cheapest first: transformers alone (what it registers at import and its own export helpers, as in the
+matrix: compat.transformers_own), then the other variants, then inside `compat.registered()`. Per use it
+prints the answer on your pair with the exact calls that made it work (`compat.register()`,
+`compat.use_export_mask(model)`, `strict=...`), the errors of the routes tried before, what the published
+matrix says for your pair, and only where it does not work here, the nearest published pair where it works.
+The answers' words and meanings come from the bundled answers (`compat/verified.json`, written from the
+published reports/uses.json; `--matrix FILE` for another). `--json` prints the same as JSON. The exit status
+is 0 when every use works here (by some route), 1 otherwise, 2 on bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import logging
@@ -26,30 +31,52 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-WORKS, WITH_COMPAT, BROKEN = "works", "works with compat", "broken"
-MATRIX_WORKING = (WORKS, WITH_COMPAT, "works with the vmap-free mask", "works with TICO's registration")
-"""The answers of the published matrix (verified.json) that say a use works, each with its `requires`."""
+WORKS, WITH_COMPAT, WITH_MASK, BROKEN = "works", "works with compat", "works with the vmap-free mask", "broken"
+COMPAT_CALL, MASK_CALL = "compat.register()", "compat.use_export_mask(model)"
 VERIFIED_FORMAT = "kvcc-verified/2"
-PROMPT, OTHER_PROMPT, MAX_CACHE_LEN = 1, 11, 16
+PROMPT, OTHER_PROMPT, MAX_CACHE_LEN, COMPILED_STEPS = 1, 11, 16, 4
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
         "num_key_value_heads": 2, "vocab_size": 128, "max_position_embeddings": 64}
 
 
+@dataclass(frozen=True)
+class Route:
+    """One way to do a use apart from the registration: what it is called, the calls it needs beyond
+    transformers' defaults, and the check that takes it (given a fresh decode step of the tiny model)."""
+
+    title: str
+    calls: tuple[str, ...]
+    run: Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Use:
+    """A use kvcc checks: its key (the matrix's use of that name), title and routes, cheapest first."""
+
+    key: str
+    title: str
+    routes: tuple[Route, ...]
+
+
 @dataclass
 class Outcome:
-    """One check's result: its answer and, when it did not work without registration, the errors seen."""
+    """One use's result here: its answer, the route that worked with every call it needs, the errors of the
+    routes tried before it, and what the published matrix says."""
 
     key: str
     title: str
     answer: str
+    route: str | None = None
+    requires: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     matrix: str | None = None
     nearest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The outcome as `--json` prints it."""
-        return {"key": self.key, "title": self.title, "answer": self.answer, "errors": self.errors,
-                "matrix_says": self.matrix, "nearest_verified": self.nearest}
+        return {"key": self.key, "title": self.title, "answer": self.answer, "route": self.route,
+                "requires": self.requires, "errors": self.errors, "matrix_says": self.matrix,
+                "nearest_verified": self.nearest}
 
 
 # --- the tiny model and its caches ------------------------------------------------------------------------
@@ -145,8 +172,6 @@ def _export(step: Any, kind: str, strict: bool) -> Any:
 
 def _same_as_eager(step: Any, kind: str, run: Callable[..., Any]) -> None:
     """Run `run` on a cache filled from another prompt and compare with eager on a copy of that cache."""
-    import copy
-
     import torch
 
     other = _prefilled(step, kind, OTHER_PROMPT)
@@ -159,7 +184,13 @@ def _same_as_eager(step: Any, kind: str, run: Callable[..., Any]) -> None:
         raise AssertionError("the program's answer differs from eager on another cache (its cache baked in?)")
 
 
-def _export_check(step: Any, kind: str, strict: bool) -> None:
+def _export_check(step: Any, kind: str, strict: bool, mask: bool) -> None:
+    if mask:
+        import compat
+
+        switch = compat.use_export_mask(step.model)
+        if not switch.available:
+            raise AssertionError(f"no vmap-free mask here: {switch.detail}")
     _same_as_eager(step, kind, _export(step, kind, strict).module())
 
 
@@ -181,19 +212,79 @@ def _saveload_check(step: Any, kind: str) -> None:
     _same_as_eager(step, kind, loaded.module())
 
 
-def checks() -> list[tuple[str, str, Callable[[Any], None]]]:
-    """(key, title, check) of every fast check; a key that is also a use of the matrix shares its name."""
-    found: list[tuple[str, str, Callable[[Any], None]]] = []
+def _wrapper_check(step: Any, strict: bool) -> None:
+    """transformers' own export route (its wrapper holds a StaticCache inside the program, as ExecuTorch runs
+    it): the exported program decodes a prompt token by token like the wrapper run eagerly."""
+    import inspect
+
+    import torch
+    from transformers import GenerationConfig
+    from transformers.integrations import executorch
+
+    model = step.model
+    model.generation_config = GenerationConfig(use_cache=True, cache_implementation="static",
+                                               cache_config={"batch_size": 1, "max_cache_len": MAX_CACHE_LEN})
+    wrapper_class = getattr(executorch, "TorchExportableModuleForDecoderOnlyLM", None)
+    if wrapper_class is None:
+        raise AssertionError("this transformers has no TorchExportableModuleForDecoderOnlyLM")
+    sizes = {name: value for name, value in {"max_batch_size": 1, "batch_size": 1, "max_cache_len": MAX_CACHE_LEN}
+             .items() if name in inspect.signature(wrapper_class.__init__).parameters}  # renamed across releases
+    with torch.no_grad():
+        exported = wrapper_class(model, **sizes).export(input_ids=_ids(PROMPT, 1), cache_position=torch.tensor([0]),
+                                                        strict=strict)
+        program, (example_args, example_kwargs) = exported.module(), exported.example_inputs
+        eager = wrapper_class(model, **sizes)
+        for position, token in enumerate(_ids(OTHER_PROMPT, 4)[0]):
+            values = {"input_ids": token.view(1, 1), "cache_position": torch.tensor([position])}
+            # releases export (input_ids, cache_position) positionally or as keywords: call it as exported
+            got = program(*list(values.values())[: len(example_args)], **{k: values[k] for k in example_kwargs})
+            if not torch.allclose(got, eager(**values), atol=1e-5):
+                raise AssertionError(f"the exported wrapper differs from eager at step {position}")
+
+
+def _compile_check(step: Any) -> None:
+    """A StaticCache decode loop compiled once (dynamo's counters; the cheap aot_eager backend: recompiles are
+    decided by dynamo's guards, not the backend) gives eager's logits at every step."""
+    import torch
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = torch.compile(step, backend="aot_eager")
+    cache, reference = _prefilled(step, "StaticCache", PROMPT), _prefilled(step, "StaticCache", PROMPT)
+    graphs = []
+    with torch.no_grad():
+        for number in range(COMPILED_STEPS):
+            token, position = _ids(OTHER_PROMPT + number, 1), torch.tensor([4 + number])
+            if not torch.allclose(compiled(token, cache, position), step(token, reference, position), atol=1e-5):
+                raise AssertionError(f"the compiled loop differs from eager at step {number}")
+            graphs.append(int(counters["stats"]["unique_graphs"]))
+    if graphs[-1] != graphs[0]:
+        raise AssertionError(f"recompiled after the first step: graphs per step {graphs}")
+
+
+def uses() -> list[Use]:
+    """Every use kvcc checks, with its routes cheapest first; a key that is also a use of the matrix shares
+    its name."""
+    found = []
     for kind in ("DynamicCache", "StaticCache"):
         low = kind.lower()
-        found.append((f"pytree-{low}", f"pytree flatten/unflatten, {kind}",
-                      lambda step, kind=kind: _roundtrip(step, kind)))
+        found.append(Use(f"pytree-{low}", f"pytree flatten/unflatten, {kind}",
+                         (Route("its own", (), lambda step, kind=kind: _roundtrip(step, kind)),)))
         for strict in (True, False):
             mode = "strict" if strict else "non-strict"
-            found.append((f"export-{low}-{mode}-static", f"torch.export {kind}, {mode}, static length",
-                          lambda step, kind=kind, strict=strict: _export_check(step, kind, strict)))
-        found.append((f"saveload-{low}", f"torch.export.save / load, {kind}",
-                      lambda step, kind=kind: _saveload_check(step, kind)))
+            found.append(Use(f"export-{low}-{mode}-static", f"torch.export {kind}, {mode}, static length", tuple(
+                Route(title, (f"strict={strict}", *calls),
+                      lambda step, kind=kind, strict=strict, mask=mask: _export_check(step, kind, strict, mask))
+                for title, calls, mask in (("default mask", (), False), ("vmap-free mask", (MASK_CALL,), True)))))
+        found.append(Use(f"saveload-{low}", f"torch.export.save / load, {kind}",
+                         (Route("its own", (), lambda step, kind=kind: _saveload_check(step, kind)),)))
+    found.append(Use("wrapper", "transformers' export wrapper (the route ExecuTorch takes)", tuple(
+        Route(f"TorchExportableModuleForDecoderOnlyLM, {'strict' if strict else 'non-strict'}",
+              (f"strict={strict}",), lambda step, strict=strict: _wrapper_check(step, strict))
+        for strict in (True, False))))
+    found.append(Use("compile-staticcache", "torch.compile a StaticCache decode loop without recompiles",
+                     (Route("aot_eager", (), _compile_check),)))
     return found
 
 
@@ -202,29 +293,42 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0][:300]}" if lines else type(exc).__name__
 
 
-def run_checks() -> list[Outcome]:
-    """Every check with transformers alone (its own export helpers called first, as in the matrix), then
-    inside compat.registered() for those that failed."""
+def _tries(use: Use) -> list[tuple[Route, bool]]:
+    """(route, inside compat.registered()) in the order kvcc tries them: fewest of this project's calls first
+    (compat.register(), the vmap-free mask), then transformers alone before compat, then the use's order: the
+    matrix's order of preference (docs/uses.md)."""
+    tried = [(route, with_compat) for with_compat in (False, True) for route in use.routes]
+    return sorted(tried, key=lambda pair: (pair[1] + (MASK_CALL in pair[0].calls), pair[1]))
+
+
+def check_use(use: Use) -> Outcome:
+    """`use` here: the first route of `_tries` that works, each on a fresh tiny model (the mask changes it)."""
     import compat
     from compat.transformers_own import register_transformers_own
 
-    step = _step_class()(_model())
-    register_transformers_own(step.model)
-    outcomes = []
-    for key, title, check in checks():
+    errors: dict[str, str] = {}
+    for route, with_compat in _tries(use):
+        step = _step_class()(_model())
+        register_transformers_own(step.model)
+        label = f"{route.title}, {COMPAT_CALL if with_compat else 'transformers alone'}"
         try:
-            check(step)
-            outcomes.append(Outcome(key, title, WORKS))
+            if with_compat:
+                with compat.registered():
+                    route.run(step)
+            else:
+                route.run(step)
+        except Exception as exc:  # any failure of the tool under test is an answer, never a crash of kvcc
+            errors[label] = _error_line(exc)
             continue
-        except Exception as exc:  # any failure of the tool under test is the answer, never a crash of kvcc
-            errors = {"without": _error_line(exc)}
-        try:
-            with compat.registered():
-                check(step)
-            outcomes.append(Outcome(key, title, WITH_COMPAT, errors))
-        except Exception as exc:
-            outcomes.append(Outcome(key, title, BROKEN, {**errors, "with": _error_line(exc)}))
-    return outcomes
+        requires = [*([COMPAT_CALL] if with_compat else []), *route.calls]
+        answer = WITH_MASK if MASK_CALL in requires else WITH_COMPAT if with_compat else WORKS
+        return Outcome(use.key, use.title, answer, label, requires, errors)
+    return Outcome(use.key, use.title, BROKEN, errors=errors)
+
+
+def run_checks() -> list[Outcome]:
+    """Every use's outcome on the installed pair."""
+    return [check_use(use) for use in uses()]
 
 
 # --- the published matrix -----------------------------------------------------------------------------------
@@ -235,12 +339,13 @@ def installed_pair() -> tuple[str, str]:
 
 
 def load_verified(path: Path | None) -> dict[str, Any]:
-    """The bundled verified pins (or the file `path`): the `kvcc-verified/2` JSON of kvmatrix.render.verified."""
+    """The bundled answers (or the file `path`): the `kvcc-verified/2` JSON of kvmatrix.render.verified."""
     text = path.read_text(encoding="utf-8") if path else \
         resources.files("compat").joinpath("verified.json").read_text(encoding="utf-8")
     data = json.loads(text)
-    if data.get("format") != VERIFIED_FORMAT:
-        raise ValueError(f"not a {VERIFIED_FORMAT} file: format {data.get('format')!r}")
+    if not isinstance(data, dict) or data.get("format") != VERIFIED_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"not a {VERIFIED_FORMAT} file: format {found!r}")
     return data
 
 
@@ -253,23 +358,23 @@ def _said(found: dict[str, Any]) -> str:
     text = found["answer"]
     if found.get("requires"):
         text += " (" + " + ".join(found["requires"]) + ")"
-    if found.get("cause") and found["answer"] not in MATRIX_WORKING:
+    if found.get("cause") and found["answer"] != WORKS and not found.get("requires"):
         text += f" ({found['cause']})"
     return text
 
 
 def annotate(outcomes: list[Outcome], verified: dict[str, Any], pair: tuple[str, str]) -> None:
-    """Add what the matrix says for this pair and the nearest verified pair where each use works (same
-    transformers release first, then the closest release, newest torch first), with what it requires."""
+    """Add what the matrix says for this pair and, for a use that does not work here, the nearest verified
+    pair where it works (same transformers release first, then the closest release, newest torch first)."""
     transformers = pair[0]
+    working_words = set(verified.get("working", ()))
     cells = verified["cells"]
     here = next((cell for cell in cells if (cell["transformers"], cell["torch"]) == pair), None)
     for outcome in outcomes:
         if here is not None and outcome.key in here["answers"]:
             outcome.matrix = _said(here["answers"][outcome.key])
-        working = [cell for cell in cells
-                   if cell["answers"].get(outcome.key, {}).get("answer") in MATRIX_WORKING]
-        if working:
+        working = [cell for cell in cells if cell["answers"].get(outcome.key, {}).get("answer") in working_words]
+        if outcome.answer == BROKEN and working:
             def distance(cell: dict[str, Any]) -> tuple[Any, ...]:
                 gap = [abs(a - b) for a, b in zip(_version_key(cell["transformers"]), _version_key(transformers),
                                                   strict=False)]
@@ -278,34 +383,41 @@ def annotate(outcomes: list[Outcome], verified: dict[str, Any], pair: tuple[str,
             outcome.nearest = f"{best['id']}: {_said(best['answers'][outcome.key])}"
 
 
-LABELS = {WORKS: "works", WITH_COMPAT: "works with compat.register()", BROKEN: "broken here"}
-
-
-def report(outcomes: list[Outcome], pair: tuple[str, str], listed: bool) -> str:
-    """The human-readable report."""
+def report(outcomes: list[Outcome], pair: tuple[str, str], listed: bool, meanings: dict[str, str]) -> str:
+    """The human-readable report: per use, the answer here and what to call, then what else was seen."""
     head = f"transformers {pair[0]}, torch {pair[1]}: " + (
-        "a pair of the published matrix" if listed else "not in the published matrix; nearest verified pairs below")
+        "a pair of the published matrix" if listed else "not in the published matrix")
     lines = [head]
     for outcome in outcomes:
-        lines.append(f"- {outcome.title}: {LABELS[outcome.answer]}")
-        for mode, error in outcome.errors.items():
-            if outcome.answer == BROKEN or mode == "without":
-                lines.append(f"    {mode} registration: {error}")
+        calls = f": call {', '.join(outcome.requires)}" if outcome.requires else ""
+        lines.append(f"- {outcome.title}: {outcome.answer} here{calls}")
+        if outcome.answer in meanings:
+            lines.append(f"    ({meanings[outcome.answer]}; route: {outcome.route or 'none worked'})")
+        for label, error in outcome.errors.items():
+            lines.append(f"    {label}: {error}")
         if outcome.matrix:
-            lines.append(f"    the matrix says: {outcome.matrix}")
-        if outcome.answer != WORKS and outcome.nearest:
-            lines.append(f"    nearest verified pair where it works: {outcome.nearest}")
+            lines.append(f"    the matrix says for this pair: {outcome.matrix}")
+        if outcome.nearest:
+            lines.append(f"    nearest published pair where it works: {outcome.nearest}")
     return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    """`kvcc`'s arguments; building it imports neither torch nor transformers, so `--help` always answers."""
+    description = __doc__.split("\n\n")[0].replace("\n", " ")
+    parser = argparse.ArgumentParser(prog="kvcc", description=description)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="check the installed torch/transformers pair, use by use",
+                                description=__doc__.split("\n\n")[1].replace("\n", " "))
+    check.add_argument("--json", action="store_true", help="print the outcomes as JSON instead of text")
+    check.add_argument("--matrix", type=Path, metavar="FILE",
+                       help="a kvcc-verified/2 answers file other than the bundled compat/verified.json")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """`kvcc check [--json] [--matrix FILE]`; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="kvcc", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="check the installed torch/transformers pair")
-    check.add_argument("--json", action="store_true", help="print JSON instead of text")
-    check.add_argument("--matrix", type=Path, help="a verified.json other than the bundled one")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         pair = installed_pair()
         verified = load_verified(args.matrix)
@@ -320,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                           "matrix_generated_at": verified["generated_at"],
                           "checks": [outcome.to_json() for outcome in outcomes]}, indent=2))
     else:
-        print(report(outcomes, pair, listed))
+        print(report(outcomes, pair, listed, verified.get("meanings", {})))
     return 0 if all(outcome.answer != BROKEN for outcome in outcomes) else 1
 
 

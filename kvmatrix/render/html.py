@@ -1,10 +1,12 @@
-"""Render the matrix as one self-contained static page (`reports/index.html`).
+"""Render the matrix as one self-contained static page (`reports/index.html`, docs/page.md).
 
-The grid of (torch, transformers) pairs × suites, the legend, the filters and the changes since the last
-run are rendered here; the page's own script (kvmatrix/render/page/page.js, inlined with page.css) reads the
-matrix and a trimmed extract of each cell's detail (run exit statuses, resolved environment, the message of
-every test that did not pass), embedded as JSON, to show a pair's details on click or from a `#cell-<id>`
-permalink. Nothing is loaded from outside the file; the details link to the cell's full detail file.
+The links between the published matrices, the filters (over every table) and the TICO toggle, the by-use
+view (kvmatrix.render.by_use), the grid of (transformers, torch) pairs × suites, newest pairs first, the
+legend and the changes since the last run are rendered here; the page's own script
+(kvmatrix/render/page/page.js, inlined with page.css) reads the matrix and a trimmed, capped extract of each
+cell's detail (kvmatrix.render.page_data), embedded as JSON, to show a pair's details on click, Enter or a
+`#cell-<id>` permalink. Nothing is loaded from outside the file; the details link to the cell's full detail
+file, which also gives a test's traceback where the page is served over HTTP.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from typing import Any
 
 from packaging.version import Version
 
-from kvmatrix.record.answers import uses_document
+from kvmatrix.record.answers import DATASETS, uses_document
 from kvmatrix.record.causes import CAUSE_MEANINGS
-from kvmatrix.record.detail import table_key
-from kvmatrix.record.verdicts import FLAKY, MODES, PASS, RAN
+from kvmatrix.record.verdicts import MODES, PASS, RAN
 from kvmatrix.render.badges import LAYOUTS
-from kvmatrix.render.by_use import by_use_html
-from kvmatrix.render.markdown import LISTED, MEANINGS
-from kvmatrix.run.one_test import command as one_test_command
+from kvmatrix.render.by_use import LABELS, by_use_html
+from kvmatrix.render.markdown import MEANINGS
+from kvmatrix.render.page_data import capped, page_data
+from kvmatrix.render.page_uses import newest_cells_first, picture_css
 
 PAGE_ASSETS = Path(__file__).parent / "page"
 NOT_RUN = "not run"
@@ -35,42 +37,6 @@ TEST_CHANGE_HEADERS = "".join(
 
 def _attr(value: Any) -> str:
     return escape(str(value), quote=True)
-
-
-def page_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What the page's script reads: `matrix` without its `changes` (rendered into the page already) and,
-    per cell id, `page_detail` of its detail."""
-    return {"matrix": {key: value for key, value in matrix.items() if key != "changes"},
-            "details": {cell["id"]: page_detail(details[cell["id"]]) for cell in matrix["cells"]},
-            "one_test": one_test_command("{cell}", "{mode}", "{nodeid}")}
-
-
-def page_detail(detail: dict[str, Any]) -> dict[str, Any]:
-    """The part of a cell's detail that its details dialog shows: each run's `exit_code` and `duration_s`,
-    the `freeze` list, when the cell's verdicts ran (`finished_at`) and whether this publish reused them
-    from that run (`reused_from`, kvmatrix.run.reuse), and per mode and compact-table key the `text` (error
-    or reason; a flaky test's rate) of every test that did not pass, with its `cause_detail` and `reruns`
-    where it has them."""
-    messages: dict[str, dict[str, dict[str, Any]]] = {}
-    for mode, run in detail["runs"].items():
-        for test in run.get("tests", []):
-            if test.get("verdict") in LISTED:
-                messages.setdefault(mode, {})[table_key(test)] = _message(test)
-    return {
-        "runs": {mode: {"exit_code": run.get("exit_code"), "duration_s": run.get("duration_s")}
-                 for mode, run in detail["runs"].items()},
-        "freeze": detail["freeze"],
-        "finished_at": detail.get("finished_at"),
-        "reused_from": detail.get("reused_from"),
-        "messages": messages,
-    }
-
-
-def _message(test: dict[str, Any]) -> dict[str, Any]:
-    """A listed test's `text` (a flaky test's reason holds its rate and first error), `cause_detail` and
-    `reruns` (the last two only where set)."""
-    text = test.get("reason") if test["verdict"] == FLAKY else test.get("error") or test.get("reason")
-    return {"text": text, **{key: test[key] for key in ("cause_detail", "reruns") if test.get(key)}}
 
 
 def _data_script(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
@@ -149,7 +115,7 @@ def _grid(matrix: dict[str, Any]) -> str:
     suites = matrix["suites"]
     top = "".join(f'<th colspan="2" scope="colgroup">{escape(suite)}</th>' for suite in suites)
     sub = "".join(f'<th scope="col" class="mode">{mode}</th>' for _ in suites for mode in MODES)
-    rows = "\n".join(_row(cell, suites) for cell in matrix["cells"])
+    rows = "\n".join(_row(cell, suites) for cell in newest_cells_first(matrix["cells"]))
     empty = (
         "" if matrix["cells"] else f'<tr><td colspan="{4 + 2 * len(suites)}">No cell has run yet.</td></tr>'
     )
@@ -163,27 +129,56 @@ def _grid(matrix: dict[str, Any]) -> str:
     )
 
 
-def _select(name: str, label: str, values: list[str]) -> str:
-    options = "".join(f'<option value="{_attr(value)}">{escape(value)}</option>' for value in values)
-    return (
-        f'<label>{escape(label)} <select id="filter-{name}" data-filter="{name}">'
-        f'<option value="">all</option>{options}</select></label>'
-    )
+def _select(name: str, label: str, values: list[str] | dict[str, str], css: str = "") -> str:
+    """A filter's select: `values` (or value -> label), after `all`."""
+    labels = values if isinstance(values, dict) else {value: value for value in values}
+    options = "".join(f'<option value="{_attr(value)}">{escape(text)}</option>' for value, text in labels.items())
+    attrs = f' class="{css}"' if css else ""
+    return (f'<label{attrs}>{escape(label)} <select id="filter-{name}" data-filter="{name}">'
+            f'<option value="">all</option>{options}</select></label>')
 
 
-def _filters(matrix: dict[str, Any]) -> str:
+def _filters(matrix: dict[str, Any], uses: dict[str, Any]) -> str:
+    """The filters, which apply to every table of the page (page.js applyFilters), and the TICO toggle: the
+    versions newest first, as the tables order them; the answers in the order of the by-use legend."""
     cells = matrix["cells"]
     layouts = list(LAYOUTS) + ([NOT_RUN] if any(cell["layout"] is None for cell in cells) else [])
-    torches = sorted({cell["pins"]["torch"] for cell in cells}, key=Version)
-    transformers = sorted({cell["pins"]["transformers"] for cell in cells}, key=Version)
+    torches = sorted({cell["pins"]["torch"] for cell in cells}, key=Version, reverse=True)
+    transformers = sorted({cell["pins"]["transformers"] for cell in cells}, key=Version, reverse=True)
+    given = {found["answer"] for use in uses["uses"] for found in use["answers"].values()}
+    answers = [word for word in LABELS if word in given] + sorted(given - set(LABELS))
     return (
         '<form id="filters" class="filters" onsubmit="return false">'
-        + _select("layout", "Layout", layouts)
-        + _select("torch", "torch", torches)
         + _select("transformers", "transformers", transformers)
-        + _select("tico", "vs TICO registration", list(VERSUS_TICO.values()))
-        + f'<output id="shown">{len(cells)} of {len(cells)} pairs</output></form>'
+        + _select("torch", "torch", torches)
+        + _select("use", "use", {use["key"]: use["title"] for use in uses["uses"]})
+        + _select("answer", "answer", answers)
+        + _select("layout", "layout", layouts)
+        + _select("tico", "vs TICO registration", list(VERSUS_TICO.values()), css="tico-only")
+        + '<label class="toggle"><input type="checkbox" id="show-tico"> show TICO\'s registration side by side'
+        "</label>"
+        + f'<output id="shown">{len(cells)} of {len(cells)} pairs</output>'
+        + f'<output id="shown-uses">{len(uses["uses"])} of {len(uses["uses"])} uses</output></form>'
     )
+
+
+DATASET_TITLES = {"default": "default matrix (the pinned pairs)", "latest": "latest releases",
+                  "full": "full grid (every minor from transformers 4.46 and torch 2.5)"}
+"""What each published matrix (kvmatrix.record.answers.DATASETS) is called in the page's links between them."""
+
+
+def _datasets(current: str) -> str:
+    """Links between the published matrices: the default page is reports/index.html, the others
+    reports/<name>/index.html; the page's own is marked current."""
+    up = "" if current == DATASETS[0] else "../"
+    links = []
+    for name in DATASETS:
+        title = escape(DATASET_TITLES.get(name, name))
+        if name == current:
+            links.append(f'<a href="index.html" aria-current="page"><strong>{title}</strong></a>')
+        else:
+            links.append(f'<a href="{up}{"index.html" if name == DATASETS[0] else f"{name}/index.html"}">{title}</a>')
+    return f'<nav id="datasets" aria-label="published matrices">Matrices: {" · ".join(links)}</nav>'
 
 
 def _legend() -> str:
@@ -203,7 +198,7 @@ def _legend() -> str:
 def _compat_regressions(matrix: dict[str, Any]) -> str:
     """The banner at the top of the page: green when no test anywhere passes with transformers alone and
     fails after `compat.register()`, else a red list of those tests."""
-    found = [(cell["id"], entry) for cell in matrix["cells"] for entry in cell["compat_regressions"]]
+    found = [(cell, entry) for cell in matrix["cells"] for entry in cell["compat_regressions"]]
     if not found:
         return (
             '<section id="compat-regressions" class="banner ok" role="status"><strong>No compat '
@@ -211,10 +206,9 @@ def _compat_regressions(matrix: dict[str, Any]) -> str:
             "passes with <code>compat.register()</code>.</section>"
         )
     items = "".join(
-        f"<li>{_cell_link(cell_id)} · {escape(entry['suite'])} · <code>{escape(entry['name'])}</code>: "
-        f'{_chip(entry["verdict"])} <span class="error">{escape(entry.get("error") or "no message recorded")}'
-        "</span></li>"
-        for cell_id, entry in found
+        f"<li>{_cell_link(cell['id'])} · {escape(entry['suite'])} · <code>{escape(entry['name'])}</code>: "
+        f'{_chip(entry["verdict"])} <span class="error">{_error(entry, cell)}</span></li>'
+        for cell, entry in found
     )
     noun = "regression" if len(found) == 1 else "regressions"
     return (
@@ -230,21 +224,26 @@ def _compat_vs_tico(matrix: dict[str, Any]) -> str:
     error (each is a bug or a stated design choice)."""
     compared = [cell for cell in matrix["cells"] if "tico_advantages" in cell]
     if not compared:
-        return ('<section id="compat-vs-tico"><h2>compat vs TICO registration</h2><p>No cell has run the suites '
+        return ('<section id="compat-vs-tico" class="tico-only"><h2>compat vs TICO registration</h2><p>No cell has run the suites '
                 "under TICO's registration yet.</p></section>")
     items = "".join(
         f"<li>{_cell_link(cell['id'])}: {len(cell['tico_advantages'])} pass only with TICO's registration, "
         f"{cell['compat_advantages']} only with <code>compat.register()</code>"
         + ("<ul>" + "".join(
             f"<li>{escape(entry['suite'])} · <code>{escape(entry['name'])}</code>: {_chip(entry['verdict'])} with "
-            f'compat <span class="error">{escape(entry.get("error") or "no message recorded")}</span></li>'
+            f'compat <span class="error">{_error(entry, cell)}</span></li>'
             for entry in cell["tico_advantages"]) + "</ul>" if cell["tico_advantages"] else "")
         + "</li>"
         for cell in compared
     )
-    return (f'<section id="compat-vs-tico"><h2>compat vs TICO registration</h2><p>The core suites run a third '
+    return (f'<section id="compat-vs-tico" class="tico-only"><h2>compat vs TICO registration</h2><p>The core suites run a third '
             "time with TICO's own cache registration instead of <code>compat.register()</code>; compat must "
             f"do at least as well on every test.</p><ul>{items}</ul></section>")
+
+
+def _error(entry: dict[str, Any], cell: dict[str, Any]) -> str:
+    """A listed test's error, capped as the page data caps it (kvmatrix.render.page_data.capped)."""
+    return escape(capped(entry.get("error"), cell.get("detail", "")) or "no message recorded")
 
 
 def _cell_link(cell_id: str) -> str:
@@ -327,9 +326,11 @@ def _not_run(matrix: dict[str, Any]) -> str:
 def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any] | None = None) -> str:
     """The complete HTML page of `matrix`, whose cells' detail records by cell id are `details`: inline
     CSS and script, `page_data` embedded as JSON, no external resource; the by-use view from `uses`
-    (uses.json; none: the answers of this matrix alone). Deterministic: the same matrix and details always
-    give the same page."""
-    css = (PAGE_ASSETS / "page.css").read_text(encoding="utf-8")
+    (uses.json; none: the answers of this matrix alone), which also says which published matrix this is (its
+    `dataset`; none: the default one) for the links between them. Deterministic: the same matrix and details
+    always give the same page."""
+    uses = uses or uses_document(matrix)
+    css = (PAGE_ASSETS / "page.css").read_text(encoding="utf-8") + picture_css()
     script = (PAGE_ASSETS / "page.js").read_text(encoding="utf-8")
     stamp = escape(matrix["generated_at"])
     return f"""<!doctype html>
@@ -337,6 +338,7 @@ def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>KV-cache compatibility matrix</title>
 <style>
 {css}</style>
@@ -344,14 +346,17 @@ def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses
 <body>
 <header>
 <h1>KV-cache compatibility matrix</h1>
+{_datasets(uses.get("dataset") or DATASETS[0])}
 <p class="stamp">Generated at <time id="generated-at" datetime="{stamp}">{stamp}</time> from
 <code>{escape(matrix["pins_file"])}</code> (schema version {escape(str(matrix["schema_version"]))}).
-Click a pair for its failing tests, repro command, resolved environment and metrics.</p>
+Pairs are newest first. Click a pair (or press Enter on its row) for its failing tests, repro command, resolved
+environment and metrics.</p>
 {_not_run(matrix)}</header>
 <main>
-{by_use_html(uses or uses_document(matrix))}
 {_compat_regressions(matrix)}
-{_filters(matrix)}
+{_filters(matrix, uses)}
+{by_use_html(uses)}
+<h2 id="suites">By suite</h2>
 {_grid(matrix)}
 {_compat_vs_tico(matrix)}
 {_changes(matrix.get("changes"))}

@@ -1,7 +1,7 @@
 """A picture per use: a small transformers x torch grid (minor releases, from its since summary in uses.json),
 each square coloured by the pair's answer and lettered (so it reads without colour too), untested pairs left
-blank, the since line and a legend under it. Written as `uses/<key>.svg` beside matrix.md and drawn inline on
-the page (without the title and since line, which the page shows beside it)."""
+blank, the since line and a legend under it. Written as `uses/<key>.svg` beside matrix.md (the page draws the
+same grid itself from uses.json: kvmatrix.render.page_uses)."""
 
 from __future__ import annotations
 
@@ -35,26 +35,24 @@ CHARACTER_WIDTH = 6.4
 """About how wide an 11 px character of a sans-serif font is, to wrap the since line inside the picture."""
 
 
-def picture_svg(use: dict[str, Any], inline: bool = False) -> str:
-    """The SVG of one use of uses.json: rows are transformers minors (newest on top), columns torch minors;
-    `inline` (on the page) leaves out the title and the since line, which the page shows beside it."""
+def picture_svg(use: dict[str, Any]) -> str:
+    """The SVG of one use of uses.json: rows are transformers minors (newest on top), columns torch minors."""
     grid = use["since"]["by_transformers"]
     rows = sorted(grid, key=_version_key, reverse=True)
     columns = sorted({torch for row in grid.values() for torch in row}, key=_version_key)
     width = max(LEFT + len(columns) * (SQUARE + GAP) + 8, LEGEND_COLUMNS * LEGEND_WIDTH + 8)
-    summary = [] if inline else textwrap.wrap(use["since"]["line"], int((width - 8) / CHARACTER_WIDTH))
-    top = (6 if inline else 26) + LINE  # the torch labels' line, then the grid
+    summary = textwrap.wrap(use["since"]["line"], int((width - 8) / CHARACTER_WIDTH))
+    top = 26 + LINE  # the title, the torch labels' line, then the grid
     grid_bottom = top + len(rows) * (SQUARE + GAP)
-    legend_top = grid_bottom + 10 + LINE * len(summary) + (8 if summary else 0)
+    legend_top = grid_bottom + 18 + LINE * len(summary)
     height = legend_top + LINE * -(-len(GROUPS) // LEGEND_COLUMNS) + 6
     key = escape(use["key"])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{key}" '
              'font-family="system-ui, sans-serif" font-size="11">',
              f'<title id="t-{key}">{escape(use["title"])}: {escape(use["since"]["line"])}</title>',
-             '<rect width="100%" height="100%" fill="#ffffff"/>']
-    if not inline:
-        parts.append(f'<text x="4" y="15" font-weight="bold">{escape(use["title"])}</text>')
+             '<rect width="100%" height="100%" fill="#ffffff"/>',
+             f'<text x="4" y="15" font-weight="bold">{escape(use["title"])}</text>']
     parts.append(f'<text x="{LEFT - 6}" y="{top - 5}" text-anchor="end" fill="#57606a">torch</text>')
     parts += [f'<text x="{LEFT + index * (SQUARE + GAP) + SQUARE // 2}" y="{top - 5}" text-anchor="middle" '
               f'font-size="10">{escape(torch)}</text>' for index, torch in enumerate(columns)]
@@ -64,10 +62,9 @@ def picture_svg(use: dict[str, Any], inline: bool = False) -> str:
         parts += [_square(LEFT + index * (SQUARE + GAP), y, SQUARE, grid[tf].get(torch, UNTESTED),
                           f"transformers {tf}, torch {torch}: {grid[tf].get(torch, UNTESTED)}")
                   for index, torch in enumerate(columns)]
-    if summary:
-        lines = "".join(f'<tspan x="4" dy="{0 if number == 0 else LINE}">{escape(text)}</tspan>'
-                        for number, text in enumerate(summary))
-        parts.append(f'<text x="4" y="{grid_bottom + 10 + LINE - 4}">{lines}</text>')
+    lines = "".join(f'<tspan x="4" dy="{0 if number == 0 else LINE}">{escape(text)}</tspan>'
+                    for number, text in enumerate(summary))
+    parts.append(f'<text x="4" y="{grid_bottom + 10 + LINE - 4}">{lines}</text>')
     for index, found in enumerate(GROUPS):
         x, y = 4 + (index % LEGEND_COLUMNS) * LEGEND_WIDTH, legend_top + (index // LEGEND_COLUMNS) * LINE
         parts.append(_square(x, y, LINE - 2, found, found) + f'<text x="{x + LINE + 3}" y="{y + LINE - 5}">'

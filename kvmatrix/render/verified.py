@@ -17,6 +17,8 @@ from typing import Any
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import json_text, write_text_atomic
 from kvmatrix.record.answers import FORMAT as USES_FORMAT
+from kvmatrix.record.uses import WORKING
+from kvmatrix.render.by_use import ANSWER_MEANINGS
 
 FORMAT = "kvcc-verified/2"
 BUNDLED = REPO_ROOT / "compat" / "verified.json"
@@ -29,11 +31,14 @@ class UsesError(ValueError):
 
 
 def verified(uses: dict[str, Any]) -> dict[str, Any]:
-    """The bundled summary of a uses.json document: its uses (key, title) and per pair its versions and
-    each use's answer with its route and requirements."""
+    """The bundled summary of a uses.json document: the answers that say a use works and what each answer
+    means (kvcc check prints these words), its uses (key, title), and per pair its versions and each use's
+    answer with its route and requirements."""
     return {
         "format": FORMAT,
         "generated_at": uses["generated_at"],
+        "working": list(WORKING),
+        "meanings": ANSWER_MEANINGS,
         "uses": [{"key": use["key"], "title": use["title"]} for use in uses["uses"]],
         "cells": [{"id": pair, **_versions(pair),
                    "answers": {use["key"]: {field: use["answers"][pair][field] for field in ANSWER_FIELDS

@@ -30,16 +30,16 @@ def row(page: Page, cell_id: str):
     return page.locator(f'#grid tr[data-cell="{cell_id}"]')
 
 
-def test_the_grid_has_a_row_per_cell_showing_each_verdict_as_text(
+def test_the_grid_has_a_row_per_cell_newest_first_showing_each_verdict_as_text(
     open_page: OpenPage, matrix: dict, details: dict
 ) -> None:
     page = open_page(matrix, details)
     rows = page.locator("#grid tbody tr.pair")
     expect(rows).to_have_count(3)
     assert [rows.nth(i).get_attribute("data-cell") for i in range(3)] == [
-        LIST_MODULE.id,
-        LAYER.id,
         UNINSTALLABLE.id,
+        LAYER.id,
+        LIST_MODULE.id,
     ]
     expect(row(page, LIST_MODULE.id).locator("td.static-init")).to_have_text("absent")
     expect(row(page, LAYER.id).locator("td.static-init")).to_have_text("lazy(key)")
@@ -280,11 +280,11 @@ def test_a_failing_test_offers_its_one_line_rerun_and_its_traceback_from_the_det
     try:
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html#cell-{LIST_MODULE.id}")
-        alone = page.locator("#details-failing tbody tr td.one-test")
+        alone = page.locator("#details-failing tbody tr details.one-test")
+        alone.locator("summary").click()
         nodeid = f"suites/test_{failing_record['suite']}.py::{failing_record['name']}"
         expect(alone.locator("code")).to_have_text(
             f"python -m kvmatrix.run.one_test --pair {LIST_MODULE.id} --mode without '{nodeid}'")
-        alone.locator("button.show-traceback").click()
         expect(alone.locator("pre.traceback")).to_have_text(failing_record["traceback"])
         page.close()
     finally:
@@ -295,8 +295,8 @@ def test_opened_as_a_local_file_the_traceback_button_says_where_to_find_it(
     open_page: OpenPage, matrix: dict, details: dict
 ) -> None:
     page = open_page(matrix, details, f"#cell-{LIST_MODULE.id}")
-    alone = page.locator("#details-failing tbody tr td.one-test")
-    alone.locator("button.show-traceback").click()
+    alone = page.locator("#details-failing tbody tr details.one-test")
+    alone.locator("summary").click()
     expect(alone.locator("pre.traceback")).to_contain_text("run the command above")
 
 

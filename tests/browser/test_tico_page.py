@@ -44,11 +44,19 @@ def tico_sample() -> tuple[dict[str, Any], dict[str, Any]]:
     return matrix, details
 
 
+def show_tico(page: Page) -> None:
+    """Turn on the page's TICO toggle."""
+    page.check("#show-tico")
+
+
 def test_the_compat_vs_tico_section_lists_each_test_passing_only_under_ticos_registration(
     open_page: OpenPage,
 ) -> None:
     page = open_page(*tico_sample())
     section = page.locator("#compat-vs-tico")
+    expect(section).to_be_hidden()  # TICO's registration is off by default
+    show_tico(page)
+    expect(section).to_be_visible()
     expect(section).to_contain_text(f"{LIST_MODULE.id}: 1 pass only with TICO's registration, 0 only with")
     expect(section).to_contain_text(f"{LAYER.id}: 0 pass only with TICO's registration, 1 only with")
     expect(section.locator("li li")).to_have_text(f"compile · test_decode_loop_compiles_once: fail with compat "
@@ -59,6 +67,8 @@ def test_the_vs_tico_filter_shows_the_pairs_where_tico_passes_a_test_compat_does
     open_page: OpenPage,
 ) -> None:
     page = open_page(*tico_sample())
+    expect(page.locator("#filter-tico")).to_be_hidden()
+    show_tico(page)
     page.select_option("#filter-tico", "TICO passes tests compat does not")
     expect(page.locator("#grid tr.pair:visible")).to_have_count(1)
     expect(page.locator(f'#grid tr[data-cell="{LIST_MODULE.id}"]')).to_be_visible()
@@ -67,14 +77,20 @@ def test_the_vs_tico_filter_shows_the_pairs_where_tico_passes_a_test_compat_does
     expect(page.locator("#shown")).to_have_text("1 of 3 pairs")
 
 
-def test_a_pairs_details_show_the_tico_mode_beside_compats_with_its_failing_tests(open_page: OpenPage) -> None:
+def test_a_pairs_details_show_the_tico_mode_only_with_tico_shown(open_page: OpenPage) -> None:
     page = open_page(*tico_sample(), f"#cell-{LAYER.id}")
     body = page.locator("#details-body")
+    expect(body.locator("table").first.locator("thead th")).to_have_text(
+        ["suite", "with registration", "without registration"])
+    expect(page.locator("#details-failing")).not_to_contain_text(TICO_ERROR)
+    page.keyboard.press("Escape")
+    show_tico(page)
+    page.locator(f'#grid tr[data-cell="{LAYER.id}"]').click()
     expect(body.locator("dl")).to_contain_text("compat vs TICO0 passing only with TICO's registration, 1 only")
     expect(body.locator("table").first.locator("thead th")).to_have_text(
         ["suite", "with registration", "without registration", "TICO registration"])
     failing = page.locator("#details-failing tbody tr", has_text=TICO_ERROR)
-    expect(failing.locator("td").nth(3)).to_have_text("tico")
+    expect(failing.locator("td.test .where")).to_have_text("export · tico")
     expect(page.locator("#details-all thead th")).to_have_text(["suite", "test", "with", "without", "tico"])
     expect(body.locator("dl")).to_contain_text("run tico")
 

@@ -14,7 +14,10 @@ import pytest
 
 from kvmatrix.plan.pins import Pins
 from kvmatrix.publish.history import diff
-from kvmatrix.render.html import PAGE_ASSETS, page_data, page_detail, render_page
+from kvmatrix.record.answers import uses_document
+from kvmatrix.record.uses import USES
+from kvmatrix.render.html import PAGE_ASSETS, render_page
+from kvmatrix.render.page_data import TEXT_LIMIT, page_data
 
 HOSTILE = "</script><script>alert(1)</script><!-- & \u2028"
 
@@ -69,17 +72,35 @@ def test_the_embedded_data_is_the_page_data_and_no_text_in_it_can_escape(matrix:
     assert len(page.scripts) == 2  # the data and the page's own script: the hostile error opened none
 
 
+def expanded_tests(data: dict, index: int) -> dict:
+    """The compact test table of the page data's cell `index` expanded as page.js expands it."""
+    return {data["keys"][key]: {mode: entry for mode, entry in zip(data["modes"], entries, strict=True) if entry}
+            for key, *entries in data["matrix"]["cells"][index]["tests"]}
+
+
+def expanded_messages(data: dict, cell_id: str) -> dict:
+    """The messages of one cell of the page data expanded as page.js expands them."""
+    def message(text: int, cause_detail: int = -1, reruns: list | None = None) -> dict:
+        return {"text": data["texts"][text], **({"cause_detail": data["texts"][cause_detail]}
+                                                 if cause_detail >= 0 else {}), **({"reruns": reruns} if reruns else {})}
+    return {mode: {data["keys"][key]: message(*rest) for key, *rest in listed}
+            for mode, listed in data["details"][cell_id]["messages"].items()}
+
+
 def test_the_page_embeds_the_matrix_without_changes_and_only_the_messages_of_tests_that_did_not_pass(
     matrix: dict, details: dict
 ) -> None:
     data = page_data(matrix, details)
-    assert data["matrix"] == {key: value for key, value in matrix.items() if key != "changes"}
+    assert data["matrix"].keys() == matrix.keys() - {"changes"}
+    for index, cell in enumerate(matrix["cells"]):
+        assert expanded_tests(data, index) == cell["tests"]
+        assert data["matrix"]["cells"][index].keys() == cell.keys()
     ran = data["details"]["tf4.57.6-torch2.13.0"]
     assert ran["runs"] == {"with": {"exit_code": 0, "duration_s": 40.0},
                            "without": {"exit_code": 1, "duration_s": 41.0}}
     assert ran["freeze"] == ["torch==2.13.0+cpu", "transformers==4.57.6"]
     xfail = {"text": "known: torch.compile graph break on DynamicLayer.update (pytorch#123)"}
-    assert ran["messages"] == {
+    assert expanded_messages(data, "tf4.57.6-torch2.13.0") == {
         "with": {"compile::test_compile_decode[DynamicCache]": xfail},
         "without": {
             "export::test_export[DynamicCache-strict]": {"text": HOSTILE},
@@ -93,37 +114,65 @@ def test_the_page_embeds_the_matrix_without_changes_and_only_the_messages_of_tes
                                                           "reused_from": None, "messages": {}}
 
 
+def test_each_test_key_and_message_text_is_embedded_once(matrix: dict, details: dict) -> None:
+    data = page_data(matrix, details)
+    assert len(set(data["keys"])) == len(data["keys"]) and len(set(data["texts"])) == len(data["texts"])
+    xfail = "known: torch.compile graph break on DynamicLayer.update (pytorch#123)"
+    assert json.dumps(data).count(json.dumps(xfail)) == 1  # listed in both modes, written once
+
+
+def test_a_text_over_the_limit_is_capped_with_a_note_naming_the_detail_file(
+    pins: Pins, ran_cell: dict, published
+) -> None:
+    huge = "RuntimeError: " + "x" * 2_000_000
+    ran_cell["runs"]["without"]["tests"][0]["error"] = huge
+    ran_cell["runs"]["without"]["tests"][0]["cause_detail"] = huge
+    matrix, details = published(pins, [ran_cell])
+    matrix["cells"][0]["compat_regressions"] = [{"suite": "export", "name": "test_x", "verdict": "fail", "error": huge}]
+    data = page_data(matrix, details)
+    note = "… (full text in cells/tf4.57.6-torch2.13.0.json)"
+    capped = huge[:TEXT_LIMIT] + note
+    message = expanded_messages(data, "tf4.57.6-torch2.13.0")["without"]["export::test_export[DynamicCache-strict]"]
+    assert message == {"text": capped, "cause_detail": capped}
+    assert data["matrix"]["cells"][0]["compat_regressions"][0]["error"] == capped
+    page = render_page(matrix, details)
+    assert len(page) < 200_000 and capped in page  # the banner shows the capped text too
+
+
 def test_a_flaky_tests_message_is_its_rate_with_its_cause_detail_and_reruns() -> None:
     flaky = {"suite": "export", "name": "test_x", "verdict": "flaky", "error": "AssertionError: mask",
              "reason": "2/5 runs did not pass (fail 2, pass 3); first error: AssertionError: mask",
              "cause": "cache", "cause_detail": "without a cache the same export passes",
              "reruns": ["pass", "fail"], "metrics": {"export_s": 1.0}, "duration_s": 3.0}
     detail = {"runs": {"with": {"exit_code": 1, "duration_s": 9.0, "tests": [flaky]}}, "freeze": []}
-    assert page_detail(detail)["messages"] == {"with": {"export::test_x": {
+    cell = {"id": "tf4.57.6-torch2.13.0", "detail": "cells/tf4.57.6-torch2.13.0.json", "tests": {}}
+    data = page_data({"cells": [cell]}, {cell["id"]: detail})
+    assert expanded_messages(data, cell["id"]) == {"with": {"export::test_x": {
         "text": flaky["reason"], "cause_detail": flaky["cause_detail"], "reruns": ["pass", "fail"]}}}
 
 
 def test_the_page_loads_nothing_from_outside(matrix: dict, details: dict) -> None:
     page = render_page(matrix, details)
     elements = parse(page)
-    links = [
-        attrs[key] for _, attrs in elements.tags for key in ("src", "href") if attrs.get(key) is not None
-    ]
-    assert links and all(link.startswith("#") for link in links)
+    assert not [attrs for _, attrs in elements.tags if attrs.get("src") is not None]
+    links = [attrs["href"] for _, attrs in elements.tags if attrs.get("href") is not None]
+    # fragments, and the other published matrices' pages beside this one
+    assert links and all(link.startswith("#") or link in ("index.html", "latest/index.html", "full/index.html")
+                         for link in links)
     assert not [tag for tag, _ in elements.tags if tag in ("link", "img", "iframe", "object", "embed")]
     style = page[page.index("<style>") : page.index("</style>")]
     assert "url(" not in style and "@import" not in style
 
 
-def test_the_grid_has_one_row_per_cell_in_matrix_order_with_filter_data(matrix: dict, details: dict) -> None:
+def test_the_grid_has_one_row_per_cell_newest_first_with_filter_data(matrix: dict, details: dict) -> None:
     rows = [
         attrs
         for tag, attrs in parse(render_page(matrix, details)).tags
         if tag == "tr" and attrs.get("class") == "pair"
     ]
     assert [(row["id"], row["data-layout"], row["data-torch"], row["data-transformers"]) for row in rows] == [
-        ("cell-tf4.46.3-torch2.5.1", "not run", "2.5.1", "4.46.3"),
         ("cell-tf4.57.6-torch2.13.0", "layer", "2.13.0", "4.57.6"),
+        ("cell-tf4.46.3-torch2.5.1", "not run", "2.5.1", "4.46.3"),
     ]
 
 
@@ -135,7 +184,7 @@ def test_verdicts_show_as_text_with_passed_over_run_counts(matrix: dict, details
     assert 'colspan="6"' in page and "ResolutionImpossible: transformers 4.46.3 requires" in page
 
 
-def test_filters_offer_every_layout_and_the_versions_in_version_order(
+def test_filters_offer_the_versions_newest_first_every_use_the_answers_given_and_every_layout(
     pins: Pins, make_cell, ran_cell: dict, published
 ) -> None:
     other = {**make_cell("4.46.3", "2.5.1", ran_cell["runs"]), "layout": "list"}
@@ -147,12 +196,23 @@ def test_filters_offer_every_layout_and_the_versions_in_version_order(
             select = attrs["id"]
         elif tag == "option" and select:
             options.setdefault(select, []).append(attrs["value"])
+    assert options.pop("filter-use") == ["", *(use.key for use in USES)]
+    assert options.pop("filter-answer")[0] == ""
     assert options == {
         "filter-layout": ["", "list", "list-module", "layer"],
-        "filter-torch": ["", "2.5.1", "2.13.0"],
-        "filter-transformers": ["", "4.46.3", "4.57.6"],
+        "filter-torch": ["", "2.13.0", "2.5.1"],
+        "filter-transformers": ["", "4.57.6", "4.46.3"],
         "filter-tico": ["", "TICO passes tests compat does not", "compat does at least as well", "not compared"],
     }
+
+
+def test_the_answer_filter_offers_exactly_the_answers_the_uses_give(pins: Pins, ran_cell: dict, published) -> None:
+    matrix, details = published(pins, [ran_cell])
+    uses = uses_document(matrix)
+    given = {found["answer"] for use in uses["uses"] for found in use["answers"].values()}
+    offered = [attrs["value"] for tag, attrs in parse(render_page(matrix, details, uses)).tags
+               if tag == "option" and attrs["value"] in given]
+    assert sorted(offered) == sorted(given) and len(offered) == len(set(offered))
 
 
 def test_changes_section_shows_newly_failing_suites_and_tests(matrix: dict, details: dict) -> None:
@@ -225,3 +285,18 @@ def test_the_legend_has_flaky_and_setup_chips_and_every_cause(matrix: dict, deta
 def test_flaky_and_setup_chips_have_their_own_colours() -> None:
     css = (PAGE_ASSETS / "page.css").read_text()
     assert ".v-flaky {" in css and ".v-setup {" in css
+
+
+@pytest.mark.parametrize(("dataset", "links"), [
+    ("default", {"index.html": True, "latest/index.html": False, "full/index.html": False}),
+    ("latest", {"../index.html": False, "index.html": True, "../full/index.html": False}),
+    ("full", {"../index.html": False, "../latest/index.html": False, "index.html": True}),
+])
+def test_each_published_matrix_links_to_the_other_two_and_marks_its_own(
+    matrix: dict, details: dict, dataset: str, links: dict[str, bool]
+) -> None:
+    uses = {**uses_document(matrix), "dataset": dataset}
+    page = render_page(matrix, details, uses)
+    nav = page[page.index('<nav id="datasets"'):page.index("</nav>")]
+    found = {attrs["href"]: "aria-current" in attrs for tag, attrs in parse(nav).tags if tag == "a"}
+    assert found == links

@@ -23,8 +23,9 @@ from kvmatrix.record.matrix import (
     merge_cells,
     new_matrix,
 )
-from kvmatrix.render.html import page_detail, render_page
+from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import main, render_markdown
+from kvmatrix.render.page_data import page_detail
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATED_AT = "2026-11-25T10:00:00Z"

@@ -1,20 +1,41 @@
-// The matrix page's behaviour: filters, and a pair's details from the embedded JSON (the matrix and each
-// cell's trimmed detail, kvmatrix.render.html.page_data) on click or from a #cell-<id> permalink. Every text from
-// the data goes through textContent, never innerHTML.
+// The matrix page's behaviour: the filters (over every table), the TICO toggle, each use's picture, and a pair's
+// details from the embedded JSON (the matrix and each cell's trimmed detail, kvmatrix.render.page_data) on click,
+// Enter or a #cell-<id> permalink. Every text from the data goes through textContent, never innerHTML.
 "use strict";
 (function () {
   const data = JSON.parse(document.getElementById("matrix-data").textContent);
   const matrix = data.matrix;
   const details = data.details;
+  const TRACEBACK_LIMIT = 8000;  // kvmatrix.render.page_data.TRACEBACK_LIMIT
+  // The page data writes each test key and message text once (data.keys, data.texts): expand them back into
+  // matrix.json's shapes, a cell's tests as key -> mode -> [verdict, cause, upstream] and its messages as
+  // mode -> key -> {text, cause_detail, reruns}.
+  for (const cell of matrix.cells) {
+    cell.tests = Object.fromEntries(cell.tests.map(([key, ...entries]) => [data.keys[key], Object.fromEntries(
+      entries.map((entry, at) => [data.modes[at], entry]).filter(([, entry]) => entry))]));
+    const detail = details[cell.id];
+    detail.messages = Object.fromEntries(Object.entries(detail.messages).map(([mode, listed]) => [mode,
+      Object.fromEntries(listed.map(([key, text, causeDetail, reruns]) => [data.keys[key], {
+        text: data.texts[text],
+        ...(causeDetail !== undefined && causeDetail >= 0 ? { cause_detail: data.texts[causeDetail] } : {}),
+        ...(reruns ? { reruns } : {}),
+      }]))]));
+  }
   const cells = new Map(matrix.cells.map((cell) => [cell.id, cell]));
   const dialog = document.getElementById("details");
   const body = document.getElementById("details-body");
   const rows = Array.from(document.querySelectorAll("#grid tr.pair"));
   const filters = Array.from(document.querySelectorAll("#filters select"));
+  const ticoToggle = document.getElementById("show-tico");
   const BAD = ["error", "fail", "flaky", "setup", "xfail"];
   const UPSTREAM_ISSUE = /^([\w.-]+\/[\w.-]+)#(\d+)$/;
-  const MODES = ["with", "without", "tico"];
+  const ALL_MODES = ["with", "without", "tico"];
   const MODE_TITLES = { with: "with registration", without: "without registration", tico: "TICO registration" };
+
+  // The registration modes shown: TICO's only while its toggle is on.
+  function shownModes() {
+    return ALL_MODES.filter((mode) => mode !== "tico" || ticoToggle.checked);
+  }
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -65,7 +86,7 @@
     add("compat regressions", regressions.length ? regressions.length + (one ? " test passes" : " tests pass")
       + " with transformers alone and " + (one ? "fails" : "fail") + " after compat.register() (cause: compat)"
       : "none");
-    if (cell.tico_advantages) {
+    if (cell.tico_advantages && ticoToggle.checked) {
       add("compat vs TICO", cell.tico_advantages.length + " passing only with TICO's registration, "
         + cell.compat_advantages + " only with compat.register()");
     }
@@ -79,7 +100,7 @@
     add("resolved", resolved || "—");
     add("install", seconds(cell.install_duration_s));
     add("total duration", seconds(cell.duration_s));
-    for (const mode of MODES) {
+    for (const mode of shownModes()) {
       const run = details[cell.id].runs[mode];
       const count = testsOf(cell).filter((test) => test.mode === mode).length;
       if (run) add("run " + mode, "pytest exit " + run.exit_code + " in " + seconds(run.duration_s)
@@ -106,7 +127,7 @@
 
   // The modes the cell's suites were summarised in: with and without, and tico where the cell ran it.
   function modesOf(cell) {
-    return MODES.filter((mode) => Object.values(cell.suites || {}).some((summary) => summary[mode]));
+    return shownModes().filter((mode) => Object.values(cell.suites || {}).some((summary) => summary[mode]));
   }
 
   function suitesTable(cell) {
@@ -135,7 +156,7 @@
     const messages = details[cell.id].messages;
     for (const [key, modes] of Object.entries(cell.tests)) {
       const [suite, name] = splitKey(key);
-      for (const mode of MODES) {
+      for (const mode of shownModes()) {
         const entry = modes[mode];
         if (!entry) continue;
         all.push({
@@ -175,47 +196,62 @@
       .replace("{nodeid}", nodeid.replaceAll("'", "'\\''"));
   }
 
-  // The recorded traceback of `test`, read from the cell's detail file when asked (it is not embedded).
+  // A text cut to `limit` characters, with a note naming the detail file that holds all of it.
+  function capped(text, limit, source) {
+    return text.length > limit ? text.slice(0, limit) + "… (full text in " + source + ")" : text;
+  }
+
+  // The recorded traceback of `test`, read from the cell's detail file when asked (it is not embedded) and
+  // capped, so that no record can stall the page.
   function showTraceback(cell, test, into) {
     into.textContent = "loading " + cell.detail + " ...";
     fetch(cell.detail).then((response) => response.json()).then((detail) => {
       const run = (detail.runs || {})[test.mode] || {};
       const record = (run.tests || []).find((t) => t.suite === test.suite && t.name === test.name) || {};
-      into.textContent = record.traceback || "no traceback recorded for this test (recorded since schema 3 runs)";
+      into.textContent = record.traceback ? capped(record.traceback, TRACEBACK_LIMIT, cell.detail)
+        : "no traceback recorded for this test (recorded since schema 3 runs)";
     }).catch(() => {
       into.textContent = "this page cannot read " + cell.detail + " here (opened as a local file?): "
         + "open that file, or run the command above, which prints the full traceback";
     });
   }
 
-  function rerunAlone(cell, test) {
-    if (test.mode === "tico") return el("td", { class: "one-test" }, "—");
-    const command = oneTest(cell, test);
-    const copy = el("button", { type: "button", class: "copy-one" }, "Copy");
-    copy.addEventListener("click", () => {
-      if (navigator.clipboard) navigator.clipboard.writeText(command).catch(() => {});
+  // The command that re-runs the test alone and its traceback, behind a <details> that loads the traceback
+  // the first time it opens.
+  function onDemand(cell, test) {
+    const more = el("details", { class: "one-test" }, el("summary", {}, "Re-run alone, traceback"));
+    if (test.mode !== "tico") {
+      const command = oneTest(cell, test);
+      const copy = el("button", { type: "button", class: "copy-one" }, "Copy");
+      copy.addEventListener("click", () => {
+        if (navigator.clipboard) navigator.clipboard.writeText(command).catch(() => {});
+      });
+      more.append(el("div", { class: "command" }, el("code", {}, command), copy));
+    }
+    const trace = el("pre", { class: "traceback" });
+    more.append(trace);
+    more.addEventListener("toggle", () => {
+      if (more.open && !trace.textContent) showTraceback(cell, test, trace);
     });
-    const trace = el("pre", { class: "traceback", hidden: "" });
-    const show = el("button", { type: "button", class: "show-traceback" }, "Traceback");
-    show.addEventListener("click", () => {
-      trace.hidden = false;
-      showTraceback(cell, test, trace);
-    });
-    return el("td", { class: "one-test" }, el("code", {}, command), copy, show, trace);
+    return more;
   }
 
+  // One row per test: what it is (verdict, suite, mode, name), then its error or reason (wrapping), with the
+  // command and traceback on demand under it, its cause and its re-runs.
   function failing(cell) {
     const rowsOut = testsOf(cell).filter((test) => BAD.includes(test.verdict))
       .sort((a, b) => BAD.indexOf(a.verdict) - BAD.indexOf(b.verdict))
       .map((test) => [
-        chip(test.verdict), test.suite, el("code", {}, test.name), test.mode,
-        el("td", { class: "error" }, test.text || "no message recorded"),
-        cause(test), reruns(test), rerunAlone(cell, test),
+        el("td", { class: "test" }, chip(test.verdict), " ", el("span", { class: "where" }, test.suite + " · " + test.mode),
+          el("code", {}, test.name)),
+        el("td", { class: "error" }, el("div", { class: "text" }, test.text || "no message recorded"),
+          onDemand(cell, test)),
+        cause(test), reruns(test),
       ]);
     const section = el("section", { id: "details-failing" },
       el("h3", {}, "Failing, erroring, flaky, setup and xfail tests"));
     section.append(rowsOut.length
-      ? table(["verdict", "suite", "test", "mode", "error / reason", "cause", "re-runs", "re-run alone"], rowsOut)
+      ? table(["test", "error / reason", "cause", "re-runs"], rowsOut, "small failing")
       : el("p", {}, "None."));
     return section;
   }
@@ -232,7 +268,7 @@
   function allTests(cell) {
     const keys = Object.keys(cell.tests);
     if (!keys.length) return null;
-    const modes = MODES.filter((mode) => keys.some((key) => cell.tests[key][mode]));
+    const modes = shownModes().filter((mode) => keys.some((key) => cell.tests[key][mode]));
     const rowsOut = keys.map((key) => {
       const [suite, name] = splitKey(key);
       return [suite, el("code", {}, name),
@@ -268,12 +304,39 @@
     return true;
   }
 
+  // A use's picture (kvmatrix.render.page_uses.picture_placeholder): its data drawn as a table the first time
+  // its <details> opens, each square lettered and named as in the picture legend.
+  const legend = Array.from(document.querySelectorAll("#picture-legend li"), (item) => ({
+    letter: item.querySelector(".square").textContent, name: item.dataset.name,
+  }));
+  function drawPicture(since) {
+    const holder = since.querySelector(".picture");
+    if (!holder || holder.firstChild) return;
+    const rowsOf = holder.dataset.rows.split(" ");
+    const columns = holder.dataset.columns.split(" ");
+    const squares = holder.dataset.squares;
+    const head = el("tr", {}, el("th", { scope: "col" }, "torch"),
+      ...columns.map((torch) => el("th", { scope: "col" }, torch)));
+    const lines = rowsOf.map((tf, row) => el("tr", {}, el("th", { scope: "row" }, "tf " + tf),
+      ...columns.map((torch, column) => {
+        const at = Number(squares[row * columns.length + column]);
+        const group = legend[at];
+        return el("td", { class: "square g" + at, title: "transformers " + tf + ", torch " + torch + ": " + group.name },
+          group.letter);
+      })));
+    holder.append(el("table", { class: "picture-grid" }, el("thead", {}, head), el("tbody", {}, ...lines)));
+  }
+  for (const since of document.querySelectorAll("details.since")) {
+    since.addEventListener("toggle", () => { if (since.open) drawPicture(since); });
+  }
+
   function fromHash() {
     const hash = decodeURIComponent(location.hash.slice(1));
     if (hash.startsWith("cell-")) open(hash.slice(5));
     const use = hash.startsWith("use-") ? document.getElementById(hash) : null;
     if (use && use.matches("details.since")) {  // a use's permalink opens its picture
       use.open = true;
+      drawPicture(use);
       use.scrollIntoView();
     }
   }
@@ -284,20 +347,79 @@
       open(row.dataset.cell);
     };
     row.addEventListener("click", (event) => { event.preventDefault(); show(); });
-    row.addEventListener("keydown", (event) => { if (event.key === "Enter") show(); });
+    // Enter opens the details once: without preventDefault the same key press goes on to activate what
+    // showModal() focused (the dialog's Close button), or the row's link, and closes the dialog again.
+    row.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      show();
+    });
   }
   dialog.addEventListener("close", () => history.replaceState(null, "", location.pathname + location.search));
   window.addEventListener("hashchange", fromHash);
 
+  // The filters apply to every table. A pair passes the pair filters (transformers, torch, layout and, with
+  // TICO shown, the comparison with TICO); with an answer chosen, it stays only where some shown use has that
+  // answer in it. The by-use table shows those pairs' columns and the uses the use filter keeps that have the
+  // chosen answer in a shown pair, other answers faded; the suite grid shows those pairs' rows, and each use's
+  // since line follows its row.
+  const useTable = document.getElementById("by-use-table");
+  const pairHeads = useTable ? Array.from(useTable.querySelectorAll("thead th[data-pair]")) : [];
+  const useRows = useTable ? Array.from(useTable.querySelectorAll("tbody tr[data-use]")) : [];
+  const pairOf = (at) => pairHeads[at].dataset.pair;
+
+  function chosen(name) {
+    const select = document.getElementById("filter-" + name);
+    return select && (name !== "tico" || ticoToggle.checked) ? select.value : "";
+  }
+
+  // Whether a pair passes the pair filters, read from its grid row's data (a pair without a row passes
+  // only while no pair filter is chosen).
+  function pairPasses(pair) {
+    const row = rows.find((r) => r.dataset.cell === pair);
+    return ["transformers", "torch", "layout", "tico"].every((name) => !chosen(name)
+      || (row !== undefined && row.dataset[name] === chosen(name)));
+  }
+
+  function answered(td, answer) {
+    return td.dataset.answer === answer || (ticoToggle.checked && td.dataset.ticoAnswer === answer);
+  }
+
   function applyFilters() {
+    const use = chosen("use");
+    const answer = chosen("answer");
+    const chips = (row) => Array.from(row.querySelectorAll("td"));
+    const keptUses = useRows.filter((row) => !use || row.dataset.use === use);
+    const pairShown = new Map(pairHeads.map((th, at) => [th.dataset.pair, pairPasses(th.dataset.pair)
+      && (!answer || keptUses.some((row) => answered(chips(row)[at], answer)))]));
+    for (const row of useRows) {
+      row.hidden = !keptUses.includes(row)
+        || (answer && !chips(row).some((td, at) => pairShown.get(pairOf(at)) && answered(td, answer)));
+      chips(row).forEach((td, at) => {
+        td.hidden = !pairShown.get(pairOf(at));
+        td.classList.toggle("faded", Boolean(answer) && !answered(td, answer));
+      });
+      const since = document.getElementById("use-" + row.dataset.use);
+      if (since) since.hidden = row.hidden;
+    }
+    pairHeads.forEach((th) => { th.hidden = !pairShown.get(th.dataset.pair); });
     let shown = 0;
     for (const row of rows) {
-      row.hidden = !filters.every((select) => !select.value || row.dataset[select.dataset.filter] === select.value);
+      const pair = row.dataset.cell;
+      row.hidden = pairShown.has(pair) ? !pairShown.get(pair) : !pairPasses(pair) || Boolean(answer);
       if (!row.hidden) shown += 1;
     }
     document.getElementById("shown").textContent = shown + " of " + rows.length + " pairs";
+    const usesShown = useRows.filter((row) => !row.hidden).length;
+    document.getElementById("shown-uses").textContent = usesShown + " of " + useRows.length + " uses";
+  }
+  function applyToggle() {
+    document.body.classList.toggle("show-tico", ticoToggle.checked);
+    applyFilters();
   }
   for (const select of filters) select.addEventListener("change", applyFilters);
+  ticoToggle.addEventListener("change", applyToggle);
 
+  applyToggle();  // a reload keeps the controls' state: the page follows it
   fromHash();
 }());
