@@ -95,7 +95,8 @@ def _step_class() -> type:
     import torch
 
     class DecodeStep(torch.nn.Module):
-        """(input_ids, cache, cache_position) -> logits, one cached forward (5.x names the cache `cache`)."""
+        """(input_ids, cache, cache_position) -> (logits, updated cache), one cached forward (5.x names the cache
+        `cache`): the step the matrix exports, its cache returned, which strict export must rebuild."""
 
         def __init__(self, model: Any) -> None:
             super().__init__()
@@ -105,7 +106,8 @@ def _step_class() -> type:
 
         def forward(self, input_ids: Any, cache: Any, cache_position: Any) -> Any:
             kwargs = {self.cache_name: cache, "use_cache": True, "cache_position": cache_position}
-            return self.model(input_ids=input_ids, **kwargs).logits
+            out = self.model(input_ids=input_ids, **kwargs)
+            return out.logits, out.past_key_values
 
     return DecodeStep
 
@@ -177,9 +179,8 @@ def _same_as_eager(step: Any, kind: str, run: Callable[..., Any]) -> None:
     other = _prefilled(step, kind, OTHER_PROMPT)
     token, position = _ids(PROMPT + 1, 1), torch.tensor([4])
     with torch.no_grad():
-        expected = step(token, copy.deepcopy(other), position)
-        got = run(token, other, position)
-    got = got[0] if isinstance(got, tuple | list) else got
+        expected = step(token, copy.deepcopy(other), position)[0]
+        got = run(token, other, position)[0]
     if not torch.allclose(got, expected, atol=1e-5):
         raise AssertionError("the program's answer differs from eager on another cache (its cache baked in?)")
 
@@ -256,7 +257,7 @@ def _compile_check(step: Any) -> None:
     with torch.no_grad():
         for number in range(COMPILED_STEPS):
             token, position = _ids(OTHER_PROMPT + number, 1), torch.tensor([4 + number])
-            if not torch.allclose(compiled(token, cache, position), step(token, reference, position), atol=1e-5):
+            if not torch.allclose(compiled(token, cache, position)[0], step(token, reference, position)[0], atol=1e-5):
                 raise AssertionError(f"the compiled loop differs from eager at step {number}")
             graphs.append(int(counters["stats"]["unique_graphs"]))
     if graphs[-1] != graphs[0]:

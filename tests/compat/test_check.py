@@ -112,8 +112,14 @@ def test_kvcc_check_in_a_fresh_process_agrees_with_the_published_matrix_for_this
     assert result["in_matrix"] is True
     published = {key: found for key, found in here[0]["answers"].items()
                  if found.get("route", "").startswith(SAME_ROUTES)}
+
+    def said(answer: str, requires: list[str]) -> tuple[str, set[str]]:
+        """An answer and, where it works, the library calls its route needs (a broken answer's route only
+        says which route spoke for the failure)."""
+        return answer, set(requires) & LIBRARY_CALLS if answer != BROKEN else set()
+
     disagreements = {key: (check["answer"], check["requires"], published[key])
                      for key, check in checks.items() if key in published
-                     and (check["answer"], set(check["requires"]) & LIBRARY_CALLS)
-                     != (published[key]["answer"], set(published[key].get("requires", [])) & LIBRARY_CALLS)}
+                     and said(check["answer"], check["requires"])
+                     != said(published[key]["answer"], published[key].get("requires", []))}
     assert disagreements == {}
