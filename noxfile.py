@@ -31,7 +31,7 @@ from kvmatrix.render.markdown import render_changes  # noqa: E402
 from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
 from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
-from kvmatrix.run.interpreters import find_interpreter  # noqa: E402
+from kvmatrix.run.interpreters import find_interpreter, interpreter_missing  # noqa: E402
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
 from kvmatrix.run.reuse import inputs_with, reuse_or_run  # noqa: E402
 from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
@@ -41,6 +41,9 @@ nox.options.default_venv_backend = "uv"
 # Plain `nox` lints and runs the fast unit tests, as nox users expect; it never runs cells or rewrites the
 # committed reports (that is `nox -s matrix`).
 nox.options.sessions = ["lint", "unit"]
+# A cell session whose Python nox cannot find fails instead of being skipped with exit 0 (nox's default
+# outside CI): a skipped cell leaves no result and reads as a run that went well.
+nox.options.error_on_missing_interpreters = True
 
 # nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
 # another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
@@ -126,7 +129,10 @@ def _publish_failed(session: nox.Session, exc: Exception) -> None:
 
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
     """Run the cells whose inputs changed (every one with `--fresh` among the posargs), reuse the previous
-    result of the others (kvmatrix.run.reuse), then publish them all into `reports`."""
+    result of the others (kvmatrix.run.reuse), then publish them all into `reports`. A cell whose Python this
+    machine lacks stops the run before anything runs or is published: its session could not start, and the
+    publish would replace the cell's verdicts with `error`."""
+    _refuse_missing_pythons(session, cells)
     interpreter = functools.cache(lambda pin: find_interpreter(PINS.python_for(pin)))
     decisions = reuse_or_run(cells, inputs_with(interpreter, ROOT), results, reports, "--fresh" in session.posargs)
     for decision in decisions:
@@ -138,6 +144,18 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> Non
         session.notify(f"cell({pin.id})", posargs=["--results", str(results)])
     ids = ",".join(pin.id for pin in cells)
     session.notify("publish", posargs=["--results", str(results), "--reports", str(reports), "--cells", ids])
+
+
+def _refuse_missing_pythons(session: nox.Session, cells) -> None:
+    """End the session with one line per CPython minor that this machine lacks, naming its cells."""
+    wanted: dict[str, list[str]] = {}
+    for pin in cells:
+        wanted.setdefault(PINS.python_for(pin), []).append(pin.id)
+    missing = [minor for minor in wanted if interpreter_missing(minor)]
+    if missing:
+        session.error("; ".join(f"no Python {minor} on this machine for cell(s) {', '.join(wanted[minor])}: "
+                                f"install it (uv python install {minor})" for minor in missing)
+                      + "; nothing was run or published")
 
 
 @nox.session(python=False)

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,41 @@ def test_smoke_run_twice_with_its_cells_unchanged_publishes_and_then_has_nothing
     nox("publish", "--", "--results", str(earlier), "--reports", "build/smoke", "--cells", cell.id)
     assert "reused the result" in nox("smoke")
     assert "nothing new to publish" in nox("smoke")
+
+
+def test_a_matrix_whose_python_is_missing_fails_and_keeps_the_published_verdicts(
+    tmp_path: Path, ran_cell: dict[str, Any], make_cell: Callable[..., dict[str, Any]]
+) -> None:
+    """nox skipped a session whose interpreter it could not find and exited 0; the publish that followed
+    replaced that cell's verdicts with `error` ("the cell session did not finish") beside a reused cell."""
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                         'torch = "2.13.0"\n\n[[cell]]\ntransformers = "4.46.3"\ntorch = "2.5.1"\n'
+                         'python = "3.16"\n')
+    reused, missing = load_pins(pins_file).cells
+    inputs = inputs_of(reused, find_interpreter("3.11"), ROOT)
+    assert inputs is not None, "uv could not resolve the pair"
+    earlier, results, reports = tmp_path / "earlier", tmp_path / "cells", tmp_path / "reports"
+    earlier.mkdir()
+    (earlier / f"{reused.id}.json").write_text(json.dumps({**ran_cell, "inputs": inputs,
+                                                           "finished_at": "2026-11-30T21:00:00Z"}))
+    old = make_cell(missing.transformers, missing.torch, ran_cell["runs"])
+    (earlier / f"{missing.id}.json").write_text(json.dumps({**old, "python": "3.16.0"}))
+    first = nox_session("publish", "--", "--results", str(earlier), "--reports", str(reports),
+                        KVCC_PINS=str(pins_file))
+    assert first.returncode == 0, first.stdout + first.stderr
+    published = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    proc = nox_session("matrix", "--", "--results", str(results), "--reports", str(reports),
+                       KVCC_PINS=str(pins_file))
+    one_clear_error(proc, f"no Python 3.16 on this machine for cell(s) {missing.id}", "nothing was run")
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
+
+
+def test_a_cell_session_whose_python_is_missing_fails_instead_of_being_skipped(tmp_path: Path) -> None:
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.16"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                         'torch = "2.13.0"\n')
+    proc = nox_session("cell(tf4.57.6-torch2.13.0)", "--download-python", "never", KVCC_PINS=str(pins_file))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Session cell(tf4.57.6-torch2.13.0) failed: Python interpreter 3.16 not found" in output, output
