@@ -230,3 +230,16 @@ def test_a_cell_session_whose_python_is_missing_fails_instead_of_being_skipped(t
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     assert "Session cell(tf4.57.6-torch2.13.0) failed: Python interpreter 3.16 not found" in output, output
+
+
+def test_publish_over_a_matrix_with_a_wrong_type_in_a_cell_is_one_clear_error_naming_the_field(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    matrix = json.loads((reports / "matrix.json").read_text())
+    matrix["cells"][0]["tests"] = 5
+    (reports / "matrix.json").write_text(json.dumps(matrix))
+    one_clear_error(nox_publish(pins_file, one_result, reports), str(reports / "matrix.json"),
+                    "tests is a number, not dict")
