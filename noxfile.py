@@ -35,7 +35,7 @@ from kvmatrix.run.interpreters import find_interpreter, interpreter_missing  # n
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
 from kvmatrix.run.reuse import inputs_with, reuse_or_run  # noqa: E402
 from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
-from kvmatrix.settings import setting  # noqa: E402
+from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 # Plain `nox` lints and runs the fast unit tests, as nox users expect; it never runs cells or rewrites the
@@ -51,6 +51,11 @@ try:
     PINS = load_pins(setting("KVCC_PINS"))
 except PinsError as error:  # one clear line instead of a traceback through nox's loader
     raise SystemExit(f"error: {error}") from None
+# A bad KVCC_* value (KVCC_WORKERS=0 would lose crash isolation, garbage a traceback deep in a cell) stops
+# every session here, one line each.
+BAD_SETTINGS = setting_problems()
+if BAD_SETTINGS:
+    raise SystemExit("\n".join(f"error: {problem}" for problem in BAD_SETTINGS))
 RESULTS = ROOT / "build" / "cells"
 REPORTS = ROOT / "reports"
 SMOKE = PINS.tagged("smoke")

@@ -32,6 +32,7 @@ from kvmatrix.run.cell import requirements
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import install
 from kvmatrix.run.pytest_run import run_suites
+from kvmatrix.settings import report_bad_settings
 
 TEST_ID = re.compile(r"suites/test_\w+\.py::\w+(\[[^\]]+\])?")
 
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=Path("reports/bisect"), help="reports go here")
     parser.add_argument("--python", default=None, help="Python of the environments (default: pins.toml's)")
     args = parser.parse_args(argv)
+    if report_bad_settings():
+        return 2
     try:
         request = parse_request(args.test, args.mode, args.fixed, args.range_)
     except UsageError as exc:

@@ -22,6 +22,7 @@ from kvmatrix.run.cell import requirements
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import install
 from kvmatrix.run.pytest_run import OFFLINE_ENV
+from kvmatrix.settings import report_bad_settings
 
 ENVS = REPO_ROOT / "build" / "latest" / "envs"
 
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pins", type=Path, default=REPO_ROOT / "pins.toml", help="where the pair's Python is read")
     parser.add_argument("--envs", type=Path, default=ENVS, help="where the pairs' uv environments live")
     args = parser.parse_args(argv)
+    if report_bad_settings():
+        return 2
     if not args.nodeid.startswith("suites/test_") or "::" not in args.nodeid:
         print(f"error: {args.nodeid!r} is not a suite test id like suites/test_export.py::test_x[...]",
               file=sys.stderr)

@@ -243,3 +243,21 @@ def test_publish_over_a_matrix_with_a_wrong_type_in_a_cell_is_one_clear_error_na
     (reports / "matrix.json").write_text(json.dumps(matrix))
     one_clear_error(nox_publish(pins_file, one_result, reports), str(reports / "matrix.json"),
                     "tests is a number, not dict")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("KVCC_WORKERS", "0", "must be a whole number from 1 to 256"),
+        ("KVCC_TEST_TIMEOUT_S", "0", "must be a whole number from 1 to 86400"),
+        ("KVCC_MAX_WORKER_RESTART", "many", "must be a whole number from 0 to 10000"),
+        ("KVCC_EXTRA_PLUGINS", "tests.faults.crash_plugin,;rm -rf", "must be comma-separated module names"),
+        ("KVCC_MEMORY_LIMIT_GB", "lots", "must be a positive number of gigabytes, or empty"),
+        ("KVCC_HANG_DIR", "/no/such/folder", "must name an existing folder"),
+        ("KVCC_BYTECODE_STORE", "noxfile.py/bytecode", f"must be empty, `off` or a folder; {ROOT / 'noxfile.py'} is not a folder"),
+    ],
+)
+def test_a_bad_kvcc_value_stops_nox_in_one_line_naming_it(name: str, value: str, problem: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=ROOT, env={**os.environ, name: value},
+                          capture_output=True, text=True)
+    one_clear_error(proc, f"error: {name}={value!r}: {problem}")
