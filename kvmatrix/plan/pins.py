@@ -60,15 +60,16 @@ class Cell:
 
     @classmethod
     def from_id(cls, cell_id: str) -> Cell:
-        """The exact pair a cell id names (`tf4.57.6-torch2.13.0`); PinsError when it names no valid versions."""
+        """The exact pair a cell id names (`tf4.57.6-torch2.13.0`); PinsError when it names no valid versions
+        or spells one as no cell id does (`v4.57.6`, `2.13.0+cu999`, a pre-release): a pins file only holds
+        canonical final releases, so such an id is no cell's and would miss the cell's own settings."""
         found = CELL_ID.fullmatch(cell_id)
         if found is None:
             raise PinsError(f"{cell_id!r} is not a cell id like tf4.57.6-torch2.13.0")
-        for version in found.groups():
-            try:
-                Version(version)
-            except InvalidVersion:
-                raise PinsError(f"{cell_id!r}: {version!r} is not a version") from None
+        for package, version in zip(PACKAGES, found.groups(), strict=True):
+            problem = _version_problem(version)
+            if problem:
+                raise PinsError(f"{cell_id!r}: {package} {problem}")
         return cls(transformers=found["transformers"], torch=found["torch"])
 
     def to_json(self) -> dict[str, Any]:

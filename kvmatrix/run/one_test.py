@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.version import Version
+
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell, PinsError, load_pins
 from kvmatrix.record.verdicts import MODES, RAN
@@ -42,10 +44,21 @@ def pytest_command(python: str, mode: str, nodeid: str) -> tuple[list[str], dict
 
 
 def _python_of(cell: Cell, pins_path: Path) -> str:
-    """The Python minor pins.toml gives `cell`'s pair (the file's when it has no such cell)."""
+    """The Python minor pins.toml gives `cell`'s pair (the file's when it has no such cell); PinsError when
+    the id spells a cell's versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0), which would miss
+    that cell's own Python."""
     pins = load_pins(pins_path)
     listed = [pinned for pinned in pins.cells if pinned.id == cell.id]
-    return pins.python_for(listed[0]) if listed else pins.python
+    if listed:
+        return pins.python_for(listed[0])
+    same = [pinned.id for pinned in pins.cells if _versions(pinned) == _versions(cell)]
+    if same:
+        raise PinsError(f"{cell.id!r} is not a cell id of {pins_path}: write {same[0]}")
+    return pins.python
+
+
+def _versions(cell: Cell) -> tuple[Version, Version]:
+    return Version(cell.transformers), Version(cell.torch)
 
 
 def main(argv: list[str] | None = None) -> int:
