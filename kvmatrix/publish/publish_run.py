@@ -29,7 +29,7 @@ from kvmatrix.record.cell_results import CellResultError, check_cell_result, rea
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.detail import DETAIL_FOLDER, join, split
 from kvmatrix.record.matrix import load_published, matrix_text, merge_cells, new_matrix
-from kvmatrix.record.paths import relative_paths_in
+from kvmatrix.record.paths import pins_file_name, relative_paths_in
 from kvmatrix.record.rederive import rederive_runs
 from kvmatrix.record.verdicts import summarize_suites
 from kvmatrix.render.badges import badges
@@ -148,6 +148,13 @@ def _merge_and_switch(pins: Pins, fresh: list[dict[str, Any]], suites: list[str]
         raise IncompleteRun(f"refusing to publish: {pins.path} names none of the {len(previous['cells'])} cells of "
                             f"{matrix_path}, so publishing would drop them all (publish another pins file's "
                             "cells into another folder with --reports); nothing was written")
+    merged = {record["id"] for record in records}
+    dropped = [cell["id"] for cell in previous["cells"] if cell["id"] not in merged] if previous else []
+    if dropped and previous["pins_file"] != pins_file_name(pins.path):
+        raise IncompleteRun(f"refusing to publish: {matrix_path} was published from {previous['pins_file']}, and "
+                            f"{pins.path} lacks {len(dropped)} of its cells ({', '.join(dropped)}), so publishing "
+                            "would drop them (publish a pins file naming only some cells into another folder "
+                            "with --reports); nothing was written")
     halves = [published_cell(record, suites) for record in records]
     details = {detail["id"]: detail for _, detail in halves}
     matrix = new_matrix(pins, [summary for summary, _ in halves], suites=suites)

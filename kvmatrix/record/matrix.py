@@ -12,6 +12,7 @@ from typing import Any
 from kvmatrix.files import json_lines
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.detail import DETAIL_FOLDER
+from kvmatrix.record.paths import pins_file_name
 from kvmatrix.record.schema import CELL_KEYS, DETAIL_KEYS, SCHEMA_VERSION, TOP_LEVEL_KEYS
 from kvmatrix.record.shapes import matrix_cell_problem, runs_problem, type_problem
 from kvmatrix.record.upgrade import OLDER_VERSIONS, upgrade
@@ -39,7 +40,7 @@ def new_matrix(
     matrix = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "pins_file": pins.path,
+        "pins_file": pins_file_name(pins.path),
         "suites": list(suites),
         "cells": sorted(cells, key=lambda cell: order[cell["id"]]),
     }

@@ -261,3 +261,28 @@ def test_a_bad_kvcc_value_stops_nox_in_one_line_naming_it(name: str, value: str,
     proc = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=ROOT, env={**os.environ, name: value},
                           capture_output=True, text=True)
     one_clear_error(proc, f"error: {name}={value!r}: {problem}")
+
+
+def test_publish_of_pins_naming_only_some_cells_is_refused_and_no_absolute_path_is_published(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], uninstallable_cell: dict[str, Any]
+) -> None:
+    """A KVCC_PINS file naming one of the published cells dropped the others from matrix.json (and so from
+    the README and verified.json), and its absolute path was written as `pins_file`."""
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    results.mkdir()
+    for record in (ran_cell, uninstallable_cell):
+        (results / f"{record['id']}.json").write_text(json.dumps(record))
+    first = nox_session("publish", "--", "--results", str(results), "--reports", str(reports),
+                        KVCC_PINS=str(pins_file))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert json.loads((reports / "matrix.json").read_text())["pins_file"] == "…/pins.toml"
+    assert not [path for path in reports.rglob("*") if path.is_file() and str(tmp_path) in path.read_text()]
+    published = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    subset = tmp_path / "subset.toml"
+    subset.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                      'torch = "2.13.0"\n')
+    proc = nox_session("publish", "--", "--results", str(results), "--reports", str(reports),
+                       KVCC_PINS=str(subset))
+    one_clear_error(proc, "refusing to publish: ", "was published from …/pins.toml",
+                    f"{subset} lacks 1 of its cells (tf4.46.3-torch2.5.1)", "nothing was written")
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
