@@ -45,26 +45,38 @@ nox.options.sessions = ["lint", "unit"]
 # outside CI): a skipped cell leaves no result and reads as a run that went well.
 nox.options.error_on_missing_interpreters = True
 
+# A bad KVCC_* value (KVCC_WORKERS=0 would lose crash isolation, garbage a traceback deep in a cell) stops
+# every session here, one line each.
+BAD_SETTINGS = setting_problems()
+if BAD_SETTINGS:
+    raise SystemExit("\n".join(f"error: {problem}" for problem in BAD_SETTINGS))
 # nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
 # another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
 try:
     PINS = load_pins(setting("KVCC_PINS"))
 except PinsError as error:  # one clear line instead of a traceback through nox's loader
     raise SystemExit(f"error: {error}") from None
-# A bad KVCC_* value (KVCC_WORKERS=0 would lose crash isolation, garbage a traceback deep in a cell) stops
-# every session here, one line each.
-BAD_SETTINGS = setting_problems()
-if BAD_SETTINGS:
-    raise SystemExit("\n".join(f"error: {problem}" for problem in BAD_SETTINGS))
 RESULTS = ROOT / "build" / "cells"
 REPORTS = ROOT / "reports"
 SMOKE = PINS.tagged("smoke")
 
 
-def _option(session: nox.Session, name: str, default: Path) -> Path:
-    """`--name VALUE` from the session's posargs (how `matrix`/`smoke` hand directories to cells)."""
+def _value(session: nox.Session, name: str) -> str | None:
+    """The VALUE of `--name VALUE` in the session's posargs, None without `--name`; a `--name` with no value
+    after it (the last argument, or another flag) ends the session with one line."""
     args = list(session.posargs)
-    return Path(args[args.index(name) + 1]) if name in args else default
+    if name not in args:
+        return None
+    at = args.index(name) + 1
+    if at == len(args) or args[at].startswith("--"):
+        session.error(f"{name} needs a value: {name} VALUE")
+    return args[at]
+
+
+def _option(session: nox.Session, name: str, default: Path) -> Path:
+    """`--name VALUE` from the session's posargs as a path (how `matrix`/`smoke` hand directories to cells)."""
+    value = _value(session, name)
+    return default if value is None else Path(value)
 
 
 @nox.session(tags=["cells"])
@@ -91,14 +103,13 @@ def publish(session: nox.Session) -> None:
     `--require-complete` (CI) refuses, writing nothing, when a named cell left no result. `--resolved FILE`
     takes the cells from resolved pins (`python -m kvmatrix.plan.actions --resolved-out`) instead of pins.toml, and
     publishes into reports/latest unless `--reports` says otherwise."""
-    args = list(session.posargs)
-    resolved = "--resolved" in args
+    resolved, named = _value(session, "--resolved"), _value(session, "--cells")
     results = _option(session, "--results", RESULTS)
-    reports = _option(session, "--reports", REPORTS / "latest" if resolved else REPORTS)
+    reports = _option(session, "--reports", REPORTS / "latest" if resolved is not None else REPORTS)
     try:
-        pins = load_resolved(args[args.index("--resolved") + 1]) if resolved else PINS
-        if "--cells" in args:
-            cells = pins.select(args[args.index("--cells") + 1].split(","))
+        pins = load_resolved(resolved) if resolved is not None else PINS
+        if named is not None:
+            cells = pins.select(named.split(","))
         else:
             cells = tuple(c for c in pins.cells if (results / f"{c.id}.json").exists())
     except PinsError as exc:
@@ -107,7 +118,7 @@ def publish(session: nox.Session) -> None:
     published = reports / "matrix.json"
     before = published.read_bytes() if published.exists() else None
     try:
-        matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args)
+        matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in session.posargs)
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
     if reports == REPORTS:  # the default matrix: refresh the verified pins bundled for `kvcc check`

@@ -55,6 +55,11 @@ def plugins(value: str) -> str | None:
     return "must be comma-separated module names like tests.faults.crash_plugin"
 
 
+def named(value: str) -> str | None:
+    """A file name, not empty (an empty one would name the current folder)."""
+    return None if value.strip() else "must name a file"
+
+
 def folder(value: str) -> str | None:
     """A folder that exists."""
     return None if value and "\0" not in value and Path(value).is_dir() else "must name an existing folder"
@@ -85,7 +90,7 @@ class Setting:
 
 SETTINGS: dict[str, Setting] = {
     # --- host: which cells and how a cell runs --------------------------------------------------------------
-    "KVCC_PINS": Setting("pins.toml", "host", "the pins file nox reads its cells from"),
+    "KVCC_PINS": Setting("pins.toml", "host", "the pins file nox reads its cells from", named),
     "KVCC_WORKERS": Setting("1", "host", "pytest-xdist workers per registration mode (one already isolates crashes)",
                             integer(1, 256)),
     "KVCC_MODES_AT_ONCE": Setting("2", "host", "pytest processes of a cell at the same time, all its environments' "

@@ -229,13 +229,23 @@ def resolve(pins: Pins, releases: ReleasesFn) -> Pins:
     return replace(pins, cells=tuple(cells.values()), pending=())
 
 
+MAX_PINS_BYTES = 1_000_000
+"""Far above any real pins file (the full grid's is a few KB): a larger one is not read into memory."""
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        if not path.is_file():  # a folder, a FIFO (reading it would wait for a writer), a device
+            raise PinsError(f"{path}: pins file not found" if not path.exists() else
+                            f"{path}: the pins file is not a regular file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PINS_BYTES + 1)
     except FileNotFoundError:
         raise PinsError(f"{path}: pins file not found") from None
     except OSError as exc:
         raise PinsError(f"{path}: cannot read pins file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PINS_BYTES:
+        raise PinsError(f"{path}: the pins file is larger than {MAX_PINS_BYTES} bytes")
     if raw.startswith(codecs.BOM_UTF8):
         raise PinsError(f"{path}: pins file starts with a UTF-8 byte order mark (BOM), which TOML does not "
                         "allow; save it as UTF-8 without BOM")

@@ -286,3 +286,33 @@ def test_publish_of_pins_naming_only_some_cells_is_refused_and_no_absolute_path_
     one_clear_error(proc, "refusing to publish: ", "was published from …/pins.toml",
                     f"{subset} lacks 1 of its cells (tf4.46.3-torch2.5.1)", "nothing was written")
     assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
+
+
+@pytest.mark.parametrize("flag", ["--results", "--reports", "--cells", "--resolved"])
+def test_a_publish_flag_without_its_value_is_one_clear_error(flag: str) -> None:
+    one_clear_error(nox_session("publish", "--", flag), f"{flag} needs a value")
+
+
+@pytest.mark.parametrize(
+    ("pins", "problem"),
+    [
+        ("", "KVCC_PINS='': must name a file"),
+        ("/dev/zero", "/dev/zero: the pins file is not a regular file"),
+        ("FIFO", "the pins file is not a regular file"),
+        ("BIG", "the pins file is larger than 1000000 bytes"),
+    ],
+    ids=["empty", "device", "fifo", "huge"],
+)
+def test_a_pins_file_that_is_not_a_small_regular_file_is_one_clear_error(
+    pins: str, problem: str, tmp_path: Path
+) -> None:
+    """KVCC_PINS= read the current folder, /dev/zero ended in a MemoryError and a FIFO hung `nox -l`."""
+    if pins == "FIFO":
+        pins = str(tmp_path / "pins.fifo")
+        os.mkfifo(pins)
+    elif pins == "BIG":
+        pins = str(tmp_path / "big.toml")
+        Path(pins).write_text("#" * 2_000_000)
+    proc = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=ROOT, env={**os.environ, "KVCC_PINS": pins},
+                          capture_output=True, text=True, timeout=60)
+    one_clear_error(proc, problem)
