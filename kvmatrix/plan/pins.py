@@ -33,6 +33,9 @@ ReleasesFn = Callable[[str, bool], Sequence[Version]]
 """`(package, prereleases) -> its installable released versions`, e.g. `kvmatrix.plan.releases.list_releases`."""
 
 
+MAX_VERSION_LENGTH = 64
+"""Longer than any real release; a cell id names files (`<cell id>.json`, its work folder), which a file system
+limits to 255 bytes."""
 CELL_ID = re.compile(r"tf(?P<transformers>[^-]+)-torch(?P<torch>[^-]+)")
 
 
@@ -340,6 +343,8 @@ def _version_problem(value: Any) -> str | None:
     """Why `value` is not an exact, final, public PEP 440 version in canonical form; None if it is."""
     if not isinstance(value, str):
         return f'must be a version string like "2.5.1", found {value!r}'
+    if len(value) > MAX_VERSION_LENGTH:
+        return f"{value[:20]!r}... is longer than {MAX_VERSION_LENGTH} characters"
     try:
         version = Version(value)
     except InvalidVersion:

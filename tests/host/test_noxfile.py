@@ -316,3 +316,10 @@ def test_a_pins_file_that_is_not_a_small_regular_file_is_one_clear_error(
     proc = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=ROOT, env={**os.environ, "KVCC_PINS": pins},
                           capture_output=True, text=True, timeout=60)
     one_clear_error(proc, problem)
+
+
+def test_a_version_too_long_to_name_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    """A 400-character version made a cell id longer than a file name may be (its result and work folder)."""
+    long = tmp_path / "pins.toml"
+    long.write_text(f'schema_version = 1\npython = "3.11"\n[[cell]]\ntransformers = "4.{"1" * 400}"\ntorch = "2.13.0"\n')
+    one_clear_error(nox_list(str(long)), f"{long}: cell #1: transformers '4.111", "is longer than 64 characters")
