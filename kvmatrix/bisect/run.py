@@ -26,7 +26,7 @@ from kvmatrix import REPO_ROOT as ROOT
 from kvmatrix.bisect.report import BisectRequest, build_report, headline, venv_dir, write_report
 from kvmatrix.bisect.search import Bisection, Probe, bisect
 from kvmatrix.plan.pins import PACKAGES, ReleasesFn, load_pins
-from kvmatrix.plan.releases import IndexUnavailable, index_url, list_releases
+from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound, index_url, list_releases
 from kvmatrix.record.verdicts import ERROR, MODES, RAN
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.envs import VenvError, ensure_venv
@@ -110,7 +110,7 @@ def run_bisect(request: BisectRequest, work: Path, reports: Path, python: str,
     try:
         in_range = SpecifierSet(request.specifier)
         versions = [str(v) for v in releases(request.package, False) if v in in_range]
-    except IndexUnavailable as exc:
+    except (IndexUnavailable, PackageNotFound) as exc:  # an index without the package is broken, as in latest
         report = build_report(request, [], None, index, work, python, reason=str(exc))
     else:
         log(f"{request.package} {request.specifier}: {len(versions)} releases ({', '.join(versions)})")
