@@ -165,8 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for folder in args.reports:
         if folder.is_dir():
-            with reports_lock(folder):
-                recover(folder)
+            try:
+                with reports_lock(folder):
+                    recover(folder)
+            except (ReportsBusy, OSError) as exc:  # a folder it cannot write: one line, not a traceback
+                print(f"error: cannot recover {folder}: {exc}", file=sys.stderr)
+                return 1
     return 0
 
 
