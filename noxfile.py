@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from kvmatrix.plan.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
-from kvmatrix.publish.publish_run import IncompleteRun  # noqa: E402
+from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
 from kvmatrix.publish.report_set import ReportsBusy, ReportsNotWritten  # noqa: E402
 from kvmatrix.record.matrix import ReportError  # noqa: E402
@@ -95,14 +95,16 @@ def publish(session: nox.Session) -> None:
             cells = tuple(c for c in pins.cells if (results / f"{c.id}.json").exists())
     except PinsError as exc:
         session.error(str(exc))
-    readme = ROOT / "README.md" if reports == REPORTS else None
+    # Resolved: `--reports reports`, a relative path, is the committed folder too.
+    committed = reports.resolve() == REPORTS.resolve()
+    readme = ROOT / "README.md" if committed else None
     published = reports / "matrix.json"
     before = published.read_bytes() if published.exists() else None
     try:
         matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args)
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
-    if reports == REPORTS:  # the default matrix: refresh the verified pins bundled for `kvcc check`
+    if committed:  # the default matrix: refresh the verified pins bundled for `kvcc check`
         write_verified([str(reports / "uses.json"), str(VERIFIED)])
     if published.read_bytes() == before:
         session.log(f"nothing new to publish: the results are those of {published} (left as it is)")
@@ -113,9 +115,9 @@ def publish(session: nox.Session) -> None:
     print(f"Changes since last run\n{render_changes(matrix['changes'])}")
 
 
-PUBLISH_ERRORS = (IncompleteRun, ReportError, ReportsBusy, OSError)
-"""What a publish that writes nothing raises: a refused run, a corrupt matrix or cell result, another
-publish holding the folder too long, a folder it cannot write."""
+PUBLISH_ERRORS = (IncompleteRun, OverlappingFolders, ReportError, ReportsBusy, OSError)
+"""What a publish that writes nothing raises: a refused run, results inside the reports (or the reverse), a
+corrupt matrix or cell result, another publish holding the folder too long, a folder it cannot write."""
 
 
 def _publish_failed(session: nox.Session, exc: Exception) -> None:

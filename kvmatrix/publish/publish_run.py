@@ -86,6 +86,22 @@ class IncompleteRun(ValueError):
     """A publish that requires every requested cell to have a result found some without one."""
 
 
+class OverlappingFolders(ValueError):
+    """The results folder and the reports folder are one inside the other: writing the report set (its detail
+    files `cells/<cell id>.json`) could overwrite the results it is made from."""
+
+
+def check_separate(results_dir: Path, reports_dir: Path) -> None:
+    """OverlappingFolders unless `results_dir` and `reports_dir` are apart (neither is, or lies in, the other,
+    symbolic links resolved)."""
+    results, reports = results_dir.resolve(), reports_dir.resolve()
+    if results == reports or results in reports.parents or reports in results.parents:
+        raise OverlappingFolders(f"refusing to publish: the results folder {results_dir} and the reports folder "
+                                 f"{reports_dir} overlap, and writing the reports (e.g. {reports_dir / DETAIL_FOLDER}"
+                                 "/<cell id>.json) would overwrite the results; give them separate folders; "
+                                 "nothing was written")
+
+
 def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record as published: every absolute path rewritten
     (kvmatrix.record.paths), its causes re-derived where an older ladder gave them (kvmatrix.record.rederive),
@@ -107,7 +123,8 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     the checkout at `root` (kvmatrix.record.columns). The detail file of a cell no longer in the matrix is
     deleted. Returns the new matrix, whose `changes` say what differs from the previous matrix.json.
 
-    Refused with one line, writing nothing: pins with selectors (IncompleteRun), no result for any cell of
+    Refused with one line, writing nothing: overlapping results and reports folders (OverlappingFolders),
+    pins with selectors (IncompleteRun), no result for any cell of
     `cells`, with `require_complete` a cell of `cells` without a result (IncompleteRun), a result that is
     not the planned cell's (CellResultError), a merge that would drop every cell of the previous matrix
     (IncompleteRun). The whole read-merge-write holds the folder's lock (a second publish waits
@@ -116,6 +133,7 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     details and the history are left byte-identical and the previous matrix is returned; only files
     rendered from it are rewritten if the renderers changed.
     """
+    check_separate(results_dir, reports_dir)
     if pins.pending:
         raise IncompleteRun(f"refusing to publish {pins.path}: it has cells with version selectors; those are "
                             "published into reports/latest by `nox -s latest`; nothing was written")

@@ -191,3 +191,37 @@ def test_smoke_run_twice_with_its_cells_unchanged_publishes_and_then_has_nothing
     nox("publish", "--", "--results", str(earlier), "--reports", "build/smoke", "--cells", cell.id)
     assert "reused the result" in nox("smoke")
     assert "nothing new to publish" in nox("smoke")
+
+
+def test_publish_with_the_results_inside_the_reports_folder_is_refused_and_the_results_kept(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any]
+) -> None:
+    reports = tmp_path / "reports"
+    results = reports / "cells"  # where the publish writes its detail files
+    results.mkdir(parents=True)
+    result = results / f"{ran_cell['id']}.json"
+    result.write_text(json.dumps(ran_cell))
+    before = result.read_bytes()
+    one_clear_error(nox_publish(pins_file, results, reports), "refusing to publish: the results folder",
+                    "overlap", "nothing was written")
+    assert result.read_bytes() == before and not (reports / "matrix.json").exists()
+
+
+def test_publish_into_reports_named_relatively_refreshes_the_readme_and_the_verified_pins(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    """`--reports reports` is the committed folder, as the default is: the README table and
+    compat/verified.json are published with it."""
+    checkout = tmp_path / "repo"
+    for name in ("kvmatrix", "suites", "compat"):
+        shutil.copytree(ROOT / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("noxfile.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, checkout / name)
+    verified = (checkout / "compat" / "verified.json").read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "nox", "-s", "publish", "--", "--results", str(one_result),
+                           "--reports", "reports", "--cells", "tf4.57.6-torch2.13.0"], cwd=checkout,
+                          env={**os.environ, "KVCC_PINS": str(pins_file)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    matrix = json.loads((checkout / "reports" / "matrix.json").read_text())
+    assert f"Generated at {matrix['generated_at']}" in (checkout / "README.md").read_text()
+    assert (checkout / "compat" / "verified.json").read_bytes() != verified
