@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from kvmatrix.plan.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
-from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders  # noqa: E402
+from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders, result_file  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
 from kvmatrix.publish.report_set import ReportsBusy, ReportsNotWritten  # noqa: E402
 from kvmatrix.record.matrix import ReportError  # noqa: E402
@@ -82,9 +82,11 @@ def publish(session: nox.Session) -> None:
     without a result becomes an `error` record), otherwise every cell with a result file is taken.
     `--require-complete` (CI) refuses, writing nothing, when a named cell left no result. `--resolved FILE`
     takes the cells from resolved pins (`python -m kvmatrix.plan.actions --resolved-out`) instead of pins.toml, and
-    publishes into reports/latest unless `--reports` says otherwise."""
+    publishes into reports/latest unless `--reports` says otherwise. `--artifact-prefix P` (CI): `--results`
+    holds one folder per cell artifact, `P<cell id>`, and only `<cell id>.json` is read from each."""
     args = list(session.posargs)
     resolved = "--resolved" in args
+    prefix = args[args.index("--artifact-prefix") + 1] if "--artifact-prefix" in args else None
     results = _option(session, "--results", RESULTS)
     reports = _option(session, "--reports", REPORTS / "latest" if resolved else REPORTS)
     try:
@@ -92,7 +94,7 @@ def publish(session: nox.Session) -> None:
         if "--cells" in args:
             cells = pins.select(args[args.index("--cells") + 1].split(","))
         else:
-            cells = tuple(c for c in pins.cells if (results / f"{c.id}.json").exists())
+            cells = tuple(c for c in pins.cells if result_file(results, c.id, prefix).exists())
     except PinsError as exc:
         session.error(str(exc))
     # Resolved: `--reports reports`, a relative path, is the committed folder too.
@@ -101,7 +103,8 @@ def publish(session: nox.Session) -> None:
     published = reports / "matrix.json"
     before = published.read_bytes() if published.exists() else None
     try:
-        matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args)
+        matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args,
+                                 artifact_prefix=prefix)
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
     if committed:  # the default matrix: refresh the verified pins bundled for `kvcc check`
