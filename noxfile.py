@@ -28,6 +28,7 @@ from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E40
 from kvmatrix.publish.report_set import ReportsBusy, ReportsNotWritten  # noqa: E402
 from kvmatrix.record.matrix import ReportError  # noqa: E402
 from kvmatrix.render.markdown import render_changes  # noqa: E402
+from kvmatrix.render.text import terminal_text  # noqa: E402
 from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
 from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
@@ -67,11 +68,11 @@ def cell(session: nox.Session, pin) -> None:
     results = _option(session, "--results", RESULTS)
     where = announce(results, pin.id)
     if where:
-        session.log(where)
+        session.log(terminal_text(where))
     python = str(Path(session.virtualenv.location) / "bin" / "python")
     record = run_cell(pin, python, ROOT, results)
     verdicts = {suite: modes["with"]["verdict"] for suite, modes in record["suites"].items()}
-    session.log(f"{pin.id}: status {record['status']}; with registration {verdicts}")
+    session.log(terminal_text(f"{pin.id}: status {record['status']}; with registration {verdicts}"))
 
 
 @nox.session(python=False)
@@ -96,7 +97,7 @@ def publish(session: nox.Session) -> None:
         else:
             cells = tuple(c for c in pins.cells if result_file(results, c.id, prefix).exists())
     except PinsError as exc:
-        session.error(str(exc))
+        session.error(terminal_text(exc))
     # Resolved: `--reports reports`, a relative path, is the committed folder too.
     committed = reports.resolve() == REPORTS.resolve()
     readme = ROOT / "README.md" if committed else None
@@ -114,8 +115,9 @@ def publish(session: nox.Session) -> None:
         return
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
     ran = {cell.id for cell in cells}
-    print(summary_table([cell for cell in matrix["cells"] if cell["id"] in ran]))
-    print(f"Changes since last run\n{render_changes(matrix['changes'])}")
+    # Cell records hold third-party text (errors, test names): no control sequence reaches the terminal.
+    print(terminal_text(summary_table([cell for cell in matrix["cells"] if cell["id"] in ran])))
+    print(terminal_text(f"Changes since last run\n{render_changes(matrix['changes'])}"))
 
 
 PUBLISH_ERRORS = (IncompleteRun, OverlappingFolders, ReportError, ReportsBusy, OSError)
@@ -126,7 +128,7 @@ corrupt matrix or cell result, another publish holding the folder too long, a fo
 def _publish_failed(session: nox.Session, exc: Exception) -> None:
     """End the session with one line saying why the reports were not published."""
     plain_os_error = isinstance(exc, OSError) and not isinstance(exc, ReportsNotWritten)
-    session.error(f"cannot write the reports: {exc}" if plain_os_error else str(exc))
+    session.error(terminal_text(f"cannot write the reports: {exc}" if plain_os_error else exc))
 
 
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
@@ -135,7 +137,7 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> Non
     interpreter = functools.cache(lambda pin: find_interpreter(PINS.python_for(pin)))
     decisions = reuse_or_run(cells, inputs_with(interpreter, ROOT), results, reports, "--fresh" in session.posargs)
     for decision in decisions:
-        session.log(decision.line)
+        session.log(terminal_text(decision.line))
     running = [decision.cell for decision in decisions if decision.run]
     previous = REPORTS / "matrix.json"
     write_plan(results, [pin.id for pin in running], json.loads(previous.read_text()) if previous.exists() else None)
@@ -285,11 +287,11 @@ def latest(session: nox.Session) -> None:
     try:
         pins = resolve_latest(pins_path)
     except PinsError as exc:
-        session.error(str(exc))
+        session.error(terminal_text(exc))
     except (IndexUnavailable, PackageNotFound) as exc:  # as python -m kvmatrix.plan.actions reports them
-        session.error(f"infra: {exc}")
+        session.error(terminal_text(f"infra: {exc}"))
     for line in describe(pins):
-        session.log(line)
+        session.log(terminal_text(line))
     if "--plan" in session.posargs:
         return
     reports = _option(session, "--reports", REPORTS / "latest")

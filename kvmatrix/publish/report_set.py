@@ -30,6 +30,7 @@ from typing import Any
 from kvmatrix.files import lock_within, write_text_atomic
 from kvmatrix.record.answers import PICTURES
 from kvmatrix.record.detail import DETAIL_FOLDER
+from kvmatrix.render.text import terminal_text
 
 LOCK_NAME = ".publish.lock"
 STAGING_NAME = ".staging"
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 with reports_lock(folder):
                     recover(folder)
             except (ReportsBusy, ReportsNotWritten) as exc:
-                print(f"error: {exc}", file=sys.stderr)
+                print(terminal_text(f"error: {exc}"), file=sys.stderr)
                 return 1
     return 0
 

@@ -36,6 +36,7 @@ from kvmatrix.record.verdicts import (
 from kvmatrix.render.by_use import by_use_markdown
 from kvmatrix.render.metrics import render_metrics
 from kvmatrix.render.text import markdown_text as _text
+from kvmatrix.render.text import terminal_text
 from kvmatrix.run.reruns import flaky_rate
 
 LABELS = {
@@ -453,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_text_atomic(args.markdown, render_markdown(*load_published(args.matrix)))
     except ReportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(terminal_text(f"error: {exc}"), file=sys.stderr)
         return 2
     return 0
 

@@ -225,3 +225,23 @@ def test_publish_into_reports_named_relatively_refreshes_the_readme_and_the_veri
     matrix = json.loads((checkout / "reports" / "matrix.json").read_text())
     assert f"Generated at {matrix['generated_at']}" in (checkout / "README.md").read_text()
     assert (checkout / "compat" / "verified.json").read_bytes() != verified
+
+
+TERMINAL_ATTACK = "boom\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\u202eevil"
+"""An error holding a window title, a clipboard write and a screen clear (OSC and ANSI), a carriage return and
+a right-to-left override."""
+
+
+def test_a_publish_prints_no_control_sequence_from_a_cell_record(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    assert nox_publish(pins_file, one_result, reports).returncode == 0
+    test = next(t for t in ran_cell["runs"]["with"]["tests"] if t["verdict"] == "pass")
+    test.update(verdict="fail", error=TERMINAL_ATTACK)
+    (one_result / f"{ran_cell['id']}.json").write_text(json.dumps(ran_cell))
+    proc = nox_publish(pins_file, one_result, reports)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "Tests newly failing" in output and "boom\\x1b]0;owned\\x07\\x1b]52;c;" in output
+    assert not {"\x1b", "\x07", "\r", "\u202e"} & set(output), repr(output)
