@@ -19,6 +19,7 @@ from kvmatrix.publish.report_set import recover, reports_lock, switch
 from kvmatrix.record.detail import DETAIL_FOLDER
 from kvmatrix.record.matrix import matrix_text
 from kvmatrix.record.rederive import Move, describe, rederive_published
+from kvmatrix.render.text import terminal_text
 
 
 def rerender(reports: Path, readme: Path | None = None) -> dict[str, list[Move]]:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         moves = rerender(reports, readme) if args.write else rederive_published(reports)[2]
         print(f"{reports}: {sum(map(len, moves.values()))} cause(s) {'moved' if args.write else 'would move'}")
         for cell_id, moved in moves.items():
-            print("\n".join(describe(cell_id, move) for move in moved))
+            print(terminal_text("\n".join(describe(cell_id, move) for move in moved)))  # test names: third-party
     return 0
 
 

@@ -323,3 +323,57 @@ def test_a_version_too_long_to_name_a_file_is_one_clear_error(tmp_path: Path) ->
     long = tmp_path / "pins.toml"
     long.write_text(f'schema_version = 1\npython = "3.11"\n[[cell]]\ntransformers = "4.{"1" * 400}"\ntorch = "2.13.0"\n')
     one_clear_error(nox_list(str(long)), f"{long}: cell #1: transformers '4.111", "is longer than 64 characters")
+
+
+def test_publish_with_the_results_inside_the_reports_folder_is_refused_and_the_results_kept(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any]
+) -> None:
+    reports = tmp_path / "reports"
+    results = reports / "cells"  # where the publish writes its detail files
+    results.mkdir(parents=True)
+    result = results / f"{ran_cell['id']}.json"
+    result.write_text(json.dumps(ran_cell))
+    before = result.read_bytes()
+    one_clear_error(nox_publish(pins_file, results, reports), "refusing to publish: the results folder",
+                    "overlap", "nothing was written")
+    assert result.read_bytes() == before and not (reports / "matrix.json").exists()
+
+
+def test_publish_into_reports_named_relatively_refreshes_the_readme_and_the_verified_pins(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    """`--reports reports` is the committed folder, as the default is: the README table and
+    compat/verified.json are published with it."""
+    checkout = tmp_path / "repo"
+    for name in ("kvmatrix", "suites", "compat"):
+        shutil.copytree(ROOT / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("noxfile.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, checkout / name)
+    verified = (checkout / "compat" / "verified.json").read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "nox", "-s", "publish", "--", "--results", str(one_result),
+                           "--reports", "reports", "--cells", "tf4.57.6-torch2.13.0"], cwd=checkout,
+                          env={**os.environ, "KVCC_PINS": str(pins_file)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    matrix = json.loads((checkout / "reports" / "matrix.json").read_text())
+    assert f"Generated at {matrix['generated_at']}" in (checkout / "README.md").read_text()
+    assert (checkout / "compat" / "verified.json").read_bytes() != verified
+
+
+TERMINAL_ATTACK = "boom\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\u202eevil"
+"""An error holding a window title, a clipboard write and a screen clear (OSC and ANSI), a carriage return and
+a right-to-left override."""
+
+
+def test_a_publish_prints_no_control_sequence_from_a_cell_record(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    assert nox_publish(pins_file, one_result, reports).returncode == 0
+    test = next(t for t in ran_cell["runs"]["with"]["tests"] if t["verdict"] == "pass")
+    test.update(verdict="fail", error=TERMINAL_ATTACK)
+    (one_result / f"{ran_cell['id']}.json").write_text(json.dumps(ran_cell))
+    proc = nox_publish(pins_file, one_result, reports)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "Tests newly failing" in output and "boom\\x1b]0;owned\\x07\\x1b]52;c;" in output
+    assert not {"\x1b", "\x07", "\r", "\u202e"} & set(output), repr(output)
