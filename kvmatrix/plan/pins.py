@@ -64,13 +64,14 @@ class Cell:
     @classmethod
     def from_id(cls, cell_id: str) -> Cell:
         """The exact pair a cell id names (`tf4.57.6-torch2.13.0`); PinsError when it names no valid versions
-        or spells one as no cell id does (`v4.57.6`, `2.13.0+cu999`, a pre-release): a pins file only holds
-        canonical final releases, so such an id is no cell's and would miss the cell's own settings."""
+        or spells one as no cell id does (`v4.57.6`, `2.13.0+cu999`, `2.8` for 2.8.0): such an id is no
+        cell's and would miss the cell's own settings. A pre-release is a cell id where a selector opted in
+        (pins-latest.toml's `prereleases`)."""
         found = CELL_ID.fullmatch(cell_id)
         if found is None:
             raise PinsError(f"{cell_id!r} is not a cell id like tf4.57.6-torch2.13.0")
         for package, version in zip(PACKAGES, found.groups(), strict=True):
-            problem = _version_problem(version)
+            problem = _version_problem(version, prerelease=True)
             if problem:
                 raise PinsError(f"{cell_id!r}: {package} {problem}")
         return cls(transformers=found["transformers"], torch=found["torch"])
@@ -339,8 +340,9 @@ def _range_problem(table: dict[str, Any]) -> str | None:
     return None
 
 
-def _version_problem(value: Any) -> str | None:
-    """Why `value` is not an exact, final, public PEP 440 version in canonical form; None if it is."""
+def _version_problem(value: Any, prerelease: bool = False) -> str | None:
+    """Why `value` is not an exact, final (a pre-release too with `prerelease`), public PEP 440 version in
+    canonical form; None if it is."""
     if not isinstance(value, str):
         return f'must be a version string like "2.5.1", found {value!r}'
     if len(value) > MAX_VERSION_LENGTH:
@@ -358,7 +360,7 @@ def _version_problem(value: Any) -> str | None:
             f"{value!r} has a local version label '+{version.local}'; "
             f"pin the public version {version.public!r} (the package index picks the build)"
         )
-    if version.is_prerelease:
+    if version.is_prerelease and not prerelease:
         return f"{value!r} is a pre-release or dev release; pin a final release"
     if str(version) != value:
         return f"{value!r} is not in canonical form; write {str(version)!r}"

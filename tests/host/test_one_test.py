@@ -56,9 +56,9 @@ def test_the_page_and_this_module_agree_on_the_command() -> None:
         ("tf4.56.2-torch2.8", "'tf4.56.2-torch2.8' is not a cell id of pins.toml: write tf4.56.2-torch2.8.0"),
         ("tf4.57.6-torch2.13.0+cu999", "torch '2.13.0+cu999' has a local version label"),
         ("tfv4.57.6-torch2.13.0", "transformers 'v4.57.6' is not in canonical form; write '4.57.6'"),
-        ("tf4.57.6rc1-torch2.13.0", "transformers '4.57.6rc1' is a pre-release"),
+        ("tf4.57.6.rc1-torch2.13.0", "transformers '4.57.6.rc1' is not in canonical form; write '4.57.6rc1'"),
     ],
-    ids=["short torch", "local label", "v prefix", "pre-release"],
+    ids=["short torch", "local label", "v prefix", "non-canonical pre-release"],
 )
 def test_a_pair_that_is_no_cell_id_is_refused_before_an_environment_is_made(
     pair: str, problem: str, tmp_path: Path
