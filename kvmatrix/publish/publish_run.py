@@ -245,10 +245,15 @@ def _rerender(previous: dict[str, Any], kept: dict[str, dict[str, Any]], reports
               readme: Path | None) -> dict[str, Any]:
     """Nothing new to publish: rewrite only the rendered files whose text the renderers now make differently
     (none when they did not change) and return the published matrix as it is."""
-    rendered = rendered_files(previous, kept, reports_dir, readme)
-    texts = {path: text for path, text in rendered.items()
-             if not path.exists() or path.read_text(encoding="utf-8") != text}
-    stale = stale_rendered(reports_dir, rendered)
-    if texts or stale:
-        switch(reports_dir, texts, stale)
+    switch_changed(reports_dir, rendered_files(previous, kept, reports_dir, readme))
     return previous
+
+
+def switch_changed(reports_dir: Path, texts: dict[Path, str]) -> None:
+    """Switch the files of `texts` that now read differently, and remove the rendered files no longer made
+    (stale_rendered), as one set; nothing when neither exists."""
+    changed = {path: text for path, text in texts.items()
+               if not path.exists() or path.read_text(encoding="utf-8") != text}
+    stale = stale_rendered(reports_dir, texts)
+    if changed or stale:
+        switch(reports_dir, changed, stale)
