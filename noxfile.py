@@ -23,25 +23,34 @@ sys.path.insert(0, str(ROOT))
 
 from kvmatrix.plan.pins import PinsError, load_pins  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
-from kvmatrix.publish.publish_run import IncompleteRun  # noqa: E402
+from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders, result_file  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
 from kvmatrix.publish.report_set import ReportsBusy, ReportsNotWritten  # noqa: E402
 from kvmatrix.record.matrix import ReportError  # noqa: E402
 from kvmatrix.render.markdown import render_changes  # noqa: E402
+from kvmatrix.render.text import terminal_text  # noqa: E402
 from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
 from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
-from kvmatrix.run.interpreters import find_interpreter  # noqa: E402
+from kvmatrix.run.interpreters import find_interpreter, interpreter_missing  # noqa: E402
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
 from kvmatrix.run.reuse import inputs_with, reuse_or_run  # noqa: E402
 from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
-from kvmatrix.settings import setting  # noqa: E402
+from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
 # Plain `nox` lints and runs the fast unit tests, as nox users expect; it never runs cells or rewrites the
 # committed reports (that is `nox -s matrix`).
 nox.options.sessions = ["lint", "unit"]
+# A cell session whose Python nox cannot find fails instead of being skipped with exit 0 (nox's default
+# outside CI): a skipped cell leaves no result and reads as a run that went well.
+nox.options.error_on_missing_interpreters = True
 
+# A bad KVCC_* value (KVCC_WORKERS=0 would lose crash isolation, garbage a traceback deep in a cell) stops
+# every session here, one line each.
+BAD_SETTINGS = setting_problems()
+if BAD_SETTINGS:
+    raise SystemExit("\n".join(f"error: {problem}" for problem in BAD_SETTINGS))
 # nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
 # another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
 try:
@@ -53,10 +62,22 @@ REPORTS = ROOT / "reports"
 SMOKE = PINS.tagged("smoke")
 
 
-def _option(session: nox.Session, name: str, default: Path) -> Path:
-    """`--name VALUE` from the session's posargs (how `matrix`/`smoke` hand directories to cells)."""
+def _value(session: nox.Session, name: str) -> str | None:
+    """The VALUE of `--name VALUE` in the session's posargs, None without `--name`; a `--name` with no value
+    after it (the last argument, or another flag) ends the session with one line."""
     args = list(session.posargs)
-    return Path(args[args.index(name) + 1]) if name in args else default
+    if name not in args:
+        return None
+    at = args.index(name) + 1
+    if at == len(args) or args[at].startswith("--"):
+        session.error(f"{name} needs a value: {name} VALUE")
+    return args[at]
+
+
+def _option(session: nox.Session, name: str, default: Path) -> Path:
+    """`--name VALUE` from the session's posargs as a path (how `matrix`/`smoke` hand directories to cells)."""
+    value = _value(session, name)
+    return default if value is None else Path(value)
 
 
 @nox.session(tags=["cells"])
@@ -67,11 +88,11 @@ def cell(session: nox.Session, pin) -> None:
     results = _option(session, "--results", RESULTS)
     where = announce(results, pin.id)
     if where:
-        session.log(where)
+        session.log(terminal_text(where))
     python = str(Path(session.virtualenv.location) / "bin" / "python")
     record = run_cell(pin, python, ROOT, results)
     verdicts = {suite: modes["with"]["verdict"] for suite, modes in record["suites"].items()}
-    session.log(f"{pin.id}: status {record['status']}; with registration {verdicts}")
+    session.log(terminal_text(f"{pin.id}: status {record['status']}; with registration {verdicts}"))
 
 
 @nox.session(python=False)
@@ -82,55 +103,63 @@ def publish(session: nox.Session) -> None:
     without a result becomes an `error` record), otherwise every cell with a result file is taken.
     `--require-complete` (CI) refuses, writing nothing, when a named cell left no result. `--resolved FILE`
     takes the cells from resolved pins (`python -m kvmatrix.plan.actions --resolved-out`) instead of pins.toml, and
-    publishes into reports/latest unless `--reports` says otherwise."""
-    args = list(session.posargs)
-    resolved = "--resolved" in args
+    publishes into reports/latest unless `--reports` says otherwise. `--artifact-prefix P` (CI): `--results`
+    holds one folder per cell artifact, `P<cell id>`, and only `<cell id>.json` is read from each."""
+    resolved, named = _value(session, "--resolved"), _value(session, "--cells")
+    prefix = _value(session, "--artifact-prefix")
     results = _option(session, "--results", RESULTS)
-    reports = _option(session, "--reports", REPORTS / "latest" if resolved else REPORTS)
+    reports = _option(session, "--reports", REPORTS / "latest" if resolved is not None else REPORTS)
     try:
-        pins = load_resolved(args[args.index("--resolved") + 1]) if resolved else PINS
-        if "--cells" in args:
-            cells = pins.select(args[args.index("--cells") + 1].split(","))
+        pins = load_resolved(resolved) if resolved is not None else PINS
+        if named is not None:
+            cells = pins.select(named.split(","))
         else:
-            cells = tuple(c for c in pins.cells if (results / f"{c.id}.json").exists())
+            cells = tuple(c for c in pins.cells if result_file(results, c.id, prefix).exists())
     except PinsError as exc:
-        session.error(str(exc))
-    readme = ROOT / "README.md" if reports == REPORTS else None
+        session.error(terminal_text(exc))
+    # Resolved: `--reports reports`, a relative path, is the committed folder too.
+    committed = reports.resolve() == REPORTS.resolve()
+    readme = ROOT / "README.md" if committed else None
     published = reports / "matrix.json"
     before = published.read_bytes() if published.exists() else None
     try:
-        matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in args)
+        matrix = publish_reports(pins, cells, results, reports, readme, "--require-complete" in session.posargs,
+                                 artifact_prefix=prefix)
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
-    if reports == REPORTS:  # the default matrix: refresh the verified pins bundled for `kvcc check`
+    if committed:  # the default matrix: refresh the verified pins bundled for `kvcc check`
         write_verified([str(reports / "uses.json"), str(VERIFIED)])
     if published.read_bytes() == before:
         session.log(f"nothing new to publish: the results are those of {published} (left as it is)")
         return
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")
     ran = {cell.id for cell in cells}
-    print(summary_table([cell for cell in matrix["cells"] if cell["id"] in ran]))
-    print(f"Changes since last run\n{render_changes(matrix['changes'])}")
+    # Cell records hold third-party text (errors, test names): no control sequence reaches the terminal.
+    print(terminal_text(summary_table([cell for cell in matrix["cells"] if cell["id"] in ran])))
+    print(terminal_text(f"Changes since last run\n{render_changes(matrix['changes'])}"))
 
 
-PUBLISH_ERRORS = (IncompleteRun, ReportError, ReportsBusy, OSError)
-"""What a publish that writes nothing raises: a refused run, a corrupt matrix or cell result, another
-publish holding the folder too long, a folder it cannot write."""
+PUBLISH_ERRORS = (IncompleteRun, OverlappingFolders, ReportError, ReportsBusy, OSError)
+"""What a publish that writes nothing raises: a refused run, results inside the reports (or the reverse), a
+corrupt matrix or cell result, another publish holding the folder too long, a folder it cannot write."""
 
 
 def _publish_failed(session: nox.Session, exc: Exception) -> None:
     """End the session with one line saying why the reports were not published."""
     plain_os_error = isinstance(exc, OSError) and not isinstance(exc, ReportsNotWritten)
-    session.error(f"cannot write the reports: {exc}" if plain_os_error else str(exc))
+    session.error(terminal_text(f"cannot write the reports: {exc}" if plain_os_error else exc))
 
 
 def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
     """Run the cells whose inputs changed (every one with `--fresh` among the posargs), reuse the previous
-    result of the others (kvmatrix.run.reuse), then publish them all into `reports`."""
+    result of the others (kvmatrix.run.reuse), then publish them all into `reports`. A cell whose Python this
+    machine lacks stops the run before anything runs or is published: its session could not start, and the
+    publish would replace the cell's verdicts with `error`."""
+    _refuse_missing_pythons(session, cells)
     interpreter = functools.cache(lambda pin: find_interpreter(PINS.python_for(pin)))
     decisions = reuse_or_run(cells, inputs_with(interpreter, ROOT), results, reports, "--fresh" in session.posargs)
     for decision in decisions:
-        session.log(decision.line)
+        session.log(terminal_text(decision.line))
     running = [decision.cell for decision in decisions if decision.run]
     previous = REPORTS / "matrix.json"
     write_plan(results, [pin.id for pin in running], json.loads(previous.read_text()) if previous.exists() else None)
@@ -138,6 +167,18 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> Non
         session.notify(f"cell({pin.id})", posargs=["--results", str(results)])
     ids = ",".join(pin.id for pin in cells)
     session.notify("publish", posargs=["--results", str(results), "--reports", str(reports), "--cells", ids])
+
+
+def _refuse_missing_pythons(session: nox.Session, cells) -> None:
+    """End the session with one line per CPython minor that this machine lacks, naming its cells."""
+    wanted: dict[str, list[str]] = {}
+    for pin in cells:
+        wanted.setdefault(PINS.python_for(pin), []).append(pin.id)
+    missing = [minor for minor in wanted if interpreter_missing(minor)]
+    if missing:
+        session.error("; ".join(f"no Python {minor} on this machine for cell(s) {', '.join(wanted[minor])}: "
+                                f"install it (uv python install {minor})" for minor in missing)
+                      + "; nothing was run or published")
 
 
 @nox.session(python=False)
@@ -280,11 +321,11 @@ def latest(session: nox.Session) -> None:
     try:
         pins = resolve_latest(pins_path)
     except PinsError as exc:
-        session.error(str(exc))
+        session.error(terminal_text(exc))
     except (IndexUnavailable, PackageNotFound) as exc:  # as python -m kvmatrix.plan.actions reports them
-        session.error(f"infra: {exc}")
+        session.error(terminal_text(f"infra: {exc}"))
     for line in describe(pins):
-        session.log(line)
+        session.log(terminal_text(line))
     if "--plan" in session.posargs:
         return
     reports = _option(session, "--reports", REPORTS / "latest")

@@ -340,13 +340,24 @@ def installed_pair() -> tuple[str, str]:
 
 
 def load_verified(path: Path | None) -> dict[str, Any]:
-    """The bundled answers (or the file `path`): the `kvcc-verified/2` JSON of kvmatrix.render.verified."""
-    text = path.read_text(encoding="utf-8") if path else \
-        resources.files("compat").joinpath("verified.json").read_text(encoding="utf-8")
-    data = json.loads(text)
+    """The bundled answers (or the file `path`): the `kvcc-verified/2` JSON of kvmatrix.render.verified;
+    ValueError naming the file when it cannot be read, is not JSON or not of that format."""
+    source = path or "the bundled verified.json"
+    try:
+        text = path.read_text(encoding="utf-8") if path else \
+            resources.files("compat").joinpath("verified.json").read_text(encoding="utf-8")
+        data = json.loads(text)
+    except OSError as exc:
+        raise ValueError(f"{source}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{source}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError(f"{source}: nested too deeply to read") from None
     if not isinstance(data, dict) or data.get("format") != VERIFIED_FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"not a {VERIFIED_FORMAT} file: format {found!r}")
+        raise ValueError(f"{source}: not a {VERIFIED_FORMAT} file: format {found!r}")
     return data
 
 
@@ -419,9 +430,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`kvcc check [--json] [--matrix FILE]`; returns the exit status."""
     args = parser().parse_args(argv)
-    try:
-        pair = installed_pair()
+    try:  # the answers file first: a bad --matrix is said even where torch or transformers is missing
         verified = load_verified(args.matrix)
+        pair = installed_pair()
     except (metadata.PackageNotFoundError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

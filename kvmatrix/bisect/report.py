@@ -15,6 +15,7 @@ where a probe is `{"version", "status", "verdict", "summary"}` (kvmatrix.bisect.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import asdict, dataclass
@@ -30,6 +31,9 @@ from kvmatrix.run.cell import requirements
 from kvmatrix.run.pytest_run import OFFLINE_ENV
 
 SCHEMA = "kvcc-bisect/1"
+MAX_STEM = 160
+"""The longest report file stem: with `.json` and an atomic write's temporary prefix and suffix, well under
+the 255 bytes a file name may have."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,15 @@ class BisectRequest:
 
     @property
     def name(self) -> str:
-        """The report's file stem: test, mode, fixed pin and range, in file-name-safe characters."""
+        """The report's file stem: test, mode, fixed pin and range, in file-name-safe characters; a stem
+        longer than MAX_STEM keeps its start and ends in a digest of the whole, so the report's files (and
+        their temporary names) fit the file system's 255 bytes and two questions never share a name."""
         parts = [self.test.split("::", 1)[-1], self.mode, f"{self.fixed_package}{self.fixed_version}",
                  f"{self.package}{self.specifier}"]
-        return "--".join(re.sub(r"[^A-Za-z0-9._]+", "-", part).strip("-") for part in parts)
+        stem = "--".join(re.sub(r"[^A-Za-z0-9._]+", "-", part).strip("-") for part in parts)
+        if len(stem) <= MAX_STEM:
+            return stem
+        return f"{stem[:MAX_STEM - 17]}--{hashlib.sha256(stem.encode()).hexdigest()[:15]}"
 
     def command(self) -> str:
         """The `nox -s bisect` command that asks this question again."""

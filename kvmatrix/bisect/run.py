@@ -26,12 +26,13 @@ from kvmatrix import REPO_ROOT as ROOT
 from kvmatrix.bisect.report import BisectRequest, build_report, headline, venv_dir, write_report
 from kvmatrix.bisect.search import Bisection, Probe, bisect
 from kvmatrix.plan.pins import PACKAGES, ReleasesFn, load_pins
-from kvmatrix.plan.releases import IndexUnavailable, index_url, list_releases
+from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound, index_url, list_releases
 from kvmatrix.record.verdicts import ERROR, MODES, RAN
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import install
 from kvmatrix.run.pytest_run import run_suites
+from kvmatrix.settings import report_bad_settings
 
 TEST_ID = re.compile(r"suites/test_\w+\.py::\w+(\[[^\]]+\])?")
 
@@ -109,7 +110,7 @@ def run_bisect(request: BisectRequest, work: Path, reports: Path, python: str,
     try:
         in_range = SpecifierSet(request.specifier)
         versions = [str(v) for v in releases(request.package, False) if v in in_range]
-    except IndexUnavailable as exc:
+    except (IndexUnavailable, PackageNotFound) as exc:  # an index without the package is broken, as in latest
         report = build_report(request, [], None, index, work, python, reason=str(exc))
     else:
         log(f"{request.package} {request.specifier}: {len(versions)} releases ({', '.join(versions)})")
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=Path("reports/bisect"), help="reports go here")
     parser.add_argument("--python", default=None, help="Python of the environments (default: pins.toml's)")
     args = parser.parse_args(argv)
+    if report_bad_settings():
+        return 2
     try:
         request = parse_request(args.test, args.mode, args.fixed, args.range_)
     except UsageError as exc:

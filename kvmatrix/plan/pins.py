@@ -33,6 +33,9 @@ ReleasesFn = Callable[[str, bool], Sequence[Version]]
 """`(package, prereleases) -> its installable released versions`, e.g. `kvmatrix.plan.releases.list_releases`."""
 
 
+MAX_VERSION_LENGTH = 64
+"""Longer than any real release; a cell id names files (`<cell id>.json`, its work folder), which a file system
+limits to 255 bytes."""
 CELL_ID = re.compile(r"tf(?P<transformers>[^-]+)-torch(?P<torch>[^-]+)")
 
 
@@ -60,15 +63,17 @@ class Cell:
 
     @classmethod
     def from_id(cls, cell_id: str) -> Cell:
-        """The exact pair a cell id names (`tf4.57.6-torch2.13.0`); PinsError when it names no valid versions."""
+        """The exact pair a cell id names (`tf4.57.6-torch2.13.0`); PinsError when it names no valid versions
+        or spells one as no cell id does (`v4.57.6`, `2.13.0+cu999`, `2.8` for 2.8.0): such an id is no
+        cell's and would miss the cell's own settings. A pre-release is a cell id where a selector opted in
+        (pins-latest.toml's `prereleases`)."""
         found = CELL_ID.fullmatch(cell_id)
         if found is None:
             raise PinsError(f"{cell_id!r} is not a cell id like tf4.57.6-torch2.13.0")
-        for version in found.groups():
-            try:
-                Version(version)
-            except InvalidVersion:
-                raise PinsError(f"{cell_id!r}: {version!r} is not a version") from None
+        for package, version in zip(PACKAGES, found.groups(), strict=True):
+            problem = _version_problem(version, prerelease=True)
+            if problem:
+                raise PinsError(f"{cell_id!r}: {package} {problem}")
         return cls(transformers=found["transformers"], torch=found["torch"])
 
     def to_json(self) -> dict[str, Any]:
@@ -228,13 +233,23 @@ def resolve(pins: Pins, releases: ReleasesFn) -> Pins:
     return replace(pins, cells=tuple(cells.values()), pending=())
 
 
+MAX_PINS_BYTES = 1_000_000
+"""Far above any real pins file (the full grid's is a few KB): a larger one is not read into memory."""
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        if not path.is_file():  # a folder, a FIFO (reading it would wait for a writer), a device
+            raise PinsError(f"{path}: pins file not found" if not path.exists() else
+                            f"{path}: the pins file is not a regular file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PINS_BYTES + 1)
     except FileNotFoundError:
         raise PinsError(f"{path}: pins file not found") from None
     except OSError as exc:
         raise PinsError(f"{path}: cannot read pins file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PINS_BYTES:
+        raise PinsError(f"{path}: the pins file is larger than {MAX_PINS_BYTES} bytes")
     if raw.startswith(codecs.BOM_UTF8):
         raise PinsError(f"{path}: pins file starts with a UTF-8 byte order mark (BOM), which TOML does not "
                         "allow; save it as UTF-8 without BOM")
@@ -325,10 +340,13 @@ def _range_problem(table: dict[str, Any]) -> str | None:
     return None
 
 
-def _version_problem(value: Any) -> str | None:
-    """Why `value` is not an exact, final, public PEP 440 version in canonical form; None if it is."""
+def _version_problem(value: Any, prerelease: bool = False) -> str | None:
+    """Why `value` is not an exact, final (a pre-release too with `prerelease`), public PEP 440 version in
+    canonical form; None if it is."""
     if not isinstance(value, str):
         return f'must be a version string like "2.5.1", found {value!r}'
+    if len(value) > MAX_VERSION_LENGTH:
+        return f"{value[:20]!r}... is longer than {MAX_VERSION_LENGTH} characters"
     try:
         version = Version(value)
     except InvalidVersion:
@@ -342,7 +360,7 @@ def _version_problem(value: Any) -> str | None:
             f"{value!r} has a local version label '+{version.local}'; "
             f"pin the public version {version.public!r} (the package index picks the build)"
         )
-    if version.is_prerelease:
+    if version.is_prerelease and not prerelease:
         return f"{value!r} is a pre-release or dev release; pin a final release"
     if str(version) != value:
         return f"{value!r} is not in canonical form; write {str(version)!r}"

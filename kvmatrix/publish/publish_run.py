@@ -29,7 +29,7 @@ from kvmatrix.record.cell_results import CellResultError, check_cell_result, rea
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.detail import DETAIL_FOLDER, join, split
 from kvmatrix.record.matrix import load_published, matrix_text, merge_cells, new_matrix
-from kvmatrix.record.paths import relative_paths_in
+from kvmatrix.record.paths import pins_file_name, relative_paths_in
 from kvmatrix.record.rederive import rederive_runs
 from kvmatrix.record.verdicts import summarize_suites
 from kvmatrix.render.badges import badges
@@ -39,12 +39,24 @@ from kvmatrix.render.readme import what_to_pin
 from kvmatrix.render.use_picture import pictures
 
 
-def collect(results_dir: Path, pins: Pins, cells: tuple[Cell, ...], suites: list[str]) -> list[dict[str, Any]]:
-    """The fresh record of each cell in `cells` (cells of `pins`); a cell without a result file gets an `error`
-    record (kvmatrix.record.cell_record.missing_result, its suites the columns `suites`)."""
+def result_file(results_dir: Path, cell_id: str, artifact_prefix: str | None = None) -> Path:
+    """Where the result of cell `cell_id` is read: `results_dir/<cell id>.json`; with `artifact_prefix`,
+    `results_dir/<artifact_prefix><cell id>/<cell id>.json`, the one file taken from the artifact of the
+    cell's own CI job (download-artifact without merge-multiple gives each artifact a folder of its name). A
+    job runs third-party code: a result it wrote for another cell is never read as that cell's."""
+    if artifact_prefix is None:
+        return results_dir / f"{cell_id}.json"
+    return results_dir / f"{artifact_prefix}{cell_id}" / f"{cell_id}.json"
+
+
+def collect(results_dir: Path, pins: Pins, cells: tuple[Cell, ...], suites: list[str],
+            artifact_prefix: str | None = None) -> list[dict[str, Any]]:
+    """The fresh record of each cell in `cells` (cells of `pins`), read from its `result_file`; a cell without
+    a result file gets an `error` record (kvmatrix.record.cell_record.missing_result, its suites the columns
+    `suites`)."""
     records = []
     for cell in cells:
-        path = results_dir / f"{cell.id}.json"
+        path = result_file(results_dir, cell.id, artifact_prefix)
         if path.exists():
             record = check_cell_result(read_cell_result(path), cell, path)
             records.append(check_planned_python(record, pins.python_for(cell), path))
@@ -86,6 +98,22 @@ class IncompleteRun(ValueError):
     """A publish that requires every requested cell to have a result found some without one."""
 
 
+class OverlappingFolders(ValueError):
+    """The results folder and the reports folder are one inside the other: writing the report set (its detail
+    files `cells/<cell id>.json`) could overwrite the results it is made from."""
+
+
+def check_separate(results_dir: Path, reports_dir: Path) -> None:
+    """OverlappingFolders unless `results_dir` and `reports_dir` are apart (neither is, or lies in, the other,
+    symbolic links resolved)."""
+    results, reports = results_dir.resolve(), reports_dir.resolve()
+    if results == reports or results in reports.parents or reports in results.parents:
+        raise OverlappingFolders(f"refusing to publish: the results folder {results_dir} and the reports folder "
+                                 f"{reports_dir} overlap, and writing the reports (e.g. {reports_dir / DETAIL_FOLDER}"
+                                 "/<cell id>.json) would overwrite the results; give them separate folders; "
+                                 "nothing was written")
+
+
 def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(summary, detail) of a full cell record as published: every absolute path rewritten
     (kvmatrix.record.paths), its causes re-derived where an older ladder gave them (kvmatrix.record.rederive),
@@ -100,14 +128,17 @@ def published_cell(record: dict[str, Any], suites: list[str]) -> tuple[dict[str,
 
 def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir: Path,
             readme: Path | None = None, require_complete: bool = False,
-            root: Path = REPO_ROOT, lock_timeout_s: float = LOCK_TIMEOUT_S) -> dict[str, Any]:
+            root: Path = REPO_ROOT, lock_timeout_s: float = LOCK_TIMEOUT_S,
+            artifact_prefix: str | None = None) -> dict[str, Any]:
     """Write reports_dir/matrix.json and reports_dir/cells/<cell id>.json with `cells` refreshed and every
     other cell kept, and everything rendered from them: matrix.md, index.html, badges/*.json, one more line
     of history.jsonl; with `readme`, also refresh the table embedded in it. The columns are the suites of
     the checkout at `root` (kvmatrix.record.columns). The detail file of a cell no longer in the matrix is
-    deleted. Returns the new matrix, whose `changes` say what differs from the previous matrix.json.
+    deleted. Returns the new matrix, whose `changes` say what differs from the previous matrix.json. Each
+    cell's result is read from its `result_file` (with `artifact_prefix`: from its own CI artifact's folder).
 
-    Refused with one line, writing nothing: pins with selectors (IncompleteRun), no result for any cell of
+    Refused with one line, writing nothing: overlapping results and reports folders (OverlappingFolders),
+    pins with selectors (IncompleteRun), no result for any cell of
     `cells`, with `require_complete` a cell of `cells` without a result (IncompleteRun), a result that is
     not the planned cell's (CellResultError), a merge that would drop every cell of the previous matrix
     (IncompleteRun). The whole read-merge-write holds the folder's lock (a second publish waits
@@ -116,21 +147,22 @@ def publish(pins: Pins, cells: tuple[Cell, ...], results_dir: Path, reports_dir:
     details and the history are left byte-identical and the previous matrix is returned; only files
     rendered from it are rewritten if the renderers changed.
     """
+    check_separate(results_dir, reports_dir)
     if pins.pending:
         raise IncompleteRun(f"refusing to publish {pins.path}: it has cells with version selectors; those are "
                             "published into reports/latest by `nox -s latest`; nothing was written")
-    if not any((results_dir / f"{cell.id}.json").exists() for cell in cells):  # e.g. no interpreter
+    if not any(result_file(results_dir, cell.id, artifact_prefix).exists() for cell in cells):  # e.g. no interpreter
         raise IncompleteRun(f"refusing to publish: no requested cell left a result file in {results_dir} "
                             f"(requested: {', '.join(cell.id for cell in cells) or 'none'}); nothing was written")
     if require_complete:
-        missing = [cell.id for cell in cells if not (results_dir / f"{cell.id}.json").exists()]
+        missing = [cell.id for cell in cells if not result_file(results_dir, cell.id, artifact_prefix).exists()]
         if missing:
             raise IncompleteRun(
                 f"refusing to publish a partial matrix: no result file in {results_dir} for "
                 f"{', '.join(missing)}; nothing was written"
             )
     suites = discover_suites(root)
-    fresh = collect(results_dir, pins, cells, suites)
+    fresh = collect(results_dir, pins, cells, suites, artifact_prefix)
     with reports_lock(reports_dir, lock_timeout_s):
         recover(reports_dir)
         return _merge_and_switch(pins, fresh, suites, reports_dir, readme)
@@ -148,6 +180,13 @@ def _merge_and_switch(pins: Pins, fresh: list[dict[str, Any]], suites: list[str]
         raise IncompleteRun(f"refusing to publish: {pins.path} names none of the {len(previous['cells'])} cells of "
                             f"{matrix_path}, so publishing would drop them all (publish another pins file's "
                             "cells into another folder with --reports); nothing was written")
+    merged = {record["id"] for record in records}
+    dropped = [cell["id"] for cell in previous["cells"] if cell["id"] not in merged] if previous else []
+    if dropped and previous["pins_file"] != pins_file_name(pins.path):
+        raise IncompleteRun(f"refusing to publish: {matrix_path} was published from {previous['pins_file']}, and "
+                            f"{pins.path} lacks {len(dropped)} of its cells ({', '.join(dropped)}), so publishing "
+                            "would drop them (publish a pins file naming only some cells into another folder "
+                            "with --reports); nothing was written")
     halves = [published_cell(record, suites) for record in records]
     details = {detail["id"]: detail for _, detail in halves}
     matrix = new_matrix(pins, [summary for summary, _ in halves], suites=suites)
@@ -206,10 +245,15 @@ def _rerender(previous: dict[str, Any], kept: dict[str, dict[str, Any]], reports
               readme: Path | None) -> dict[str, Any]:
     """Nothing new to publish: rewrite only the rendered files whose text the renderers now make differently
     (none when they did not change) and return the published matrix as it is."""
-    rendered = rendered_files(previous, kept, reports_dir, readme)
-    texts = {path: text for path, text in rendered.items()
-             if not path.exists() or path.read_text(encoding="utf-8") != text}
-    stale = stale_rendered(reports_dir, rendered)
-    if texts or stale:
-        switch(reports_dir, texts, stale)
+    switch_changed(reports_dir, rendered_files(previous, kept, reports_dir, readme))
     return previous
+
+
+def switch_changed(reports_dir: Path, texts: dict[Path, str]) -> None:
+    """Switch the files of `texts` that now read differently, and remove the rendered files no longer made
+    (stale_rendered), as one set; nothing when neither exists."""
+    changed = {path: text for path, text in texts.items()
+               if not path.exists() or path.read_text(encoding="utf-8") != text}
+    stale = stale_rendered(reports_dir, texts)
+    if changed or stale:
+        switch(reports_dir, changed, stale)

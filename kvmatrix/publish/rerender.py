@@ -14,11 +14,12 @@ from pathlib import Path
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import json_text
-from kvmatrix.publish.publish_run import rendered_files, stale_rendered
-from kvmatrix.publish.report_set import recover, reports_lock, switch
+from kvmatrix.publish.publish_run import rendered_files, switch_changed
+from kvmatrix.publish.report_set import recover, reports_lock
 from kvmatrix.record.detail import DETAIL_FOLDER
 from kvmatrix.record.matrix import matrix_text
 from kvmatrix.record.rederive import Move, describe, rederive_published
+from kvmatrix.render.text import terminal_text
 
 
 def rerender(reports: Path, readme: Path | None = None) -> dict[str, list[Move]]:
@@ -32,11 +33,7 @@ def rerender(reports: Path, readme: Path | None = None) -> dict[str, list[Move]]
             **{reports / DETAIL_FOLDER / f"{cell_id}.json": json_text(details[cell_id]) for cell_id in moves},
             **rendered_files(matrix, details, reports, readme),
         }
-        changed = {path: text for path, text in texts.items()
-                   if not path.exists() or path.read_text(encoding="utf-8") != text}
-        stale = stale_rendered(reports, texts)
-        if changed or stale:
-            switch(reports, changed, stale)
+        switch_changed(reports, texts)
     return moves
 
 
@@ -52,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         moves = rerender(reports, readme) if args.write else rederive_published(reports)[2]
         print(f"{reports}: {sum(map(len, moves.values()))} cause(s) {'moved' if args.write else 'would move'}")
         for cell_id, moved in moves.items():
-            print("\n".join(describe(cell_id, move) for move in moved))
+            print(terminal_text("\n".join(describe(cell_id, move) for move in moved)))  # test names: third-party
     return 0
 
 

@@ -11,6 +11,14 @@ from typing import Any
 
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.matrix import ReportError
+from kvmatrix.record.shapes import (
+    OPTIONAL_RECORD_TYPES,
+    RECORD_TYPES,
+    kind,
+    metrics_problem,
+    runs_problem,
+    type_problem,
+)
 from kvmatrix.record.verdicts import CELL_STATUSES, CLIENT_STATUSES, CLIENT_SUITES
 
 
@@ -33,35 +41,25 @@ def read_cell_result(path: Path) -> dict[str, Any]:
     except RecursionError:
         raise CellResultError(f"{path}: the cell result is nested too deeply to read") from None
     if not isinstance(record, dict):
-        raise CellResultError(f"{path}: a cell result must be a JSON object, found {_kind(record)}")
+        raise CellResultError(f"{path}: a cell result must be a JSON object, found {kind(record)}")
     return record
 
 
-RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "id": (str,), "pins": (dict,), "note": (str,), "tags": (list,), "status": (str,),
-    "status_reason": (str, type(None)), "python": (str, type(None)), "resolved": (dict,), "freeze": (list,),
-    "layout": (str, type(None)), "static_layer_init": (str, type(None)), "registration_report": (list,),
-    "compat_regressions": (list,), "runs": (dict,), "suites": (dict,), "metrics": (dict,), "repro": (str,),
-    "install_duration_s": (int, float), "duration_s": (int, float),
-}
-"""Each key of a full cell record (docs/matrix-schema.md, "Cell record") and the JSON types it may hold."""
-OPTIONAL_RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "clients": (dict,), "tico_advantages": (list,), "compat_advantages": (int,),
-}
-"""Keys a record has only in some cases (kvmatrix.record.schema.OPTIONAL_CELL_KEYS) and their JSON types."""
 ENTRY_TYPES: dict[str, dict[str, type]] = {
     "registration_report": {"class": str, "status": str},
     "compat_regressions": {"suite": str, "name": str},
     "tico_advantages": {"suite": str, "name": str},
 }
 """The list keys of a record whose entries are objects, and the string keys each entry must have."""
+STRING_LISTS = ("tags", "freeze")
+"""The list keys of a record whose entries are strings."""
 
 
 def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[str, Any]:
     """`record` when it is a result of the planned `cell`: the same id and transformers/torch pins, every
     key of RECORD_TYPES with its type (and of OPTIONAL_RECORD_TYPES where present), a known status, a
-    `clients` entry only for a client suite and with a known status; CellResultError naming `path`
-    otherwise."""
+    `clients` entry only for a client suite and with a known status, and the runs, their tests and the
+    metrics of the types kvmatrix.record.shapes gives; CellResultError naming `path` and the field otherwise."""
     def refuse(problem: str) -> CellResultError:
         return CellResultError(f"{path}: {problem}; refusing to publish it as cell {cell.id}")
 
@@ -71,8 +69,8 @@ def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[st
     if missing:
         raise refuse(f"the result lacks key(s) {', '.join(missing)}")
     for key, types in {**RECORD_TYPES, **{k: t for k, t in OPTIONAL_RECORD_TYPES.items() if k in record}}.items():
-        if not isinstance(record[key], types) or isinstance(record[key], bool):
-            raise refuse(f"{key} is {_kind(record[key])}, not {' or '.join(t.__name__ for t in types)}")
+        if problem := type_problem(key, record[key], types):
+            raise refuse(problem)
     for package in ("transformers", "torch"):
         if record["pins"].get(package) != getattr(cell, package):
             raise refuse(f"its {package} pin {record['pins'].get(package)!r} is not the cell's "
@@ -87,17 +85,10 @@ def check_cell_result(record: dict[str, Any], cell: Cell, path: Path) -> dict[st
         for number, entry in enumerate(record.get(key, []), start=1):
             if not isinstance(entry, dict) or any(not isinstance(entry.get(f), t) for f, t in fields.items()):
                 raise refuse(f"{key} entry #{number} is not an object with string {', '.join(fields)}")
+    for key in STRING_LISTS:
+        if problem := next((type_problem(f"{key}[{n}]", item, (str,)) for n, item in enumerate(record[key])
+                            if not isinstance(item, str)), None):
+            raise refuse(problem)
+    if problem := runs_problem(record["runs"]) or metrics_problem(record["metrics"]):
+        raise refuse(problem)
     return record
-
-
-def _kind(value: Any) -> str:
-    """What a JSON value other than an object is: an array, a string, a boolean, a number or null."""
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, dict):
-        return "an object"
-    return "a number" if isinstance(value, int | float) else "null"

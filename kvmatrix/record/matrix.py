@@ -12,7 +12,9 @@ from typing import Any
 from kvmatrix.files import json_lines
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.detail import DETAIL_FOLDER
+from kvmatrix.record.paths import pins_file_name
 from kvmatrix.record.schema import CELL_KEYS, DETAIL_KEYS, SCHEMA_VERSION, TOP_LEVEL_KEYS
+from kvmatrix.record.shapes import matrix_cell_problem, runs_problem, type_problem
 from kvmatrix.record.upgrade import OLDER_VERSIONS, upgrade
 from kvmatrix.record.verdicts import CELL_STATUSES, INFRA, RAN
 
@@ -38,7 +40,7 @@ def new_matrix(
     matrix = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "pins_file": pins.path,
+        "pins_file": pins_file_name(pins.path),
         "suites": list(suites),
         "cells": sorted(cells, key=lambda cell: order[cell["id"]]),
     }
@@ -101,11 +103,15 @@ def _load_detail(path: Path, cell_id: str) -> dict[str, Any]:
     if detail["schema_version"] != SCHEMA_VERSION or detail["id"] != cell_id:
         raise ReportError(f"{path}: schema_version {detail['schema_version']!r} and id {detail['id']!r}; "
                           f"expected {SCHEMA_VERSION} and {cell_id!r}")
+    problem = type_problem("runs", detail["runs"], (dict,)) or runs_problem(detail["runs"])
+    if problem:
+        raise ReportError(f"{path}: {problem}")
     return detail
 
 
 def _check_matrix(matrix: Any, source: str) -> None:
-    """Raise ReportError unless `matrix` has the schema's top level and every cell has the schema's keys."""
+    """Raise ReportError unless `matrix` has the schema's top level and every cell has the schema's keys, of
+    the types kvmatrix.record.shapes gives (its `tests` table and `metrics` included)."""
     if not isinstance(matrix, dict):
         raise ReportError(f"{source}: the matrix must be a JSON object, found {type(matrix).__name__}")
     found = matrix.get("schema_version")
@@ -126,6 +132,9 @@ def _check_matrix(matrix: Any, source: str) -> None:
         missing = [key for key in CELL_KEYS if key not in cell]
         if missing:
             raise ReportError(f"{where} is missing key(s): {', '.join(missing)}")
+        problem = matrix_cell_problem(cell)
+        if problem:
+            raise ReportError(f"{where}: {problem.removeprefix('cell.')}")
         if cell["status"] not in CELL_STATUSES:
             raise ReportError(f"{where}: status {cell['status']!r} is not one of {', '.join(CELL_STATUSES)}")
         if cell["id"] in seen:

@@ -7,7 +7,10 @@ only its last component (`…/program.pt2`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+from kvmatrix import REPO_ROOT
 
 _START = r"(?:(?<=file://)|(?<![\w.~/+-]))/"
 """Where an absolute path starts: a `/` that does not continue a word, a relative path or a URL's host."""
@@ -41,3 +44,14 @@ def relative_paths_in(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: relative_paths_in(item) for key, item in value.items()}
     return value
+
+
+def pins_file_name(path: str, root: Path = REPO_ROOT) -> str:
+    """How a pins file is named in published files: as given when relative (nox runs from the checkout),
+    relative to the checkout `root` when an absolute path lies in it, else `…/<its name>`."""
+    given = Path(path)
+    if not given.is_absolute():
+        return path
+    if given.is_relative_to(root):
+        return str(given.relative_to(root))
+    return f"…/{given.name}"

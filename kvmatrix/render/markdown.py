@@ -16,7 +16,6 @@ from kvmatrix.files import write_text_atomic
 from kvmatrix.record.answers import uses_document
 from kvmatrix.record.causes import CAUSE_MEANINGS, passes_differ, tico_pairs
 from kvmatrix.record.matrix import ReportError, load_published
-from kvmatrix.record.metrics import render_metrics
 from kvmatrix.record.verdicts import (
     ERROR,
     FAIL,
@@ -35,7 +34,9 @@ from kvmatrix.record.verdicts import (
     error_signature,
 )
 from kvmatrix.render.by_use import by_use_markdown
+from kvmatrix.render.metrics import render_metrics
 from kvmatrix.render.text import markdown_text as _text
+from kvmatrix.render.text import terminal_text
 from kvmatrix.run.reruns import flaky_rate
 
 LABELS = {
@@ -226,7 +227,7 @@ def render_changes(changes: dict[str, Any]) -> str:
     failing or passing, then tests newly failing (with their error) or passing, then the packages that changed
     in the cells whose verdicts moved."""
     since = changes["previous_generated_at"]
-    lines = [f"Compared with the matrix generated at {since}." if since
+    lines = [f"Compared with the matrix generated at {_text(since)}." if since
              else "First published run: there is no previous matrix to compare with.", ""]
     lines += [f"- 🆕 new cell {_code(cell_id)}" for cell_id in changes["new_cells"]]
     lines += [f"- 🗑️ removed cell {_code(cell_id)}" for cell_id in changes["removed_cells"]]
@@ -453,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_text_atomic(args.markdown, render_markdown(*load_published(args.matrix)))
     except ReportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(terminal_text(f"error: {exc}"), file=sys.stderr)
         return 2
     return 0
 

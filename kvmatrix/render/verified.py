@@ -19,6 +19,7 @@ from kvmatrix.files import json_text, write_text_atomic
 from kvmatrix.record.answers import FORMAT as USES_FORMAT
 from kvmatrix.record.uses import WORKING
 from kvmatrix.render.by_use import ANSWER_MEANINGS
+from kvmatrix.render.text import terminal_text
 
 FORMAT = "kvcc-verified/2"
 BUNDLED = REPO_ROOT / "compat" / "verified.json"
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_text_atomic(args.out, json_text(verified(load_uses(args.uses))))
     except UsesError as exc:
-        print(f"error: {exc}")
+        print(terminal_text(f"error: {exc}"))
         return 2
     return 0
 

@@ -31,6 +31,7 @@ from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.packages import constraints_text
 from kvmatrix.run.cell import run_cell
 from kvmatrix.run.envs import VenvError, ensure_venv
+from kvmatrix.settings import report_bad_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="install every package at the version FILE pins: a constraints file, or a cell's "
                              "detail file or record (its freeze)")
     args = parser.parse_args(argv)
+    if report_bad_settings():
+        return 2
     own_env = bool(args.resolved or args.pair)
     try:
         pins = load_resolved(args.resolved) if args.resolved else load_pins(args.pins)  # --pair: its python

@@ -5,8 +5,8 @@ or index failure is `infra` and is retried a bounded number of times with backof
 `error`. None of them is ever a suite verdict.
 
 Only a resolver that worked from proper index answers proves that pins cannot coexist: a project the index
-did not find (it answered 404, 401 or 403) or listed without any file (an HTML login page answering 200)
-is `infra`, however uv words it (kvmatrix.plan.index_check).
+did not find (it answered 404, 401 or 403), listed without any file (an HTML login page answering 200) or
+answered with JSON that is not a project page is `infra`, however uv words it (kvmatrix.plan.index_check).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from kvmatrix.run.torch_index import torch_backend_args
 INDEX_PATTERNS = (
     r"was not found in the package registry",  # uv, for a project page answering 404, 401 or 403
     r"returned a \d{3} [\w ]+ error|lack of valid authentication credentials",
+    # uv, for a page answering 200 with JSON that does not parse or is not a project page (a proxy's
+    # `{"errors": [...]}` with an expired token, a page cut short)
+    r"Received some unexpected JSON from",
 )
 """The index did not answer properly: the resolver's conclusion proves nothing about the pins."""
 NOT_INSTALLABLE_PATTERNS = (

@@ -32,6 +32,20 @@ def find_interpreter(minor: str) -> str:
     return minor
 
 
+def interpreter_missing(minor: str) -> bool:
+    """Whether no CPython `minor` is on this machine: find_interpreter finds none and uv has none of its own
+    (`uv python find`, which never downloads). nox would then skip the cell's session, or fail it where it
+    errors on missing interpreters, and the cell would leave no result."""
+    if find_interpreter(minor) != minor:
+        return False
+    try:
+        found = subprocess.run(["uv", "python", "find", minor], capture_output=True, text=True, timeout=60,
+                               check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return found.returncode != 0
+
+
 def _runs(python: str, minor: str) -> bool:
     """Whether `python` starts and is CPython `minor` (a pyenv shim for a version not selected fails)."""
     try:

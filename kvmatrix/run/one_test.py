@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.version import Version
+
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell, PinsError, load_pins
 from kvmatrix.record.verdicts import MODES, RAN
@@ -22,6 +24,7 @@ from kvmatrix.run.cell import requirements
 from kvmatrix.run.envs import VenvError, ensure_venv
 from kvmatrix.run.install import install
 from kvmatrix.run.pytest_run import OFFLINE_ENV
+from kvmatrix.settings import report_bad_settings
 
 ENVS = REPO_ROOT / "build" / "latest" / "envs"
 
@@ -41,10 +44,21 @@ def pytest_command(python: str, mode: str, nodeid: str) -> tuple[list[str], dict
 
 
 def _python_of(cell: Cell, pins_path: Path) -> str:
-    """The Python minor pins.toml gives `cell`'s pair (the file's when it has no such cell)."""
+    """The Python minor pins.toml gives `cell`'s pair (the file's when it has no such cell); PinsError when
+    the id spells a cell's versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0), which would miss
+    that cell's own Python."""
     pins = load_pins(pins_path)
     listed = [pinned for pinned in pins.cells if pinned.id == cell.id]
-    return pins.python_for(listed[0]) if listed else pins.python
+    if listed:
+        return pins.python_for(listed[0])
+    same = [pinned.id for pinned in pins.cells if _versions(pinned) == _versions(cell)]
+    if same:
+        raise PinsError(f"{cell.id!r} is not a cell id of {pins_path}: write {same[0]}")
+    return pins.python
+
+
+def _versions(cell: Cell) -> tuple[Version, Version]:
+    return Version(cell.transformers), Version(cell.torch)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pins", type=Path, default=REPO_ROOT / "pins.toml", help="where the pair's Python is read")
     parser.add_argument("--envs", type=Path, default=ENVS, help="where the pairs' uv environments live")
     args = parser.parse_args(argv)
+    if report_bad_settings():
+        return 2
     if not args.nodeid.startswith("suites/test_") or "::" not in args.nodeid:
         print(f"error: {args.nodeid!r} is not a suite test id like suites/test_export.py::test_x[...]",
               file=sys.stderr)

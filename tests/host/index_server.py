@@ -23,6 +23,11 @@ UNAUTHORIZED: Answer = (401, "text/plain", b"Unauthorized")
 LOGIN_PAGE: Answer = (200, "text/html", b"<html><body><form action='/login'>Sign in</form>"
                                        b"<a href='/forgot-password'>Forgot?</a></body></html>")
 """What a proxy that wants a login answers for every page: 200, HTML, no distribution file."""
+ERROR_JSON: Answer = (200, JSON_SIMPLE, b'{"errors":[{"status":401,"title":"Unauthorized",'
+                                      b'"detail":"the access token has expired"}]}')
+"""What a proxy with an expired token answers: 200 and the simple API's content type, but an error object."""
+CORRUPT_JSON: Answer = (200, JSON_SIMPLE, b'{"meta": {"api-version": "1.1"}, "name": "torch", "files": [')
+"""A project page cut short: 200, the simple API's content type, JSON that does not parse."""
 
 
 @dataclass

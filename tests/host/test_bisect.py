@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 
 import pytest
-from index_server import refused_url, serve_index
+from index_server import NOT_FOUND, refused_url, serve_index
 from packaging.version import Version
 
+from kvmatrix import REPO_ROOT
 from kvmatrix.bisect.report import BisectRequest, bisect_markdown, build_report
 from kvmatrix.bisect.run import UsageError, parse_request, probe_from_run, run_bisect
 from kvmatrix.bisect.search import Bisection, Probe, bisect
@@ -211,3 +215,33 @@ def test_an_unreachable_index_gives_an_infra_report(tmp_path: Path, monkeypatch:
     assert report["outcome"] == "infra"
     assert "package index unavailable" in report["reason"]
     assert "🌐 infra: the releases could not be listed" in bisect_markdown(report)
+
+
+def nox_bisect(tmp_path: Path, index_url: str, test: str = TEST) -> subprocess.CompletedProcess:
+    """`nox -s bisect` of `test` against the index at `index_url`, its work and reports under `tmp_path`."""
+    return subprocess.run([sys.executable, "-m", "nox", "-s", "bisect", "--", "--test", test, "--mode", "without",
+                           "--fixed", "torch==2.6.0", "--range", "transformers>=4.46,<4.54", "--work",
+                           str(tmp_path / "work"), "--reports", str(tmp_path / "reports")],
+                          cwd=REPO_ROOT, env={**os.environ, "UV_DEFAULT_INDEX": index_url},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_bisect_against_an_index_answering_404_is_an_infra_report_without_a_traceback(tmp_path: Path) -> None:
+    with serve_index(NOT_FOUND) as index:
+        proc = nox_bisect(tmp_path, index.url)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in output, output
+    assert "bisect ended with status 1" in output
+    (report,) = (tmp_path / "reports").glob("*.json")
+    assert json.loads(report.read_text())["outcome"] == "infra"
+
+
+def test_bisect_of_a_test_id_too_long_for_a_file_name_writes_its_report(tmp_path: Path) -> None:
+    long_test = f"suites/test_roundtrip.py::test_{'x' * 300}[DynamicCache]"
+    with serve_index(NOT_FOUND) as index:
+        proc = nox_bisect(tmp_path, index.url, long_test)
+    output = proc.stdout + proc.stderr
+    assert "Traceback" not in output and "File name too long" not in output, output
+    (report,) = (tmp_path / "reports").glob("*.json")
+    assert json.loads(report.read_text())["test"] == long_test
+    assert len(report.name) <= 255 - len(".json.12345678.tmp") - 1

@@ -7,7 +7,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from index_server import FORBIDDEN, LOGIN_PAGE, NOT_FOUND, UNAUTHORIZED, Answer, serve_index
+from index_server import (
+    CORRUPT_JSON,
+    ERROR_JSON,
+    FORBIDDEN,
+    LOGIN_PAGE,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    Answer,
+    serve_index,
+)
 
 from kvmatrix.run.bytecode import bytecode_dir
 from kvmatrix.run.install import classify, install, uv_install_command
@@ -61,8 +70,8 @@ def use_only(monkeypatch: pytest.MonkeyPatch, index_url: str) -> None:
 
 
 @needs_uv
-@pytest.mark.parametrize("answer", [NOT_FOUND, FORBIDDEN, UNAUTHORIZED, LOGIN_PAGE],
-                         ids=["404", "403", "401", "login-page"])
+@pytest.mark.parametrize("answer", [NOT_FOUND, FORBIDDEN, UNAUTHORIZED, LOGIN_PAGE, ERROR_JSON, CORRUPT_JSON],
+                         ids=["404", "403", "401", "login-page", "error-json", "corrupt-json"])
 def test_an_index_that_does_not_answer_properly_is_infra_and_retried(
     venv_python: str, monkeypatch: pytest.MonkeyPatch, answer: Answer
 ) -> None:

@@ -21,3 +21,24 @@ def test_help_exits_0_without_torch_and_describes_every_option(words: list[str])
     expected = ("check",) if words == ["--help"] else ("--json", "--matrix FILE", "kvcc-verified/2")
     assert all(option in done.stdout for option in expected)
     assert "usage: kvcc" in done.stdout and "Traceback" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('{"format": "kvcc-verified/2",', "not valid JSON (Expecting property name enclosed in double quotes"),
+        ("[1, 2]", "not a kvcc-verified/2 file: format 'list'"),
+        ('{"format": "kvcc-verified/1"}', "not a kvcc-verified/2 file: format 'kvcc-verified/1'"),
+    ],
+    ids=["JSON syntax error", "not an object", "another format"],
+)
+def test_kvcc_check_with_a_malformed_matrix_file_is_one_line_naming_it(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    """Said before the installed pair is looked for, so here, without torch, too."""
+    matrix = tmp_path / "verified.json"
+    matrix.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "compat.check", "check", "--matrix", str(matrix)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {matrix}: {problem}") and done.stderr.count("\n") == 1

@@ -1,6 +1,7 @@
 """Values from cell records cannot change the structure of matrix.md or the README: whatever a class,
-status, layout, repro, test name or error holds, every table row keeps its cells, no HTML or link gets
-through, code spans stay closed, and the README markers appear once however often it is published."""
+status, layout, repro, test name, error, cause, upstream issue, metric name or value, or a previous
+matrix's generation time holds, every table row keeps its cells, no HTML or link gets through, code spans
+stay closed, and the README markers appear once however often it is published."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from test_publish import LIST, PINS, cell_result, checkout, write_result
 from kvmatrix.plan.pins import Cell, Pins
 from kvmatrix.publish.publish_run import README_END, README_START, embed_in_readme, publish
 from kvmatrix.render.markdown import render_markdown
+from kvmatrix.render.text import markdown_text
 
 HOSTILE = [
     "a|b",
@@ -34,10 +36,19 @@ UNESCAPED_PIPE = re.compile(r"(?<!\\)(?:\\\\)*\|")
 UNESCAPED_BRACKET = re.compile(r"(?<!\\)(?:\\\\)*[\[\]]")
 
 
+USE_TEST = "export::test_decode_step_exports_and_matches_eager[DynamicCache-strict-static]"
+"""A test that answers a use of the by-use table."""
+METRICS = ("backend", "compile_s", "recompiles_after_first_step", "graph_breaks", "eager_tokens_per_s",
+           "compiled_tokens_per_s")
+
+
 def hostile_cell(make_cell: Callable[..., dict[str, Any]], value: str) -> dict[str, Any]:
-    """A ran cell whose every free-text value is `value`."""
+    """A ran cell whose every free-text value is `value`, its compiled loop's name and metrics too."""
     test = {"suite": "export", "name": value, "verdict": "fail", "duration_s": 0.5, "reason": value, "error": value}
-    runs = {mode: {"exit_code": 1, "duration_s": 1.0, "log_tail": "", "tests": [test]} for mode in ("with", "without")}
+    loop = {"suite": "compile", "name": value, "verdict": "pass", "duration_s": 0.5, "reason": None, "error": None,
+            "metrics": dict.fromkeys(METRICS, value)}
+    runs = {mode: {"exit_code": 1, "duration_s": 1.0, "log_tail": "", "tests": [test, loop]}
+            for mode in ("with", "without")}
     cell = make_cell("4.57.6", "2.13.0", runs, registration_report=[
         {"class": value, "status": value, "owner": value, "reason": value}])
     return {**cell, "layout": value, "static_layer_init": value, "repro": value}
@@ -69,9 +80,14 @@ def test_every_table_row_keeps_its_cells_and_no_html_or_link_gets_in(
 ) -> None:
     pins = Pins(python="3.11", cells=(HOSTILE_PAIR,), path="pins.toml")
     matrix, details = published(pins, [hostile_cell(make_cell, value)])
+    # a use's answer with a hostile cause and upstream issue, as a forged or older matrix.json may hold them
+    matrix["cells"][0]["tests"][USE_TEST] = {"with": ["fail", value, value], "without": ["fail", value, value]}
     markdown = render_markdown(matrix, details)
+    shown = markdown_text(value)  # the loop's metrics and the use's cause are shown, as text
+    assert " | ".join([shown] * len(METRICS)) in markdown
+    assert shown in markdown.partition("## By use")[2].partition("\n## ")[0]
     tables = table_rows(markdown)
-    assert len(tables) >= 4  # legend, causes, matrix, registration report
+    assert len(tables) >= 6  # legend, by use, causes, matrix, registration report, metrics
     for table in tables:
         widths = {len(UNESCAPED_PIPE.findall(row)) for row in table}
         assert len(widths) == 1, table
@@ -110,3 +126,21 @@ def test_a_marker_in_a_layout_does_not_pile_up_readme_rows_over_publishes(tmp_pa
     assert text.endswith(f"{README_END}\n\nMore text.\n")
     assert len(text.splitlines()) == len(embed_in_readme(text, json.loads((reports / "matrix.json").read_text()))
                                          .splitlines())
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_generation_time_of_the_previous_matrix_stays_text_in_the_changes(
+    value: str, tmp_path: Path
+) -> None:
+    root = checkout(tmp_path / "repo", ["export"])
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    write_result(results, cell_result(LIST, "pass", ["export"]))
+    publish(PINS, (LIST,), results, reports, root=root)
+    previous = json.loads((reports / "matrix.json").read_text())
+    (reports / "matrix.json").write_text(json.dumps({**previous, "generated_at": value}))
+    write_result(results, cell_result(LIST, "fail", ["export"]))
+    publish(PINS, (LIST,), results, reports, root=root)
+    markdown = (reports / "matrix.md").read_text()
+    compared = next(line for line in markdown.splitlines() if line.startswith("Compared with the matrix generated"))
+    assert "<" not in compared and not UNESCAPED_BRACKET.search(compared) and "`" not in compared.replace("\\`", "")
+    assert README_END not in markdown and README_START not in markdown

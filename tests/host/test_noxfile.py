@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,188 @@ def test_smoke_run_twice_with_its_cells_unchanged_publishes_and_then_has_nothing
     nox("publish", "--", "--results", str(earlier), "--reports", "build/smoke", "--cells", cell.id)
     assert "reused the result" in nox("smoke")
     assert "nothing new to publish" in nox("smoke")
+
+
+def test_a_matrix_whose_python_is_missing_fails_and_keeps_the_published_verdicts(
+    tmp_path: Path, ran_cell: dict[str, Any], make_cell: Callable[..., dict[str, Any]]
+) -> None:
+    """nox skipped a session whose interpreter it could not find and exited 0; the publish that followed
+    replaced that cell's verdicts with `error` ("the cell session did not finish") beside a reused cell."""
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                         'torch = "2.13.0"\n\n[[cell]]\ntransformers = "4.46.3"\ntorch = "2.5.1"\n'
+                         'python = "3.16"\n')
+    reused, missing = load_pins(pins_file).cells
+    inputs = inputs_of(reused, find_interpreter("3.11"), ROOT)
+    assert inputs is not None, "uv could not resolve the pair"
+    earlier, results, reports = tmp_path / "earlier", tmp_path / "cells", tmp_path / "reports"
+    earlier.mkdir()
+    (earlier / f"{reused.id}.json").write_text(json.dumps({**ran_cell, "inputs": inputs,
+                                                           "finished_at": "2026-11-30T21:00:00Z"}))
+    old = make_cell(missing.transformers, missing.torch, ran_cell["runs"])
+    (earlier / f"{missing.id}.json").write_text(json.dumps({**old, "python": "3.16.0"}))
+    first = nox_session("publish", "--", "--results", str(earlier), "--reports", str(reports),
+                        KVCC_PINS=str(pins_file))
+    assert first.returncode == 0, first.stdout + first.stderr
+    published = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    proc = nox_session("matrix", "--", "--results", str(results), "--reports", str(reports),
+                       KVCC_PINS=str(pins_file))
+    one_clear_error(proc, f"no Python 3.16 on this machine for cell(s) {missing.id}", "nothing was run")
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
+
+
+def test_a_cell_session_whose_python_is_missing_fails_instead_of_being_skipped(tmp_path: Path) -> None:
+    pins_file = tmp_path / "pins.toml"
+    pins_file.write_text('schema_version = 1\npython = "3.16"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                         'torch = "2.13.0"\n')
+    proc = nox_session("cell(tf4.57.6-torch2.13.0)", "--download-python", "never", KVCC_PINS=str(pins_file))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Session cell(tf4.57.6-torch2.13.0) failed: Python interpreter 3.16 not found" in output, output
+
+
+def test_publish_over_a_matrix_with_a_wrong_type_in_a_cell_is_one_clear_error_naming_the_field(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    matrix = json.loads((reports / "matrix.json").read_text())
+    matrix["cells"][0]["tests"] = 5
+    (reports / "matrix.json").write_text(json.dumps(matrix))
+    one_clear_error(nox_publish(pins_file, one_result, reports), str(reports / "matrix.json"),
+                    "tests is a number, not dict")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("KVCC_WORKERS", "0", "must be a whole number from 1 to 256"),
+        ("KVCC_TEST_TIMEOUT_S", "0", "must be a whole number from 1 to 86400"),
+        ("KVCC_MAX_WORKER_RESTART", "many", "must be a whole number from 0 to 10000"),
+        ("KVCC_EXTRA_PLUGINS", "tests.faults.crash_plugin,;rm -rf", "must be comma-separated module names"),
+        ("KVCC_MEMORY_LIMIT_GB", "lots", "must be a positive number of gigabytes, or empty"),
+        ("KVCC_HANG_DIR", "/no/such/folder", "must name an existing folder"),
+        ("KVCC_BYTECODE_STORE", "noxfile.py/bytecode", f"must be empty, `off` or a folder; {ROOT / 'noxfile.py'} is not a folder"),
+    ],
+)
+def test_a_bad_kvcc_value_stops_nox_in_one_line_naming_it(name: str, value: str, problem: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=ROOT, env={**os.environ, name: value},
+                          capture_output=True, text=True)
+    one_clear_error(proc, f"error: {name}={value!r}: {problem}")
+
+
+def test_publish_of_pins_naming_only_some_cells_is_refused_and_no_absolute_path_is_published(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], uninstallable_cell: dict[str, Any]
+) -> None:
+    """A KVCC_PINS file naming one of the published cells dropped the others from matrix.json (and so from
+    the README and verified.json), and its absolute path was written as `pins_file`."""
+    results, reports = tmp_path / "cells", tmp_path / "reports"
+    results.mkdir()
+    for record in (ran_cell, uninstallable_cell):
+        (results / f"{record['id']}.json").write_text(json.dumps(record))
+    first = nox_session("publish", "--", "--results", str(results), "--reports", str(reports),
+                        KVCC_PINS=str(pins_file))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert json.loads((reports / "matrix.json").read_text())["pins_file"] == "…/pins.toml"
+    assert not [path for path in reports.rglob("*") if path.is_file() and str(tmp_path) in path.read_text()]
+    published = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+    subset = tmp_path / "subset.toml"
+    subset.write_text('schema_version = 1\npython = "3.11"\n\n[[cell]]\ntransformers = "4.57.6"\n'
+                      'torch = "2.13.0"\n')
+    proc = nox_session("publish", "--", "--results", str(results), "--reports", str(reports),
+                       KVCC_PINS=str(subset))
+    one_clear_error(proc, "refusing to publish: ", "was published from …/pins.toml",
+                    f"{subset} lacks 1 of its cells (tf4.46.3-torch2.5.1)", "nothing was written")
+    assert {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()} == published
+
+
+@pytest.mark.parametrize("flag", ["--results", "--reports", "--cells", "--resolved"])
+def test_a_publish_flag_without_its_value_is_one_clear_error(flag: str) -> None:
+    one_clear_error(nox_session("publish", "--", flag), f"{flag} needs a value")
+
+
+@pytest.mark.parametrize(
+    ("pins", "problem"),
+    [
+        ("", "KVCC_PINS='': must name a file"),
+        ("/dev/zero", "/dev/zero: the pins file is not a regular file"),
+        ("FIFO", "the pins file is not a regular file"),
+        ("BIG", "the pins file is larger than 1000000 bytes"),
+    ],
+    ids=["empty", "device", "fifo", "huge"],
+)
+def test_a_pins_file_that_is_not_a_small_regular_file_is_one_clear_error(
+    pins: str, problem: str, tmp_path: Path
+) -> None:
+    """KVCC_PINS= read the current folder, /dev/zero ended in a MemoryError and a FIFO hung `nox -l`."""
+    if pins == "FIFO":
+        pins = str(tmp_path / "pins.fifo")
+        os.mkfifo(pins)
+    elif pins == "BIG":
+        pins = str(tmp_path / "big.toml")
+        Path(pins).write_text("#" * 2_000_000)
+    proc = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=ROOT, env={**os.environ, "KVCC_PINS": pins},
+                          capture_output=True, text=True, timeout=60)
+    one_clear_error(proc, problem)
+
+
+def test_a_version_too_long_to_name_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    """A 400-character version made a cell id longer than a file name may be (its result and work folder)."""
+    long = tmp_path / "pins.toml"
+    long.write_text(f'schema_version = 1\npython = "3.11"\n[[cell]]\ntransformers = "4.{"1" * 400}"\ntorch = "2.13.0"\n')
+    one_clear_error(nox_list(str(long)), f"{long}: cell #1: transformers '4.111", "is longer than 64 characters")
+
+
+def test_publish_with_the_results_inside_the_reports_folder_is_refused_and_the_results_kept(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any]
+) -> None:
+    reports = tmp_path / "reports"
+    results = reports / "cells"  # where the publish writes its detail files
+    results.mkdir(parents=True)
+    result = results / f"{ran_cell['id']}.json"
+    result.write_text(json.dumps(ran_cell))
+    before = result.read_bytes()
+    one_clear_error(nox_publish(pins_file, results, reports), "refusing to publish: the results folder",
+                    "overlap", "nothing was written")
+    assert result.read_bytes() == before and not (reports / "matrix.json").exists()
+
+
+def test_publish_into_reports_named_relatively_refreshes_the_readme_and_the_verified_pins(
+    tmp_path: Path, pins_file: Path, one_result: Path
+) -> None:
+    """`--reports reports` is the committed folder, as the default is: the README table and
+    compat/verified.json are published with it."""
+    checkout = tmp_path / "repo"
+    for name in ("kvmatrix", "suites", "compat"):
+        shutil.copytree(ROOT / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("noxfile.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, checkout / name)
+    verified = (checkout / "compat" / "verified.json").read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "nox", "-s", "publish", "--", "--results", str(one_result),
+                           "--reports", "reports", "--cells", "tf4.57.6-torch2.13.0"], cwd=checkout,
+                          env={**os.environ, "KVCC_PINS": str(pins_file)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    matrix = json.loads((checkout / "reports" / "matrix.json").read_text())
+    assert f"Generated at {matrix['generated_at']}" in (checkout / "README.md").read_text()
+    assert (checkout / "compat" / "verified.json").read_bytes() != verified
+
+
+TERMINAL_ATTACK = "boom\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\r\u202eevil"
+"""An error holding a window title, a clipboard write and a screen clear (OSC and ANSI), a carriage return and
+a right-to-left override."""
+
+
+def test_a_publish_prints_no_control_sequence_from_a_cell_record(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path
+) -> None:
+    reports = tmp_path / "reports"
+    assert nox_publish(pins_file, one_result, reports).returncode == 0
+    test = next(t for t in ran_cell["runs"]["with"]["tests"] if t["verdict"] == "pass")
+    test.update(verdict="fail", error=TERMINAL_ATTACK)
+    (one_result / f"{ran_cell['id']}.json").write_text(json.dumps(ran_cell))
+    proc = nox_publish(pins_file, one_result, reports)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "Tests newly failing" in output and "boom\\x1b]0;owned\\x07\\x1b]52;c;" in output
+    assert not {"\x1b", "\x07", "\r", "\u202e"} & set(output), repr(output)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from kvmatrix import REPO_ROOT
 from kvmatrix.run.one_test import command, main, pytest_command
 
 NODEID = "suites/test_export.py::test_decode_step_exports_and_matches_eager[Dynamic'Cache-strict-static]"
@@ -45,3 +48,24 @@ def test_the_page_and_this_module_agree_on_the_command() -> None:
     template = page_data({"cells": []}, {})["one_test"]
     assert template.replace("{cell}", "c").replace("{mode}", "with").replace("{nodeid}", "n") == command(
         "c", "with", "n")
+
+
+@pytest.mark.parametrize(
+    ("pair", "problem"),
+    [
+        ("tf4.56.2-torch2.8", "'tf4.56.2-torch2.8' is not a cell id of pins.toml: write tf4.56.2-torch2.8.0"),
+        ("tf4.57.6-torch2.13.0+cu999", "torch '2.13.0+cu999' has a local version label"),
+        ("tfv4.57.6-torch2.13.0", "transformers 'v4.57.6' is not in canonical form; write '4.57.6'"),
+        ("tf4.57.6.rc1-torch2.13.0", "transformers '4.57.6.rc1' is not in canonical form; write '4.57.6rc1'"),
+    ],
+    ids=["short torch", "local label", "v prefix", "non-canonical pre-release"],
+)
+def test_a_pair_that_is_no_cell_id_is_refused_before_an_environment_is_made(
+    pair: str, problem: str, tmp_path: Path
+) -> None:
+    """These ran on the pins file's Python instead of the cell's own (tf4.56.2-torch2.8.0 runs on 3.10)."""
+    proc = subprocess.run([sys.executable, "-m", "kvmatrix.run.one_test", "--pair", pair, "--pins", "pins.toml",
+                           "--envs", str(tmp_path), NODEID], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and problem in proc.stderr and proc.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

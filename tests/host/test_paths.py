@@ -3,9 +3,11 @@ machine's own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from kvmatrix.record.paths import relative_paths, relative_paths_in
+from kvmatrix.record.paths import pins_file_name, relative_paths, relative_paths_in
 
 
 @pytest.mark.parametrize(
@@ -45,3 +47,9 @@ def test_every_string_of_a_record_is_rewritten_and_nothing_else() -> None:
     record = {"/tmp/a/b": ["/tmp/x/y.py", 3, None, {"error": "at /usr/lib/python3.11/ast.py:50"}]}
     expected = {"/tmp/a/b": ["…/y.py", 3, None, {"error": "at lib/python3.11/ast.py:50"}]}
     assert relative_paths_in(record) == expected
+
+
+def test_a_pins_file_is_published_by_its_name_in_the_checkout_never_its_absolute_path(tmp_path: Path) -> None:
+    assert pins_file_name("pins-full.toml", tmp_path) == "pins-full.toml"
+    assert pins_file_name(str(tmp_path / "pins" / "mine.toml"), tmp_path) == "pins/mine.toml"
+    assert pins_file_name("/srv/elsewhere/mine.toml", tmp_path) == "…/mine.toml"

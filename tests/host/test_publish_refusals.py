@@ -4,6 +4,7 @@ matrix: no requested cell left a result, or a result file is not one JSON object
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,82 @@ def test_a_cell_with_its_own_python_is_published_from_a_result_on_that_python_on
     assert {cell["id"]: cell["python"] for cell in matrix["cells"]}[LIST.id] == "3.10.13"
     with pytest.raises(ReportError, match=r"it ran on Python 3\.10\.13 where the plan runs the cell on 3\.11; "):
         publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")
+
+
+def _first_test(record: dict) -> dict:
+    return record["runs"]["with"]["tests"][0]
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda r: r["runs"].update({"with": []}), "runs.with is an array, not dict"),
+        (lambda r: r["runs"]["with"].update({"tests": 5}), "runs.with.tests is a number, not list"),
+        (lambda r: r["runs"]["with"]["tests"].__setitem__(0, 5), "runs.with.tests[0] is a number, not dict"),
+        (lambda r: _first_test(r).update({"name": 5}), "runs.with.tests[0].name is a number, not str"),
+        (lambda r: _first_test(r).update({"error": ["x"]}), "runs.with.tests[0].error is an array, not str or null"),
+        (lambda r: _first_test(r).update({"verdict": "great"}), "runs.with.tests[0].verdict 'great' is not one of"),
+        (lambda r: _first_test(r).update({"reruns": ["pass", 1]}), "runs.with.tests[0].reruns[1] 1 is not one of"),
+        (lambda r: _first_test(r).update({"metrics": {"export_s": [1]}}),
+         "runs.with.tests[0].metrics.export_s is an array, not str or int or float or null"),
+        (lambda r: r["metrics"].update({"export_s": 5}), "metrics.export_s is a number, not dict"),
+        (lambda r: r["metrics"].update({"compile": {"test_x": 5}}), "metrics.compile.test_x is a number, not dict"),
+        (lambda r: r.update({"freeze": [5]}), "freeze[0] is a number, not str"),
+    ],
+    ids=["run an array", "tests a number", "test a number", "test name a number", "error an array",
+         "unknown verdict", "unknown re-run verdict", "test metric an array", "export_s a number",
+         "compile loop a number", "freeze entry a number"],
+)
+def test_a_result_with_a_wrong_type_below_its_keys_is_refused_naming_the_file_and_field(
+    tmp_path: Path, damage: Callable[[dict], None], problem: str
+) -> None:
+    """These crashed the publish with a traceback (in rederive, metrics or the Markdown renderer)."""
+    results, reports = published_reports(tmp_path)
+    record = cell_result(LIST, "fail", ["export"])
+    damage(record)
+    path = results / f"{LIST.id}.json"
+    path.write_text(json.dumps(record))
+    before = tree(reports)
+    with pytest.raises(ReportError) as refused:
+        publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")
+    message = str(refused.value)
+    assert message.startswith(f"{path}: {problem}") and "\n" not in message
+    assert tree(reports) == before
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda cell: cell.update({"tests": 5}), "tests is a number, not dict"),
+        (lambda cell: cell.update({"tests": {"export::t": {"with": [5]}}}),
+         "tests['export::t'].with is not an array of a verdict and texts"),
+        (lambda cell: cell.update({"metrics": {"export_s": 5}}), "metrics.export_s is a number, not dict"),
+        (lambda cell: cell.update({"note": 5}), "note is a number, not str"),
+    ],
+    ids=["tests a number", "table entry", "export_s a number", "note a number"],
+)
+def test_a_previous_matrix_with_a_wrong_type_in_a_cell_is_refused_naming_the_file_and_field(
+    tmp_path: Path, damage: Callable[[dict], None], problem: str
+) -> None:
+    results, reports = published_reports(tmp_path)
+    matrix_path = reports / "matrix.json"
+    matrix = json.loads(matrix_path.read_text())
+    damage(matrix["cells"][0])
+    matrix_path.write_text(json.dumps(matrix))
+    before = tree(reports)
+    with pytest.raises(ReportError) as refused:
+        publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")
+    message = str(refused.value)
+    assert message.startswith(f"{matrix_path}: cell #1 ({LIST.id}): {problem}") and "\n" not in message
+    assert tree(reports) == before
+
+
+def test_a_previous_detail_file_with_a_wrong_type_in_its_runs_is_refused_naming_it(tmp_path: Path) -> None:
+    results, reports = published_reports(tmp_path)
+    detail_path = reports / "cells" / f"{LAYER.id}.json"
+    detail = json.loads(detail_path.read_text())
+    detail["runs"]["with"]["tests"][0]["name"] = 5
+    detail_path.write_text(json.dumps(detail))
+    with pytest.raises(ReportError) as refused:
+        publish(PINS, (LIST,), results, reports, root=tmp_path / "repo")
+    assert str(refused.value) == f"{detail_path}: runs.with.tests[0].name is a number, not str"

