@@ -21,7 +21,7 @@ from packaging.version import Version
 from kvmatrix.record.answers import DATASETS, uses_document
 from kvmatrix.record.causes import CAUSE_MEANINGS
 from kvmatrix.record.verdicts import MODES, PASS, RAN
-from kvmatrix.render.badges import LAYOUTS
+from kvmatrix.render.badges import LAYOUTS, PAGES_URL, badge_snippet
 from kvmatrix.render.by_use import LABELS, by_use_html
 from kvmatrix.render.markdown import MEANINGS
 from kvmatrix.render.page_data import capped, page_data
@@ -179,6 +179,20 @@ def _datasets(current: str) -> str:
         else:
             links.append(f'<a href="{up}{"index.html" if name == DATASETS[0] else f"{name}/index.html"}">{title}</a>')
     return f'<nav id="datasets" aria-label="published matrices">Matrices: {" · ".join(links)}</nav>'
+
+
+def _badge_snippets(matrix: dict[str, Any], uses: dict[str, Any]) -> str:
+    """Markdown a maintainer copies into a README: the badge of each pair (uses that work there) and of each
+    use (in how many pairs it works), from this matrix's folder, newest pair first."""
+    nested = uses["dataset"] != DATASETS[0]
+    folder, page = (f"reports/{uses['dataset']}", f"{PAGES_URL}{uses['dataset']}/") if nested else ("reports", PAGES_URL)
+    pairs = [(f"pair-{cell['id']}.json", f"kv caches on {cell['id']}", f"#cell-{cell['id']}")
+             for cell in newest_cells_first(matrix["cells"])]
+    by_use = [(f"use-{use['key']}.json", use["title"], f"#use-{use['key']}") for use in uses["uses"]]
+    items = "".join(f'<li><code>{escape(badge_snippet(name, alt, page + anchor, folder))}</code></li>'
+                    for name, alt, anchor in [*pairs, *by_use])
+    return (f'<details id="badge-snippets"><summary>Badges for your README (copy the Markdown)</summary>'
+            f"<ul>{items}</ul></details>")
 
 
 def _legend() -> str:
@@ -361,6 +375,7 @@ environment and metrics.</p>
 {_compat_vs_tico(matrix)}
 {_changes(matrix.get("changes"))}
 {_legend()}
+{_badge_snippets(matrix, uses)}
 </main>
 <dialog id="details" aria-labelledby="details-title">
 <form method="dialog" class="close"><button value="close" aria-label="Close details">Close ✕</button></form>

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -300,3 +301,18 @@ def test_each_published_matrix_links_to_the_other_two_and_marks_its_own(
     nav = page[page.index('<nav id="datasets"'):page.index("</nav>")]
     found = {attrs["href"]: "aria-current" in attrs for tag, attrs in parse(nav).tags if tag == "a"}
     assert found == links
+
+
+def test_the_page_offers_a_copyable_badge_for_every_pair_and_use_of_its_own_folder() -> None:
+    from kvmatrix import REPO_ROOT
+    from kvmatrix.record.matrix import load_published
+
+    for folder in ("", "latest/"):
+        matrix, details = load_published(REPO_ROOT / "reports" / folder / "matrix.json")
+        uses = json.loads((REPO_ROOT / "reports" / folder / "uses.json").read_text(encoding="utf-8"))
+        page = render_page(matrix, details, uses)
+        snippets = unescape(page.partition('<details id="badge-snippets">')[2].partition("</details>")[0])
+        for name in [f"pair-{cell['id']}.json" for cell in matrix["cells"]] + [f"use-{use['key']}.json"
+                                                                             for use in uses["uses"]]:
+            assert f"reports%2F{folder.replace('/', '%2F')}badges%2F{name}" in snippets, name
+            assert (REPO_ROOT / "reports" / folder / "badges" / name).is_file(), name
