@@ -17,7 +17,8 @@ MAX_BYTES = 400_000
 
 
 class Text(HTMLParser):
-    """The text a reader sees: every text node outside <script> and <style>, and every title attribute."""
+    """The text a reader sees as prose: every text node outside <script>, <style> and <code> (code is shown
+    as code: the badge snippets are Markdown to copy), and every title attribute."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -25,11 +26,11 @@ class Text(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._skip += tag in ("script", "style")
+        self._skip += tag in ("script", "style", "code")
         self.parts += [value for name, value in attrs if name == "title" and value]
 
     def handle_endtag(self, tag: str) -> None:
-        self._skip -= tag in ("script", "style")
+        self._skip -= tag in ("script", "style", "code")
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
