@@ -28,26 +28,35 @@ def folder_of(dataset: str, root: Path) -> Path:
     return root if dataset == DATASETS[0] else root / dataset
 
 
+def finished_of(details: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Cell id -> `finished_at` of its detail record (a detail without one is left out: it is dated by the
+    matrix)."""
+    return {cell_id: detail["finished_at"] for cell_id, detail in details.items()
+            if isinstance(detail, dict) and isinstance(detail.get("finished_at"), str)}
+
+
 def finished_dates(reports_dir: Path, matrix: dict[str, Any]) -> dict[str, str]:
-    """Cell id -> `finished_at` of its published detail file in `reports_dir` (a cell whose detail is
-    missing or unreadable is left out: it is dated by the matrix)."""
-    dates = {}
+    """`finished_of` the published detail files in `reports_dir` of `matrix`'s cells (one that is missing or
+    unreadable is left out)."""
+    details = {}
     for cell in matrix["cells"]:
         try:
-            detail = json.loads((reports_dir / DETAIL_FOLDER / f"{cell['id']}.json").read_text(encoding="utf-8"))
+            details[cell["id"]] = json.loads((reports_dir / DETAIL_FOLDER / f"{cell['id']}.json").read_text(
+                encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(detail, dict) and isinstance(detail.get("finished_at"), str):
-            dates[cell["id"]] = detail["finished_at"]
-    return dates
+    return finished_of(details)
 
 
-def published_datasets(reports_dir: Path) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-    """Every dataset published beside `reports_dir` (itself included, as it stands before this publish):
-    name -> (its matrix, its cells' finished dates). One that is missing or unreadable is left out."""
+def published_datasets(reports_dir: Path, but: str | None = None) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+    """Every dataset published beside `reports_dir` (itself included, as it stands before this publish) but
+    the dataset `but`: name -> (its matrix, its cells' finished dates). One that is missing or unreadable is
+    left out."""
     _, root = dataset_of(reports_dir)
     found = {}
     for name in DATASETS:
+        if name == but:
+            continue
         folder = folder_of(name, root)
         try:
             matrix = load_matrix(folder / "matrix.json")

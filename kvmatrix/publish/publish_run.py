@@ -19,7 +19,7 @@ from typing import Any
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import json_text
 from kvmatrix.plan.pins import Cell, Pins
-from kvmatrix.publish.datasets import dataset_of, published_datasets
+from kvmatrix.publish.datasets import dataset_of, finished_of, published_datasets
 from kvmatrix.publish.history import diff, extend_history
 from kvmatrix.publish.history_file import read_history
 from kvmatrix.publish.report_set import LOCK_TIMEOUT_S, recover, reports_lock, switch
@@ -222,9 +222,8 @@ def rendered_files(matrix: dict[str, Any], details: dict[str, dict[str, Any]], r
     read from the other published matrices beside `reports_dir` (kvmatrix.publish.datasets); every view
     reads them from there."""
     dataset, _ = dataset_of(reports_dir)
-    finished = {cell_id: detail["finished_at"] for cell_id, detail in details.items()
-                if isinstance(detail.get("finished_at"), str)}
-    uses = uses_document(matrix, dataset, published_datasets(reports_dir), finished)
+    # The folder's own published set is the one being replaced: its matrix and details are not read again.
+    uses = uses_document(matrix, dataset, published_datasets(reports_dir, but=dataset), finished_of(details))
     return {
         reports_dir / USES_FILE: uses_text(uses),
         **{reports_dir / name: svg for name, svg in pictures(uses).items()},

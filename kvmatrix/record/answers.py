@@ -74,6 +74,12 @@ def version(text: str) -> Version:
         return Version("0")
 
 
+def pair_order(transformers: str, torch: str) -> tuple[Version, Version]:
+    """How (transformers, torch) pairs sort: by transformers version, then torch (`4.57.6` before `5.0.0`,
+    `2.9.1` before `2.13.0`)."""
+    return version(transformers), version(torch)
+
+
 def minor(text: str) -> str:
     """`4.57` for `4.57.6`."""
     parsed = version(text)
@@ -102,7 +108,7 @@ def newest_per_pair(records: list[PairRecord]) -> list[PairRecord]:
         held = best.get(key)
         if held is None or (record.finished_at, -_rank(record.dataset)) > (held.finished_at, -_rank(held.dataset)):
             best[key] = record
-    return sorted(best.values(), key=lambda r: (version(r.transformers), version(r.torch)))
+    return sorted(best.values(), key=lambda r: pair_order(r.transformers, r.torch))
 
 
 def _rank(dataset: str) -> int:
@@ -140,9 +146,9 @@ def recommended(pairs: list[PairRecord]) -> dict[str, Any] | None:
     working = [record for record in pairs if record.answer in WORKING]
     if not working:
         return None
-    newest = max(working, key=lambda r: (version(r.transformers), version(r.torch)))
+    newest = max(working, key=lambda r: pair_order(r.transformers, r.torch))
     plain = [record for record in working if record.answer == WORKS]
-    newest_plain = max(plain, key=lambda r: (version(r.transformers), version(r.torch)), default=None)
+    newest_plain = max(plain, key=lambda r: pair_order(r.transformers, r.torch), default=None)
     return {"pair": _pair(newest), "requires": list(newest.requires), "dataset": newest.dataset,
             "plain": _pair(newest_plain) if newest_plain is not None and newest_plain is not newest else None}
 
@@ -184,10 +190,10 @@ def since_line(at_minor: dict[tuple[str, str], PairRecord]) -> str:
         but = [_name(key) for key in exceptions if key not in works]
         return (f"works {text}" + (f", and also on {', '.join(also)}" if also else "")
                 + (f", except {', '.join(but)}" if but else "") + needs)
-    failing = sorted(set(answered) - works, key=lambda key: (version(key[0]), version(key[1])))
+    failing = sorted(set(answered) - works, key=lambda key: pair_order(*key))
     if len(failing) <= len(works):
         return f"works in {len(works)} of the {count}, all but {', '.join(map(_name, failing))}{needs}"
-    listed = ", ".join(_name(key) for key in sorted(works, key=lambda key: (version(key[0]), version(key[1]))))
+    listed = ", ".join(_name(key) for key in sorted(works, key=lambda key: pair_order(*key)))
     return f"works in {len(works)} of the {count}: {listed}{needs}"
 
 

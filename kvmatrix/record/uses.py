@@ -169,15 +169,13 @@ WORKING = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO)
 class RouteResult:
     """One route in one cell: its key (`<variant>+<registration>`), verdict over its tests (the most severe;
     n/a when none of them exists in the pair), the cause and upstream issue of its first test with that
-    verdict, the calls it needs, and its tests by name."""
+    verdict, and the calls it needs."""
 
     route: str
-    title: str
     verdict: str
     cause: str | None
     upstream: str | None
     requires: tuple[str, ...]
-    tests: tuple[str, ...]
 
     def to_json(self) -> list[str | None]:
         """The route's entry in uses.json: [route, verdict, cause, upstream] (its title, requirements and
@@ -210,20 +208,25 @@ class Answer:
                 "tests": self.tests or {}}
 
 
+def _suite_tests(suite: str, patterns: list[re.Pattern[str]], cell: dict[str, Any]) -> dict[str, Any]:
+    """Name (without `<suite>::`) -> modes, for the entries of `cell`'s compact `tests` table in `suite` whose
+    name one of `patterns` matches from its start."""
+    prefix = f"{suite}::"
+    return {key[len(prefix):]: modes for key, modes in cell.get("tests", {}).items()
+            if key.startswith(prefix) and any(pattern.match(key[len(prefix):]) for pattern in patterns)}
+
+
 def covered_tests(use: Use, cell: dict[str, Any]) -> dict[str, dict[str, list[str | None]]]:
     """The entries of `cell`'s compact `tests` table that belong to `use`'s variants (key `<suite>::<name>`)."""
-    patterns = [re.compile(variant.tests) for variant in use.variants]
-    prefix = f"{use.suite}::"
-    return {key: modes for key, modes in cell.get("tests", {}).items()
-            if key.startswith(prefix) and any(pattern.match(key[len(prefix):]) for pattern in patterns)}
+    found = _suite_tests(use.suite, [re.compile(variant.tests) for variant in use.variants], cell)
+    return {f"{use.suite}::{name}": modes for name, modes in found.items()}
 
 
 def route_result(use: Use, variant: Variant, registration: Registration, cell: dict[str, Any]) -> RouteResult:
     """`variant` of `use` under `registration` in `cell`: the most severe verdict of its tests that exist in
     the pair (SEVERITY), with the cause and upstream issue of the first test that has it."""
-    pattern, prefix = re.compile(variant.tests), f"{use.suite}::"
-    entries = {key[len(prefix):]: (modes.get(registration.mode) or [None]) for key, modes in cell.get("tests", {}).items()
-               if key.startswith(prefix) and pattern.match(key[len(prefix):])}
+    entries = {name: modes.get(registration.mode) or [None]
+               for name, modes in _suite_tests(use.suite, [re.compile(variant.tests)], cell).items()}
     # A test the TICO run did not report has no TICO route; one missing from a registration run is an error.
     present = {name: entry for name, entry in entries.items()
                if entry[0] != NA and (entry[0] is not None or registration is not TICO)}
@@ -231,10 +234,9 @@ def route_result(use: Use, variant: Variant, registration: Registration, cell: d
     verdict = next((v for v in SEVERITY if v in verdicts.values()), NA)
     first = next((present[name] for name, v in verdicts.items() if v == verdict), [None])
     requires = (*((registration.call,) if registration.call else ()), *variant.calls)
-    return RouteResult(f"{variant.key}+{registration.key}", f"{variant.title}, {registration.title}", verdict,
+    return RouteResult(f"{variant.key}+{registration.key}", verdict,
                        first[1] if len(first) > 1 and verdict != PASS else None,
-                       first[2] if len(first) > 2 and verdict != PASS else None,
-                       requires, tuple(sorted(present)))
+                       first[2] if len(first) > 2 and verdict != PASS else None, requires)
 
 
 def _did_not_run(use: Use, cell: dict[str, Any]) -> Answer | None:
@@ -267,7 +269,7 @@ def answer(use: Use, cell: dict[str, Any]) -> Answer:
     routes = tuple(route_result(use, variant, registration, cell)
                    for variant in use.variants for registration in REGISTRATIONS)
     existing = [route for route in routes if route.verdict != NA]
-    tests = {key.split("::", 1)[1]: modes for key, modes in covered_tests(use, cell).items()}
+    tests = _suite_tests(use.suite, [re.compile(variant.tests) for variant in use.variants], cell)
     if not existing:
         return Answer(NA, routes=routes, tests=tests)
     working = [route for route in existing if route.verdict == PASS]

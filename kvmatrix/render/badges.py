@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
-from kvmatrix.record.answers import uses_document, version
+from kvmatrix.record.answers import pair_order, uses_document
 from kvmatrix.record.uses import ANSWERS, WITH_COMPAT, WORKING
 from kvmatrix.record.verdicts import ERROR, FAIL, FLAKY, INFRA, NA, NOT_INSTALLABLE, PASS, RAN, SETUP, XFAIL
 
@@ -128,7 +128,7 @@ def newest_pair(matrix: dict[str, Any]) -> dict[str, Any] | None:
     """The cell of `matrix` with the newest transformers, then the newest torch (by version: `4.57.6` is
     older than `5.0.0`, `2.9.1` than `2.13.0`, whatever the pins' order); None for an empty matrix."""
     return max(matrix["cells"], default=None,
-               key=lambda cell: (version(cell["pins"]["transformers"]), version(cell["pins"]["torch"])))
+               key=lambda cell: pair_order(cell["pins"]["transformers"], cell["pins"]["torch"]))
 
 
 def _pair_label(cell: dict[str, Any]) -> str:

@@ -9,33 +9,30 @@ registration alone, beside it.
 
 from __future__ import annotations
 
-import re
 from html import escape
 from typing import Any
 
-from kvmatrix.record.answers import GROUPS, NOT_RUN, UNTESTED, version
+from kvmatrix.plan.pins import Cell
+from kvmatrix.record.answers import GROUPS, NOT_RUN, UNTESTED, pair_order, version
 from kvmatrix.record.uses import ANSWERS, BY_KEY, TICO, WITH_TICO, answer
 from kvmatrix.record.verdicts import MODES, NA, RAN, TICO_MODE
 from kvmatrix.render.use_picture import COLOURS, DARK_INK, LETTERS
 
-PAIR = re.compile(r"tf(?P<transformers>.+)-torch(?P<torch>.+)")
-"""A pair's id, as kvmatrix.plan.pins.Cell.id writes it."""
-
-
-def pins_of(pair: str) -> tuple[str, str]:
-    """(transformers, torch) of a pair id such as `tf4.57.6-torch2.13.0`; ("", "") for another text."""
-    found = PAIR.fullmatch(pair)
-    return (found["transformers"], found["torch"]) if found else ("", "")
-
 
 def newest_first(pairs: list[str]) -> list[str]:
     """Pair ids ordered newest first: by transformers version, then torch (packaging.version)."""
-    return sorted(pairs, key=lambda pair: tuple(version(part) for part in pins_of(pair)), reverse=True)
+    return sorted(pairs, key=lambda pair: pair_order(*_pins_of(pair)), reverse=True)
+
+
+def _pins_of(pair: str) -> tuple[str, str]:
+    """(transformers, torch) of a cell id (kvmatrix.plan.pins.Cell.from_id)."""
+    cell = Cell.from_id(pair)
+    return cell.transformers, cell.torch
 
 
 def newest_cells_first(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Matrix cells ordered as `newest_first` orders their pairs."""
-    return sorted(cells, key=lambda cell: (version(cell["pins"]["transformers"]), version(cell["pins"]["torch"])),
+    return sorted(cells, key=lambda cell: pair_order(cell["pins"]["transformers"], cell["pins"]["torch"]),
                   reverse=True)
 
 

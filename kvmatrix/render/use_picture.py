@@ -9,7 +9,7 @@ import textwrap
 from html import escape
 from typing import Any
 
-from kvmatrix.record.answers import GROUPS, PICTURES, UNTESTED
+from kvmatrix.record.answers import GROUPS, PICTURES, UNTESTED, version
 
 COLOURS = {
     "works": "#1a7f37",
@@ -38,8 +38,8 @@ CHARACTER_WIDTH = 6.4
 def picture_svg(use: dict[str, Any]) -> str:
     """The SVG of one use of uses.json: rows are transformers minors (newest on top), columns torch minors."""
     grid = use["since"]["by_transformers"]
-    rows = sorted(grid, key=_version_key, reverse=True)
-    columns = sorted({torch for row in grid.values() for torch in row}, key=_version_key)
+    rows = sorted(grid, key=version, reverse=True)
+    columns = sorted({torch for row in grid.values() for torch in row}, key=version)
     width = max(LEFT + len(columns) * (SQUARE + GAP) + 8, LEGEND_COLUMNS * LEGEND_WIDTH + 8)
     summary = textwrap.wrap(use["since"]["line"], int((width - 8) / CHARACTER_WIDTH))
     top = 26 + LINE  # the title, the torch labels' line, then the grid
@@ -83,11 +83,6 @@ def _square(x: int, y: int, size: int, found: str, label: str) -> str:
             f'fill="{fill}" stroke="#8c959f"{outline}/>'
             f'<text x="{x + size / 2:g}" y="{y + size / 2 + font * 0.35:g}" text-anchor="middle" fill="{ink}" '
             f'font-size="{font}">{escape(LETTERS.get(found, "?"))}</text></g>')
-
-
-def _version_key(text: str) -> tuple[int, ...]:
-    """`4.57` -> (4, 57), for ordering minors."""
-    return tuple(int(part) if part.isdigit() else 0 for part in text.split("."))
 
 
 def pictures(document: dict[str, Any]) -> dict[str, str]:

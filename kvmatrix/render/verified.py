@@ -16,6 +16,7 @@ from typing import Any
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import json_text, write_text_atomic
+from kvmatrix.plan.pins import Cell
 from kvmatrix.record.answers import FORMAT as USES_FORMAT
 from kvmatrix.record.uses import WORKING
 from kvmatrix.render.by_use import ANSWER_MEANINGS
@@ -49,9 +50,9 @@ def verified(uses: dict[str, Any]) -> dict[str, Any]:
 
 
 def _versions(pair: str) -> dict[str, str]:
-    """{"transformers", "torch"} of a cell id `tf<transformers>-torch<torch>`."""
-    transformers, _, torch = pair.removeprefix("tf").partition("-torch")
-    return {"transformers": transformers, "torch": torch}
+    """{"transformers", "torch"} of a cell id (kvmatrix.plan.pins.Cell.from_id)."""
+    cell = Cell.from_id(pair)
+    return {"transformers": cell.transformers, "torch": cell.torch}
 
 
 def load_uses(path: Path) -> dict[str, Any]:
