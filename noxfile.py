@@ -21,7 +21,7 @@ import nox
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
-from kvmatrix.plan.pins import PinsError, load_pins  # noqa: E402
+from kvmatrix.plan.pins import PinsError, fixed, load_pins  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
 from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders, result_file  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
@@ -53,8 +53,9 @@ if BAD_SETTINGS:
     raise SystemExit("\n".join(f"error: {problem}" for problem in BAD_SETTINGS))
 # nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
 # another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
+# Every cell installs as of the file's index snapshot; a file naming none is taken as of now, once per nox run.
 try:
-    PINS = load_pins(setting("KVCC_PINS"))
+    PINS = fixed(load_pins(setting("KVCC_PINS")))
 except PinsError as error:  # one clear line instead of a traceback through nox's loader
     raise SystemExit(f"error: {error}") from None
 RESULTS = ROOT / "build" / "cells"

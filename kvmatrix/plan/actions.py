@@ -10,7 +10,7 @@ kvmatrix.plan.pins, the same source nox and tox use:
   Actions matrix's limit; pins-full.toml's grid has about 400 cells), and `shard-<k>-size` for each.
 
 `--pins pins-latest.toml` resolves the file's selectors (`"latest"`, ranges) from the package index at run
-time (kvmatrix.plan.pins.resolve with kvmatrix.plan.releases.list_releases); each entry of a cell a selector chose
+time, as of the file's index snapshot or, where it names none, now (kvmatrix.plan.latest.resolve_latest); each entry of a cell a selector chose
 then also has `requested`, e.g. `{"transformers": "latest"}`. `--resolved-out FILE` writes the resolved
 cells (kvmatrix.plan.resolved) for the jobs that run and publish them. Exit status: 0, 2 for a bad pins file,
 a selector that matches no release or an empty plan, 3 (`infra`) when the package index cannot be read
@@ -25,8 +25,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kvmatrix.plan.pins import Cell, Pins, PinsError, load_pins, resolve
-from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound, list_releases
+from kvmatrix.plan.latest import resolve_latest
+from kvmatrix.plan.pins import Cell, Pins, PinsError
+from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound
 from kvmatrix.plan.resolved import write_resolved
 
 EXIT_BAD_PINS = 2
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"also write the plan as K matrices of at most {MAX_JOBS} jobs (shard-1 .. shard-K)")
     args = parser.parse_args(argv)
     try:
-        pins = resolve(load_pins(args.pins), list_releases)
+        pins = resolve_latest(args.pins)
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_PINS

@@ -9,17 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kvmatrix.plan.pins import Pins, ReleasesFn, load_pins, resolve
-from kvmatrix.plan.releases import list_releases
+from kvmatrix.plan.pins import Pins, ReleasesFn, fixed, load_pins, resolve
+from kvmatrix.plan.releases import releases_as_of
 from kvmatrix.publish.publish_run import publish
 from kvmatrix.run.cell import run_cell
 from kvmatrix.run.envs import ensure_venv
 
 
-def resolve_latest(pins_path: Path, releases: ReleasesFn = list_releases) -> Pins:
-    """The pins file with its selectors resolved into concrete cells; raises IndexUnavailable (report it
-    as `infra`) when the index cannot be read, PinsError for a bad file or a selector matching nothing."""
-    return resolve(load_pins(pins_path), releases)
+def resolve_latest(pins_path: Path, releases: ReleasesFn | None = None) -> Pins:
+    """The pins file with its selectors resolved into concrete cells, as of its index snapshot or, where it
+    names none, now (kvmatrix.plan.pins.fixed: the time is recorded, and every cell installs as of it);
+    `releases` lists the releases (default: the index's as of that snapshot). Raises IndexUnavailable
+    (report it as `infra`) when the index cannot be read, PinsError for a bad file or a selector matching
+    nothing."""
+    pins = fixed(load_pins(pins_path))
+    return resolve(pins, releases or releases_as_of(pins.snapshot))
 
 
 def describe(pins: Pins) -> list[str]:

@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 SCHEMA_VERSION = 1
-TOP_LEVEL_KEYS = ("schema_version", "python", "cell")
+TOP_LEVEL_KEYS = ("schema_version", "python", "snapshot", "cell")
 PACKAGES = ("transformers", "torch")
 CELL_FIELDS = (*PACKAGES, "python", "note", "tags", "prereleases")
 LATEST = "latest"
@@ -37,6 +38,8 @@ MAX_VERSION_LENGTH = 64
 """Longer than any real release; a cell id names files (`<cell id>.json`, its work folder), which a file system
 limits to 255 bytes."""
 CELL_ID = re.compile(r"tf(?P<transformers>[^-]+)-torch(?P<torch>[^-]+)")
+SNAPSHOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""How a pins file writes its index snapshot: an RFC 3339 time in UTC to the second, `2026-12-07T02:30:00Z`."""
 
 
 class PinsError(ValueError):
@@ -55,6 +58,9 @@ class Cell:
     """(package, selector) for each version that `resolve` chose, e.g. `(("transformers", "latest"),)`."""
     python: str | None = None
     """The cell's own CPython minor ("3.10"); None runs it on the pins file's `python`."""
+    snapshot: str | None = None
+    """The package index as of which every install and resolution of the cell is made (its pins file's
+    `snapshot`, SNAPSHOT_FORMAT; uv's `--exclude-newer`); None: the index as it is. Not part of the id."""
 
     @property
     def id(self) -> str:
@@ -124,6 +130,7 @@ class PendingCell:
     note: str = ""
     tags: tuple[str, ...] = ()
     python: str | None = None
+    snapshot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,8 @@ class Pins:
     cells: tuple[Cell, ...]
     path: str
     pending: tuple[PendingCell, ...] = ()
+    snapshot: str | None = None
+    """The file's index snapshot (SNAPSHOT_FORMAT), which each of its cells carries; None: the index as it is."""
 
     def select(self, names: Iterable[str]) -> tuple[Cell, ...]:
         """The cells whose id is in `names`, in pins order; an unknown id raises PinsError."""
@@ -170,6 +179,11 @@ def load_pins(path: str | Path) -> Pins:
             raise PinsError(f"{path}: unknown top-level key {key!r}; allowed keys: {allowed}")
     python = data.get("python")
     _check_python(python, str(path))
+    snapshot = data.get("snapshot")
+    if snapshot is not None:
+        problem = snapshot_problem(snapshot)
+        if problem:
+            raise PinsError(f"{path}: snapshot {problem}")
     tables = data.get("cell", [])
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         raise PinsError(f"{path}: 'cell' must be an array of tables written as [[cell]]")
@@ -180,6 +194,7 @@ def load_pins(path: str | Path) -> Pins:
     seen: dict[str, int] = {}  # versions are canonical, so equal pairs have equal ids
     for number, table in enumerate(tables, start=1):
         cell = _parse_cell(table, f"{path}: cell #{number}", position=number - 1)
+        cell = replace(cell, snapshot=snapshot)
         if isinstance(cell, PendingCell):
             pending.append(cell)
             continue
@@ -187,7 +202,38 @@ def load_pins(path: str | Path) -> Pins:
             raise PinsError(f"{path}: cell #{number} ({cell.id}) duplicates cell #{seen[cell.id]}")
         seen[cell.id] = number
         cells.append(cell)
-    return Pins(python=python, cells=tuple(cells), path=str(path), pending=tuple(pending))
+    return Pins(python=python, cells=tuple(cells), path=str(path), pending=tuple(pending), snapshot=snapshot)
+
+
+def snapshot_problem(value: Any, now: datetime | None = None) -> str | None:
+    """Why `value` is not an index snapshot: a SNAPSHOT_FORMAT string (UTC, to the second) not later than
+    `now` (default: the current time; a snapshot in the future would let the index move until then)."""
+    if not isinstance(value, str):
+        return f'must be a UTC time like "2026-12-07T02:30:00Z", found {value!r}'
+    try:
+        when = datetime.strptime(value, SNAPSHOT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return f'{value!r} is not a UTC time written like "2026-12-07T02:30:00Z"'
+    if when > (now or datetime.now(UTC)):
+        return f"{value!r} is in the future: the index would go on moving until then"
+    return None
+
+
+def snapshot_now() -> str:
+    """The current time as an index snapshot (SNAPSHOT_FORMAT)."""
+    return datetime.now(UTC).strftime(SNAPSHOT_FORMAT)
+
+
+def as_of(pins: Pins, snapshot: str) -> Pins:
+    """`pins` with `snapshot` as its index snapshot and each of its cells' (pending ones too)."""
+    return replace(pins, snapshot=snapshot, cells=tuple(replace(cell, snapshot=snapshot) for cell in pins.cells),
+                   pending=tuple(replace(cell, snapshot=snapshot) for cell in pins.pending))
+
+
+def fixed(pins: Pins) -> Pins:
+    """`pins` as of its own snapshot, or, for a file that names none (pins-latest.toml: it exists to see new
+    releases), as of now: every install and resolution of one run is then made against the same index."""
+    return pins if pins.snapshot is not None else as_of(pins, snapshot_now())
 
 
 def resolve(pins: Pins, releases: ReleasesFn) -> Pins:
@@ -228,7 +274,7 @@ def resolve(pins: Pins, releases: ReleasesFn) -> Pins:
                           if isinstance(pin := getattr(spec, package), Selector))
         for transformers in versions_of("transformers", spec.transformers, position):
             for torch in versions_of("torch", spec.torch, position):
-                cell = Cell(transformers, torch, spec.note, spec.tags, requested, spec.python)
+                cell = Cell(transformers, torch, spec.note, spec.tags, requested, spec.python, spec.snapshot)
                 cells.setdefault(cell.id, cell)
     return replace(pins, cells=tuple(cells.values()), pending=())
 

@@ -2,7 +2,8 @@
 
 The index is the one uv and pip would use: `UV_DEFAULT_INDEX`, `UV_INDEX_URL` or `PIP_INDEX_URL`, else
 PyPI. A version counts when at least one of its files is a wheel or sdist that is not yanked (PEP 592);
-pre-releases and dev releases are left out unless asked for. A network or index failure, after bounded
+pre-releases and dev releases are left out unless asked for. As of an index snapshot, only files uploaded
+before it count, as uv's `--exclude-newer` counts them (kvmatrix.run.snapshot). A network or index failure, after bounded
 retries, raises IndexUnavailable, which callers report as the `infra` verdict.
 """
 
@@ -13,6 +14,9 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
 from http.client import HTTPException
 from typing import Any
 
@@ -50,27 +54,45 @@ def index_url() -> str:
 
 
 def list_releases(package: str, prereleases: bool = False, index: str | None = None, retries: int = 3,
-                  backoff_s: float = 1.0) -> list[Version]:
-    """`package`'s installable versions on `index` (default: `index_url()`), ascending.
+                  backoff_s: float = 1.0, snapshot: str | None = None) -> list[Version]:
+    """`package`'s installable versions on `index` (default: `index_url()`), ascending; with `snapshot`
+    (kvmatrix.plan.pins.SNAPSHOT_FORMAT), only those with a file uploaded before it.
 
     Raises PackageNotFound for an unknown package and IndexUnavailable when the index cannot be reached,
     answers with an error status, or does not answer with PEP 691 JSON.
     """
     url = f"{(index or index_url()).rstrip('/')}/{canonicalize_name(package)}/"
-    return installable_versions(_fetch_json(url, retries, backoff_s), prereleases)
+    return installable_versions(_fetch_json(url, retries, backoff_s), prereleases, snapshot)
 
 
-def installable_versions(project: dict[str, Any], prereleases: bool = False) -> list[Version]:
+def releases_as_of(snapshot: str | None) -> Callable[[str, bool], Sequence[Version]]:
+    """`list_releases` as a kvmatrix.plan.pins.ReleasesFn that sees the index as of `snapshot` (None: now)."""
+    return partial(list_releases, snapshot=snapshot)
+
+
+def installable_versions(project: dict[str, Any], prereleases: bool = False,
+                         snapshot: str | None = None) -> list[Version]:
     """The versions of a PEP 691 project page that have a wheel or sdist that is not yanked, ascending;
-    pre-releases and dev releases only when `prereleases`."""
+    pre-releases and dev releases only when `prereleases`; with `snapshot`, only files whose PEP 700
+    `upload-time` is before it (a file without one does not count, as for uv)."""
+    before = None if snapshot is None else datetime.fromisoformat(snapshot.replace("Z", "+00:00"))
     versions: set[Version] = set()
     for file in project.get("files", []):
         version = version_of(file.get("filename", ""))
-        if version is None or file.get("yanked"):
+        if version is None or file.get("yanked") or (before is not None and not _uploaded_before(file, before)):
             continue
         if prereleases or not version.is_prerelease:
             versions.add(version)
     return sorted(versions)
+
+
+def _uploaded_before(file: dict[str, Any], before: datetime) -> bool:
+    """Whether a PEP 691 file entry's `upload-time` is before `before`; False without a readable one."""
+    uploaded = file.get("upload-time")
+    try:
+        return isinstance(uploaded, str) and datetime.fromisoformat(uploaded.replace("Z", "+00:00")) < before
+    except ValueError:
+        return False
 
 
 def version_of(filename: str) -> Version | None:

@@ -5,13 +5,14 @@ pins-latest.toml --resolved-out FILE`) and hands this file to the cell jobs (`py
 --resolved FILE ID`) and to the publish job (`nox -s publish -- --resolved FILE`), so every job runs and
 publishes the versions the plan chose even if the index moves on meanwhile. The shape:
 
-    {"schema_version": 1, "pins_file": "pins-latest.toml", "python": "3.11",
+    {"schema_version": 1, "pins_file": "pins-latest.toml", "python": "3.11", "snapshot": "2026-12-07T02:30:00Z",
      "cells": [{"id": "tf5.24.0-torch2.15.0", "note": "...", "tags": [],
                 "pins": {"transformers": "5.24.0", "torch": "2.15.0",
                          "requested": {"transformers": "latest"}}}]}
 
 Each cell is its identity as in matrix.json (`Cell.to_json`); `pins_file` is the pins file it came from,
-which the published matrix names.
+which the published matrix names; `snapshot` the index snapshot every job installs as of (the pins file's, or
+the time the plan resolved a file that names none: kvmatrix.plan.pins.fixed).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from kvmatrix.files import write_json_atomic
-from kvmatrix.plan.pins import PACKAGES, Cell, Pins, PinsError
+from kvmatrix.plan.pins import PACKAGES, Cell, Pins, PinsError, as_of, snapshot_problem
 
 SCHEMA_VERSION = 1
-KEYS = ("schema_version", "pins_file", "python", "cells")
+KEYS = ("schema_version", "pins_file", "python", "snapshot", "cells")
 _PYTHON = re.compile(r"\d+\.\d+")
 
 
@@ -37,7 +38,7 @@ def resolved_json(pins: Pins) -> dict[str, Any]:
     if pins.pending:
         raise ValueError(f"{pins.path}: {len(pins.pending)} cell(s) still have selectors; resolve them first")
     return {"schema_version": SCHEMA_VERSION, "pins_file": pins.path, "python": pins.python,
-            "cells": [cell.to_json() for cell in pins.cells]}
+            "snapshot": pins.snapshot, "cells": [cell.to_json() for cell in pins.cells]}
 
 
 def write_resolved(pins: Pins, path: Path) -> None:
@@ -66,6 +67,8 @@ def load_resolved(path: str | Path) -> Pins:
     if not isinstance(data["pins_file"], str) or not isinstance(data["python"], str) \
             or not _PYTHON.fullmatch(data["python"]):
         raise PinsError(f"{path}: pins_file must be a string and python a \"major.minor\" string")
+    if data["snapshot"] is not None and snapshot_problem(data["snapshot"]):
+        raise PinsError(f"{path}: snapshot {snapshot_problem(data['snapshot'])}")
     if not isinstance(data["cells"], list) or not data["cells"]:
         raise PinsError(f"{path}: cells must be a non-empty list")
     cells = [_cell(entry, f"{path}: cell #{number}") for number, entry in enumerate(data["cells"], start=1)]
@@ -73,7 +76,8 @@ def load_resolved(path: str | Path) -> Pins:
     duplicates = sorted({cell_id for cell_id in ids if ids.count(cell_id) > 1})
     if duplicates:
         raise PinsError(f"{path}: duplicate cell id(s) {', '.join(duplicates)}")
-    return Pins(python=data["python"], cells=tuple(cells), path=data["pins_file"])
+    pins = Pins(python=data["python"], cells=tuple(cells), path=data["pins_file"])
+    return pins if data["snapshot"] is None else as_of(pins, data["snapshot"])
 
 
 def _cell(entry: Any, where: str) -> Cell:

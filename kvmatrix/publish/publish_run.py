@@ -209,9 +209,10 @@ def _merge_and_switch(pins: Pins, fresh: list[dict[str, Any]], suites: list[str]
 
 def _same_record(previous: dict[str, Any], kept: dict[str, dict[str, Any]], matrix: dict[str, Any],
                  details: dict[str, dict[str, Any]]) -> bool:
-    """Whether the new matrix records exactly what the published one does: same pins file, columns, cells
-    and details (only `generated_at` and `changes`, which a publish sets, may differ)."""
-    return (all(previous[key] == matrix[key] for key in ("pins_file", "suites", "cells"))
+    """Whether the new matrix records exactly what the published one does: same pins file, index snapshot,
+    columns, cells and details (only `generated_at` and `changes`, which a publish sets, may differ; a moved
+    snapshot is news even where no cell moved: the matrix then holds as of the later date)."""
+    return (all(previous.get(key) == matrix.get(key) for key in ("pins_file", "index_snapshot", "suites", "cells"))
             and kept == details)
 
 

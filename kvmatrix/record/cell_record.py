@@ -41,7 +41,8 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
     with the columns `suites`, every absolute path in it rewritten (kvmatrix.record.paths); a `with` test that
     fails where its `without` twin passes gets cause `compat` and is listed in `compat_regressions`; its
     `torch_build` (`cpu`, `cuda 12.4`, ...) is read from the installed set `frozen`. `inputs`
-    (kvmatrix.run.inputs; None: unknown) and `finished_at` (UTC, ISO 8601) identify the run; a record built
+    (kvmatrix.run.inputs; None: unknown), `finished_at` (UTC, ISO 8601) and `index_snapshot` (the index as of
+    which it installed, Cell.snapshot) identify the run; a record built
     here is never a reused one (`reused_from` null, kvmatrix.run.reuse). `clients` (the client suites' install
     and run outcome by suite, kvmatrix.record.verdicts.CLIENT_SUITES; None: not recorded) is kept as the
     record's `clients` and decides those suites' verdicts where a client did not run; a cell with a `tico`
@@ -72,6 +73,7 @@ def build_record(cell: Cell, outcome: InstallOutcome, frozen: list[str], runs: d
         "duration_s": round(duration_s, 2),
         "inputs": inputs,
         "finished_at": finished_at,
+        "index_snapshot": cell.snapshot,
         "reused_from": None,
         **({"clients": clients} if clients is not None else {}),
         **compare_with_tico(runs),

@@ -18,9 +18,9 @@ DETAIL_FOLDER = "cells"
 KEY_SEPARATOR = "::"
 SUMMARY_ONLY = ("tests", "detail")
 """Summary keys derived by `split`, not part of a full record."""
-DETAIL_ONLY = ("freeze", "torch_build", "runs", "inputs", "finished_at", "reused_from")
-"""The record's keys that go to the detail file only; `torch_build`, `inputs`, `finished_at` and
-`reused_from` are absent from records (and details) written before they existed."""
+DETAIL_ONLY = ("freeze", "torch_build", "runs", "inputs", "finished_at", "index_snapshot", "reused_from")
+"""The record's keys that go to the detail file only; `torch_build`, `inputs`, `finished_at`, `index_snapshot`
+and `reused_from` are absent from records (and details) written before they existed."""
 
 
 def detail_link(cell_id: str) -> str:

@@ -30,8 +30,8 @@ def new_matrix(
     `suites` as its columns (a real run's are kvmatrix.record.columns.discover_suites()).
 
     `generated_at` defaults to now (UTC, ISO 8601 with a `Z`). A cell whose id is not in `pins`, a duplicate
-    id or a cell missing schema keys raises ReportError. The planned cells that `cells` lack are listed in
-    `not_run` (kvmatrix.record.schema.OPTIONAL_TOP_LEVEL_KEYS).
+    id or a cell missing schema keys raises ReportError. The pins' index snapshot is `index_snapshot`; the
+    planned cells that `cells` lack are listed in `not_run` (kvmatrix.record.schema.OPTIONAL_TOP_LEVEL_KEYS).
     """
     order = {cell.id: index for index, cell in enumerate(pins.cells)}
     strays = [cell.get("id") for cell in cells if cell.get("id") not in order]
@@ -44,6 +44,8 @@ def new_matrix(
         "suites": list(suites),
         "cells": sorted(cells, key=lambda cell: order[cell["id"]]),
     }
+    if pins.snapshot is not None:
+        matrix["index_snapshot"] = pins.snapshot
     published = {cell["id"] for cell in cells}
     not_run = [cell.id for cell in pins.cells if cell.id not in published]
     if not_run:
@@ -124,6 +126,8 @@ def _check_matrix(matrix: Any, source: str) -> None:
         raise ReportError(f"{source}: missing top-level key(s): {', '.join(missing)}")
     if not isinstance(matrix["suites"], list) or not isinstance(matrix["cells"], list):
         raise ReportError(f"{source}: 'suites' and 'cells' must be lists")
+    if not isinstance(matrix.get("index_snapshot", ""), str):
+        raise ReportError(f"{source}: 'index_snapshot' must be a string")
     seen: set[str] = set()
     for number, cell in enumerate(matrix["cells"], start=1):
         if not isinstance(cell, dict):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 3
 TOP_LEVEL_KEYS = ("schema_version", "generated_at", "pins_file", "suites", "cells")
-OPTIONAL_TOP_LEVEL_KEYS = ("not_run",)
-"""Top-level keys a matrix has only in some cases, written after TOP_LEVEL_KEYS: `not_run`, the ids of the cells
+OPTIONAL_TOP_LEVEL_KEYS = ("index_snapshot", "not_run")
+"""Top-level keys a matrix has only in some cases, written after TOP_LEVEL_KEYS: `index_snapshot`, the time as
+of which its pins file resolves every package (kvmatrix.plan.pins.Pins.snapshot; absent from matrices
+published before snapshots existed); `not_run`, the ids of the cells
 its pins plan that it does not publish (a partial run of the full grid on one machine; the workflow runs them
 all), in plan order; absent when every planned cell is published."""
 CELL_KEYS = (

@@ -35,15 +35,15 @@ def requirements(cell: Cell) -> list[str]:
 def inputs_of(cell: Cell, python: str, repo_root: Path, constraints: Path | None = None,
               selection: list[str] | None = None) -> dict[str, Any] | None:
     """The cell's inputs (kvmatrix.run.inputs.cell_inputs) for its requirements and its clients'
-    environments: what run_cell records and kvmatrix.run.reuse compares."""
+    environments, as of its index snapshot: what run_cell records and kvmatrix.run.reuse compares."""
     wanted = requirements(cell)
     return cell_inputs(wanted, python, repo_root, constraints=constraints, selection=selection,
-                       clients=every_client_requirements(wanted))
+                       clients=every_client_requirements(wanted), snapshot=cell.snapshot)
 
 
 def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
              selection: list[str] | None = None, constraints: Path | None = None) -> dict[str, Any]:
-    """Install, run both modes, re-run what did not pass (rerun_modes; KVCC_RERUNS=0 skips it), write
+    """Install (as of the cell's index snapshot, Cell.snapshot), run both modes, re-run what did not pass (rerun_modes; KVCC_RERUNS=0 skips it), write
     `results_dir/<cell id>.json`; never raises for a verdict. `selection` runs only those suite tests (see
     run_suites); `constraints` (a constraints file) installs every package at the version it pins, to replay
     a recorded run. The record carries the cell's inputs (kvmatrix.run.inputs, found before installing) and
@@ -57,7 +57,7 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
     work_dir.mkdir(parents=True, exist_ok=True)
     wanted = requirements(cell)
     inputs = inputs_of(cell, python, repo_root, constraints=constraints, selection=selection)
-    outcome = install(python, wanted, constraints=constraints)
+    outcome = install(python, wanted, constraints=constraints, snapshot=cell.snapshot)
     runs: dict[str, Any] = {}
     frozen: list[str] = []
     clients: dict[str, Any] | None = None
@@ -66,7 +66,8 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
         slots = RunSlots.from_settings()
         minor = ".".join((python_version(python) or "").split(".")[:2])
         with ThreadPoolExecutor(max_workers=1) as side:
-            client_work = side.submit(run_clients, wanted, minor, repo_root, work_dir, selection, constraints, slots)
+            client_work = side.submit(run_clients, wanted, minor, repo_root, work_dir, selection, constraints, slots,
+                                      cell.snapshot)
             with preloaded(python, repo_root, work_dir) as forked:
                 runs = run_modes(python, repo_root, work_dir, selection=core_selection(selection, repo_root),
                                  slots=slots, env=forked)

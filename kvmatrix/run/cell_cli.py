@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import write_text_atomic
-from kvmatrix.plan.pins import Cell, PinsError, load_pins
+from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.packages import constraints_text
 from kvmatrix.run.cell import run_cell
@@ -66,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     own_env = bool(args.resolved or args.pair)
     try:
-        pins = load_resolved(args.resolved) if args.resolved else load_pins(args.pins)  # --pair: its python
-        (cell,) = [Cell.from_id(args.cell)] if args.pair else pins.select([args.cell])
+        # --pair: the file gives its Python and index snapshot
+        pins = load_resolved(args.resolved) if args.resolved else fixed(load_pins(args.pins))
+        (cell,) = [replace(Cell.from_id(args.cell), snapshot=pins.snapshot)] if args.pair else pins.select([args.cell])
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -164,9 +164,9 @@ def import_failure(client: Client, python: str, repo_root: Path) -> str | None:
 
 def run_client(client: Client, requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
                selection: Sequence[str] | None = None, constraints: Path | None = None,
-               slots: RunSlots | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+               slots: RunSlots | None = None, snapshot: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Make `client`'s environment under `work_dir/client-<name>` on CPython `python_minor`, install
-    `client_requirements`, run its suite file in every mode of MODES (only the selected tests of it when
+    `client_requirements` as of the cell's index `snapshot`, run its suite file in every mode of MODES (only the selected tests of it when
     `selection` is given) and, for a client with a `core_mode`, the core suites in that mode; re-run what
     failed. Its pytest processes hold `slots` (kvmatrix.run.slots) like the cell's own. Returns (the
     client's entry, its runs by mode); a client that could not be installed has no run, nor one whose
@@ -177,7 +177,7 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
         python = ensure_venv(where / "venv", python_minor)
     except VenvError as exc:
         return entry(ERROR, str(exc)), {}
-    outcome = install(python, client_requirements(requirements, client), constraints=constraints)
+    outcome = install(python, client_requirements(requirements, client), constraints=constraints, snapshot=snapshot)
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
     installed = installed_version(freeze(python), client.package)
@@ -228,9 +228,10 @@ def merge_runs(runs: dict[str, Any], client_runs: dict[str, Any]) -> dict[str, A
 
 def run_clients(requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
                 selection: Sequence[str] | None = None, constraints: Path | None = None,
-                slots: RunSlots | None = None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Run every client of CLIENTS (run_client), all at the same time, their pytest processes sharing
-    `slots` (default: slots of their own, kvmatrix.run.slots). Returns the record's `clients` section and
+                slots: RunSlots | None = None, snapshot: str | None = None
+                ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Run every client of CLIENTS (run_client), all at the same time, as of the cell's index `snapshot`,
+    their pytest processes sharing `slots` (default: slots of their own, kvmatrix.run.slots). Returns the record's `clients` section and
     each client's runs in CLIENTS order, for merge_runs. With a `selection` naming none of a client's tests
     and no core test either, that client is not run and has neither."""
     chosen = [client for client in CLIENTS if selection is None or split_selection(selection, client) or (
@@ -238,6 +239,6 @@ def run_clients(requirements: Sequence[str], python_minor: str, repo_root: Path,
     shared = slots if slots is not None else RunSlots.from_settings()
     with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
         finished = list(pool.map(lambda client: run_client(client, requirements, python_minor, repo_root, work_dir,
-                                                           selection, constraints, shared), chosen))
+                                                           selection, constraints, shared, snapshot), chosen))
     section = {client.name: entry_of for client, (entry_of, _) in zip(chosen, finished, strict=True)}
     return section, [runs for _, runs in finished]

@@ -2,13 +2,15 @@
 unchanged need not run again (kvmatrix.run.reuse; docs/incremental.md).
 
 The parts: `resolved`, the set `uv pip compile` resolves for exactly what the cell installs (its
-requirements, torch's index, PIP_FIND_LINKS, a replay's constraints, the cell's interpreter), found without
+requirements, torch's index, PIP_FIND_LINKS, a replay's constraints, the cell's interpreter, its index
+snapshot), found without
 creating the cell's environment; `clients`, the same for each client's environment (kvmatrix.run.clients),
 or the resolver's reason where the client cannot be installed with the cell's pins; `python`, the
 interpreter's full version; `code`, a sha256 over the files
 that run in the cell or build its record; `settings`, the KVCC_* values that change what a cell records and
 the intra-op threads of its processes (OMP_NUM_THREADS, kvmatrix.run.threads);
 `selection`, the tests a partial run chose (null for all). The key is the sha256 of their canonical JSON.
+The snapshot itself is no part: moving it changes the key of exactly the cells whose resolved sets move.
 Whatever cannot be found (an index that does not answer, an interpreter that does not start) makes the
 inputs unknown (None): such a cell is always run.
 
@@ -29,6 +31,7 @@ from typing import Any
 from kvmatrix import REPO_ROOT
 from kvmatrix.record.verdicts import NOT_INSTALLABLE
 from kvmatrix.run.install import diagnose
+from kvmatrix.run.snapshot import snapshot_args
 from kvmatrix.run.threads import THREADS_VARIABLE, process_threads
 from kvmatrix.run.torch_index import torch_backend_args
 from kvmatrix.settings import setting
@@ -94,11 +97,12 @@ def recorded_settings(env: Mapping[str, str]) -> dict[str, str | None]:
     return {**{name: setting(name, env) for name in RECORDED_SETTINGS}, THREADS_VARIABLE: process_threads(env)}
 
 
-def compile_command(python: str, env: Mapping[str, str], constraints: Path | None = None) -> list[str]:
+def compile_command(python: str, env: Mapping[str, str], constraints: Path | None = None,
+                    snapshot: str | None = None) -> list[str]:
     """`uv pip compile` as kvmatrix.run.install installs into `python`: the same torch index, find-links
-    (PIP_FIND_LINKS in `env`) and constraints; the requirements come on stdin."""
+    (PIP_FIND_LINKS in `env`), constraints and index snapshot; the requirements come on stdin."""
     command = ["uv", "pip", "compile", "-", "--python", python, "--no-header", "--no-annotate", "--quiet",
-               *torch_backend_args()]
+               *torch_backend_args(), *snapshot_args(snapshot)]
     for link in env.get("PIP_FIND_LINKS", "").split():
         command += ["--find-links", link]
     if constraints is not None:
@@ -106,10 +110,10 @@ def compile_command(python: str, env: Mapping[str, str], constraints: Path | Non
     return command
 
 
-def _compile(wanted: Sequence[str], python: str, env: Mapping[str, str],
-             constraints: Path | None) -> subprocess.CompletedProcess[str] | None:
+def _compile(wanted: Sequence[str], python: str, env: Mapping[str, str], constraints: Path | None,
+             snapshot: str | None) -> subprocess.CompletedProcess[str] | None:
     try:
-        return subprocess.run(compile_command(python, env, constraints), input="\n".join(wanted),
+        return subprocess.run(compile_command(python, env, constraints, snapshot), input="\n".join(wanted),
                               capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, env=dict(env), check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -120,19 +124,20 @@ def _lines(output: str) -> list[str]:
 
 
 def resolve(wanted: Sequence[str], python: str, env: Mapping[str, str],
-            constraints: Path | None = None) -> list[str] | None:
-    """The sorted `name==version` lines uv resolves for the requirements `wanted` on `python`; None when it
-    cannot say (an index that does not answer, pins that do not resolve, no uv)."""
-    done = _compile(wanted, python, env, constraints)
+            constraints: Path | None = None, snapshot: str | None = None) -> list[str] | None:
+    """The sorted `name==version` lines uv resolves for the requirements `wanted` on `python`, as of the
+    index `snapshot` (None: now); None when it cannot say (an index that does not answer, pins that do not
+    resolve, no uv)."""
+    done = _compile(wanted, python, env, constraints, snapshot)
     return _lines(done.stdout) if done is not None and done.returncode == 0 else None
 
 
 def resolve_client(wanted: Sequence[str], python: str, env: Mapping[str, str],
-                   constraints: Path | None = None) -> list[str] | str | None:
+                   constraints: Path | None = None, snapshot: str | None = None) -> list[str] | str | None:
     """A client environment's part: its resolved lines as `resolve` finds them, or
     `not-installable: <uv's reason>` when its pins cannot be resolved together (the client's record entry
     then says the same); None when it cannot say (an index that does not answer, no uv)."""
-    done = _compile(wanted, python, env, constraints)
+    done = _compile(wanted, python, env, constraints, snapshot)
     if done is None:
         return None
     if done.returncode == 0:
@@ -160,19 +165,20 @@ def inputs_key(parts: Mapping[str, Any]) -> str:
 
 def cell_inputs(wanted: Sequence[str], python: str, root: Path = REPO_ROOT, env: Mapping[str, str] | None = None,
                 constraints: Path | None = None, selection: Sequence[str] | None = None,
-                clients: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any] | None:
+                clients: Mapping[str, Sequence[str]] | None = None, snapshot: str | None = None) -> dict[str, Any] | None:
     """`{"key": ..., "parts": {...}}` of a cell that installs the requirements `wanted`
     (kvmatrix.run.cell.requirements) and runs with `python` from the checkout `root`, its `clients` (name ->
-    the client environment's requirements, kvmatrix.run.clients.client_requirements) resolved too (see the
-    module docstring); None when a resolved set or the interpreter's version cannot be found."""
+    the client environment's requirements, kvmatrix.run.clients.client_requirements) resolved too, all as of
+    the index `snapshot` (see the module docstring); None when a resolved set or the interpreter's version
+    cannot be found."""
     env = os.environ if env is None else env
     version = python_version(python)
-    resolved = resolve(wanted, python, env, constraints) if version else None
+    resolved = resolve(wanted, python, env, constraints, snapshot) if version else None
     if version is None or resolved is None:
         return None
     wanted_by = dict(clients or {})
     with ThreadPoolExecutor(max(1, len(wanted_by))) as pool:  # each waits on the index: resolve them at once
-        found = pool.map(lambda needs: resolve_client(needs, python, env, constraints), wanted_by.values())
+        found = pool.map(lambda needs: resolve_client(needs, python, env, constraints, snapshot), wanted_by.values())
         client_sets = dict(zip(wanted_by, found, strict=True))
     if any(found is None for found in client_sets.values()):
         return None

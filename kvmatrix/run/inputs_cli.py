@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kvmatrix import REPO_ROOT
-from kvmatrix.plan.pins import Cell, PinsError, load_pins
+from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.matrix import ReportError
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument("--results", type=Path, required=True, help="the folder of the cell's result")
     args = parser.parse_args(argv)
     try:
-        pins = load_resolved(args.resolved) if args.resolved else load_pins(setting("KVCC_PINS"))
+        pins = load_resolved(args.resolved) if args.resolved else fixed(load_pins(setting("KVCC_PINS")))
         (cell,) = pins.select([args.cell])
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)

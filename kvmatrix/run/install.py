@@ -21,6 +21,7 @@ from pathlib import Path
 from kvmatrix.plan.index_check import unlisted_projects
 from kvmatrix.record.verdicts import ERROR, INFRA, NOT_INSTALLABLE
 from kvmatrix.run.bytecode import forget_bytecode
+from kvmatrix.run.snapshot import snapshot_args, undated_projects
 from kvmatrix.run.torch_index import torch_backend_args
 
 INDEX_PATTERNS = (
@@ -74,8 +75,14 @@ def classify(output: str) -> str:
 
 def diagnose(output: str) -> tuple[str, str]:
     """(status, reason) of a failed uv run: `classify`, except that a resolver failure about a project no
-    index lists any file of is `infra`, with what the indexes answered as its reason."""
+    index lists any file of is `infra`, with what the indexes answered as its reason, and one about a project
+    whose files carry no upload time, which an index snapshot cannot date, is `error` (the pins may well
+    coexist: kvmatrix.run.snapshot)."""
     status, reason = classify(output), reason_of(output)
+    undated = undated_projects(output) if status == NOT_INSTALLABLE else None
+    if undated:
+        return ERROR, (f"the index gives no upload time for {undated}, so the index snapshot excludes it; "
+                       f"exempt it by name (kvmatrix.run.snapshot.EXEMPT) (uv said: {reason})")[:600]
     if status == NOT_INSTALLABLE:
         unlisted = unlisted_projects(output)
         if unlisted is not None:
@@ -93,11 +100,12 @@ def reason_of(output: str) -> str:
 
 
 def uv_install_command(python: str, requirements: list[str], torch_backend: tuple[str, ...] = (),
-                       constraints: Path | None = None) -> list[str]:
+                       constraints: Path | None = None, snapshot: str | None = None) -> list[str]:
     """`uv pip install` into the cell's interpreter; PIP_FIND_LINKS (a local torch wheel) is passed on,
     since uv reads its own UV_* settings but not pip's; `torch_backend` chooses torch's index
-    (kvmatrix.run.torch_index); `constraints` pins every other package too (a replay)."""
-    command = ["uv", "pip", "install", "--python", python, *torch_backend]
+    (kvmatrix.run.torch_index); `constraints` pins every other package too (a replay); `snapshot` installs
+    from the index as of that time (kvmatrix.run.snapshot)."""
+    command = ["uv", "pip", "install", "--python", python, *torch_backend, *snapshot_args(snapshot)]
     for link in os.environ.get("PIP_FIND_LINKS", "").split():
         command += ["--find-links", link]
     if constraints is not None:
@@ -106,13 +114,14 @@ def uv_install_command(python: str, requirements: list[str], torch_backend: tupl
 
 
 def install(python: str, requirements: list[str], retries: int = 3, backoff_s: float = 5.0,
-            constraints: Path | None = None) -> InstallOutcome:
+            constraints: Path | None = None, snapshot: str | None = None) -> InstallOutcome:
     """Install `requirements` (with `constraints`, if given) into `python`'s environment, torch from the
-    index kvmatrix.run.torch_index chooses; retry only `infra` failures. The environment's kept bytecode
+    index kvmatrix.run.torch_index chooses, every package as the index was at `snapshot` (None: as it is);
+    retry only `infra` failures. The environment's kept bytecode
     is forgotten first (kvmatrix.run.bytecode): the install may replace the sources it was compiled from."""
     start = time.monotonic()
     outcome = InstallOutcome(status="error")
-    command = uv_install_command(python, requirements, torch_backend_args(), constraints)
+    command = uv_install_command(python, requirements, torch_backend_args(), constraints, snapshot)
     forget_bytecode(python)
     for attempt in range(1, retries + 1):
         proc = subprocess.run(command, capture_output=True, text=True)

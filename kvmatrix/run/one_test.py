@@ -13,12 +13,13 @@ import argparse
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from packaging.version import Version
 
 from kvmatrix import REPO_ROOT
-from kvmatrix.plan.pins import Cell, PinsError, load_pins
+from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.record.verdicts import MODES, RAN
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.envs import VenvError, ensure_venv
@@ -43,18 +44,19 @@ def pytest_command(python: str, mode: str, nodeid: str) -> tuple[list[str], dict
     return argv, {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "PYTHONPATH": str(REPO_ROOT)}
 
 
-def _python_of(cell: Cell, pins_path: Path) -> str:
-    """The Python minor pins.toml gives `cell`'s pair (the file's when it has no such cell); PinsError when
-    the id spells a cell's versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0), which would miss
-    that cell's own Python."""
-    pins = load_pins(pins_path)
+def _as_pinned(cell: Cell, pins_path: Path) -> tuple[Cell, str]:
+    """(`cell` as the pins file has it, the Python minor it gives its pair): the listed cell (its own Python
+    and the file's index snapshot), else the pair on the file's Python and snapshot; PinsError when the id
+    spells a cell's versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0), which would miss that
+    cell's own Python."""
+    pins = fixed(load_pins(pins_path))
     listed = [pinned for pinned in pins.cells if pinned.id == cell.id]
     if listed:
-        return pins.python_for(listed[0])
+        return listed[0], pins.python_for(listed[0])
     same = [pinned.id for pinned in pins.cells if _versions(pinned) == _versions(cell)]
     if same:
         raise PinsError(f"{cell.id!r} is not a cell id of {pins_path}: write {same[0]}")
-    return pins.python
+    return replace(cell, snapshot=pins.snapshot), pins.python
 
 
 def _versions(cell: Cell) -> tuple[Version, Version]:
@@ -78,15 +80,15 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        cell = Cell.from_id(args.pair)
-        python = ensure_venv(args.envs / cell.id, _python_of(cell, args.pins))
+        cell, minor = _as_pinned(Cell.from_id(args.pair), args.pins)
+        python = ensure_venv(args.envs / cell.id, minor)
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except VenvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    outcome = install(python, requirements(cell))
+    outcome = install(python, requirements(cell), snapshot=cell.snapshot)
     if outcome.status != RAN:
         print(f"error: cannot install {cell.id}: {outcome.status}: {outcome.reason}", file=sys.stderr)
         return 3

@@ -140,19 +140,20 @@ def test_the_installed_version_is_read_from_the_freeze_by_normalised_name() -> N
     assert installed_version(frozen, "absent") is None
 
 
-def test_the_clients_run_at_the_same_time_on_the_cell_s_slots_and_report_in_their_order(
+def test_the_clients_run_at_the_same_time_on_the_cell_s_slots_and_snapshot_and_report_in_their_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cell_slots = RunSlots(2)
     all_started = threading.Barrier(len(CLIENTS), timeout=10)
 
     def fake_run_client(client: Client, *args: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        assert args[-1] is cell_slots
+        assert args[-2:] == (cell_slots, "2026-12-01T00:00:00Z")
         all_started.wait()  # BrokenBarrierError when the clients run one after another
         return entry(RAN, installed=f"{client.package}==1"), {"with": {"tests": [{"suite": client.name}]}}
 
     monkeypatch.setattr(clients_module, "run_client", fake_run_client)
-    section, runs = run_clients(["torch==2.13.0"], "3.11", REPO_ROOT, tmp_path, slots=cell_slots)
+    section, runs = run_clients(["torch==2.13.0"], "3.11", REPO_ROOT, tmp_path, slots=cell_slots,
+                                snapshot="2026-12-01T00:00:00Z")
     names = [client.name for client in CLIENTS]
     assert list(section) == names
     assert all(section[name]["status"] == RAN for name in names)

@@ -100,7 +100,7 @@ BAD_PINS = {
     ),
     "unknown top-level key": (
         HEADER + "\n[[cells]]\ntransformers = \"4.57.6\"\n",
-        "unknown top-level key 'cells'; allowed keys: schema_version, python, cell",
+        "unknown top-level key 'cells'; allowed keys: schema_version, python, snapshot, cell",
     ),
     "python not major.minor": (
         'schema_version = 1\npython = "3"\n' + cell_toml(),
