@@ -21,7 +21,9 @@ import nox
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
-from kvmatrix.plan.pins import PinsError, fixed, load_pins  # noqa: E402
+from kvmatrix.files import write_text_atomic  # noqa: E402
+from kvmatrix.plan.pins import Pins, PinsError, as_of, fixed, load_pins, snapshot_now  # noqa: E402
+from kvmatrix.plan.refresh import commit_message, move_snapshot, moves_by_cell, report_lines  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
 from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders, result_file  # noqa: E402
 from kvmatrix.publish.publish_run import publish as publish_reports  # noqa: E402
@@ -34,7 +36,7 @@ from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.run.interpreters import find_interpreter, interpreter_missing  # noqa: E402
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
-from kvmatrix.run.reuse import inputs_with, reuse_or_run  # noqa: E402
+from kvmatrix.run.reuse import all_inputs, inputs_with, published_records, reuse_or_run  # noqa: E402
 from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
@@ -60,7 +62,15 @@ except PinsError as error:  # one clear line instead of a traceback through nox'
     raise SystemExit(f"error: {error}") from None
 RESULTS = ROOT / "build" / "cells"
 REPORTS = ROOT / "reports"
+REFRESH_MESSAGE = ROOT / "build" / "refresh.txt"
 SMOKE = PINS.tagged("smoke")
+
+
+def as_written(pins: Pins) -> Pins:
+    """`pins` as of the index snapshot its file names now: `refresh` moves it within a nox run whose sessions
+    were made from the file's earlier text (a file naming none keeps the time this run took)."""
+    written = load_pins(pins.path).snapshot
+    return pins if written is None or written == pins.snapshot else as_of(pins, written)
 
 
 def _value(session: nox.Session, name: str) -> str | None:
@@ -91,7 +101,7 @@ def cell(session: nox.Session, pin) -> None:
     if where:
         session.log(terminal_text(where))
     python = str(Path(session.virtualenv.location) / "bin" / "python")
-    record = run_cell(pin, python, ROOT, results)
+    record = run_cell(as_written(PINS).select([pin.id])[0], python, ROOT, results)
     verdicts = {suite: modes["with"]["verdict"] for suite, modes in record["suites"].items()}
     session.log(terminal_text(f"{pin.id}: status {record['status']}; with registration {verdicts}"))
 
@@ -111,7 +121,7 @@ def publish(session: nox.Session) -> None:
     results = _option(session, "--results", RESULTS)
     reports = _option(session, "--reports", REPORTS / "latest" if resolved is not None else REPORTS)
     try:
-        pins = load_resolved(resolved) if resolved is not None else PINS
+        pins = load_resolved(resolved) if resolved is not None else as_written(PINS)
         if named is not None:
             cells = pins.select(named.split(","))
         else:
@@ -157,7 +167,7 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> Non
     machine lacks stops the run before anything runs or is published: its session could not start, and the
     publish would replace the cell's verdicts with `error`."""
     _refuse_missing_pythons(session, cells)
-    interpreter = functools.cache(lambda pin: find_interpreter(PINS.python_for(pin)))
+    interpreter = _interpreters()
     decisions = reuse_or_run(cells, inputs_with(interpreter, ROOT), results, reports, "--fresh" in session.posargs)
     for decision in decisions:
         session.log(terminal_text(decision.line))
@@ -180,6 +190,36 @@ def _refuse_missing_pythons(session: nox.Session, cells) -> None:
         session.error("; ".join(f"no Python {minor} on this machine for cell(s) {', '.join(wanted[minor])}: "
                                 f"install it (uv python install {minor})" for minor in missing)
                       + "; nothing was run or published")
+
+
+def _interpreters():
+    """The interpreter of each cell (its CPython minor's on this machine), found once per cell."""
+    return functools.cache(lambda pin: find_interpreter(PINS.python_for(pin)))
+
+
+@nox.session(python=False, default=False)
+def refresh(session: nox.Session) -> None:
+    """Move the pins file's index snapshot to now (`-- --to TIME` for another), say per cell which packages
+    move, then run only the cells whose resolved set changed and publish into reports/ (kvmatrix.plan.refresh).
+
+    The new date stays in the pins file for the commit; build/refresh.txt holds the commit message, which names
+    the packages that moved. `-- --plan` stops after saying (the scheduled workflow's plan job: its cell jobs
+    run, or reuse, each cell)."""
+    _refuse_missing_pythons(session, PINS.cells)
+    when = _value(session, "--to") or snapshot_now()
+    try:
+        before = move_snapshot(Path(PINS.path), when)
+    except PinsError as exc:
+        session.error(terminal_text(exc))
+    pins = as_of(PINS, when)
+    found = all_inputs(pins.cells, inputs_with(_interpreters(), ROOT))
+    moves = moves_by_cell([cell.id for cell in pins.cells], published_records(REPORTS), found)
+    session.log(f"{PINS.path}: index snapshot moved from {before} to {when}")
+    for line in report_lines(moves):
+        session.log(terminal_text(line))
+    write_text_atomic(REFRESH_MESSAGE, commit_message(before, when, moves))
+    if "--plan" not in session.posargs:
+        _run_cells(session, pins.cells, RESULTS, REPORTS)
 
 
 @nox.session(python=False)

@@ -86,7 +86,8 @@ def embed_in_readme(readme: str, matrix: dict[str, Any], uses: dict[str, Any] | 
     _, end, tail = rest.partition(README_END)
     if not start or not end:
         raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
-    stamp = (f"Generated at {matrix['generated_at']} from [reports/uses.json](reports/uses.json); every use in "
+    as_of = f", package index as of {matrix['index_snapshot']}" if matrix.get("index_snapshot") else ""
+    stamp = (f"Generated at {matrix['generated_at']}{as_of} from [reports/uses.json](reports/uses.json); every use in "
              "every pair, with each route and why it fails: [reports/matrix.md](reports/matrix.md#by-use).")
     table = what_to_pin(uses or uses_document(matrix))
     if any(marker in f"{stamp}{table}" for marker in (README_START, README_END)):  # escaped; never trusted

@@ -337,6 +337,14 @@ def _not_run(matrix: dict[str, Any]) -> str:
             f"{len(not_run)} have not run yet</summary><ul>{items}</ul></details>\n")
 
 
+def _index_as_of(matrix: dict[str, Any]) -> str:
+    """`, package index as of <time>` for a matrix with an index snapshot (nothing for an older one)."""
+    snapshot = matrix.get("index_snapshot")
+    if not snapshot:
+        return ""
+    return (f', package index as of <time id="index-as-of" datetime="{escape(snapshot)}">{escape(snapshot)}</time>')
+
+
 def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any] | None = None) -> str:
     """The complete HTML page of `matrix`, whose cells' detail records by cell id are `details`: inline
     CSS and script, `page_data` embedded as JSON, no external resource; the by-use view from `uses`
@@ -361,7 +369,7 @@ def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses
 <header>
 <h1>KV-cache compatibility matrix</h1>
 {_datasets(uses.get("dataset") or DATASETS[0])}
-<p class="stamp">Generated at <time id="generated-at" datetime="{stamp}">{stamp}</time> from
+<p class="stamp">Generated at <time id="generated-at" datetime="{stamp}">{stamp}</time>{_index_as_of(matrix)} from
 <code>{escape(matrix["pins_file"])}</code> (schema version {escape(str(matrix["schema_version"]))}).
 Pairs are newest first. Click a pair (or press Enter on its row) for its failing tests, repro command, resolved
 environment and metrics.</p>

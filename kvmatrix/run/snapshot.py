@@ -15,7 +15,7 @@ import re
 EXEMPT = ("torch",)
 """Projects resolved without the snapshot: pinned exactly in every cell, and served by an index without upload
 times on some machines."""
-_UNDATED = re.compile(r"warning: (\S+?)-\d[^\s]*\.(?:whl|tar\.gz|zip) is missing an upload date")
+_UNDATED = re.compile(r"warning: `?([^\s`]+?)-\d[^\s`]*\.(?:whl|tar\.gz|zip)`? is missing an upload date")
 
 
 def snapshot_args(snapshot: str | None) -> list[str]:

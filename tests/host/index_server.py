@@ -3,9 +3,12 @@ of PyPI's answers), for tests of release listing and of everything that resolves
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 import threading
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,22 +50,78 @@ def _pages() -> dict[str, Answer]:
     return pages
 
 
+@dataclass(frozen=True)
+class Release:
+    """One wheel the index serves: a pure-Python project's version, its PEP 700 upload time (None: the index
+    gives none, as the PyTorch CPU index) and its `Requires-Dist` lines."""
+
+    project: str
+    version: str
+    uploaded: str | None
+    requires: tuple[str, ...] = ()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.project.replace('-', '_')}-{self.version}-py3-none-any.whl"
+
+    def wheel(self) -> bytes:
+        """A minimal installable wheel: an empty module and its dist-info."""
+        name = self.project.replace("-", "_")
+        info = f"{name}-{self.version}.dist-info"
+        metadata = "".join([f"Metadata-Version: 2.1\nName: {self.project}\nVersion: {self.version}\n",
+                            *(f"Requires-Dist: {line}\n" for line in self.requires)])
+        files = {f"{name}/__init__.py": "", f"{info}/METADATA": metadata,
+                 f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+        record = "".join(f"{path},,\n" for path in [*files, f"{info}/RECORD"])
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path, text in {**files, f"{info}/RECORD": record}.items():
+                archive.writestr(path, text)
+        return buffer.getvalue()
+
+
+def _release_pages(releases: Sequence[Release]) -> dict[str, Answer]:
+    """The project pages and wheel files of `releases` (paths under /simple/ and /files/)."""
+    pages: dict[str, Answer] = {}
+    projects: dict[str, list[dict[str, object]]] = {}
+    for release in releases:
+        pages[f"/files/{release.filename}"] = (200, "application/octet-stream", release.wheel())
+        entry: dict[str, object] = {"filename": release.filename, "url": f"../../files/{release.filename}",
+                                    "hashes": {}}
+        if release.uploaded is not None:
+            entry["upload-time"] = release.uploaded
+        projects.setdefault(release.project, []).append(entry)
+    for project, files in projects.items():
+        body = json.dumps({"meta": {"api-version": "1.1"}, "name": project, "files": files}).encode()
+        pages[f"/simple/{project}/"] = (200, JSON_SIMPLE, body)
+    return pages
+
+
 @contextmanager
-def serve_index(everything: Answer | None = None) -> Iterator[SimpleIndex]:
-    """Serve the index on 127.0.0.1 (a free port) for the duration of the `with` block; with `everything`,
-    a broken index that gives that answer to every request instead."""
-    pages = _pages()
+def serve_index(everything: Answer | None = None, releases: Sequence[Release] = ()) -> Iterator[SimpleIndex]:
+    """Serve the index on 127.0.0.1 (a free port) for the duration of the `with` block, with the wheels of
+    `releases` besides the recorded pages; with `everything`, a broken index that gives that answer to every
+    request instead."""
+    pages = {**_pages(), **_release_pages(releases)}
     index = SimpleIndex(url="")
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            self.wfile.write(self._head())
+
+        def do_HEAD(self) -> None:
+            """uv asks for a wheel's headers first (whether it may read the metadata by range)."""
+            self._head()
+
+        def _head(self) -> bytes:
+            """Send the status and headers of this request's answer; its body."""
             index.requests.append((self.path, self.headers.get("Accept", "")))
             status, content_type, body = everything or pages.get(self.path, NOT_FOUND)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            return body
 
         def log_message(self, *args: object) -> None:
             """Keep the test output quiet."""

@@ -10,7 +10,7 @@ from index_server import serve_index
 from packaging.version import Version
 
 from kvmatrix.plan.latest import resolve_latest
-from kvmatrix.plan.pins import Cell, PinsError, Selector, load_pins, resolve
+from kvmatrix.plan.pins import Cell, PinsError, Selector, fixed, load_pins, resolve, snapshot_problem
 
 REPO_PINS = Path(__file__).resolve().parents[2] / "pins.toml"
 HEADER = 'schema_version = 1\npython = "3.11"\n'
@@ -317,3 +317,46 @@ def test_a_selector_cell_keeps_its_own_python_when_resolved(tmp_path: Path) -> N
 def test_the_default_matrix_runs_one_cell_on_python_3_10() -> None:
     pins = load_pins(REPO_PINS)
     assert [cell.id for cell in pins.cells if pins.python_for(cell) == "3.10"] != []
+
+
+SNAPSHOT_FILE = 'schema_version = 1\npython = "3.11"\nsnapshot = {snapshot}\n\n[[cell]]\ntransformers = "4.57.6"\ntorch = "2.13.0"\n\n[[cell]]\ntransformers = "latest"\ntorch = "2.13.0"\n'
+
+
+def test_every_cell_carries_its_file_s_index_snapshot_outside_its_identity(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(SNAPSHOT_FILE.format(snapshot='"2026-12-07T02:00:00Z"'))
+    pins = load_pins(path)
+    assert pins.snapshot == pins.cells[0].snapshot == pins.pending[0].snapshot == "2026-12-07T02:00:00Z"
+    assert pins.cells[0].id == "tf4.57.6-torch2.13.0" and "snapshot" not in pins.cells[0].to_json()["pins"]
+    resolved = resolve(pins, lambda package, prereleases: [Version("4.58.0")])
+    assert {cell.snapshot for cell in resolved.cells} == {"2026-12-07T02:00:00Z"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ('"2026-12-07"', "is not a UTC time written like"),
+    ('"2026-12-07T02:00:00+01:00"', "is not a UTC time written like"),
+    ("2026-12-07T02:00:00Z", "must be a UTC time like"),  # a TOML date-time, not the string
+    ('"2999-01-01T00:00:00Z"', "is in the future"),
+])
+def test_a_bad_snapshot_is_one_clear_error(tmp_path: Path, value: str, expected: str) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(SNAPSHOT_FILE.format(snapshot=value))
+    with pytest.raises(PinsError, match=expected):
+        load_pins(path)
+
+
+def test_a_file_without_a_snapshot_is_taken_as_of_now_once(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text(SNAPSHOT_FILE.replace("snapshot = {snapshot}\n", ""))
+    pins = load_pins(path)
+    assert pins.snapshot is None
+    now = fixed(pins)
+    assert snapshot_problem(now.snapshot) is None
+    assert {cell.snapshot for cell in (*now.cells, *now.pending)} == {now.snapshot}
+    assert fixed(now) is now
+
+
+def test_the_repo_pins_files_name_a_snapshot_except_latest() -> None:
+    assert load_pins(REPO_PINS.with_name("pins.toml")).snapshot is not None
+    assert load_pins(REPO_PINS.with_name("pins-full.toml")).snapshot is not None
+    assert load_pins(REPO_PINS.with_name("pins-latest.toml")).snapshot is None, "latest exists to see new releases"

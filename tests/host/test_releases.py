@@ -100,3 +100,16 @@ def test_an_unknown_package_is_package_not_found_and_not_retried(index: SimpleIn
 def test_an_index_without_json_pages_is_index_unavailable(index: SimpleIndex) -> None:
     with pytest.raises(IndexUnavailable, match="answered 'text/html', not PEP 691 JSON"):
         list_releases("htmlonly", index=index.url)
+
+
+def test_as_of_a_snapshot_only_files_uploaded_before_it_count() -> None:
+    project = {"files": [
+        {"filename": "pkg-1.0.tar.gz", "upload-time": "2026-11-01T08:00:00.123456Z"},
+        {"filename": "pkg-1.1-py3-none-any.whl", "upload-time": "2026-12-06T23:59:59Z"},
+        {"filename": "pkg-1.1.tar.gz", "upload-time": "2026-12-07T02:00:01Z"},
+        {"filename": "pkg-1.2.tar.gz", "upload-time": "2026-12-08T00:00:00Z"},
+        {"filename": "pkg-1.3.tar.gz"},
+    ]}
+    assert installable_versions(project) == versions("1.0", "1.1", "1.2", "1.3")
+    assert installable_versions(project, snapshot="2026-12-07T02:00:00Z") == versions("1.0", "1.1"), (
+        "a version counts from its first file before the snapshot; a file without an upload time never does")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kvmatrix.plan.pins import Cell, Pins, PinsError, load_pins
+from kvmatrix.plan.pins import Cell, Pins, PinsError, as_of, load_pins
 from kvmatrix.plan.resolved import load_resolved, resolved_json, write_resolved
 from kvmatrix.record.cell_record import repro_command
 from kvmatrix.run import cell_cli
@@ -173,3 +173,12 @@ def test_a_cells_own_python_round_trips_and_a_bad_one_is_refused(tmp_path: Path)
     path.write_text(json.dumps(data))
     with pytest.raises(PinsError, match=r"cell #2: python must be a \"major.minor\" string, found 'three'"):
         load_resolved(path)
+
+
+def test_the_index_snapshot_travels_with_the_resolved_cells(tmp_path: Path) -> None:
+    path = tmp_path / "pins-latest.json"
+    write_resolved(as_of(resolved_pins(), "2026-12-07T02:00:00Z"), path)
+    loaded = load_resolved(path)
+    assert loaded.snapshot == "2026-12-07T02:00:00Z"
+    assert {cell.snapshot for cell in loaded.cells} == {"2026-12-07T02:00:00Z"}
+    assert "snapshot" not in json.loads(path.read_text())["cells"][0]["pins"], "the snapshot is no part of a cell's identity"
