@@ -202,9 +202,9 @@ def refresh(session: nox.Session) -> None:
     """Move the pins file's index snapshot to now (`-- --to TIME` for another), say per cell which packages
     move, then run only the cells whose resolved set changed and publish into reports/ (kvmatrix.plan.refresh).
 
-    The new date stays in the pins file for the commit; build/refresh.txt holds the commit message, which names
-    the packages that moved. `-- --plan` stops after saying (the scheduled workflow's plan job: its cell jobs
-    run, or reuse, each cell)."""
+    The new date stays in the pins file for the commit; build/refresh.txt (`--message FILE`) holds the commit
+    message, which names the packages that moved. `-- --plan` stops after saying (the scheduled workflow's plan
+    job: its cell jobs run, or reuse, each cell)."""
     _refuse_missing_pythons(session, PINS.cells)
     when = _value(session, "--to") or snapshot_now()
     try:
@@ -217,7 +217,7 @@ def refresh(session: nox.Session) -> None:
     session.log(f"{PINS.path}: index snapshot moved from {before} to {when}")
     for line in report_lines(moves):
         session.log(terminal_text(line))
-    write_text_atomic(REFRESH_MESSAGE, commit_message(before, when, moves))
+    write_text_atomic(_option(session, "--message", REFRESH_MESSAGE), commit_message(before, when, moves))
     if "--plan" not in session.posargs:
         _run_cells(session, pins.cells, RESULTS, REPORTS)
 

@@ -12,7 +12,9 @@ Phases (all by default), in this order:
 - `versus` (only with `--against REF`): whole cells by `nox -s "cell(ID)"` side by side, the previous harness
   (a git worktree of REF) and this checkout, with their wall times and every verdict (with its cause) that differs;
 - `unchanged`: the whole default matrix again with nothing changed (`nox -s matrix` into an empty results folder
-  and a copy of the committed reports): its wall time and which cells it reused.
+  and a copy of the committed reports): its wall time and which cells it reused;
+- `later-day`: the same from a fresh clone of HEAD whose processes see a clock a day ahead (libfaketime): what a
+  newcomer meets a day after the publish, the index having moved on.
 The default matrix's own wall time is read from the log of a `time python3 -m nox -s matrix` run
 (`--matrix-log`) and its cell results (`--matrix-cells`), which are only read. Everything this script runs
 lives in a scratch directory that is removed at the end unless a step failed (then its logs are kept).
@@ -43,12 +45,12 @@ from benchmarks.analysis import cell_breakdown, growth, real_time_s, totals, unr
 from benchmarks.cellbench import modes_effect, nox_cell, run_cells, versus, work_dir_results, xdist_effect
 from benchmarks.envbench import link_floor, measure_envs, scoped_env
 from benchmarks.report import render
-from benchmarks.rerun import unchanged_rerun
+from benchmarks.rerun import later_day_rerun, unchanged_rerun
 from kvmatrix.files import write_text_atomic
 from kvmatrix.plan.pins import Pins, load_pins
 from kvmatrix.run.cell import requirements
 
-PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling", "versus", "unchanged")
+PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling", "versus", "unchanged", "later-day")
 """Each phase's measurements are under the results key of its name with `_` for `-`."""
 DEFAULT_SCALING_CELLS = "tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0,tf4.57.6-torch2.10.0,tf4.55.4-torch2.8.0"
 
@@ -197,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                                                  scratch / "versus"))
     if "unchanged" in phases:
         _phase(results, "unchanged", lambda: unchanged_rerun(ROOT, scratch / "unchanged"))
+    if "later-day" in phases:
+        _phase(results, "later_day", lambda: later_day_rerun(ROOT, scratch / "later-day"))
     if args.matrix_cells.is_dir():
         results["matrix_run"] = matrix_run(args.matrix_log, args.matrix_cells)
     if args.keep:

@@ -199,6 +199,19 @@ def _unchanged_target(run: dict[str, Any]) -> dict[str, Any]:
             "gap": _gap(wall, UNCHANGED_TARGET_S, "s"), "why": why, **floor_columns(None, None, "")}
 
 
+def _later_day_target(run: dict[str, Any]) -> dict[str, Any]:
+    reused, ran = len(run["reused"]), len(run["run"])
+    why = (f"`nox -s matrix` from a fresh clone of HEAD, every process's clock {run['days']} day(s) ahead "
+           f"(it read {run['clock']}; the matrix was published at {run['generated_at']}, its index as of "
+           f"{run['index_snapshot']}): {reused} of {reused + ran} cells reused, {ran} run.")
+    if ran:
+        why += f" Cells ran: {'; '.join(run['run'])}."
+    wall = run["wall_s"]
+    return {"name": "fresh clone a day later, default matrix", "target": f"≤ {fmt_seconds(UNCHANGED_TARGET_S)}, "
+            "every cell reused", "measured": fmt_seconds(wall), "met": (not ran) and wall <= UNCHANGED_TARGET_S,
+            "gap": _gap(wall, UNCHANGED_TARGET_S, "s"), "why": why, **floor_columns(None, None, "")}
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets that this run measured: name, target, measured, met (None = unknown), gap, why."""
     rows = _env_targets(results.get("envs", {}), results.get("link_floor", {}))
@@ -210,6 +223,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_versus_target(results["versus"], results.get("machine", {}).get("cores")))
     if results.get("unchanged"):
         rows.append(_unchanged_target(results["unchanged"]))
+    if results.get("later_day"):
+        rows.append(_later_day_target(results["later_day"]))
     return rows
 
 
@@ -479,6 +494,21 @@ def _versus_section(run: dict[str, Any] | None, cores: int | None) -> list[str]:
     return lines
 
 
+def _later_day_section(run: dict[str, Any] | None) -> list[str]:
+    if not run:
+        return ["Not measured in this run (`--phases later-day`)."]
+    return [
+        (f"`{run['command']}` in a fresh `git clone` of HEAD, each of its processes (nox, uv, the interpreters) "
+         f"reading a clock {run['days']} day(s) ahead through libfaketime ({run['clock']}), timed from outside: "
+         f"**{fmt_seconds(run['wall_s'])}**. The published matrix is of {run['generated_at']}, its index as of "
+         f"{run['index_snapshot']}: every cell resolves as of that date, whatever the index published since, so "
+         "a cell is reused when its resolved set is the one its published record holds."),
+        "",
+        f"- Reused ({len(run['reused'])}): {', '.join(run['reused']) or 'none'}.",
+        f"- Run ({len(run['run'])}): {'; '.join(run['run']) or 'none'}.",
+    ]
+
+
 def _unchanged_section(run: dict[str, Any] | None) -> list[str]:
     if not run:
         return ["Not measured in this run (`--phases unchanged`)."]
@@ -567,6 +597,10 @@ def render(results: dict[str, Any]) -> str:
         "## 6. The default matrix re-run with nothing changed",
         "",
         *_unchanged_section(results.get("unchanged")),
+        "",
+        "## 7. A fresh clone on a later day",
+        "",
+        *_later_day_section(results.get("later_day")),
         "",
         "## Where a target is missed, and why",
         "",

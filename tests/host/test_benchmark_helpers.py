@@ -349,7 +349,7 @@ def test_the_unchanged_rerun_reuses_against_a_copy_of_the_reports_and_leaves_the
     (root / "reports" / "matrix.json").write_text('{"cells": []}')
     calls = []
 
-    def fake_nox(command, check, cwd, stdout, stderr):  # the real one is a whole `nox -s matrix`
+    def fake_nox(command, check, cwd, stdout, stderr, env=None):  # the real one is a whole `nox -s matrix`
         calls.append((command, cwd))
         reports = Path(command[command.index("--reports") + 1])
         assert (reports / "matrix.json").read_text() == '{"cells": []}'  # a copy of the committed reports
@@ -388,3 +388,44 @@ def test_a_failed_matrix_run_is_a_failed_phase_not_a_measurement(tmp_path, monke
                         lambda command, **_: subprocess.CompletedProcess(command, 2))
     with pytest.raises(BenchError, match="nox -s matrix exited 2"):
         rerun.unchanged_rerun(root, tmp_path / "scratch")
+
+
+def test_the_later_day_rerun_runs_a_fresh_clone_with_every_process_a_day_ahead(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "checkout"
+    calls = []
+    library = tmp_path / "libfaketime.so.1"
+    library.write_text("")
+    monkeypatch.setattr(rerun, "FAKETIME_LIBRARIES", (str(library),))
+
+    def fake_run(command, check=False, cwd=None, stdout=None, stderr=None, env=None, capture_output=False, text=False):
+        calls.append((command, cwd, env))
+        if command[:2] == ["git", "clone"]:
+            (Path(command[-1]) / "reports").mkdir(parents=True)
+            (Path(command[-1]) / "reports" / "matrix.json").write_text(
+                '{"generated_at": "2026-12-07T03:00:00Z", "index_snapshot": "2026-12-07T02:00:00Z"}')
+            return subprocess.CompletedProcess(command, 0, "", "")
+        if command[1] == "-c":
+            return subprocess.CompletedProcess(command, 0, "2026-12-08T03:10:00Z\n", "")
+        stdout.write(MATRIX_LOG.replace("tf5.25.0-torch2.13.0: run (inputs changed since the published matrix: "
+                                        "code)", "tf5.25.0-torch2.13.0: reused the result of the run x"))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(rerun.subprocess, "run", fake_run)
+    result = rerun.later_day_rerun(root, tmp_path / "scratch")
+    clone, clock, nox = calls
+    assert clone[0] == ["git", "clone", "--quiet", str(root), str(tmp_path / "scratch" / "clone")]
+    assert nox[1] == tmp_path / "scratch" / "clone" and nox[0][1:5] == ["-m", "nox", "-s", "matrix"]
+    assert nox[2]["LD_PRELOAD"] == str(library) and nox[2]["FAKETIME"] == "+1d" and clock[2] == nox[2]
+    assert result["clock"] == "2026-12-08T03:10:00Z" and result["index_snapshot"] == "2026-12-07T02:00:00Z"
+    assert result["run"] == [] and len(result["reused"]) == 2
+    (row,) = [t for t in targets({"later_day": result}) if t["name"] == "fresh clone a day later, default matrix"]
+    assert row["met"] is (result["wall_s"] <= 60)
+    text = render({**RESULTS, "later_day": result})
+    assert "## 7. A fresh clone on a later day" in text and "(2026-12-08T03:10:00Z)" in text
+    assert "Not measured in this run (`--phases later-day`)." in render(RESULTS)
+
+
+def test_the_later_day_rerun_needs_libfaketime(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(rerun, "FAKETIME_LIBRARIES", (str(tmp_path / "absent.so"),))
+    with pytest.raises(BenchError, match="apt-get install faketime"):
+        rerun.later_day_rerun(tmp_path, tmp_path / "scratch")

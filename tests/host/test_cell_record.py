@@ -137,3 +137,12 @@ def test_the_record_says_which_torch_build_ran_and_its_detail_keeps_it() -> None
 def test_a_cell_that_installed_nothing_has_no_torch_build() -> None:
     assert build_record(CELL, InstallOutcome("not-installable", "no solution"), [], {}, 1.0, ["export"])[
         "torch_build"] is None
+
+
+def test_the_record_keeps_the_index_snapshot_it_installed_as_of_in_its_detail() -> None:
+    dated = Cell(transformers="4.55.4", torch="2.8.0", snapshot="2026-12-07T02:00:00Z")
+    cell = build_record(dated, InstallOutcome("ran"), [], runs([record("t", "pass")], []), 1.0, ["export"])
+    summary, detail = split(cell)
+    assert detail["index_snapshot"] == "2026-12-07T02:00:00Z" and "index_snapshot" not in summary
+    assert join(summary, detail)["index_snapshot"] == "2026-12-07T02:00:00Z"
+    assert built(runs([record("t", "pass")], []))["index_snapshot"] is None

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -454,3 +455,19 @@ def test_the_planned_cells_not_run_are_named_in_the_markdown_and_the_page(matrix
     assert "<li><code>tf5.24.0-torch2.13.0</code></li>" in page
     del matrix["not_run"]
     assert "have not run yet" not in render_markdown(matrix, details) + render_page(matrix, details)
+
+
+def test_the_matrix_says_which_index_it_holds_as_of(pins: Pins, ran_cell: dict) -> None:
+    """matrix.json's `index_snapshot` is the pins' snapshot; matrix.md and the page say it beside `generated at`;
+    a matrix from before snapshots says nothing of it."""
+    dated = replace(pins, snapshot="2026-12-07T02:00:00Z")
+    matrix = new_matrix(dated, [split(ran_cell)[0]], GENERATED_AT, suites=["export"])
+    assert matrix["index_snapshot"] == "2026-12-07T02:00:00Z"
+    details = {ran_cell["id"]: split(ran_cell)[1]}
+    assert f"Generated at {GENERATED_AT}, package index as of 2026-12-07T02:00:00Z from" in render_markdown(matrix, details)
+    assert ('<time id="index-as-of" datetime="2026-12-07T02:00:00Z">2026-12-07T02:00:00Z</time>'
+            in render_page(matrix, details))
+    undated = new_matrix(pins, [split(ran_cell)[0]], GENERATED_AT, suites=["export"])
+    assert "index_snapshot" not in undated
+    assert "package index as of" not in render_markdown(undated, details)
+    assert 'id="index-as-of"' not in render_page(undated, details)

@@ -254,6 +254,30 @@ def test_the_schedule_runs_both_matrices_and_dispatch_picks_one() -> None:
     assert flow["jobs"]["publish"]["needs"] == ["plan", "cell", "plan-latest", "cell-latest"]
 
 
+def test_the_schedule_refreshes_the_snapshot_and_every_later_job_reads_the_plan_s_pins() -> None:
+    """The plan job moves pins.toml's index snapshot (`nox -s refresh -- --plan`) on the schedule only (or a
+    dispatch asking for it over every cell); each cell job and the publish read the plan's pins.toml, and the
+    commit carries it with the refresh's message, which names the packages that moved."""
+    flow = workflow("matrix.yml")
+    refresh = step(flow, "plan", "run", "nox -s refresh")
+    assert refresh["run"] == "nox -s refresh -- --plan --message build/plan/refresh.txt"
+    assert refresh["if"] == "${{ github.event_name == 'schedule' || (inputs.refresh && inputs.tag == '') }}"
+    assert triggers(flow)["workflow_dispatch"]["inputs"]["refresh"]["default"] is False
+    steps = flow["jobs"]["plan"]["steps"]
+    assert steps.index(refresh) < steps.index(step(flow, "plan", "id", "plan")), "the plan reads the moved file"
+    upload = step(flow, "plan", "uses", "actions/upload-artifact")["with"]
+    assert upload["name"] == "cell-plan" and upload["path"].split() == ["pins.toml", "build/plan/refresh.txt"]
+    download = step(flow, "cell", "uses", "actions/download-artifact")
+    cell_steps = flow["jobs"]["cell"]["steps"]
+    assert download["with"] == {"name": "cell-plan", "path": "."}
+    assert cell_steps.index(download) < cell_steps.index(step(flow, "cell", "id", "inputs"))
+    publish = step(flow, "publish", "name", "publish")["run"]
+    assert publish.splitlines()[0] == "cp build/artifacts/cells/cell-plan/pins.toml pins.toml"
+    commit = step(flow, "publish", "id", "commit")["run"]
+    assert "git add reports README.md compat/verified.json pins.toml" in commit
+    assert 'git commit -F "$message"' in commit and "cell-plan/build/plan/refresh.txt" in commit
+
+
 def test_latest_cells_run_from_the_resolved_pins_in_their_own_jobs() -> None:
     flow = workflow("matrix.yml")
     upload = step(flow, "plan-latest", "uses", "actions/upload-artifact")["with"]
