@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from index_server import NOT_FOUND, serve_index
+from index_server import CORRUPT_JSON, ERROR_JSON, NOT_FOUND, Answer, serve_index
 
 from kvmatrix.plan.pins import load_pins
 from kvmatrix.run.cell import inputs_of
@@ -377,3 +377,50 @@ def test_a_publish_prints_no_control_sequence_from_a_cell_record(
     assert proc.returncode == 0, output
     assert "Tests newly failing" in output and "boom\\x1b]0;owned\\x07\\x1b]52;c;" in output
     assert not {"\x1b", "\x07", "\r", "\u202e"} & set(output), repr(output)
+
+
+def published_tree(reports: Path) -> dict[Path, bytes]:
+    """Every file of a reports folder and its bytes."""
+    return {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+
+
+def only_index_env(index_url: str) -> dict[str, str]:
+    """This environment with uv (and the index check) reading `index_url` alone: no cache, no local wheels, no
+    PyTorch CPU index (as test_install.use_only sets them)."""
+    env = {**os.environ, "UV_DEFAULT_INDEX": index_url, "KVCC_CPU_WHEELS": "0", "UV_NO_CACHE": "1"}
+    for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
+@pytest.mark.parametrize("answer", [ERROR_JSON, CORRUPT_JSON], ids=["error-json", "corrupt-json"])
+def test_a_cell_whose_index_answers_unexpected_json_is_infra_retried_and_publish_keeps_its_verdicts(
+    tmp_path: Path, pins_file: Path, one_result: Path, answer: Answer
+) -> None:
+    """Issue 31 item 4, through the commands: `python -m kvmatrix.run.cell_cli --pair` against an index answering
+    200 with a proxy's error object (or a page cut short) was `error`, tried once, and `nox -s publish` of it
+    replaced the cell's published verdicts with `error`. The record keeps no attempt count: a second attempt
+    costs the install's 5 s backoff (kvmatrix.run.install), where one attempt against loopback takes about 1 s."""
+    reports = tmp_path / "reports"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = json.loads((reports / "matrix.json").read_text())
+    detail_before = (reports / "cells" / "tf4.57.6-torch2.13.0.json").read_bytes()
+    results = tmp_path / "fresh"
+    with serve_index(answer) as index:
+        run = subprocess.run([sys.executable, "-m", "kvmatrix.run.cell_cli", "--pair", "tf4.57.6-torch2.13.0",
+                              "--envs", str(tmp_path / "envs"), "--results", str(results)],
+                             cwd=ROOT, env=only_index_env(index.url), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    record = json.loads((results / "tf4.57.6-torch2.13.0.json").read_text())
+    assert record["status"] == "infra", record["status_reason"]
+    assert "Received some unexpected JSON from" in record["status_reason"]
+    assert record["install_duration_s"] >= 5, "installed once: not retried"
+    proc = nox_publish(pins_file, results, reports)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (cell,) = [c for c in json.loads((reports / "matrix.json").read_text())["cells"] if c["id"] == record["id"]]
+    (old,) = [c for c in before["cells"] if c["id"] == record["id"]]
+    assert cell["latest_attempt"] == {"status": "infra", "reason": record["status_reason"]}
+    assert {key: value for key, value in cell.items() if key != "latest_attempt"} == old
+    assert (reports / "cells" / "tf4.57.6-torch2.13.0.json").read_bytes() == detail_before
