@@ -424,3 +424,36 @@ def test_a_cell_whose_index_answers_unexpected_json_is_infra_retried_and_publish
     assert cell["latest_attempt"] == {"status": "infra", "reason": record["status_reason"]}
     assert {key: value for key, value in cell.items() if key != "latest_attempt"} == old
     assert (reports / "cells" / "tf4.57.6-torch2.13.0.json").read_bytes() == detail_before
+
+
+def _first_test(record: dict[str, Any]) -> dict[str, Any]:
+    return record["runs"]["with"]["tests"][0]
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda r: r["runs"].update({"with": []}), "runs.with is an array, not dict"),
+        (lambda r: r["runs"]["with"]["tests"].__setitem__(0, 5), "runs.with.tests[0] is a number, not dict"),
+        (lambda r: r["metrics"].update({"export_s": 5}), "metrics.export_s is a number, not dict"),
+        (lambda r: _first_test(r).update({"name": 5}), "runs.with.tests[0].name is a number, not str"),
+        (lambda r: _first_test(r).update({"verdict": "great"}), "runs.with.tests[0].verdict 'great' is not one of"),
+    ],
+    ids=["run an array", "test a number", "export_s a number", "test name a number", "unknown verdict"],
+)
+def test_publish_of_a_result_with_a_wrong_type_below_its_keys_is_one_line_naming_the_file_and_field(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path,
+    damage: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    """Issue 31 item 6 through `nox -s publish` (tests/host/test_publish_refusals.py calls publish() itself):
+    these reached rederive, the metrics table or the Markdown renderer and ended the publish in a traceback."""
+    reports = tmp_path / "reports"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    published = published_tree(reports)
+    damage(ran_cell)
+    result = one_result / f"{ran_cell['id']}.json"
+    result.write_text(json.dumps(ran_cell))
+    one_clear_error(nox_publish(pins_file, one_result, reports), f"{result}: {problem}",
+                    f"refusing to publish it as cell {ran_cell['id']}")
+    assert published_tree(reports) == published
