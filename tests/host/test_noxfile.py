@@ -8,12 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from index_server import NOT_FOUND, serve_index
+from index_server import CORRUPT_JSON, ERROR_JSON, NOT_FOUND, Answer, serve_index
 
 from kvmatrix.plan.pins import load_pins
 from kvmatrix.run.cell import inputs_of
@@ -377,3 +378,189 @@ def test_a_publish_prints_no_control_sequence_from_a_cell_record(
     assert proc.returncode == 0, output
     assert "Tests newly failing" in output and "boom\\x1b]0;owned\\x07\\x1b]52;c;" in output
     assert not {"\x1b", "\x07", "\r", "\u202e"} & set(output), repr(output)
+
+
+def published_tree(reports: Path) -> dict[Path, bytes]:
+    """Every file of a reports folder and its bytes."""
+    return {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
+
+
+def only_index_env(index_url: str) -> dict[str, str]:
+    """This environment with uv (and the index check) reading `index_url` alone: no cache, no local wheels, no
+    PyTorch CPU index (as test_install.use_only sets them)."""
+    env = {**os.environ, "UV_DEFAULT_INDEX": index_url, "KVCC_CPU_WHEELS": "0", "UV_NO_CACHE": "1"}
+    for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
+@pytest.mark.parametrize("answer", [ERROR_JSON, CORRUPT_JSON], ids=["error-json", "corrupt-json"])
+def test_a_cell_whose_index_answers_unexpected_json_is_infra_retried_and_publish_keeps_its_verdicts(
+    tmp_path: Path, pins_file: Path, one_result: Path, answer: Answer
+) -> None:
+    """Issue 31 item 4, through the commands: `python -m kvmatrix.run.cell_cli --pair` against an index answering
+    200 with a proxy's error object (or a page cut short) was `error`, tried once, and `nox -s publish` of it
+    replaced the cell's published verdicts with `error`. The record keeps no attempt count: a second attempt
+    costs the install's 5 s backoff (kvmatrix.run.install), where one attempt against loopback takes about 1 s."""
+    reports = tmp_path / "reports"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = json.loads((reports / "matrix.json").read_text())
+    detail_before = (reports / "cells" / "tf4.57.6-torch2.13.0.json").read_bytes()
+    results = tmp_path / "fresh"
+    with serve_index(answer) as index:
+        run = subprocess.run([sys.executable, "-m", "kvmatrix.run.cell_cli", "--pair", "tf4.57.6-torch2.13.0",
+                              "--envs", str(tmp_path / "envs"), "--results", str(results)],
+                             cwd=ROOT, env=only_index_env(index.url), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    record = json.loads((results / "tf4.57.6-torch2.13.0.json").read_text())
+    assert record["status"] == "infra", record["status_reason"]
+    assert "Received some unexpected JSON from" in record["status_reason"]
+    assert record["install_duration_s"] >= 5, "installed once: not retried"
+    proc = nox_publish(pins_file, results, reports)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (cell,) = [c for c in json.loads((reports / "matrix.json").read_text())["cells"] if c["id"] == record["id"]]
+    (old,) = [c for c in before["cells"] if c["id"] == record["id"]]
+    assert cell["latest_attempt"] == {"status": "infra", "reason": record["status_reason"]}
+    assert {key: value for key, value in cell.items() if key != "latest_attempt"} == old
+    assert (reports / "cells" / "tf4.57.6-torch2.13.0.json").read_bytes() == detail_before
+
+
+def _first_test(record: dict[str, Any]) -> dict[str, Any]:
+    return record["runs"]["with"]["tests"][0]
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda r: r["runs"].update({"with": []}), "runs.with is an array, not dict"),
+        (lambda r: r["runs"]["with"]["tests"].__setitem__(0, 5), "runs.with.tests[0] is a number, not dict"),
+        (lambda r: r["metrics"].update({"export_s": 5}), "metrics.export_s is a number, not dict"),
+        (lambda r: _first_test(r).update({"name": 5}), "runs.with.tests[0].name is a number, not str"),
+        (lambda r: _first_test(r).update({"verdict": "great"}), "runs.with.tests[0].verdict 'great' is not one of"),
+    ],
+    ids=["run an array", "test a number", "export_s a number", "test name a number", "unknown verdict"],
+)
+def test_publish_of_a_result_with_a_wrong_type_below_its_keys_is_one_line_naming_the_file_and_field(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path,
+    damage: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    """Issue 31 item 6 through `nox -s publish` (tests/host/test_publish_refusals.py calls publish() itself):
+    these reached rederive, the metrics table or the Markdown renderer and ended the publish in a traceback."""
+    reports = tmp_path / "reports"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    published = published_tree(reports)
+    damage(ran_cell)
+    result = one_result / f"{ran_cell['id']}.json"
+    result.write_text(json.dumps(ran_cell))
+    one_clear_error(nox_publish(pins_file, one_result, reports), f"{result}: {problem}",
+                    f"refusing to publish it as cell {ran_cell['id']}")
+    assert published_tree(reports) == published
+
+
+def renewed(ran_cell: dict[str, Any], results: Path) -> None:
+    """Write a result of `ran_cell` that differs from the published one (its duration), so a publish has
+    something new to switch."""
+    (results / f"{ran_cell['id']}.json").write_text(json.dumps({**ran_cell, "duration_s": ran_cell["duration_s"] + 1}))
+
+
+def test_publish_replaces_a_linked_file_of_the_set_and_deletes_a_stale_link_never_what_they_point_to(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path
+) -> None:
+    """Issue 31 item 12 through `nox -s publish` (tests/host/test_report_set.py calls publish() itself): a
+    file of the set that is a symbolic link was written through, and a stale detail file that is one deleted
+    its target outside the folder."""
+    reports, outside = tmp_path / "reports", tmp_path / "outside"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    outside.mkdir()
+    (outside / "notes.md").write_text("mine")
+    (outside / "kept.json").write_text("{}")
+    (reports / "matrix.md").unlink()
+    (reports / "matrix.md").symlink_to(outside / "notes.md")
+    stale = reports / "cells" / "tf4.46.3-torch2.5.1.json"  # a cell of the pins that the matrix does not hold
+    stale.symlink_to(outside / "kept.json")
+    renewed(ran_cell, one_result)
+    proc = nox_publish(pins_file, one_result, reports)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (outside / "notes.md").read_text() == "mine" and (outside / "kept.json").read_text() == "{}"
+    assert not (reports / "matrix.md").is_symlink() and (reports / "matrix.md").stat().st_mode & 0o777 == 0o644
+    assert "tf4.57.6-torch2.13.0" in (reports / "matrix.md").read_text()
+    assert not stale.is_symlink() and not stale.exists()
+
+
+def test_publish_where_a_folder_of_the_set_is_a_symbolic_link_is_one_line_and_writes_nothing_through_it(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path
+) -> None:
+    """Issue 31 item 12 through `nox -s publish`: `cells/` linked elsewhere."""
+    reports, outside = tmp_path / "reports", tmp_path / "outside"
+    first = nox_publish(pins_file, one_result, reports)
+    assert first.returncode == 0, first.stdout + first.stderr
+    shutil.move(reports / "cells", outside)
+    (reports / "cells").symlink_to(outside)
+    before, published = published_tree(outside), published_tree(reports)
+    renewed(ran_cell, one_result)
+    one_clear_error(nox_publish(pins_file, one_result, reports),
+                    f"cannot write the reports in {reports}: cells is a symbolic link, and a publish writes no "
+                    "file through one; the published reports are unchanged")
+    assert published_tree(outside) == before and published_tree(reports) == published
+    assert not (reports / ".staging").exists()
+
+
+def checkout_copy(root: Path) -> Path:
+    """A checkout at `root` of what `nox -s publish` reads and writes: the code, the noxfile, pyproject.toml
+    and the README (its committed reports/ are left out, so a publish there starts a new set)."""
+    for name in ("kvmatrix", "suites", "compat"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("noxfile.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, root / name)
+    return root
+
+
+def nox_publish_committed(checkout: Path, pins_file: Path, results: Path) -> subprocess.CompletedProcess:
+    """`nox -s publish` in `checkout` into its committed `reports/` (`--reports reports`), which also writes the
+    README table and compat/verified.json."""
+    return subprocess.run([sys.executable, "-m", "nox", "-s", "publish", "--", "--results", str(results),
+                           "--reports", "reports", "--cells", "tf4.57.6-torch2.13.0"], cwd=checkout,
+                          env={**os.environ, "KVCC_PINS": str(pins_file)}, capture_output=True, text=True)
+
+
+def other_file_system(path: Path) -> Path | None:
+    """A writable folder on another file system than `path` (/dev/shm is a tmpfs on Linux), or None."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and os.stat(shm).st_dev != os.stat(path).st_dev:
+        return shm
+    return None
+
+
+def test_publish_into_reports_on_another_file_system_than_the_readme_is_refused_before_anything_is_written(
+    tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path
+) -> None:
+    """Issue 31 item 13 through `nox -s publish`: the README is written only with the committed reports/, so
+    the publish runs in a copy of the checkout whose reports/ is a link to a folder on another file system
+    (as a mount would be; the noxfile resolves links, so it is still the committed folder). os.replace could
+    not move the README's staged file, so the set was switched half, with a message promising that the next
+    publish would complete it."""
+    elsewhere = other_file_system(tmp_path)
+    if elsewhere is None:
+        pytest.skip("no second file system to put the reports on")
+    checkout = checkout_copy(tmp_path / "repo")
+    first = nox_publish_committed(checkout, pins_file, one_result)
+    assert first.returncode == 0, first.stdout + first.stderr
+    readme, verified = checkout / "README.md", checkout / "compat" / "verified.json"
+    generated = json.loads((checkout / "reports" / "matrix.json").read_text())["generated_at"]
+    assert f"Generated at {generated}" in readme.read_text()  # the README is published with this folder
+    with tempfile.TemporaryDirectory(dir=elsewhere) as folder:
+        moved = Path(folder) / "reports"
+        shutil.copytree(checkout / "reports", moved, symlinks=True)
+        shutil.rmtree(checkout / "reports")
+        (checkout / "reports").symlink_to(moved)
+        before = (published_tree(moved), readme.read_bytes(), verified.read_bytes())
+        renewed(ran_cell, one_result)
+        one_clear_error(nox_publish_committed(checkout, pins_file, one_result), "cannot write the reports in reports: ",
+                        f"{readme} is on another file system than the reports",
+                        "the published reports are unchanged")
+        assert (published_tree(moved), readme.read_bytes(), verified.read_bytes()) == before
+        assert not (moved / ".staging").exists()
