@@ -1,5 +1,5 @@
-"""`python -m kvmatrix COMMAND`: one command line for every entry point of the harness, each run through a real
-subprocess as a user runs it."""
+"""`python -m kvmatrix COMMAND`: one command line for every entry point of the harness, each run through a
+real subprocess as a user runs it."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ WIDE = {**os.environ, "COLUMNS": "1000"}
 
 
 def run(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *argv], cwd=REPO_ROOT, env=WIDE, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-m", *argv], cwd=REPO_ROOT, env=WIDE, capture_output=True,
+                          text=True, timeout=120)
 
 
 def test_every_entry_point_has_a_command() -> None:
-    """A module of kvmatrix/ that runs as `python -m kvmatrix.x.y` is a command too (the fork server, which the
-    harness starts, is not one)."""
+    """A module of kvmatrix/ that runs as `python -m kvmatrix.x.y` is a command too (the fork server, which
+    the harness starts, is not one)."""
     entry_points = {
         ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
         for path in (REPO_ROOT / "kvmatrix").rglob("*.py")
