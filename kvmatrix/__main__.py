@@ -1,18 +1,17 @@
 """One command line for the harness: `python -m kvmatrix COMMAND ARGS...` runs the command COMMAND names,
 `python -m kvmatrix COMMAND --help` shows its own options, and its exit status is the command's.
 
-Each command is the `main(argv)` of one module, imported only when it runs. The modules still run on their
-own (`python -m kvmatrix.plan.actions`, ...), as the workflows and older docs call them. docs/running.md
+Each command is the `main(argv)` of one module, imported only when it runs; its help and errors still name
+the module's own command line until the modules move (issue 32). The modules still run on their own
+(`python -m kvmatrix.plan.actions`, ...), as the workflows and older docs call them. docs/running.md
 lists the commands as `commands_markdown()` gives them (a host test keeps the two in step).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import NamedTuple
 
 PROG = "python -m kvmatrix"
@@ -88,28 +87,6 @@ def module_command(command: Command) -> str:
     return " ".join((f"python -m {command.module}", *command.subcommand))
 
 
-@contextmanager
-def _named(name: str, command: Command) -> Iterator[None]:
-    """Argument parsers built meanwhile that name themselves `python -m <module>` (with the subcommand, where
-    the command is one) are named `python -m kvmatrix NAME` instead, in their usage, help and errors. The
-    modules keep their own names for their own entry points; those under kvmatrix/run/ cannot take a name
-    as an argument, as their bytes are part of every cell's inputs."""
-    new = f"{PROG} {name}"
-    old = {f"python -m {command.module}", " ".join((new, *command.subcommand))}  # the module; its subcommand
-    original = argparse.ArgumentParser.__init__  # not the class: argparse refers to it by name
-
-    def named(self: argparse.ArgumentParser, *args, **kwargs) -> None:
-        if kwargs.get("prog") in old:
-            kwargs["prog"] = new
-        original(self, *args, **kwargs)
-
-    argparse.ArgumentParser.__init__ = named
-    try:
-        yield
-    finally:
-        argparse.ArgumentParser.__init__ = original
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command named by the first argument with the rest; returns its exit status (2 without one,
     or for a name that is not a command)."""
@@ -122,9 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         print(f"{PROG}: unknown command {name!r}; the commands are {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(command.module)
-    with _named(name, command):
-        return module.main([*command.subcommand, *rest])
+    return importlib.import_module(command.module).main([*command.subcommand, *rest])
 
 
 if __name__ == "__main__":
