@@ -51,15 +51,20 @@ def test_the_page_and_this_module_agree_on_the_command() -> None:
         "c", "with", "n")
 
 
+NOT_CELL_IDS = [
+    ("tf4.57.6-torch2.13.0+cu999", "torch '2.13.0+cu999' has a local version label"),
+    ("tfv4.57.6-torch2.13.0", "transformers 'v4.57.6' is not in canonical form; write '4.57.6'"),
+    ("tf4.57.6.rc1-torch2.13.0", "transformers '4.57.6.rc1' is not in canonical form; write '4.57.6rc1'"),
+]
+"""Pair ids that spell no cell's versions, and what the refusal says, for one_test and cell_cli alike."""
+NOT_CELL_ID_NAMES = ["short torch", "local label", "v prefix", "non-canonical pre-release"]
+
+
 @pytest.mark.parametrize(
     ("pair", "problem"),
-    [
-        ("tf4.56.2-torch2.8", "'tf4.56.2-torch2.8' is not a cell id of pins.toml: write tf4.56.2-torch2.8.0"),
-        ("tf4.57.6-torch2.13.0+cu999", "torch '2.13.0+cu999' has a local version label"),
-        ("tfv4.57.6-torch2.13.0", "transformers 'v4.57.6' is not in canonical form; write '4.57.6'"),
-        ("tf4.57.6.rc1-torch2.13.0", "transformers '4.57.6.rc1' is not in canonical form; write '4.57.6rc1'"),
-    ],
-    ids=["short torch", "local label", "v prefix", "non-canonical pre-release"],
+    [("tf4.56.2-torch2.8", "'tf4.56.2-torch2.8' is not a cell id of pins.toml: write tf4.56.2-torch2.8.0"),
+     *NOT_CELL_IDS],
+    ids=NOT_CELL_ID_NAMES,
 )
 def test_a_pair_that_is_no_cell_id_is_refused_before_an_environment_is_made(
     pair: str, problem: str, tmp_path: Path
@@ -79,11 +84,9 @@ def test_a_pair_that_is_no_cell_id_is_refused_before_an_environment_is_made(
             strict=True, reason="cell_cli --pair takes any canonical pair, and 2.8 is canonical: it runs the pair "
             "on pins.toml's Python 3.11, not tf4.56.2-torch2.8.0's 3.10; only one_test compares the id with "
             "pins.toml's cells (kvmatrix.run.one_test._as_pinned)")),
-        ("tf4.57.6-torch2.13.0+cu999", "torch '2.13.0+cu999' has a local version label"),
-        ("tfv4.57.6-torch2.13.0", "transformers 'v4.57.6' is not in canonical form; write '4.57.6'"),
-        ("tf4.57.6.rc1-torch2.13.0", "transformers '4.57.6.rc1' is not in canonical form; write '4.57.6rc1'"),
+        *NOT_CELL_IDS,
     ],
-    ids=["short torch", "local label", "v prefix", "non-canonical pre-release"],
+    ids=NOT_CELL_ID_NAMES,
 )
 def test_cell_cli_refuses_a_pair_that_is_no_cell_id_before_an_environment_is_made(
     pair: str, problem: str, tmp_path: Path

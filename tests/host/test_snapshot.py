@@ -14,7 +14,7 @@ from index_server import Release, serve_index
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.run.inputs import cell_inputs, resolve
-from kvmatrix.run.install import diagnose, freeze, install
+from kvmatrix.run.install import InstallOutcome, diagnose, freeze, install
 from kvmatrix.run.snapshot import snapshot_args, undated_projects
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
@@ -64,13 +64,18 @@ def test_a_release_newer_than_the_snapshot_is_never_resolved_or_installed(
         assert freeze(venv_python) == ["kvcc-dep==1.0", "kvcc-probe==1.0"]
 
 
+def install_as_of_snapshot(venv_python: str, monkeypatch: pytest.MonkeyPatch, requirement: str) -> InstallOutcome:
+    """`requirement` installed as of SNAPSHOT from the later day's loopback index alone, tried once."""
+    with serve_index(releases=LATER_DAY) as index:
+        use_only(monkeypatch, index.url)
+        return install(venv_python, [requirement], retries=1, snapshot=SNAPSHOT)
+
+
 @needs_uv
 def test_a_pin_newer_than_the_snapshot_is_not_installable_and_says_why(
     venv_python: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with serve_index(releases=LATER_DAY) as index:
-        use_only(monkeypatch, index.url)
-        outcome = install(venv_python, ["kvcc-probe==2.0"], retries=1, snapshot=SNAPSHOT)
+    outcome = install_as_of_snapshot(venv_python, monkeypatch, "kvcc-probe==2.0")
     assert outcome.status == "not-installable"
     assert "exclude-newer" in outcome.reason and SNAPSHOT in outcome.reason
 
@@ -86,9 +91,7 @@ def test_torch_without_upload_times_is_exempt_by_name(venv_python: str, monkeypa
 def test_another_project_without_upload_times_is_an_error_not_pins_that_cannot_coexist(
     venv_python: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with serve_index(releases=LATER_DAY) as index:
-        use_only(monkeypatch, index.url)
-        outcome = install(venv_python, ["kvcc-undated==1.0"], retries=1, snapshot=SNAPSHOT)
+    outcome = install_as_of_snapshot(venv_python, monkeypatch, "kvcc-undated==1.0")
     assert outcome.status == "error"
     assert "kvcc_undated" in outcome.reason or "kvcc-undated" in outcome.reason
     assert "no upload time" in outcome.reason
