@@ -295,6 +295,8 @@ def test_repo_latest_pins_resolve_from_a_loopback_index(monkeypatch: pytest.Monk
     assert {cell.torch for cell in pins.cells} <= {"2.13.0", "2.14.1", "2.15.0"}
     assert all(cell.requested for cell in pins.cells), "an exact pair belongs in pins.toml"
     assert len({cell.id for cell in pins.cells}) == len(pins.cells)
+    assert snapshot_problem(pins.snapshot) is None, "latest resolves now, and records when that was"
+    assert {cell.snapshot for cell in pins.cells} == {pins.snapshot}, "every cell installs as of that time"
 
 
 def test_a_cell_may_run_on_its_own_python_and_says_so_in_its_pins(tmp_path: Path) -> None:
