@@ -55,11 +55,14 @@ if BAD_SETTINGS:
     raise SystemExit("\n".join(f"error: {problem}" for problem in BAD_SETTINGS))
 # nox runs from this directory, so the relative name keeps matrix.json free of local paths. KVCC_PINS names
 # another pins file (e.g. a fault-injection run with an unresolvable pin); the default matrix is pins.toml.
-# Every cell installs as of the file's index snapshot; a file naming none is taken as of now, once per nox run.
+# Every cell installs as of the file's index snapshot; a file naming none is taken as of now, once per nox run
+# (each record keeps the time; the matrix names a snapshot only where the file does: a publish may be another run).
 try:
-    PINS = fixed(load_pins(setting("KVCC_PINS")))
+    WRITTEN_PINS = load_pins(setting("KVCC_PINS"))
 except PinsError as error:  # one clear line instead of a traceback through nox's loader
     raise SystemExit(f"error: {error}") from None
+PINS = fixed(WRITTEN_PINS)
+"""The cells as this nox run installs them: as of the file's snapshot, or of the time the run started."""
 RESULTS = ROOT / "build" / "cells"
 REPORTS = ROOT / "reports"
 REFRESH_MESSAGE = ROOT / "build" / "refresh.txt"
@@ -121,7 +124,7 @@ def publish(session: nox.Session) -> None:
     results = _option(session, "--results", RESULTS)
     reports = _option(session, "--reports", REPORTS / "latest" if resolved is not None else REPORTS)
     try:
-        pins = load_resolved(resolved) if resolved is not None else as_written(PINS)
+        pins = load_resolved(resolved) if resolved is not None else as_written(WRITTEN_PINS)
         if named is not None:
             cells = pins.select(named.split(","))
         else:

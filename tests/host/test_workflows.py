@@ -266,7 +266,7 @@ def test_the_schedule_refreshes_the_snapshot_and_every_later_job_reads_the_plan_
     steps = flow["jobs"]["plan"]["steps"]
     assert steps.index(refresh) < steps.index(step(flow, "plan", "id", "plan")), "the plan reads the moved file"
     upload = step(flow, "plan", "uses", "actions/upload-artifact")["with"]
-    assert upload["name"] == "cell-plan" and upload["path"].split() == ["pins.toml", "build/plan/refresh.txt"]
+    assert upload["name"] == "cell-plan" and upload["path"].splitlines() == ["pins.toml", "build/plan/refresh.txt"]
     download = step(flow, "cell", "uses", "actions/download-artifact")
     cell_steps = flow["jobs"]["cell"]["steps"]
     assert download["with"] == {"name": "cell-plan", "path": "."}
@@ -426,6 +426,8 @@ def test_plan_then_cell_results_then_publish_as_ci_runs_them(checkout: Path, tmp
 
     for cell_id in ids:
         write(cell_id, "pass")
+    (checkout / results / "cell-plan").mkdir()  # the plan's pins.toml, which the publish step takes
+    shutil.copy(checkout / "pins.toml", checkout / results / "cell-plan" / "pins.toml")
     first = run_step(publish_step, checkout, values, tmp_path / "out")
     assert first.returncode == 0, first.stdout + first.stderr
     reports = checkout / "reports"
@@ -525,7 +527,7 @@ def test_publish_of_resolved_pins_defaults_to_reports_latest(checkout: Path, tmp
     cell = Cell("5.24.0", "2.15.0", requested=(("transformers", "latest"), ("torch", "latest")))
     resolved = tmp_path / "pins-latest.json"
     resolved.write_text(json.dumps({"schema_version": 1, "pins_file": "pins-latest.toml", "python": "3.11",
-                                    "cells": [cell.to_json()]}))
+                                    "snapshot": "2026-12-07T02:00:00Z", "cells": [cell.to_json()]}))
     results = tmp_path / "cells"
     results.mkdir()
     (results / f"{cell.id}.json").write_text(json.dumps(cell_result(cell, "pass")))
@@ -578,8 +580,15 @@ def expand(text: str, values: dict[str, str]) -> str:
 
 def artifact(upload: dict[str, Any], values: dict[str, str], workspace: Path) -> tuple[str, dict[str, bytes]]:
     """(name, files) of the artifact an upload-artifact step makes in `workspace`: a file path uploads that
-    file alone, a folder every file below it (paths relative to the folder)."""
-    name, path = expand(upload["with"]["name"], values), workspace / expand(upload["with"]["path"], values)
+    file alone, a folder every file below it (paths relative to the folder); several paths (one a line) upload
+    the files that exist, relative to their least common ancestor folder."""
+    name = expand(upload["with"]["name"], values)
+    paths = [workspace / expand(line.strip(), values) for line in upload["with"]["path"].splitlines() if line.strip()]
+    if len(paths) > 1:
+        found = [path for path in paths if path.is_file()]
+        root = Path(os.path.commonpath([path.parent for path in found]))
+        return name, {str(path.relative_to(root)): path.read_bytes() for path in found}
+    (path,) = paths
     if path.is_file():
         return name, {path.name: path.read_bytes()}
     return name, {str(found.relative_to(path)): found.read_bytes() for found in path.rglob("*") if found.is_file()}
