@@ -1,6 +1,7 @@
 """nox sessions: one per pinned (torch, transformers) cell, generated from pins.toml.
 
 - `nox -s matrix`: every cell, each in its own uv environment, then the reports.
+- `nox -s refresh`: move pins.toml's index snapshot to now, run the cells whose resolved set moved, publish.
 - `nox -s "cell(tf4.57.6-torch2.13.0)"`: one cell; `nox -s publish` rewrites reports from cell results.
 - `nox -t tests`: the project's tests (torch-free host tests, and the registration tests inside the
   list-based and layer-based smoke cells). `nox -s smoke`: the smoke cells end to end into build/smoke.
