@@ -37,7 +37,7 @@ from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.run.interpreters import find_interpreter, interpreter_missing  # noqa: E402
 from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
-from kvmatrix.run.reuse import all_inputs, inputs_with, published_records, reuse_or_run  # noqa: E402
+from kvmatrix.run.reuse import InputsOf, all_inputs, inputs_with, published_records, reuse_or_run  # noqa: E402
 from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
@@ -165,14 +165,15 @@ def _publish_failed(session: nox.Session, exc: Exception) -> None:
     session.error(terminal_text(f"cannot write the reports: {exc}" if plain_os_error else exc))
 
 
-def _run_cells(session: nox.Session, cells, results: Path, reports: Path) -> None:
+def _run_cells(session: nox.Session, cells, results: Path, reports: Path, inputs_of: InputsOf | None = None) -> None:
     """Run the cells whose inputs changed (every one with `--fresh` among the posargs), reuse the previous
-    result of the others (kvmatrix.run.reuse), then publish them all into `reports`. A cell whose Python this
-    machine lacks stops the run before anything runs or is published: its session could not start, and the
-    publish would replace the cell's verdicts with `error`."""
+    result of the others (kvmatrix.run.reuse), then publish them all into `reports`. `inputs_of` gives a cell's
+    inputs where the caller has found them already (default: found now). A cell whose Python this machine lacks
+    stops the run before anything runs or is published: its session could not start, and the publish would
+    replace the cell's verdicts with `error`."""
     _refuse_missing_pythons(session, cells)
-    interpreter = _interpreters()
-    decisions = reuse_or_run(cells, inputs_with(interpreter, ROOT), results, reports, "--fresh" in session.posargs)
+    inputs_of = inputs_of or inputs_with(_interpreters(), ROOT)
+    decisions = reuse_or_run(cells, inputs_of, results, reports, "--fresh" in session.posargs)
     for decision in decisions:
         session.log(terminal_text(decision.line))
     running = [decision.cell for decision in decisions if decision.run]
@@ -216,14 +217,14 @@ def refresh(session: nox.Session) -> None:
     except PinsError as exc:
         session.error(terminal_text(exc))
     pins = as_of(PINS, when)
-    found = all_inputs(pins.cells, inputs_with(_interpreters(), ROOT))
-    moves = moves_by_cell([cell.id for cell in pins.cells], published_records(REPORTS), found)
+    found = dict(zip(pins.cells, all_inputs(pins.cells, inputs_with(_interpreters(), ROOT)), strict=True))
+    moves = moves_by_cell([cell.id for cell in pins.cells], published_records(REPORTS), list(found.values()))
     session.log(f"{PINS.path}: index snapshot moved from {before} to {when}")
     for line in report_lines(moves):
         session.log(terminal_text(line))
     write_text_atomic(_option(session, "--message", REFRESH_MESSAGE), commit_message(before, when, moves))
     if "--plan" not in session.posargs:
-        _run_cells(session, pins.cells, RESULTS, REPORTS)
+        _run_cells(session, pins.cells, RESULTS, REPORTS, found.get)  # the inputs just found, not again
 
 
 @nox.session(python=False)

@@ -67,8 +67,9 @@ def load_resolved(path: str | Path) -> Pins:
     if not isinstance(data["pins_file"], str) or not isinstance(data["python"], str) \
             or not _PYTHON.fullmatch(data["python"]):
         raise PinsError(f"{path}: pins_file must be a string and python a \"major.minor\" string")
-    if data["snapshot"] is not None and snapshot_problem(data["snapshot"]):
-        raise PinsError(f"{path}: snapshot {snapshot_problem(data['snapshot'])}")
+    problem = None if data["snapshot"] is None else snapshot_problem(data["snapshot"])
+    if problem:
+        raise PinsError(f"{path}: snapshot {problem}")
     if not isinstance(data["cells"], list) or not data["cells"]:
         raise PinsError(f"{path}: cells must be a non-empty list")
     cells = [_cell(entry, f"{path}: cell #{number}") for number, entry in enumerate(data["cells"], start=1)]

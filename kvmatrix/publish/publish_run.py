@@ -34,7 +34,7 @@ from kvmatrix.record.rederive import rederive_runs
 from kvmatrix.record.verdicts import summarize_suites
 from kvmatrix.render.badges import badges
 from kvmatrix.render.html import render_page
-from kvmatrix.render.markdown import render_markdown
+from kvmatrix.render.markdown import index_as_of, render_markdown
 from kvmatrix.render.readme import what_to_pin
 from kvmatrix.render.use_picture import pictures
 
@@ -86,8 +86,7 @@ def embed_in_readme(readme: str, matrix: dict[str, Any], uses: dict[str, Any] | 
     _, end, tail = rest.partition(README_END)
     if not start or not end:
         raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
-    as_of = f", package index as of {matrix['index_snapshot']}" if matrix.get("index_snapshot") else ""
-    stamp = (f"Generated at {matrix['generated_at']}{as_of} from [reports/uses.json](reports/uses.json); every use in "
+    stamp = (f"Generated at {matrix['generated_at']}{index_as_of(matrix)} from [reports/uses.json](reports/uses.json); every use in "
              "every pair, with each route and why it fails: [reports/matrix.md](reports/matrix.md#by-use).")
     table = what_to_pin(uses or uses_document(matrix))
     if any(marker in f"{stamp}{table}" for marker in (README_START, README_END)):  # escaped; never trusted

@@ -116,14 +116,15 @@ def _counts_text(counts: dict[str, int]) -> str:
 def _header(matrix: dict[str, Any]) -> str:
     return (
         "# KV-cache compatibility matrix\n\n"
-        f"Generated at {_text(matrix['generated_at'])}{_index_as_of(matrix)} from {_code(matrix['pins_file'])} (schema version "
+        f"Generated at {_text(matrix['generated_at'])}{index_as_of(matrix)} from {_code(matrix['pins_file'])} (schema version "
         f"{matrix['schema_version']}). Each suite column shows the verdict **with / without** "
         f"`compat.register()`.{_not_run(matrix)}"
     )
 
 
-def _index_as_of(matrix: dict[str, Any]) -> str:
-    """`, package index as of <date>` for a matrix with an index snapshot (nothing for an older one)."""
+def index_as_of(matrix: dict[str, Any]) -> str:
+    """`, package index as of <date>` (Markdown text) for a matrix with an index snapshot, to follow its
+    "Generated at" stamp in matrix.md and the README; nothing for an older matrix."""
     snapshot = matrix.get("index_snapshot")
     return f", package index as of {_text(snapshot)}" if snapshot else ""
 
