@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import threading
 import zipfile
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).parent / "data"
 JSON_SIMPLE = "application/vnd.pypi.simple.v1+json"
@@ -136,6 +138,27 @@ def serve_index(everything: Answer | None = None, releases: Sequence[Release] = 
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+OTHER_SOURCES = ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_EXCLUDE_NEWER")
+"""Variables that would make uv read another index or local wheels, or cut the index by date on its own."""
+
+
+def only_index_env(index_url: str) -> dict[str, str]:
+    """This process's environment with uv (and the index check) reading `index_url` alone: no cache, no local
+    wheels, no PyTorch CPU index (kvmatrix.run.torch_index), nothing from OTHER_SOURCES."""
+    kept = {name: value for name, value in os.environ.items() if name not in OTHER_SOURCES}
+    return {**kept, "UV_DEFAULT_INDEX": index_url, "KVCC_CPU_WHEELS": "0", "UV_NO_CACHE": "1"}
+
+
+def use_only(monkeypatch: Any, index_url: str) -> dict[str, str]:
+    """Make this process's environment `only_index_env(index_url)` for the test (a pytest MonkeyPatch); it."""
+    env = only_index_env(index_url)
+    for name in OTHER_SOURCES:
+        monkeypatch.delenv(name, raising=False)
+    for name in ("UV_DEFAULT_INDEX", "KVCC_CPU_WHEELS", "UV_NO_CACHE"):
+        monkeypatch.setenv(name, env[name])
+    return env
 
 
 def refused_url() -> str:

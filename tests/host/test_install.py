@@ -16,6 +16,7 @@ from index_server import (
     UNAUTHORIZED,
     Answer,
     serve_index,
+    use_only,
 )
 
 from kvmatrix.run.bytecode import bytecode_dir
@@ -57,16 +58,6 @@ def test_a_refusing_index_is_infra_and_retried(venv_python: str, monkeypatch: py
     outcome = install(venv_python, ["six==1.16.0"], retries=2, backoff_s=0.01)
     assert outcome.status == "infra", outcome.reason
     assert outcome.attempts == 2
-
-
-def use_only(monkeypatch: pytest.MonkeyPatch, index_url: str) -> None:
-    """Make uv (and the index check) read `index_url` alone, with no cache, no local wheels and no PyTorch
-    CPU index (kvmatrix.run.torch_index)."""
-    monkeypatch.setenv("UV_DEFAULT_INDEX", index_url)
-    monkeypatch.setenv("KVCC_CPU_WHEELS", "0")
-    monkeypatch.setenv("UV_NO_CACHE", "1")
-    for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @needs_uv

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from index_server import CORRUPT_JSON, ERROR_JSON, NOT_FOUND, Answer, serve_index
+from index_server import CORRUPT_JSON, ERROR_JSON, NOT_FOUND, Answer, only_index_env, serve_index
 
 from kvmatrix.plan.pins import load_pins
 from kvmatrix.run.cell import inputs_of
@@ -383,15 +383,6 @@ def test_a_publish_prints_no_control_sequence_from_a_cell_record(
 def published_tree(reports: Path) -> dict[Path, bytes]:
     """Every file of a reports folder and its bytes."""
     return {path: path.read_bytes() for path in reports.rglob("*") if path.is_file()}
-
-
-def only_index_env(index_url: str) -> dict[str, str]:
-    """This environment with uv (and the index check) reading `index_url` alone: no cache, no local wheels, no
-    PyTorch CPU index (as test_install.use_only sets them)."""
-    env = {**os.environ, "UV_DEFAULT_INDEX": index_url, "KVCC_CPU_WHEELS": "0", "UV_NO_CACHE": "1"}
-    for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
-        env.pop(name, None)
-    return env
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")

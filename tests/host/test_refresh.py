@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from index_server import Release, serve_index
+from index_server import Release, serve_index, use_only
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import SNAPSHOT_FORMAT, PinsError, load_pins
@@ -147,12 +147,10 @@ def test_nox_refresh_moves_the_date_by_a_day_and_runs_only_the_cell_whose_set_mo
                          '[[cell]]\ntransformers = "91.0"\ntorch = "9.0.0"\n')
     moving, staying = load_pins(pins_file).cells
     with serve_index(releases=fake_index()) as index:
-        env = {"UV_DEFAULT_INDEX": index.url, "KVCC_CPU_WHEELS": "0", "UV_NO_CACHE": "1", "KVCC_PINS": str(pins_file),
-               "KVCC_RERUNS": "0"}
-        for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+        use_only(monkeypatch, index.url)
+        monkeypatch.setenv("KVCC_PINS", str(pins_file))
+        monkeypatch.setenv("KVCC_RERUNS", "0")  # in this process too: the published inputs record it
+        env = dict(os.environ)
         earlier = tmp_path / "earlier"
         earlier.mkdir()
         for cell in (moving, staying):
@@ -164,7 +162,7 @@ def test_nox_refresh_moves_the_date_by_a_day_and_runs_only_the_cell_whose_set_mo
 
         def nox(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run([sys.executable, "-m", "nox", "-s", *args], cwd=checkout, capture_output=True,
-                                  text=True, env={**os.environ, **env}, timeout=900, check=False)
+                                  text=True, env=env, timeout=900, check=False)
 
         published = nox("publish", "--", "--results", str(earlier), "--cells", f"{moving.id},{staying.id}")
         assert published.returncode == 0, published.stdout + published.stderr

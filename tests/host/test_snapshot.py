@@ -4,13 +4,12 @@ meets on a later day)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from index_server import Release, serve_index
+from index_server import Release, serve_index, use_only
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.run.inputs import cell_inputs, resolve
@@ -34,16 +33,6 @@ LATER_DAY = (BEFORE, AFTER, DEP_BEFORE, DEP_AFTER, UNDATED_TORCH, UNDATED_OTHER)
 def venv_python(tmp_path: Path) -> str:
     subprocess.run(["uv", "venv", "-q", str(tmp_path / "venv")], check=True)
     return str(tmp_path / "venv" / "bin" / "python")
-
-
-def use_only(monkeypatch: pytest.MonkeyPatch, index_url: str) -> dict[str, str]:
-    """uv reads `index_url` alone, without cache, local wheels or the PyTorch CPU index; the environment."""
-    monkeypatch.setenv("UV_DEFAULT_INDEX", index_url)
-    monkeypatch.setenv("KVCC_CPU_WHEELS", "0")
-    monkeypatch.setenv("UV_NO_CACHE", "1")
-    for name in ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_EXCLUDE_NEWER"):
-        monkeypatch.delenv(name, raising=False)
-    return dict(os.environ)
 
 
 def test_no_snapshot_adds_no_argument_and_a_snapshot_exempts_torch_alone() -> None:
