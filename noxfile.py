@@ -35,10 +35,10 @@ from kvmatrix.render.text import terminal_text  # noqa: E402
 from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
 from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
-from kvmatrix.run.interpreters import find_interpreter, interpreter_missing  # noqa: E402
-from kvmatrix.run.progress import announce, summary_table, write_plan  # noqa: E402
+from kvmatrix.run.env.interpreters import find_interpreter, interpreter_missing  # noqa: E402
+from kvmatrix.run.env.torch_index import torch_backend_args  # noqa: E402
+from kvmatrix.run.process.progress import announce, summary_table, write_plan  # noqa: E402
 from kvmatrix.run.reuse import InputsOf, all_inputs, inputs_with, published_records, reuse_or_run  # noqa: E402
-from kvmatrix.run.torch_index import torch_backend_args  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
@@ -360,8 +360,10 @@ def latest(session: nox.Session) -> None:
     """Run the newest releases (pins-latest.toml, resolved from the index now) into reports/latest.
 
     `--pins FILE` reads another file, `--plan` only prints the resolved cells."""
-    from kvmatrix.plan.latest import describe, resolve_latest, run_planned
+    from kvmatrix.plan.latest import describe, resolve_latest
     from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound
+    from kvmatrix.publish.publish_run import publish
+    from kvmatrix.run.cell import run_cells
 
     pins_path = _option(session, "--pins", Path("pins-latest.toml"))
     try:
@@ -376,7 +378,8 @@ def latest(session: nox.Session) -> None:
         return
     reports = _option(session, "--reports", REPORTS / "latest")
     try:
-        matrix = run_planned(pins, ROOT, _option(session, "--work", ROOT / "build" / "latest"), reports)
+        results = run_cells(pins, _option(session, "--work", ROOT / "build" / "latest"), ROOT)
+        matrix = publish(pins, pins.cells, results, reports)
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)
     session.log(f"wrote {reports / 'matrix.json'} with {len(matrix['cells'])} cells")

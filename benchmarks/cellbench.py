@@ -20,9 +20,9 @@ from benchmarks.envbench import BenchError, scoped_env
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.verdicts import RAN
 from kvmatrix.run.cell import requirements, run_cell
-from kvmatrix.run.envs import ensure_venv
-from kvmatrix.run.install import freeze, install
-from kvmatrix.run.pytest_run import run_modes, run_suites
+from kvmatrix.run.env.envs import ensure_venv
+from kvmatrix.run.env.install import freeze, install
+from kvmatrix.run.process.pytest_run import run_modes, run_suites
 from kvmatrix.settings import SETTINGS
 
 
@@ -147,7 +147,7 @@ def run_cells(root: Path, python: str, cells: list[Cell], scratch: Path, selecti
 
 
 def _workers_run(interpreter: str, root: Path, work: Path, selection: list[str], workers: int) -> dict[str, Any]:
-    """One `kvmatrix.run.pytest_run.run_suites` with registration and `KVCC_WORKERS=workers` (pytest-xdist's `-n`)."""
+    """One `kvmatrix.run.process.pytest_run.run_suites` with registration and `KVCC_WORKERS=workers` (pytest-xdist's `-n`)."""
     with scoped_env(KVCC_WORKERS=str(workers)):
         run = run_suites(interpreter, root, "with", work, selection=selection)
     return {"workers": workers, "exit_code": run["exit_code"], "wall_s": run["duration_s"],
@@ -171,7 +171,7 @@ def _differing(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 
 def modes_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str]) -> dict[str, Any]:
-    """A cell's two registration runs (`kvmatrix.run.pytest_run.run_modes`) one after the other (`KVCC_MODES_AT_ONCE=1`)
+    """A cell's two registration runs (`kvmatrix.run.process.pytest_run.run_modes`) one after the other (`KVCC_MODES_AT_ONCE=1`)
     and at the same time (2, the default), in one fresh environment of `cell`: wall time, each run's process
     time, and whether any verdict differs."""
     interpreter = _cell_env(python, cell, scratch / "venv")
@@ -193,7 +193,7 @@ def modes_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: 
 
 def xdist_effect(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str],
                  workers: int) -> dict[str, Any]:
-    """The same tests run by `kvmatrix.run.pytest_run.run_suites` with the cells' default number of pytest-xdist
+    """The same tests run by `kvmatrix.run.process.pytest_run.run_suites` with the cells' default number of pytest-xdist
     workers (KVCC_WORKERS's default) and with `workers`, in one fresh environment of `cell`."""
     interpreter = _cell_env(python, cell, scratch / "venv")
     xdist = next((line for line in freeze(interpreter) if line.lower().startswith("pytest-xdist")), "?")

@@ -1,6 +1,6 @@
 """Time the creation of one cell's environment: the project's uv path against `python -m venv` + `pip install`.
 
-uv path: `kvmatrix.run.envs.ensure_venv` (`uv venv`) then `kvmatrix.install.install` (`uv pip install`, with
+uv path: `kvmatrix.run.env.envs.ensure_venv` (`uv venv`) then `kvmatrix.install.install` (`uv pip install`, with
 PIP_FIND_LINKS passed on as `--find-links`), exactly what a cell runs; nox's own `uv venv` is the same
 command. Cold = an empty UV_CACHE_DIR of our own; warm = uv's normal cache; warm offline = that cache with
 UV_OFFLINE=1 (no index requests), to show how much of the warm time is the network.
@@ -26,8 +26,8 @@ from typing import Any
 
 from benchmarks.analysis import summarize
 from kvmatrix.record.verdicts import RAN
-from kvmatrix.run.envs import ensure_venv
-from kvmatrix.run.install import install
+from kvmatrix.run.env.envs import ensure_venv
+from kvmatrix.run.env.install import install
 
 
 class BenchError(RuntimeError):

@@ -287,7 +287,7 @@ def _envs_section(envs: dict[str, Any]) -> list[str]:
     lines += [
         (f"- Tools: {envs.get('uv_version', '?')}; {envs.get('pip_warm', {}).get('pip_version', '?')} (the pip that "
          "`python -m venv` seeds)."),
-        ("- uv path = `kvmatrix.run.envs.ensure_venv` (`uv venv --python 3.11`) + `kvmatrix.install.install` "
+        ("- uv path = `kvmatrix.run.env.envs.ensure_venv` (`uv venv --python 3.11`) + `kvmatrix.install.install` "
          "(`uv pip install --python … --find-links /opt/wheels <requirements>`), the calls a cell makes. pip path = "
          "`python -m venv DIR` + `DIR/bin/python -m pip install <requirements>`, with `PIP_CONFIG_FILE=/dev/null` "
          "so that pip uses the same sources as uv: PyPI, plus /opt/wheels from `PIP_FIND_LINKS`. torch 2.13.0 is "
@@ -420,7 +420,7 @@ def _modes_section(modes: dict[str, Any] | None) -> list[str]:
     differing = modes["verdicts_differing"]
     return [
         ("A cell runs the suites twice, without and with `compat.register()`, as two pytest processes (a "
-         "registration cannot be undone inside a process); `kvmatrix.run.pytest_run.run_modes` runs them at the same time "
+         "registration cannot be undone inside a process); `kvmatrix.run.process.pytest_run.run_modes` runs them at the same time "
          "(`KVCC_MODES_AT_ONCE`, default 2). Both rows run "
          f"`{' '.join(modes['targets'])}` in one fresh {modes['cell']} environment:"),
         "",
@@ -444,7 +444,7 @@ def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
              str(len(r["verdicts"]))] for r in (default, parallel)]
     differing = xdist["verdicts_differing"]
     return [
-        (f"`kvmatrix.run.pytest_run.run_suites` runs every suite under pytest-xdist with `-n {default['workers']}` by default "
+        (f"`kvmatrix.run.process.pytest_run.run_suites` runs every suite under pytest-xdist with `-n {default['workers']}` by default "
          "(one worker: crash isolation); `KVCC_WORKERS` changes that. Both rows are `run_suites` with registration "
          f"over `{' '.join(xdist['targets'])}` in one fresh {xdist['cell']} environment ({xdist['xdist']}):"),
         "",

@@ -1,8 +1,9 @@
-"""Host side of the kv-cache-compat matrix: pins, verdicts and reports. Never imports torch.
+"""The kv-cache-compat matrix: pins, cells, verdicts and reports.
 
-The folders follow the flow: `plan/` (pins -> cells) -> `run/` (one cell) -> `record/` (its record and
-the matrix schema) -> `render/` and `publish/` (reports/) -> `bisect/`; `settings.py` holds every
-KVCC_* variable and `files.py` the atomic writes.
+The folders follow the flow: `plan/` (pins -> cells) -> `run/` (one cell: `run/env/` its environments,
+`run/process/` its pytest processes and the plug-ins that run inside them) -> `record/` (its record and the
+matrix schema) -> `render/` and `publish/` (reports/) -> `bisect/`; `settings.py` holds every KVCC_*
+variable and `files.py` the atomic writes. Only `run/process/`'s in-cell modules import torch or pytest.
 """
 
 from pathlib import Path

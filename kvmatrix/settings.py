@@ -109,7 +109,7 @@ SETTINGS: dict[str, Setting] = {
     "KVCC_BYTECODE_STORE": Setting("", "host", "folder of the bytecode shared by environments whose sources are the same "
                                    "files (empty: kv-cache-compat/bytecode under ~/.cache; `off`: none)", store),
     "KVCC_PRELOAD": Setting("1", "host", "0: every pytest-xdist worker starts as its own process instead of being "
-                            "forked from its environment's preloaded server (kvmatrix.run.forkserver)",
+                            "forked from its environment's preloaded server (kvmatrix.run.process.fork_client)",
                             choice("0", "1")),
     "KVCC_CPU_WHEELS": Setting("1", "host", "0: PyPI's default torch wheels even without a GPU (not the CPU index)",
                                choice("0", "1")),
@@ -123,7 +123,7 @@ SETTINGS: dict[str, Setting] = {
     "KVCC_MEMORY_LIMIT_GB": Setting("16", "cell", "data-segment limit of each test process, so runaway memory raises",
                                    gigabytes),
     "KVCC_FORKSERVER": Setting(None, "cell", "the socket of the environment's fork server, set by the harness for "
-                               "a run whose workers it forks (suites.forked_workers)"),
+                               "a run whose workers it forks (kvmatrix.run.process.forked_workers)"),
     "KVCC_HANG_DIR": Setting(None, "cell", "the hang guard's folder of per-test start marks (made by the controller)",
                             folder),
     "KVCC_PROBE_OUTCOMES": Setting(None, "cell", "the folder where the runs of one environment share the outcomes of "

@@ -1,8 +1,8 @@
 """Runs inside one (torch, transformers) cell: sets up registration before any model is built, and tells
-the verdict recorder (`-p suites.recorder`, loaded by the cell runner) what this cell is.
+the verdict recorder (`-p kvmatrix.run.process.recorder`, loaded by the cell runner) what this cell is.
 
 KVCC_REGISTRATION: "with" (default) calls `compat.register()` first; "without" is transformers alone; "tico"
-registers with TICO's own `tico.utils.pytree_utils` instead (suites.tico_registration; the cell's tico
+registers with TICO's own `tico.utils.pytree_utils` instead (suites.support.tico_registration; the cell's tico
 environment only, kvmatrix.run.clients).
 
 Under pytest-xdist only the workers run tests, so only they import torch and transformers: the controller
@@ -16,7 +16,7 @@ import pytest
 from kvmatrix.record.verdicts import MODES, TICO_MODE
 from kvmatrix.settings import setting
 
-pytest_plugins = ["suites.attribution", "suites.known_limitations"]
+pytest_plugins = ["kvmatrix.run.process.attribution", "suites.known_limitations"]
 
 
 def runs_tests(config: pytest.Config) -> bool:
@@ -37,14 +37,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"`import compat` resolves to {getattr(compat, '__file__', compat)!r}, not "
                                 "kv-cache-compat's compat package (a module of the same name shadows it)")
     from compat.transformers_own import register_transformers_own
-    from suites.models import layout, static_layer_init, tiny_llama
-    from suites.recorder import ENVIRONMENT
+    from kvmatrix.run.process.recorder import ENVIRONMENT
+    from suites.support.models import layout, static_layer_init, tiny_llama
 
     tico_registered: list[str] = []
     if registration == "with":
         compat.register()
     elif registration == TICO_MODE:
-        from suites.tico_registration import register_with_tico
+        from suites.support.tico_registration import register_with_tico
 
         tico_registered = register_with_tico()
     helpers = register_transformers_own(tiny_llama())
@@ -60,16 +60,16 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def model():
     """The tiny Llama shared by a suite session (read-only: tests never train it)."""
-    from suites.models import tiny_llama
+    from suites.support.models import tiny_llama
 
     return tiny_llama()
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_vmap_level():
-    """After each test, pop the vmap levels a failed export left open (suites.isolation), so that its
+    """After each test, pop the vmap levels a failed export left open (kvmatrix.run.process.isolation), so that its
     failure stays its own and the next tests run as they would alone."""
     yield
-    from suites.isolation import release_leaked_vmap_levels
+    from kvmatrix.run.process.isolation import release_leaked_vmap_levels
 
     release_leaked_vmap_levels()

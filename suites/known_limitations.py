@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from suites.attribution import UPSTREAM
+from kvmatrix.run.process.attribution import UPSTREAM
 
 
 @dataclass(frozen=True)
 class KnownLimitation:
     """Tests whose id matches `test` and whose error matches `error` fail for the documented `reason`;
-    `layouts`, when given, limits the entry to those cache layouts (see suites.models.layout)."""
+    `layouts`, when given, limits the entry to those cache layouts (see suites.support.models.layout)."""
 
     test: str
     error: str
@@ -65,7 +65,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if call.when != "call" or not report.failed or call.excinfo is None:
         return
     error = f"{call.excinfo.typename}: {call.excinfo.value}"
-    from suites.models import layout
+    from suites.support.models import layout
 
     known = match(item.nodeid, error, layout())
     if known is not None:

@@ -27,11 +27,19 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
+from kvmatrix.run.process.attribution import eager as eager_setup
+from kvmatrix.run.process.attribution import no_cache_probe
 from kvmatrix.settings import setting
-from suites.attribution import eager as eager_setup
-from suites.attribution import no_cache_probe
-from suites.exporting import check_compile_without_cache
-from suites.models import PROMPT_LEN, DecodeStep, clone, greedy_loop, kv_tensors, prefilled, prompt_ids
+from suites.support.exporting import check_compile_without_cache
+from suites.support.models import (
+    PROMPT_LEN,
+    DecodeStep,
+    clone,
+    greedy_loop,
+    kv_tensors,
+    prefilled,
+    prompt_ids,
+)
 
 BACKEND = setting("KVCC_COMPILE_BACKEND")
 TRACE_BACKEND = setting("KVCC_TRACE_BACKEND")
@@ -76,7 +84,7 @@ class Decoded:
 
 
 def greedy_decode(step: Callable, cache: Any, before_step: Callable[[Any], None] | None = None) -> Decoded:
-    """Decode STEPS tokens one at a time (suites.models.greedy_loop), counting compiled graphs and timing
+    """Decode STEPS tokens one at a time (suites.support.models.greedy_loop), counting compiled graphs and timing
     each step."""
     graphs: list[int] = []
     seconds: list[float] = []

@@ -12,10 +12,10 @@ import pytest
 import torch
 from transformers import cache_utils
 
-from suites.attribution import eager, no_cache_probe
-from suites.cross_attention import CrossAttention, TensorCrossAttention, define_ops
-from suites.exporting import BAKED_IN
-from suites.models import clone, dynamic_cache, kv_tensors
+from kvmatrix.run.process.attribution import eager, no_cache_probe
+from suites.support.cross_attention import CrossAttention, TensorCrossAttention, define_ops
+from suites.support.exporting import BAKED_IN
+from suites.support.models import clone, dynamic_cache, kv_tensors
 
 ENCODER_LEN = 6
 

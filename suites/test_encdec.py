@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch.utils import _pytree as pytree
 
+from kvmatrix.run.process.attribution import eager, no_cache_probe
 from kvmatrix.settings import setting
-from suites.attribution import eager, no_cache_probe
-from suites.exporting import assert_matches_eager
-from suites.models import clone, kv_tensors
-from suites.nodes import node_leaves
-from suites.seq2seq import (
+from suites.support.exporting import assert_matches_eager
+from suites.support.models import clone, kv_tensors
+from suites.support.nodes import node_leaves
+from suites.support.seq2seq import (
     Seq2SeqDecodeStep,
     Seq2SeqNoCacheStep,
     after_first_step,

@@ -1,6 +1,6 @@
 """ExecuTorch as a client: transformers' own export route, lowered with ExecuTorch and run on its runtime.
 
-The decode step with a StaticCache inside the program (`suites.wrapping`: `TorchExportableModuleForDecoderOnlyLM`
+The decode step with a StaticCache inside the program (`suites.support.wrapping`: `TorchExportableModuleForDecoderOnlyLM`
 or `convert_and_export_with_cache`, `n/a` where the release has neither; strict and non-strict) goes through
 `executorch.exir.to_edge_transform_and_lower` (with the XNNPACK partitioner where it imports) and
 `.to_executorch()`; ExecuTorch's Python runtime (`executorch.runtime.Runtime`) then decodes two prompts token
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import torch
 
-from suites.attribution import eager, no_cache_probe
-from suites.models import PROMPT_LEN, NoCacheStep, prompt_ids
-from suites.wrapping import ROUTES, decode, export_by_route, static_cache_model
+from kvmatrix.run.process.attribution import eager, no_cache_probe
+from suites.support.models import PROMPT_LEN, NoCacheStep, prompt_ids
+from suites.support.wrapping import ROUTES, decode, export_by_route, static_cache_model
 
 XNNPACK_PARTITIONER = ("executorch.backends.xnnpack.partition.xnnpack_partitioner", "XnnpackPartitioner")
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}

@@ -16,8 +16,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suites.attribution import eager, no_cache_probe
-from suites.exporting import (
+from kvmatrix.run.process.attribution import eager, no_cache_probe
+from suites.support.exporting import (
     CACHE_KINDS,
     VMAP_FREE,
     assert_matches_eager,
@@ -28,7 +28,7 @@ from suites.exporting import (
     new_tokens,
     vmap_calls,
 )
-from suites.models import (
+from suites.support.models import (
     OTHER_PROMPT_SEED,
     PROMPT_LEN,
     DecodeStep,

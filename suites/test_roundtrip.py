@@ -18,16 +18,16 @@ from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
 from compat.catalog import CACHE_CLASSES
-from suites.attribution import eager, no_cache_probe
-from suites.exporting import (
+from kvmatrix.run.process.attribution import eager, no_cache_probe
+from suites.support.exporting import (
     CACHE_KINDS,
     assert_matches_eager,
     check_export_without_cache,
     export_decode_step,
     new_tokens,
 )
-from suites.instances import InstancePool
-from suites.models import (
+from suites.support.instances import InstancePool
+from suites.support.models import (
     OTHER_PROMPT_SEED,
     PROMPT_LEN,
     DecodeStep,
@@ -38,7 +38,7 @@ from suites.models import (
     prompt_ids,
     static_cache,
 )
-from suites.nodes import node_leaves
+from suites.support.nodes import node_leaves
 
 MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) - {"_buffers"}
 

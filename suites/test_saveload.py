@@ -12,15 +12,15 @@ import io
 import pytest
 import torch
 
-from suites.attribution import no_cache_probe
-from suites.exporting import (
+from kvmatrix.run.process.attribution import no_cache_probe
+from suites.support.exporting import (
     CACHE_KINDS,
     assert_matches_eager,
     check_export_without_cache,
     export_decode_step,
     new_tokens,
 )
-from suites.models import OTHER_PROMPT_SEED, DecodeStep, clone, prefilled
+from suites.support.models import OTHER_PROMPT_SEED, DecodeStep, clone, prefilled
 
 
 def save_and_load_without_cache(model) -> None:

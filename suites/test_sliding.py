@@ -16,16 +16,16 @@ import torch
 from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
+from kvmatrix.run.process.attribution import eager, no_cache_probe
 from kvmatrix.settings import setting
-from suites.attribution import eager, no_cache_probe
-from suites.exporting import (
+from suites.support.exporting import (
     BAKED_IN,
     assert_same_spec_as_traced,
     check_compile_without_cache,
     export_without_cache,
 )
-from suites.instances import SLIDING_WINDOW, _model
-from suites.models import (
+from suites.support.instances import SLIDING_WINDOW, _model
+from suites.support.models import (
     EXAMPLE_PROMPT_SEED,
     OTHER_PROMPT_SEED,
     PROMPT_LEN,
@@ -37,7 +37,7 @@ from suites.models import (
     prompt_ids,
     static_cache,
 )
-from suites.nodes import node_leaves
+from suites.support.nodes import node_leaves
 
 BACKEND = setting("KVCC_TRACE_BACKEND")
 MODELS = {

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import torch
 
-from suites.attribution import eager, no_cache_probe
-from suites.exporting import CACHE_KINDS, VMAP_FREE, model_with_mask, new_tokens
-from suites.models import (
+from kvmatrix.run.process.attribution import eager, no_cache_probe
+from suites.support.exporting import CACHE_KINDS, VMAP_FREE, model_with_mask, new_tokens
+from suites.support.models import (
     OTHER_PROMPT_SEED,
     PROMPT_LEN,
     DecodeStep,

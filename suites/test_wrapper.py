@@ -15,10 +15,10 @@ from functools import partial
 import pytest
 import torch
 
-from suites.attribution import eager, no_cache_probe
-from suites.exporting import check_export_without_cache
-from suites.models import PROMPT_LEN, prompt_ids
-from suites.wrapping import ROUTES, call_like_example, decode, export_by_route, static_cache_model
+from kvmatrix.run.process.attribution import eager, no_cache_probe
+from suites.support.exporting import check_export_without_cache
+from suites.support.models import PROMPT_LEN, prompt_ids
+from suites.support.wrapping import ROUTES, call_like_example, decode, export_by_route, static_cache_model
 
 
 def export_without_cache(mode: str) -> None:

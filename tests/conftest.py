@@ -30,5 +30,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def own_bytecode_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs started by the tests share their bytecode in a store of the test session's own, never in the
-    user's cache (kvmatrix.run.bytecode_store)."""
+    user's cache (kvmatrix.run.env.bytecode_store)."""
     monkeypatch.setenv("KVCC_BYTECODE_STORE", str(tmp_path_factory.getbasetemp() / "bytecode-store"))

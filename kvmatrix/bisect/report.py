@@ -28,7 +28,7 @@ from kvmatrix.files import write_json_atomic, write_text_atomic
 from kvmatrix.plan.pins import Cell
 from kvmatrix.render.markdown import LABELS
 from kvmatrix.run.cell import requirements
-from kvmatrix.run.pytest_run import OFFLINE_ENV
+from kvmatrix.run.process.pytest_run import OFFLINE_ENV
 
 SCHEMA = "kvcc-bisect/1"
 MAX_STEM = 160

@@ -29,9 +29,9 @@ from kvmatrix.plan.pins import PACKAGES, ReleasesFn, load_pins
 from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound, index_url, list_releases
 from kvmatrix.record.verdicts import ERROR, MODES, RAN
 from kvmatrix.run.cell import requirements
-from kvmatrix.run.envs import VenvError, ensure_venv
-from kvmatrix.run.install import install
-from kvmatrix.run.pytest_run import run_suites
+from kvmatrix.run.env.envs import VenvError, ensure_venv
+from kvmatrix.run.env.install import install
+from kvmatrix.run.process.pytest_run import run_suites
 from kvmatrix.settings import report_bad_settings
 
 TEST_ID = re.compile(r"suites/test_\w+\.py::\w+(\[[^\]]+\])?")

@@ -1,19 +1,13 @@
-"""The `latest` matrix: resolve a pins file's selectors against the package index, then run and publish
-its cells like the default matrix (each in its own reused uv environment).
-
-The plan step (`plan`) is the only one that reads the index; `nox -s latest -- --plan` stops after it.
-"""
+"""The `latest` matrix's plan: a pins file's selectors resolved against the package index (the only step
+that reads it; `nox -s latest -- --plan` stops after it). Its cells then run and publish like the default
+matrix's (kvmatrix.run.cell.run_cells)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from kvmatrix.plan.pins import Pins, ReleasesFn, fixed, load_pins, resolve
 from kvmatrix.plan.releases import releases_as_of
-from kvmatrix.publish.publish_run import publish
-from kvmatrix.run.cell import run_cell
-from kvmatrix.run.envs import ensure_venv
 
 
 def resolve_latest(pins_path: Path, releases: ReleasesFn | None = None) -> Pins:
@@ -33,16 +27,3 @@ def describe(pins: Pins) -> list[str]:
         chosen = ", ".join(f"{package} {selector}" for package, selector in cell.requested)
         lines.append(f"{cell.id}" + (f" (from {chosen})" if chosen else " (exact pins)"))
     return lines
-
-
-def run_planned(pins: Pins, root: Path, work: Path, reports: Path) -> dict[str, Any]:
-    """Run every cell of resolved `pins` (environments in `work`/envs, results in `work`/cells) and
-    publish them into `reports`; returns the matrix."""
-    work = work.resolve()
-    results = work / "cells"
-    results.mkdir(parents=True, exist_ok=True)
-    for cell in pins.cells:
-        (results / f"{cell.id}.json").unlink(missing_ok=True)
-        python = ensure_venv(work / "envs" / cell.id, pins.python_for(cell))
-        run_cell(cell, python, root, results)
-    return publish(pins, pins.cells, results, reports)

@@ -3,7 +3,7 @@
 The index is the one uv and pip would use: `UV_DEFAULT_INDEX`, `UV_INDEX_URL` or `PIP_INDEX_URL`, else
 PyPI. A version counts when at least one of its files is a wheel or sdist that is not yanked (PEP 592);
 pre-releases and dev releases are left out unless asked for. As of an index snapshot, only files uploaded
-before it count, as uv's `--exclude-newer` counts them (kvmatrix.run.snapshot). A network or index failure, after bounded
+before it count, as uv's `--exclude-newer` counts them (kvmatrix.run.env.snapshot). A network or index failure, after bounded
 retries, raises IndexUnavailable, which callers report as the `infra` verdict.
 """
 
@@ -29,8 +29,6 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from kvmatrix.record.verdicts import INFRA
-
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 INDEX_URL_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
 JSON_SIMPLE = "application/vnd.pypi.simple.v1+json"
@@ -39,8 +37,6 @@ TIMEOUT_S = 30.0
 
 class IndexUnavailable(OSError):
     """The package index could not be reached or gave no usable answer, after retries."""
-
-    verdict = INFRA
 
 
 class PackageNotFound(LookupError):

@@ -5,7 +5,7 @@ TICO's own registration (the cell's `tico_advantages` and `compat_advantages`).
 
 The in-cell attribution ladder (suites/) records `setup`, `not-cache`, `cache` and `unattributed`; runs
 of older records lack the keys, which read as null. The ladder's `cause_detail` of a failed no-cache probe
-starts with one of the prefixes below (suites.attribution writes them: the suites import no host code), which
+starts with one of the prefixes below (kvmatrix.run.process.attribution writes them: the suites import no host code), which
 kvmatrix.record.rederive reads back.
 """
 

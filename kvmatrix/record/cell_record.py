@@ -4,6 +4,7 @@ outcome and runs, for a cell that ran and for one that left no result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from kvmatrix.plan.pins import Cell
@@ -12,7 +13,17 @@ from kvmatrix.record.metrics import cell_metrics
 from kvmatrix.record.packages import torch_build
 from kvmatrix.record.paths import relative_paths_in
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, summarize_suites
-from kvmatrix.run.install import InstallOutcome
+
+
+@dataclass
+class InstallOutcome:
+    """How installing a cell's pins ended."""
+
+    status: str  # ran (installed) | not-installable | infra | error
+    reason: str | None = None
+    attempts: int = 0
+    duration_s: float = 0.0
+    log: list[str] = field(default_factory=list)
 
 
 def repro_command(cell: Cell) -> str:
@@ -25,7 +36,7 @@ def repro_command(cell: Cell) -> str:
 
 def silent_cell_reason(runs: dict[str, Any]) -> str:
     """Why a cell whose install went through has no test: the reason the first run's log gives
-    (`log_reason`, kvmatrix.run.pytest_run.run_suites), e.g. transformers refusing the cell's torch at
+    (`log_reason`, kvmatrix.run.process.pytest_run.run_suites), e.g. transformers refusing the cell's torch at
     import."""
     for mode, run in runs.items():
         found = run.get("log_reason")

@@ -35,6 +35,12 @@ def relative_paths(text: str) -> str:
     return text
 
 
+def short_path(path: str) -> str:
+    """Where the file at `path` is, as a record says it: from its package on for installed code
+    (`torch/export/_trace.py`), `relative_paths` otherwise (`suites/test_x.py`, `lib/python3.11/...`)."""
+    return relative_paths(path).removeprefix("site-packages/")
+
+
 def relative_paths_in(value: Any) -> Any:
     """A copy of the JSON value `value` with `relative_paths` applied to every string in it (not to keys)."""
     if isinstance(value, str):

@@ -1,5 +1,5 @@
 """Re-derive, on the host, the `not-cache` causes the attribution ladder gave before it compared failures
-(suites.attribution; docs/attribution.md, "A probe must fail the same way").
+(kvmatrix.run.process.attribution; docs/attribution.md, "A probe must fail the same way").
 
 Until then a test got `not-cache` whenever its no-cache probe failed at all. Its record keeps the probe's
 failure only as text, `cause_detail` "fails without any cache too: <Type>: <message>"
@@ -31,7 +31,7 @@ KNOWN_LIMITATION = re.compile(r"^known limitation: .*?; error: ")
 """What a known limitation's xfail `error` says before the real error (suites.known_limitations)."""
 FAILURE_TEXT = re.compile(r"^([A-Za-z_][\w.]*)(:.*| at \S+)?$")
 """`<Type>: <message>`, a bare `<Type>`, or `<Type> at <file>:<line>` (a message that was only the type's
-name, suites.recorder.error_line)."""
+name, kvmatrix.run.process.recorder.error_line)."""
 
 
 @dataclass(frozen=True)

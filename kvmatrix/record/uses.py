@@ -88,7 +88,7 @@ def _strict_variants(test: str, before: str = "", after: str = r"\]") -> tuple[V
 
 
 WRAPPERS = ("TorchExportableModuleForDecoderOnlyLM", "convert_and_export_with_cache")
-"""transformers' export routes (suites/wrapping.py), best first: the module users subclass, then the helper."""
+"""transformers' export routes (suites/support/wrapping.py), best first: the module users subclass, then the helper."""
 
 
 def _wrapper_variants(test: str) -> tuple[Variant, ...]:

@@ -14,7 +14,7 @@ NOT_INSTALLABLE = "not-installable"
 INFRA = "infra"
 RAN = "ran"
 FLAKY = "flaky"
-"""Its outcomes differed between fresh-process runs (kvmatrix.run.reruns); the reason gives the rate."""
+"""Its outcomes differed between fresh-process runs (kvmatrix.run.process.reruns); the reason gives the rate."""
 SETUP = "setup"
 """The test's own eager step (prefill, eager reference) failed: it says nothing about the tool under test."""
 

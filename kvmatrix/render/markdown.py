@@ -37,7 +37,7 @@ from kvmatrix.render.by_use import by_use_markdown
 from kvmatrix.render.metrics import render_metrics
 from kvmatrix.render.text import markdown_text as _text
 from kvmatrix.render.text import terminal_text
-from kvmatrix.run.reruns import flaky_rate
+from kvmatrix.run.process.reruns import flaky_rate
 
 LABELS = {
     PASS: "✅ pass",

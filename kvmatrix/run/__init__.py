@@ -1,1 +1,2 @@
-"""Run a cell: its uv environment, the install, the pytest processes in each registration mode, re-runs."""
+"""Run a cell: `env/` makes its environments, `process/` runs pytest in them, and this folder puts the two
+together (a cell, its clients, its inputs key, reuse and the CLIs)."""

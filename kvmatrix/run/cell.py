@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix.files import write_json_atomic
-from kvmatrix.plan.pins import Cell
+from kvmatrix.plan.pins import Cell, Pins
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.verdicts import RAN
 from kvmatrix.run.clients import core_selection, every_client_requirements, merge_runs, run_clients
+from kvmatrix.run.env.envs import ensure_venv
+from kvmatrix.run.env.install import freeze, install
 from kvmatrix.run.inputs import cell_inputs, python_version
-from kvmatrix.run.install import freeze, install
-from kvmatrix.run.pytest_run import preloaded, rerun_modes, run_modes
-from kvmatrix.run.slots import RunSlots
+from kvmatrix.run.process.pytest_run import preloaded, rerun_modes, run_modes
+from kvmatrix.run.process.slots import RunSlots
 
 # setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
 # pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
@@ -50,8 +51,8 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
     when the run finished. The core runs leave the client suites out; each client runs in its own
     environment (kvmatrix.run.clients), made while the core runs, its tests merged into the runs, TICO's
     registration as `runs["tico"]`, and `clients` says how each went. Every pytest process of the cell, of
-    whichever environment and phase, holds one of the cell's KVCC_MODES_AT_ONCE slots (kvmatrix.run.slots), and
-    each environment forks its pytest-xdist workers from a server of its own (kvmatrix.run.forkserver)."""
+    whichever environment and phase, holds one of the cell's KVCC_MODES_AT_ONCE slots (kvmatrix.run.process.slots), and
+    each environment forks its pytest-xdist workers from a server of its own (kvmatrix.run.process.fork_client)."""
     start = time.monotonic()
     work_dir = results_dir / cell.id
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -79,3 +80,15 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
                           inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), clients)
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record
+
+
+def run_cells(pins: Pins, work: Path, repo_root: Path) -> Path:
+    """Run every cell of resolved `pins`, each in its own reused environment (`work`/envs/<cell id>);
+    returns the folder of their results (`work`/cells), from which a publish reads them."""
+    work = work.resolve()
+    results = work / "cells"
+    results.mkdir(parents=True, exist_ok=True)
+    for cell in pins.cells:
+        (results / f"{cell.id}.json").unlink(missing_ok=True)
+        run_cell(cell, ensure_venv(work / "envs" / cell.id, pins.python_for(cell)), repo_root, results)
+    return results

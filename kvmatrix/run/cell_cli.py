@@ -8,7 +8,7 @@ needed to start it; the cell's pins are installed by run_cell.
 
 With `--resolved FILE` (written by `python -m kvmatrix.plan.actions --resolved-out`; how the scheduled CI run
 runs the cells of pins-latest.toml) the cell comes from that file instead of pins.toml, and runs in its
-own uv environment, `<envs>/<cell id>` (made by kvmatrix.run.envs, reused while it exists), never in the
+own uv environment, `<envs>/<cell id>` (made by kvmatrix.run.env.envs, reused while it exists), never in the
 interpreter that runs this module. `--pair tf<transformers>-torch<torch>` runs the pair its id names in the
 same way, with no pins file: the repro of a cell that a selector chose (`matrix.json`'s `repro`).
 
@@ -31,7 +31,7 @@ from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.packages import constraints_text
 from kvmatrix.run.cell import run_cell
-from kvmatrix.run.envs import VenvError, ensure_venv
+from kvmatrix.run.env.envs import VenvError, ensure_venv
 from kvmatrix.settings import report_bad_settings
 
 

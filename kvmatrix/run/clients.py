@@ -20,10 +20,10 @@ from packaging.version import Version
 from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
 from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, SETUP, TICO_MODE
-from kvmatrix.run.envs import VenvError, ensure_venv
-from kvmatrix.run.install import freeze, install
-from kvmatrix.run.pytest_run import preloaded, rerun_modes, run_environment, run_modes
-from kvmatrix.run.slots import RunSlots
+from kvmatrix.run.env.envs import VenvError, ensure_venv
+from kvmatrix.run.env.install import freeze, install
+from kvmatrix.run.process.pytest_run import preloaded, rerun_modes, run_environment, run_modes
+from kvmatrix.run.process.slots import RunSlots
 
 SUITES_DIR = "suites"
 IMPORT_TIMEOUT_S = 600
@@ -43,7 +43,7 @@ class Client:
     """(torch version, specifier): on a torch below that version only the client's releases within the
     specifier are asked for, the ones whose metadata name the torch they were built for (None: any)."""
     preload: tuple[str, ...] = ()
-    """Modules of the client that its environment's fork server imports after PRELOADED (suites.forkserver
+    """Modules of the client that its environment's fork server imports after PRELOADED (kvmatrix.run.process.fork_server
     says which may be)."""
     undeclared: tuple[str, tuple[str, ...]] | None = None
     """(torch version, requirements): on a torch below that version the environment also asks for these,
@@ -80,7 +80,7 @@ CLIENTS = (
     # (2.14, by the releases' one-minor steps) the environment asks for the releases that name theirs
     # (docs/clients.md).
     # Importing executorch.exir takes about 6 s, which every worker of the environment paid in its first
-    # lowering; the server pays it once (suites.forkserver).
+    # lowering; the server pays it once (kvmatrix.run.process.fork_server).
     # executorch up to 0.7 imports pkg_resources (exir/dialects/edge/_ops.py, the XNNPACK serializer) without
     # requiring setuptools, which dropped it in 82.0.0; 1.0 (torch 2.9 and newer) no longer imports it.
     Client("executorch", "executorch", older_torch=("2.14", "<1.5"), preload=("executorch.exir",),
@@ -147,7 +147,7 @@ def entry(status: str, reason: str | None = None, installed: str | None = None) 
 
 def import_failure(client: Client, python: str, repo_root: Path) -> str | None:
     """Why the modules of `client` (Client.imports) do not import in the environment of `python`, tried in
-    a process set up as its suites' are (kvmatrix.run.pytest_run.run_environment): the first error line of
+    a process set up as its suites' are (kvmatrix.run.process.pytest_run.run_environment): the first error line of
     the attempt; None when they import."""
     if not client.imports:
         return None
@@ -168,7 +168,7 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     """Make `client`'s environment under `work_dir/client-<name>` on CPython `python_minor`, install
     `client_requirements` as of the cell's index `snapshot`, run its suite file in every mode of MODES (only the selected tests of it when
     `selection` is given) and, for a client with a `core_mode`, the core suites in that mode; re-run what
-    failed. Its pytest processes hold `slots` (kvmatrix.run.slots) like the cell's own. Returns (the
+    failed. Its pytest processes hold `slots` (kvmatrix.run.process.slots) like the cell's own. Returns (the
     client's entry, its runs by mode); a client that could not be installed has no run, nor one whose
     modules do not import there (import_failure): its status is then `setup` (our environment, not a
     verdict on the client), with the import's error as reason."""
@@ -205,7 +205,7 @@ def client_selections(client: Client, selection: Sequence[str] | None, repo_root
 def silent_run_reason(client: Client, runs: dict[str, Any]) -> str | None:
     """Why the client's suite has no test in a mode where it ran (its pytest session ended before collecting
     it, e.g. an import failing in pytest_configure): the exit status and the reason the run's log gives
-    (`log_reason`, kvmatrix.run.pytest_run.run_suites); None when every mode reported its tests."""
+    (`log_reason`, kvmatrix.run.process.pytest_run.run_suites); None when every mode reported its tests."""
     for mode in MODES:
         run = runs.get(mode)
         if run is None or any(test.get("suite") == client.name for test in run.get("tests", [])):
@@ -231,7 +231,7 @@ def run_clients(requirements: Sequence[str], python_minor: str, repo_root: Path,
                 slots: RunSlots | None = None, snapshot: str | None = None
                 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Run every client of CLIENTS (run_client), all at the same time, as of the cell's index `snapshot`,
-    their pytest processes sharing `slots` (default: slots of their own, kvmatrix.run.slots). Returns the record's `clients` section and
+    their pytest processes sharing `slots` (default: slots of their own, kvmatrix.run.process.slots). Returns the record's `clients` section and
     each client's runs in CLIENTS order, for merge_runs. With a `selection` naming none of a client's tests
     and no core test either, that client is not run and has neither."""
     chosen = [client for client in CLIENTS if selection is None or split_selection(selection, client) or (

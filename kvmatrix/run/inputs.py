@@ -8,7 +8,7 @@ creating the cell's environment; `clients`, the same for each client's environme
 or the resolver's reason where the client cannot be installed with the cell's pins; `python`, the
 interpreter's full version; `code`, a sha256 over the files
 that run in the cell or build its record; `settings`, the KVCC_* values that change what a cell records and
-the intra-op threads of its processes (OMP_NUM_THREADS, kvmatrix.run.threads);
+the intra-op threads of its processes (OMP_NUM_THREADS, kvmatrix.run.process.threads);
 `selection`, the tests a partial run chose (null for all). The key is the sha256 of their canonical JSON.
 The snapshot itself is no part: moving it changes the key of exactly the cells whose resolved sets move.
 Whatever cannot be found (an index that does not answer, an interpreter that does not start) makes the
@@ -30,15 +30,15 @@ from typing import Any
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.record.verdicts import NOT_INSTALLABLE
-from kvmatrix.run.install import diagnose
-from kvmatrix.run.snapshot import snapshot_args
-from kvmatrix.run.threads import THREADS_VARIABLE, process_threads
-from kvmatrix.run.torch_index import torch_backend_args
+from kvmatrix.run.env.install import diagnose
+from kvmatrix.run.env.snapshot import snapshot_args
+from kvmatrix.run.env.torch_index import torch_backend_args
+from kvmatrix.run.process.threads import THREADS_VARIABLE, process_threads
 from kvmatrix.settings import setting
 
 CODE_PATHS = (
     "suites", "compat", "kvmatrix/run", "kvmatrix/record", "kvmatrix/__init__.py", "kvmatrix/settings.py",
-    "kvmatrix/files.py", "kvmatrix/plan/pins.py", "kvmatrix/plan/index_check.py", "kvmatrix/plan/releases.py",
+    "kvmatrix/files.py", "kvmatrix/plan/pins.py", "kvmatrix/run/env/index_check.py", "kvmatrix/plan/releases.py",
     "pyproject.toml",
 )
 """What runs in a cell or builds its record, relative to the checkout: the suites and the library they test,
@@ -93,13 +93,13 @@ def code_digest(root: Path) -> str:
 
 def recorded_settings(env: Mapping[str, str]) -> dict[str, str | None]:
     """The value (or default) of each of RECORDED_SETTINGS in `env`, and the intra-op threads each pytest
-    process gets (kvmatrix.run.threads)."""
+    process gets (kvmatrix.run.process.threads)."""
     return {**{name: setting(name, env) for name in RECORDED_SETTINGS}, THREADS_VARIABLE: process_threads(env)}
 
 
 def compile_command(python: str, env: Mapping[str, str], constraints: Path | None = None,
                     snapshot: str | None = None) -> list[str]:
-    """`uv pip compile` as kvmatrix.run.install installs into `python`: the same torch index, find-links
+    """`uv pip compile` as kvmatrix.run.env.install installs into `python`: the same torch index, find-links
     (PIP_FIND_LINKS in `env`), constraints and index snapshot; the requirements come on stdin."""
     command = ["uv", "pip", "compile", "-", "--python", python, "--no-header", "--no-annotate", "--quiet",
                *torch_backend_args(), *snapshot_args(snapshot)]

@@ -25,7 +25,7 @@ from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.matrix import ReportError
-from kvmatrix.run.interpreters import find_interpreter
+from kvmatrix.run.env.interpreters import find_interpreter
 from kvmatrix.run.reuse import inputs_with, reusable, reuse_or_run
 from kvmatrix.settings import setting
 

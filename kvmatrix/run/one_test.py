@@ -22,9 +22,9 @@ from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.record.verdicts import MODES, RAN
 from kvmatrix.run.cell import requirements
-from kvmatrix.run.envs import VenvError, ensure_venv
-from kvmatrix.run.install import install
-from kvmatrix.run.pytest_run import OFFLINE_ENV
+from kvmatrix.run.env.envs import VenvError, ensure_venv
+from kvmatrix.run.env.install import install
+from kvmatrix.run.process.pytest_run import OFFLINE_ENV
 from kvmatrix.settings import report_bad_settings
 
 ENVS = REPO_ROOT / "build" / "latest" / "envs"
@@ -39,7 +39,7 @@ def command(cell_id: str, mode: str, nodeid: str) -> str:
 def pytest_command(python: str, mode: str, nodeid: str) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) of the foreground pytest run of `nodeid` in `mode`: the recorder's attribution
     plugins as in a cell, no xdist, the long traceback."""
-    argv = [python, "-m", "pytest", nodeid, "-p", "suites.recorder", "-p", "no:cacheprovider", "-p", "no:logging",
+    argv = [python, "-m", "pytest", nodeid, "-p", "kvmatrix.run.process.recorder", "-p", "no:cacheprovider", "-p", "no:logging",
             "-p", "no:xdist", "--tb=long", "-rA"]
     return argv, {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "PYTHONPATH": str(REPO_ROOT)}
 

@@ -37,7 +37,7 @@ REGISTRATIONS: tuple[Registration, ...] = (
     Registration("compat", "import compat\ncompat.register()", "compat.", f"{COMPAT_FORMAT}:"),
     Registration(
         "transformers",
-        "from suites.baseline import register_transformers_own\nfrom suites.models import tiny_llama\n"
+        "from suites.baseline import register_transformers_own\nfrom suites.support.models import tiny_llama\n"
         "register_transformers_own(tiny_llama())",
         "transformers.", "transformers.cache_utils.{kind}",
     ),
@@ -77,8 +77,8 @@ def absent(kind):
 """
 
 _SAVE = """
-from suites.exporting import export_decode_step, new_tokens
-from suites.models import OTHER_PROMPT_SEED, DecodeStep, clone, kv_tensors, prefilled, tiny_llama
+from suites.support.exporting import export_decode_step, new_tokens
+from suites.support.models import OTHER_PROMPT_SEED, DecodeStep, clone, kv_tensors, prefilled, tiny_llama
 torch.manual_seed(0)
 model = tiny_llama()
 result = {{}}
@@ -107,7 +107,7 @@ print(json.dumps(result))
 
 _LOAD = """
 import logging
-from suites.models import kv_tensors
+from suites.support.models import kv_tensors
 SAVED = {saved!r}
 CAUSES = []  # torch.export.load logs the cause of a failed load and raises a generic RuntimeError
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from suites.exporting import BAKED_IN, assert_matches_eager
-from suites.models import OTHER_PROMPT_SEED, DecodeStep, clone, prefilled, prompt_ids, tiny_llama
+from suites.support.exporting import BAKED_IN, assert_matches_eager
+from suites.support.models import OTHER_PROMPT_SEED, DecodeStep, clone, prefilled, prompt_ids, tiny_llama
 
 ROOT = Path(__file__).resolve().parents[2]
 
 LADDER_CASES = '''
 import pytest
-from suites.attribution import eager, no_cache_probe
+from kvmatrix.run.process.attribution import eager, no_cache_probe
 
 def tool(use_cache):
     raise RuntimeError(f"the tool fails on this model (use_cache={use_cache})")
@@ -90,8 +90,8 @@ def ladder(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     (folder / "test_ladder.py").write_text(textwrap.dedent(LADDER_CASES))
     results = folder / "results.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KVCC_RESULTS": str(results)}
-    subprocess.run([sys.executable, "-m", "pytest", str(folder / "test_ladder.py"), "-p", "suites.attribution",
-                    "-p", "suites.known_limitations", "-p", "suites.recorder", "-p", "no:cacheprovider", "-q"],
+    subprocess.run([sys.executable, "-m", "pytest", str(folder / "test_ladder.py"), "-p", "kvmatrix.run.process.attribution",
+                    "-p", "suites.known_limitations", "-p", "kvmatrix.run.process.recorder", "-p", "no:cacheprovider", "-q"],
                    cwd=ROOT, env=env, check=False)
     return {test["name"]: test for test in json.loads(results.read_text())["tests"]}
 
@@ -145,7 +145,7 @@ def test_a_program_that_baked_its_cache_in_fails_by_name(model, kind: str) -> No
 SHARED_PROBE_CASES = '''
 import os
 import pytest
-from suites.attribution import no_cache_probe
+from kvmatrix.run.process.attribution import no_cache_probe
 
 def _ran(name):
     with open(os.environ["PROBE_LOG"], "a") as log:
@@ -185,8 +185,8 @@ def _shared_probe_runs(folder: Path, outcomes: Path | None) -> tuple[list[str], 
         if outcomes is not None:
             env["KVCC_PROBE_OUTCOMES"] = str(outcomes)
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "pytest", str(folder / "test_shared.py"), "-p", "suites.attribution",
-             "-p", "suites.recorder", "-p", "no:cacheprovider", "-q"],
+            [sys.executable, "-m", "pytest", str(folder / "test_shared.py"), "-p", "kvmatrix.run.process.attribution",
+             "-p", "kvmatrix.run.process.recorder", "-p", "no:cacheprovider", "-q"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
     for process in processes:
         process.wait(timeout=300)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from suites.isolation import release_leaked_vmap_levels
+from kvmatrix.run.process.isolation import release_leaked_vmap_levels
 
 
 def test_a_leaked_vmap_level_breaks_random_calls_until_it_is_released() -> None:
@@ -25,7 +25,7 @@ def test_a_vmap_that_returned_leaves_no_level_to_release() -> None:
 
 
 def test_a_failed_tests_leaked_vmap_level_does_not_fail_its_no_cache_probe() -> None:
-    from suites.attribution import _run_probe
+    from kvmatrix.run.process.attribution import _run_probe
 
     def probe_drawing_random_numbers() -> None:
         torch.randint(0, 5, (2,))

@@ -7,7 +7,7 @@ from transformers import cache_utils
 
 import compat
 from compat.comparison import TRANSFORMERS_FLATTENINGS, sample_cache
-from suites.models import kv_tensors, layout
+from suites.support.models import kv_tensors, layout
 
 EXPECTED_ORDER = {"layer": "leaf order differs", "list": "same leaf order", "list-module": "same leaf order"}
 """Layer-based compat flattens k0, v0, k1, v1; transformers' own flattening gives all keys, then all values.

@@ -30,7 +30,7 @@ OWNERS = """
 TRANSFORMERS_FIRST = """
     import transformers, torch
     from compat.transformers_own import register_transformers_own
-    from suites.models import tiny_llama
+    from suites.support.models import tiny_llama
     register_transformers_own(tiny_llama())
     import compat
     compat.register(); compat.register()
@@ -39,7 +39,7 @@ COMPAT_FIRST = """
     import compat
     compat.register()
     from compat.transformers_own import register_transformers_own
-    from suites.models import tiny_llama
+    from suites.support.models import tiny_llama
     register_transformers_own(tiny_llama())
     compat.register()
 """ + OWNERS
@@ -72,7 +72,7 @@ def test_either_import_order_registers_every_present_class_without_raising(order
 
 
 def test_static_cache_rebuilt_from_leaves_is_a_usable_cache() -> None:
-    from suites.models import prefilled, tiny_llama
+    from suites.support.models import prefilled, tiny_llama
 
     compat.register()
     cache = prefilled(tiny_llama(), "StaticCache")
@@ -86,7 +86,7 @@ def test_static_cache_rebuilt_from_leaves_is_a_usable_cache() -> None:
 
 
 def test_contexts_are_json_dumpable_and_come_back_equal() -> None:
-    from suites.models import prefilled, tiny_llama
+    from suites.support.models import prefilled, tiny_llama
 
     compat.register()
     cache = prefilled(tiny_llama(), "StaticCache")

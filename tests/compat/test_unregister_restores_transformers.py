@@ -24,8 +24,8 @@ SCENARIO = """
     from transformers import cache_utils
     from compat.pytree_api import why_nodes_cannot_be_removed
     from compat.transformers_own import HELPERS, register_transformers_own
-    from suites.exporting import export_decode_step, new_tokens
-    from suites.models import prefilled, tiny_llama
+    from suites.support.exporting import export_decode_step, new_tokens
+    from suites.support.models import prefilled, tiny_llama
 
     def owner():
         node = pytree.SUPPORTED_NODES.get(cache_utils.DynamicCache)

@@ -146,7 +146,7 @@ OTHER_SOURCES = ("UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_FIND_LIN
 
 def only_index_env(index_url: str) -> dict[str, str]:
     """This process's environment with uv (and the index check) reading `index_url` alone: no cache, no local
-    wheels, no PyTorch CPU index (kvmatrix.run.torch_index), nothing from OTHER_SOURCES."""
+    wheels, no PyTorch CPU index (kvmatrix.run.env.torch_index), nothing from OTHER_SOURCES."""
     kept = {name: value for name, value in os.environ.items() if name not in OTHER_SOURCES}
     return {**kept, "UV_DEFAULT_INDEX": index_url, "KVCC_CPU_WHEELS": "0", "UV_NO_CACHE": "1"}
 

@@ -35,7 +35,7 @@ from kvmatrix.plan.pins import Cell
 
 
 def a_run(process_s: float, summary: str, test_durations: list[float]) -> dict[str, Any]:
-    """One `runs.<mode>` entry as `kvmatrix.run.pytest_run.run_suites` records it."""
+    """One `runs.<mode>` entry as `kvmatrix.run.process.pytest_run.run_suites` records it."""
     return {"exit_code": 1, "duration_s": process_s, "log_tail": f"FAILED suites/x.py::t - boom\n{summary}",
             "tests": [{"suite": "export", "name": f"t{i}", "verdict": "pass", "duration_s": d}
                       for i, d in enumerate(test_durations)]}

@@ -1,10 +1,10 @@
-"""Where a cell environment's processes keep their bytecode (kvmatrix.run.bytecode)."""
+"""Where a cell environment's processes keep their bytecode (kvmatrix.run.env.bytecode)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kvmatrix.run.bytecode import bytecode_dir, bytecode_kept, forget_bytecode
+from kvmatrix.run.env.bytecode import bytecode_dir, bytecode_kept, forget_bytecode
 
 
 def test_the_bytecode_lives_beside_the_environment_s_bin(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The machine-wide bytecode store (kvmatrix.run.bytecode_store), proven with this interpreter compiling and
+"""The machine-wide bytecode store (kvmatrix.run.env.bytecode_store), proven with this interpreter compiling and
 importing a module in two environments that link the same source file, as uv's environments link torch."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kvmatrix.run.bytecode import bytecode_dir, bytecode_kept
-from kvmatrix.run.bytecode_store import OFF, compiled_from, harvest, seed, store_dir
+from kvmatrix.run.env.bytecode import bytecode_dir, bytecode_kept
+from kvmatrix.run.env.bytecode_store import OFF, compiled_from, harvest, seed, store_dir
 
 LIB = f"python{sys.version_info.major}.{sys.version_info.minor}"
 MODULE = "kvcc_store_probe"

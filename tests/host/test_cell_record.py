@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from kvmatrix.plan.pins import Cell
-from kvmatrix.record.cell_record import build_record
+from kvmatrix.record.cell_record import InstallOutcome, build_record
 from kvmatrix.record.detail import join, split
-from kvmatrix.run.install import InstallOutcome
 
 CELL = Cell(transformers="4.55.4", torch="2.8.0")
 META = {

@@ -19,6 +19,7 @@ from test_inputs import make_wheel
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell
+from kvmatrix.record.cell_record import InstallOutcome
 from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, RAN, SETUP, TICO_MODE
 from kvmatrix.run import clients as clients_module
 from kvmatrix.run.cell import inputs_of, requirements
@@ -38,9 +39,8 @@ from kvmatrix.run.clients import (
     silent_run_reason,
     split_selection,
 )
-from kvmatrix.run.install import InstallOutcome
-from kvmatrix.run.interpreters import find_interpreter
-from kvmatrix.run.slots import RunSlots
+from kvmatrix.run.env.interpreters import find_interpreter
+from kvmatrix.run.process.slots import RunSlots
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 

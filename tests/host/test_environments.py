@@ -1,5 +1,5 @@
-"""Cell environments for bisect and `latest` runs (kvmatrix.run.envs), and running suite tests in one
-(kvmatrix.run.pytest_run.run_suites / run_modes), for real: uv and pytest subprocesses, no torch."""
+"""Cell environments for bisect and `latest` runs (kvmatrix.run.env.envs), and running suite tests in one
+(kvmatrix.run.process.pytest_run.run_suites / run_modes), for real: uv and pytest subprocesses, no torch."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.run.bytecode import bytecode_dir
-from kvmatrix.run.envs import VenvError, ensure_venv
-from kvmatrix.run.progress import finished_tests
-from kvmatrix.run.pytest_run import run_modes, run_suites
+from kvmatrix.run.env.bytecode import bytecode_dir
+from kvmatrix.run.env.envs import VenvError, ensure_venv
+from kvmatrix.run.process.progress import finished_tests
+from kvmatrix.run.process.pytest_run import run_modes, run_suites
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -46,7 +46,7 @@ def demo_repo(root: Path) -> Path:
         shutil.copy(REPO / "kvmatrix" / name, root / "kvmatrix" / name)
     (root / "suites" / "conftest.py").write_text(
         "import os\n"
-        "from suites.recorder import ENVIRONMENT\n\n"
+        "from kvmatrix.run.process.recorder import ENVIRONMENT\n\n"
         "def pytest_configure(config):\n"
         "    if hasattr(config, 'workerinput'):\n"
         "        config.stash[ENVIRONMENT] = lambda: {'layout': 'described by worker ' + str(os.getpid())}\n")

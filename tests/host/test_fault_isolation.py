@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.run.forkserver import serving
-from kvmatrix.run.pytest_run import run_environment, run_suites
+from kvmatrix.run.process.fork_client import serving
+from kvmatrix.run.process.pytest_run import run_environment, run_suites
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = "tests/faults/test_faults.py"
@@ -24,7 +24,7 @@ RUN_LIMIT_S = 120
 @pytest.fixture(scope="module", params=["started", "forked"])
 def workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """What the runs add to their environment for their xdist workers to be started as processes of their own,
-    or forked from a server (kvmatrix.run.forkserver; preloading only `json` here: no torch on the host)."""
+    or forked from a server (kvmatrix.run.process.fork_client; preloading only `json` here: no torch on the host)."""
     if request.param == "started":
         yield {}
         return

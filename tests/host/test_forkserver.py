@@ -1,4 +1,4 @@
-"""Workers forked from an environment's fork server (kvmatrix.run.forkserver, suites.forkserver), for real:
+"""Workers forked from an environment's fork server (kvmatrix.run.process.fork_client, kvmatrix.run.process.fork_server), for real:
 this interpreter serves, pytest-xdist runs through it. (Crashes, hangs and memory faults in forked workers:
 tests/host/test_fault_isolation.py.)"""
 
@@ -8,16 +8,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from kvmatrix.run.forkserver import SOCKET_VARIABLE, serving
-from kvmatrix.run.pytest_run import run_environment, run_suites
+from kvmatrix.run.process.fork_client import SOCKET_VARIABLE, serving
+from kvmatrix.run.process.pytest_run import run_environment, run_suites
 
 REPO = Path(__file__).resolve().parents[2]
 PRELOADED_HERE = "wave"
 """A standard-library module neither pytest nor the plugins import: in a worker only when preloaded."""
 HARNESS_FILES = (
-    "suites/__init__.py", "suites/recorder.py", "suites/attribution.py", "suites/hang_guard.py",
-    "suites/locations.py", "suites/forkserver.py", "suites/forked_workers.py", "kvmatrix/__init__.py",
-    "kvmatrix/settings.py", "kvmatrix/files.py", "kvmatrix/run/__init__.py", "kvmatrix/run/forkserver.py",
+    "suites/__init__.py", "kvmatrix/run/process/recorder.py", "kvmatrix/run/process/attribution.py", "kvmatrix/run/process/hang_guard.py",
+    "kvmatrix/run/process/fork_server.py", "kvmatrix/run/process/forked_workers.py", "kvmatrix/__init__.py",
+    "kvmatrix/settings.py", "kvmatrix/files.py", "kvmatrix/run/__init__.py", "kvmatrix/run/process/__init__.py", "kvmatrix/record/__init__.py",
+    "kvmatrix/record/paths.py", "kvmatrix/run/process/fork_client.py",
 )
 
 

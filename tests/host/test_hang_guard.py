@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from suites.hang_guard import HANG_DIR, hang_report, stack_file
+from kvmatrix.run.process.hang_guard import HANG_DIR, hang_report, stack_file
 
 NODE = "suites/test_export.py::test_export[DynamicCache-strict]"
 DUMP = """\

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from index_server import FORBIDDEN, LOGIN_PAGE, NOT_FOUND, Answer, refused_url, serve_index
 
-from kvmatrix.plan.index_check import claimed_projects, unlisted_projects, uv_indexes
+from kvmatrix.run.env.index_check import claimed_projects, unlisted_projects, uv_indexes
 
 NO_TORCH_VERSION = ("Because there is no version of torch==9.9.9 and you require torch==9.9.9, we can conclude "
                     "that your requirements are unsatisfiable.")

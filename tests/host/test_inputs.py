@@ -15,6 +15,7 @@ import pytest
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell
 from kvmatrix.run.cell import requirements
+from kvmatrix.run.env.interpreters import find_interpreter
 from kvmatrix.run.inputs import (
     CODE_PATHS,
     RECORDED_SETTINGS,
@@ -24,7 +25,6 @@ from kvmatrix.run.inputs import (
     code_digest,
     inputs_from,
 )
-from kvmatrix.run.interpreters import find_interpreter
 from kvmatrix.settings import SETTINGS
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
@@ -101,7 +101,7 @@ def test_another_python_patch_release_changes_the_key(checkout: Path) -> None:
 
 def test_a_change_to_the_suites_the_library_or_the_harness_changes_the_key(checkout: Path) -> None:
     before = key(checkout)
-    for changed in ("suites/conftest.py", "compat/registry.py", "kvmatrix/run/pytest_run.py",
+    for changed in ("suites/conftest.py", "compat/registry.py", "kvmatrix/run/process/pytest_run.py",
                     "kvmatrix/record/verdicts.py", "kvmatrix/settings.py", "pyproject.toml"):
         path = checkout / changed
         original = path.read_bytes()

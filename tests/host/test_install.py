@@ -19,8 +19,8 @@ from index_server import (
     use_only,
 )
 
-from kvmatrix.run.bytecode import bytecode_dir
-from kvmatrix.run.install import classify, install, uv_install_command
+from kvmatrix.run.env.bytecode import bytecode_dir
+from kvmatrix.run.env.install import classify, install, uv_install_command
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 

@@ -1,4 +1,4 @@
-"""kvmatrix.run.interpreters: a cell's CPython is found on PATH or among pyenv's installs, never a shim
+"""kvmatrix.run.env.interpreters: a cell's CPython is found on PATH or among pyenv's installs, never a shim
 that cannot start."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmatrix.run.interpreters import find_interpreter
+from kvmatrix.run.env.interpreters import find_interpreter
 
 MINOR = f"{sys.version_info.major}.{sys.version_info.minor}"
 

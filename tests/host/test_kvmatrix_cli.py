@@ -30,7 +30,7 @@ def test_every_entry_point_has_a_command() -> None:
         ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
         for path in (REPO_ROOT / "kvmatrix").rglob("*.py")
         if re.search(r'^if __name__ == "__main__":', path.read_text(encoding="utf-8"), re.M)
-    } - {"kvmatrix.__main__", "kvmatrix.run.forkserver"}
+    } - {"kvmatrix.__main__", "kvmatrix.run.process.fork_client"}
     assert entry_points == {command.module for command in COMMANDS.values()}
 
 

@@ -4,10 +4,9 @@ instead of "see the log" (kvmatrix.record.cell_record)."""
 from __future__ import annotations
 
 from kvmatrix.plan.pins import Cell
-from kvmatrix.record.cell_record import build_record
+from kvmatrix.record.cell_record import InstallOutcome, build_record
 from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import ERROR, RAN
-from kvmatrix.run.install import InstallOutcome
 
 # The head of a real log: transformers 5.25.0 on torch 2.5.1 (tf5.25.0-torch2.5.1 of the full grid).
 REFUSED_TORCH = """bringing up nodes...

@@ -18,7 +18,7 @@ from index_server import CORRUPT_JSON, ERROR_JSON, NOT_FOUND, Answer, only_index
 
 from kvmatrix.plan.pins import load_pins
 from kvmatrix.run.cell import inputs_of
-from kvmatrix.run.interpreters import find_interpreter
+from kvmatrix.run.env.interpreters import find_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -393,7 +393,7 @@ def test_a_cell_whose_index_answers_unexpected_json_is_infra_retried_and_publish
     """Issue 31 item 4, through the commands: `python -m kvmatrix.run.cell_cli --pair` against an index answering
     200 with a proxy's error object (or a page cut short) was `error`, tried once, and `nox -s publish` of it
     replaced the cell's published verdicts with `error`. The record keeps no attempt count: a second attempt
-    costs the install's 5 s backoff (kvmatrix.run.install), where one attempt against loopback takes about 1 s."""
+    costs the install's 5 s backoff (kvmatrix.run.env.install), where one attempt against loopback takes about 1 s."""
     reports = tmp_path / "reports"
     first = nox_publish(pins_file, one_result, reports)
     assert first.returncode == 0, first.stdout + first.stderr

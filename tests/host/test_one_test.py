@@ -25,7 +25,7 @@ def test_the_command_survives_the_shell_with_any_test_id() -> None:
 def test_the_test_runs_alone_in_its_mode_offline_with_the_long_traceback() -> None:
     argv, env = pytest_command("/envs/x/bin/python", "without", NODEID)
     assert argv[:4] == ["/envs/x/bin/python", "-m", "pytest", NODEID]
-    assert {"--tb=long", "no:xdist", "suites.recorder"} <= set(argv)
+    assert {"--tb=long", "no:xdist", "kvmatrix.run.process.recorder"} <= set(argv)
     assert (env["KVCC_REGISTRATION"], env["HF_HUB_OFFLINE"]) == ("without", "1")
 
 

@@ -1,4 +1,4 @@
-"""The runs of one environment share no-cache probe outcomes through a folder (suites.attribution.shared_outcome):
+"""The runs of one environment share no-cache probe outcomes through a folder (kvmatrix.run.process.attribution.shared_outcome):
 one computes a key, the others read it; a stuck or dead holder never stops the others."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from suites.attribution import Failure, probe_files, shared_outcome
+from kvmatrix.run.process.attribution import Failure, probe_files, shared_outcome
 
 KEY = "('suites.test_x.probe', \"[('mode', 'strict')]\")"
 FAILS = Failure("torch._export.serde.serialize.SerializeError", "Failed serializing node flat_apply",

@@ -1,4 +1,4 @@
-"""kvmatrix.run.progress: a running matrix says which cell of how many, how long is left by the last
+"""kvmatrix.run.process.progress: a running matrix says which cell of how many, how long is left by the last
 run's durations, how far each mode's tests are, and ends with a summary table."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 import threading
 from pathlib import Path
 
-from kvmatrix.run.progress import (
+from kvmatrix.run.process.progress import (
     PLAN_FILE,
     announce,
     finished_tests,

@@ -10,8 +10,8 @@ from typing import Any
 from kvmatrix.record import causes
 from kvmatrix.record.causes import ANY_FAILURE, CACHE, DIFFERENTLY, NOT_CACHE, SAME_WAY
 from kvmatrix.record.rederive import rederive_runs, rederive_test
-from suites import attribution
-from suites.attribution import PROBE_PASSES
+from kvmatrix.run.process import attribution
+from kvmatrix.run.process.attribution import PROBE_PASSES
 
 NO_FLAT_APPLY = ("SerializeError: Failed serializing node flat_apply in graph: %flat_apply : [num_users=1] = "
                  "call_function[target=torch.ops.higher_order.flat_apply]")

@@ -19,7 +19,7 @@ from kvmatrix.plan.pins import SNAPSHOT_FORMAT, PinsError, load_pins
 from kvmatrix.plan.refresh import commit_message, move_snapshot, moves_by_cell, package_moves, report_lines
 from kvmatrix.record.matrix import load_published
 from kvmatrix.run.cell import inputs_of
-from kvmatrix.run.interpreters import find_interpreter
+from kvmatrix.run.env.interpreters import find_interpreter
 from kvmatrix.run.reuse import published_records
 
 BEFORE = "2026-12-06T02:00:00Z"

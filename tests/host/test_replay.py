@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kvmatrix.run.cell_cli import constraints_file, main
-from kvmatrix.run.install import freeze, install
+from kvmatrix.run.env.install import freeze, install
 
 DETAIL = {"schema_version": 3, "id": "tf4.57.6-torch2.13.0", "freeze": ["torch==2.13.0+cpu", "six==1.16.0"],
           "torch_build": "cpu", "runs": {}}

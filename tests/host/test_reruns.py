@@ -1,4 +1,4 @@
-"""Fresh-process re-runs (kvmatrix.run.reruns, kvmatrix.run.pytest_run.rerun_modes): a test whose outcome changes between
+"""Fresh-process re-runs (kvmatrix.run.process.reruns, kvmatrix.run.process.pytest_run.rerun_modes): a test whose outcome changes between
 runs becomes `flaky` with its rate; a stable one keeps its verdict. Scripted batches for the rules, and a
 real injected flaky test (tests/faults/test_flaky.py) through the cell runner's processes."""
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from kvmatrix.run import pytest_run
-from kvmatrix.run.pytest_run import rerun_modes, run_modes, run_suites
-from kvmatrix.run.reruns import flaky_rate, node_id, rerun_failures
-from kvmatrix.run.slots import RERUN, RunSlots
+from kvmatrix.run.process import pytest_run
+from kvmatrix.run.process.pytest_run import rerun_modes, run_modes, run_suites
+from kvmatrix.run.process.reruns import flaky_rate, node_id, rerun_failures
+from kvmatrix.run.process.slots import RERUN, RunSlots
 
 ROOT = Path(__file__).resolve().parents[2]
 

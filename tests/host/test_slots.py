@@ -1,4 +1,4 @@
-"""A cell's run slots (kvmatrix.run.slots): never more holders than slots, and a freed slot goes to the
+"""A cell's run slots (kvmatrix.run.process.slots): never more holders than slots, and a freed slot goes to the
 waiting run that ranks first, so the long first runs of every environment start before any re-run."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from kvmatrix.run.slots import FIRST_RUN, RERUN, RunSlots, priority
+from kvmatrix.run.process.slots import FIRST_RUN, RERUN, RunSlots, priority
 
 
 def test_a_first_run_of_more_suite_files_ranks_before_a_smaller_one_and_every_first_run_before_a_rerun() -> None:

@@ -12,9 +12,10 @@ import pytest
 from index_server import Release, serve_index, use_only
 
 from kvmatrix import REPO_ROOT
+from kvmatrix.record.cell_record import InstallOutcome
+from kvmatrix.run.env.install import diagnose, freeze, install
+from kvmatrix.run.env.snapshot import snapshot_args, undated_projects
 from kvmatrix.run.inputs import cell_inputs, resolve
-from kvmatrix.run.install import InstallOutcome, diagnose, freeze, install
-from kvmatrix.run.snapshot import snapshot_args, undated_projects
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 SNAPSHOT = "2026-12-01T00:00:00Z"

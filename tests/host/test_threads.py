@@ -1,4 +1,4 @@
-"""Each pytest process of a cell runs torch on its share of the cores (kvmatrix.run.threads): the usable
+"""Each pytest process of a cell runs torch on its share of the cores (kvmatrix.run.process.threads): the usable
 cores divided by the workers that run at once, at least one; OMP_NUM_THREADS set by the user is kept; the share
 reaches the suites' processes and is one of the cell's inputs."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from test_environments import run_one_suite_file
 
-from kvmatrix.run import threads
 from kvmatrix.run.inputs import inputs_from
-from kvmatrix.run.threads import process_threads, usable_cores, with_thread_share
+from kvmatrix.run.process import threads
+from kvmatrix.run.process.threads import process_threads, usable_cores, with_thread_share
 
 
 @pytest.mark.parametrize(

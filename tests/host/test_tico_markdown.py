@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from kvmatrix.plan.pins import Cell, Pins
-from kvmatrix.record.cell_record import build_record
+from kvmatrix.record.cell_record import InstallOutcome, build_record
 from kvmatrix.render.markdown import render_markdown
-from kvmatrix.run.install import InstallOutcome
 
 CELL = Cell(transformers="4.57.6", torch="2.13.0")
 PINS = Pins(python="3.11", cells=(CELL,), path="pins.toml")

@@ -13,12 +13,11 @@ import pytest
 from kvmatrix.plan.pins import Cell
 from kvmatrix.publish.publish_run import published_cell
 from kvmatrix.record.causes import compare_with_tico
-from kvmatrix.record.cell_record import build_record
+from kvmatrix.record.cell_record import InstallOutcome, build_record
 from kvmatrix.record.cell_results import CellResultError, check_cell_result
 from kvmatrix.record.detail import split
 from kvmatrix.record.schema import CELL_KEYS, OPTIONAL_CELL_KEYS
 from kvmatrix.record.verdicts import MODES, PREDATES_CLIENTS, TICO_MODE, summarize_suites
-from kvmatrix.run.install import InstallOutcome
 
 CELL = Cell(transformers="4.55.4", torch="2.8.0")
 SUITES = ["executorch", "export", "tico"]

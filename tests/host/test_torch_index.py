@@ -1,4 +1,4 @@
-"""kvmatrix.run.torch_index: the CPU wheel index for torch on a machine without a GPU, PyPI's default
+"""kvmatrix.run.env.torch_index: the CPU wheel index for torch on a machine without a GPU, PyPI's default
 wheels otherwise, decided from the machine, the environment and a real probe of the index."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from index_server import NOT_FOUND, refused_url, serve_index
 
-from kvmatrix.run.install import uv_install_command
-from kvmatrix.run.torch_index import CPU_BACKEND, backend_choice, has_gpu, index_reachable
+from kvmatrix.run.env.install import uv_install_command
+from kvmatrix.run.env.torch_index import CPU_BACKEND, backend_choice, has_gpu, index_reachable
 
 
 def reachable() -> bool:

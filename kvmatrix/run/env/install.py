@@ -6,7 +6,7 @@ or index failure is `infra` and is retried a bounded number of times with backof
 
 Only a resolver that worked from proper index answers proves that pins cannot coexist: a project the index
 did not find (it answered 404, 401 or 403), listed without any file (an HTML login page answering 200) or
-answered with JSON that is not a project page is `infra`, however uv words it (kvmatrix.plan.index_check).
+answered with JSON that is not a project page is `infra`, however uv words it (kvmatrix.run.env.index_check).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from kvmatrix.plan.index_check import unlisted_projects
+from kvmatrix.record.cell_record import InstallOutcome
 from kvmatrix.record.verdicts import ERROR, INFRA, NOT_INSTALLABLE
-from kvmatrix.run.bytecode import forget_bytecode
-from kvmatrix.run.snapshot import snapshot_args, undated_projects
-from kvmatrix.run.torch_index import torch_backend_args
+from kvmatrix.run.env.bytecode import forget_bytecode
+from kvmatrix.run.env.index_check import unlisted_projects
+from kvmatrix.run.env.snapshot import snapshot_args, undated_projects
+from kvmatrix.run.env.torch_index import torch_backend_args
 
 INDEX_PATTERNS = (
     r"was not found in the package registry",  # uv, for a project page answering 404, 401 or 403
@@ -50,17 +50,6 @@ INFRA_PATTERNS = (
 )
 
 
-@dataclass
-class InstallOutcome:
-    """How installing a cell's pins ended."""
-
-    status: str  # ran (installed) | not-installable | infra | error
-    reason: str | None = None
-    attempts: int = 0
-    duration_s: float = 0.0
-    log: list[str] = field(default_factory=list)
-
-
 def classify(output: str) -> str:
     """`not-installable`, `infra` or `error` for a failed uv run's output: an index that did not answer
     properly first, then resolver reasons, then network failures."""
@@ -77,12 +66,12 @@ def diagnose(output: str) -> tuple[str, str]:
     """(status, reason) of a failed uv run: `classify`, except that a resolver failure about a project no
     index lists any file of is `infra`, with what the indexes answered as its reason, and one about a project
     whose files carry no upload time, which an index snapshot cannot date, is `error` (the pins may well
-    coexist: kvmatrix.run.snapshot)."""
+    coexist: kvmatrix.run.env.snapshot)."""
     status, reason = classify(output), reason_of(output)
     undated = undated_projects(output) if status == NOT_INSTALLABLE else None
     if undated:
         return ERROR, (f"the index gives no upload time for {undated}, so the index snapshot excludes it; "
-                       f"exempt it by name (kvmatrix.run.snapshot.EXEMPT) (uv said: {reason})")[:600]
+                       f"exempt it by name (kvmatrix.run.env.snapshot.EXEMPT) (uv said: {reason})")[:600]
     if status == NOT_INSTALLABLE:
         unlisted = unlisted_projects(output)
         if unlisted is not None:
@@ -103,8 +92,8 @@ def uv_install_command(python: str, requirements: list[str], torch_backend: tupl
                        constraints: Path | None = None, snapshot: str | None = None) -> list[str]:
     """`uv pip install` into the cell's interpreter; PIP_FIND_LINKS (a local torch wheel) is passed on,
     since uv reads its own UV_* settings but not pip's; `torch_backend` chooses torch's index
-    (kvmatrix.run.torch_index); `constraints` pins every other package too (a replay); `snapshot` installs
-    from the index as of that time (kvmatrix.run.snapshot)."""
+    (kvmatrix.run.env.torch_index); `constraints` pins every other package too (a replay); `snapshot` installs
+    from the index as of that time (kvmatrix.run.env.snapshot)."""
     command = ["uv", "pip", "install", "--python", python, *torch_backend, *snapshot_args(snapshot)]
     for link in os.environ.get("PIP_FIND_LINKS", "").split():
         command += ["--find-links", link]
@@ -116,9 +105,9 @@ def uv_install_command(python: str, requirements: list[str], torch_backend: tupl
 def install(python: str, requirements: list[str], retries: int = 3, backoff_s: float = 5.0,
             constraints: Path | None = None, snapshot: str | None = None) -> InstallOutcome:
     """Install `requirements` (with `constraints`, if given) into `python`'s environment, torch from the
-    index kvmatrix.run.torch_index chooses, every package as the index was at `snapshot` (None: as it is);
+    index kvmatrix.run.env.torch_index chooses, every package as the index was at `snapshot` (None: as it is);
     retry only `infra` failures. The environment's kept bytecode
-    is forgotten first (kvmatrix.run.bytecode): the install may replace the sources it was compiled from."""
+    is forgotten first (kvmatrix.run.env.bytecode): the install may replace the sources it was compiled from."""
     start = time.monotonic()
     outcome = InstallOutcome(status="error")
     command = uv_install_command(python, requirements, torch_backend_args(), constraints, snapshot)

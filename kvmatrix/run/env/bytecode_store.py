@@ -2,7 +2,7 @@
 
 uv links each installed file from its cache (hardlinks on Linux), so the torch of two environments with the
 same torch is the same file on disk, one inode. The bytecode one environment's processes compile for it (kept
-under that environment, kvmatrix.run.bytecode) would be valid in every other environment linking it, but
+under that environment, kvmatrix.run.env.bytecode) would be valid in every other environment linking it, but
 CPython finds bytecode by the source's path, which differs per environment: every new environment compiled
 torch, transformers and the clients again, about 9 s in the first process of each of a cell's three
 environments and again in each process started beside it before that bytecode was written.
@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from kvmatrix.run.bytecode import bytecode_dir
+from kvmatrix.run.env.bytecode import bytecode_dir
 from kvmatrix.settings import setting
 
 OFF = "off"
@@ -109,7 +109,7 @@ def _kept_pycs(kept: Path) -> Iterator[tuple[Path, Path, str]]:
 
 
 def harvest(python: str, store: Path | None) -> int:
-    """Add to `store` the bytecode that `python`'s environment kept (kvmatrix.run.bytecode), each only while
+    """Add to `store` the bytecode that `python`'s environment kept (kvmatrix.run.env.bytecode), each only while
     its reader would still take it for its source (compiled_from); returns how many files were added (0 without a store)."""
     if store is None:
         return 0

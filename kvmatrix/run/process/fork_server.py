@@ -1,5 +1,5 @@
-"""The fork server of a cell environment (`python -m suites.forkserver serve SOCKET`; the host side, its
-protocol and why: kvmatrix.run.forkserver): imports PRELOADED (kvmatrix.run.forkserver), and in a client's
+"""The fork server of a cell environment (`python -m kvmatrix.run.process.fork_server serve SOCKET`; the host side, its
+protocol and why: kvmatrix.run.process.fork_client): imports PRELOADED (kvmatrix.run.process.fork_client), and in a client's
 environment what that client adds (kvmatrix.run.clients.Client.preload), once, then forks every pytest-xdist
 worker of the environment's runs from that state.
 
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kvmatrix.run.forkserver import PRELOADED, receive, send
+from kvmatrix.run.process.fork_client import PRELOADED, receive, send
 
 POLL_S = 0.2
 """How often the server reaps children while nothing else happens."""
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int | None:
     the code returns."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 2 or args[0] != "serve":
-        print("usage: python -m suites.forkserver serve SOCKET [MODULE...]", file=sys.stderr)
+        print("usage: python -m kvmatrix.run.process.fork_server serve SOCKET [MODULE...]", file=sys.stderr)
         return 2
     outcome = serve(args[1], args[2:] or PRELOADED)
     if isinstance(outcome, Request):

@@ -35,8 +35,8 @@ from typing import Any
 import pytest
 
 from kvmatrix.files import lock_within, write_json_atomic
+from kvmatrix.record.paths import short_path
 from kvmatrix.settings import setting
-from suites.locations import short_path
 
 CAUSE = "kvcc_cause"
 CAUSE_DETAIL = "kvcc_cause_detail"
@@ -100,7 +100,7 @@ def _one_line(text: str, length: int = DETAIL_LENGTH) -> str:
 class Failure:
     """How a call failed: its exception's type (module-qualified), the start of its message on one line, and
     the innermost frame of its traceback, the function that raised it, as `<file>:<function>` (the file as
-    suites.locations.short_path says it, so it reads the same on every machine)."""
+    kvmatrix.record.paths.short_path says it, so it reads the same on every machine)."""
 
     type: str
     message: str
@@ -147,10 +147,10 @@ def _probe_failure(probe: Callable[..., Any], arguments: dict[str, Any]) -> Fail
     when it passes."""
     import torch
 
-    from suites.isolation import release_leaked_vmap_levels
+    from kvmatrix.run.process.isolation import release_leaked_vmap_levels
 
     torch._dynamo.reset()
-    release_leaked_vmap_levels()  # the failed test may have left one open (suites.isolation)
+    release_leaked_vmap_levels()  # the failed test may have left one open (kvmatrix.run.process.isolation)
     try:
         probe(**arguments)
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kvmatrix.run.interpreters import find_interpreter
+from kvmatrix.run.env.interpreters import find_interpreter
 
 
 class VenvError(RuntimeError):
@@ -14,7 +14,7 @@ class VenvError(RuntimeError):
 
 def ensure_venv(path: Path, python: str) -> str:
     """The absolute interpreter path of the environment at `path`, created with `uv venv --python` on CPython
-    `python` (kvmatrix.run.interpreters.find_interpreter) unless it already has an interpreter (then it is
+    `python` (kvmatrix.run.env.interpreters.find_interpreter) unless it already has an interpreter (then it is
     reused as it is)."""
     path = path.resolve()
     interpreter = path / "bin" / "python"

@@ -10,7 +10,7 @@ bytecode under the environment itself (PYTHONPYCACHEPREFIX), never into the chec
 from, whatever PYTHONDONTWRITEBYTECODE says: the environments are the harness's own.
 
 A `.pyc` is checked against its source's modification time and size only, so an install that changes an
-environment's packages also forgets its bytecode (kvmatrix.run.install calls forget_bytecode).
+environment's packages also forgets its bytecode (kvmatrix.run.env.install calls forget_bytecode).
 """
 
 from __future__ import annotations

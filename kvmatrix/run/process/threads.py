@@ -1,6 +1,6 @@
 """Each pytest process of a cell uses its share of the machine's cores for torch's intra-op threads.
 
-A cell runs KVCC_MODES_AT_ONCE pytest processes at once (kvmatrix.run.slots), each with KVCC_WORKERS xdist
+A cell runs KVCC_MODES_AT_ONCE pytest processes at once (kvmatrix.run.process.slots), each with KVCC_WORKERS xdist
 workers. torch sizes its intra-op (OpenMP) thread pool to every core it may use, so on 2 cores two processes
 ran 4 threads. The suites' tiny models gain nothing from a second thread, and OpenMP's idle threads wait for
 work by spinning, on the core the other process needs. Measured on this project's 2-core machine (torch

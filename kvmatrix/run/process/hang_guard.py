@@ -1,4 +1,4 @@
-"""A pytest plugin (`-p suites.hang_guard`): a hard per-test timeout behind pytest-timeout's.
+"""A pytest plugin (`-p kvmatrix.run.process.hang_guard`): a hard per-test timeout behind pytest-timeout's.
 
 pytest-timeout's signal method only interrupts a test between Python bytecodes, and its thread method needs
 the GIL: a test stuck inside C code that holds the GIL (`sum(range(10**13))`, a deadlocked extension)
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from kvmatrix.record.paths import short_path
 from kvmatrix.settings import setting
-from suites.locations import short_path
 
 HANG_DIR = "KVCC_HANG_DIR"
 GRACE_S = 5.0

@@ -16,7 +16,7 @@ import torch
 import transformers
 from transformers import cache_utils
 
-from suites.attribution import eager
+from kvmatrix.run.process.attribution import eager
 
 PROMPT_LEN = 4
 MAX_CACHE_LEN = 32
@@ -127,7 +127,7 @@ class FlatOutputsStep(DecodeStep):
 
 class NoCacheStep(torch.nn.Module):
     """The same model with no cache at all: input_ids -> logits (`use_cache=False`), the attribution
-    ladder's cache-free rung (suites.attribution)."""
+    ladder's cache-free rung (kvmatrix.run.process.attribution)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
@@ -152,7 +152,7 @@ reads the cache it is given, from another prompt."""
 def prefilled(model: torch.nn.Module, kind: str, length: int = PROMPT_LEN, batch: int = 1,
               seed: int = EXAMPLE_PROMPT_SEED) -> Any:
     """A cache of `kind` (DynamicCache / StaticCache) after an eager prefill of `length` tokens of the
-    prompt drawn with `seed`. A failing prefill is a setup failure (suites.attribution)."""
+    prompt drawn with `seed`. A failing prefill is a setup failure (kvmatrix.run.process.attribution)."""
     cache = dynamic_cache() if kind == "DynamicCache" else static_cache(model.config, batch=batch)
     with torch.no_grad(), eager(f"{kind} prefill"):
         DecodeStep(model)(prompt_ids(length, seed=seed, batch=batch), cache, torch.arange(length))

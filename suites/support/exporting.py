@@ -11,8 +11,16 @@ import torch
 from torch.utils import _pytree as pytree
 
 import compat
-from suites.attribution import eager
-from suites.models import PROMPT_LEN, DecodeStep, NoCacheStep, clone, kv_tensors, prompt_ids, tiny_llama
+from kvmatrix.run.process.attribution import eager
+from suites.support.models import (
+    PROMPT_LEN,
+    DecodeStep,
+    NoCacheStep,
+    clone,
+    kv_tensors,
+    prompt_ids,
+    tiny_llama,
+)
 
 CACHE_KINDS = ["DynamicCache", "StaticCache"]
 VMAP_FREE = "vmap-free"

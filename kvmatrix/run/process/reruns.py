@@ -28,7 +28,7 @@ FIRST_ERROR = "; first error: "
 
 Batch = Callable[[dict[str, list[str]], Path], dict[str, dict[str, Any]]]
 """Runs the node ids of each mode named (one fresh pytest process per mode) with `Path` as work dir, and
-returns the runs by mode (kvmatrix.run.pytest_run.run_modes with `selections`)."""
+returns the runs by mode (kvmatrix.run.process.pytest_run.run_modes with `selections`)."""
 
 
 def node_id(test: dict[str, Any], test_dir: str = "suites") -> str:

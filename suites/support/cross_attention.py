@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from suites.models import kv_tensors
+from suites.support.models import kv_tensors
 
 _OPS_DEFINED = False
 

@@ -3,7 +3,7 @@ as it was at its pins file's `snapshot` (uv's `--exclude-newer`: a file uploaded
 not exist for the resolver), so the same set resolves on any machine on any later day (docs/incremental.md).
 
 torch is exempt by name: every cell pins it exactly, and the PyTorch CPU wheel index, where a machine without a
-GPU takes it from (kvmatrix.run.torch_index), publishes no upload times, which uv would take as "too new".
+GPU takes it from (kvmatrix.run.env.torch_index), publishes no upload times, which uv would take as "too new".
 A project whose files carry no upload time is otherwise excluded by uv; `undated_projects` finds it in uv's
 output, so that such a failure is never read as pins that cannot coexist.
 """

@@ -1,15 +1,15 @@
 """Fork each pytest-xdist worker of an environment from one interpreter that has imported torch and
-transformers already (the server, suites.forkserver), instead of starting a new one that imports them again:
+transformers already (the server, kvmatrix.run.process.fork_server), instead of starting a new one that imports them again:
 about 4 s of each of a cell's 14 worker processes.
 
 This module is the torch-free side: `serving` starts an environment's server and stops it, `end_run` makes
-sure no worker of a finished run outlives it, and `python -m kvmatrix.run.forkserver connect SOCKET -u -c
-CODE` is what execnet starts as a worker's Python when the run's controller has the `suites.forked_workers`
+sure no worker of a finished run outlives it, and `python -m kvmatrix.run.process.fork_client connect SOCKET -u -c
+CODE` is what execnet starts as a worker's Python when the run's controller has the `kvmatrix.run.process.forked_workers`
 plugin: it hands its stdin, stdout and stderr, environment, working directory and code to the server, which
 forks a child that runs the code as `python -u -c CODE` would, and exits with that child's status. The child
 alone then holds the worker's pipes, so a worker that crashes or hangs ends, and is reported and replaced by
 xdist, exactly as a started one. Registration stays per worker: the server imports, never registers
-(suites.forkserver lists what it imports and why that changes nothing a test sees).
+(kvmatrix.run.process.fork_server lists what it imports and why that changes nothing a test sees).
 
 The server imports while the runs' controllers start; a worker's client waits for its socket. A server that
 cannot import, or is left with a second thread, refuses every fork, and a client refused, or whose server is
@@ -44,11 +44,11 @@ PRELOADED = (
     "torch", "torch._dynamo", "torch.export", "transformers", "transformers.cache_utils",
     "transformers.modeling_utils",
 )
-"""What every worker imports before its first test, in that order: what every server imports (suites.forkserver
+"""What every worker imports before its first test, in that order: what every server imports (kvmatrix.run.process.fork_server
 says why that changes nothing a test sees)."""
 SOCKET_VARIABLE = "KVCC_FORKSERVER"
 """Set for a run whose workers are forked: the server's socket."""
-SERVER_MODULE = "suites.forkserver"
+SERVER_MODULE = "kvmatrix.run.process.fork_server"
 MESSAGE_BYTES = 1 << 20
 """The largest message (a fork request carries the whole environment)."""
 PID_FILE = "pid"
@@ -112,7 +112,7 @@ def wait_for_server(path: str, timeout_s: float = START_TIMEOUT_S) -> socket.soc
 
 def start_worker_itself(argv: list[str], why: str) -> NoReturn:
     """Become the worker `python ARGV` (exec: same process, same stdio), saying why on stderr."""
-    print(f"kvmatrix.run.forkserver: this worker starts on its own: {why}", file=sys.stderr, flush=True)
+    print(f"kvmatrix.run.process.fork_client: this worker starts on its own: {why}", file=sys.stderr, flush=True)
     os.execv(sys.executable, [sys.executable, *argv])
 
 
@@ -132,7 +132,7 @@ def connect(path: str, argv: list[str]) -> int:
         os.dup2(null, fd)
     reply, _ = receive(channel)
     if reply is None:
-        print(f"kvmatrix.run.forkserver: the fork server at {path} went away", file=sys.stderr)
+        print(f"kvmatrix.run.process.fork_client: the fork server at {path} went away", file=sys.stderr)
         return 1
     code = os.waitstatus_to_exitcode(reply["status"])
     return 128 - code if code < 0 else code
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     """`connect SOCKET [python options] -c CODE [args]`: see the module docstring."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 4 or args[0] != "connect" or "-c" not in args[2:]:
-        print("usage: python -m kvmatrix.run.forkserver connect SOCKET [-u] [-B] -c CODE [ARG...]", file=sys.stderr)
+        print("usage: python -m kvmatrix.run.process.fork_client connect SOCKET [-u] [-B] -c CODE [ARG...]", file=sys.stderr)
         return 2
     return connect(args[1], args[2:])
 

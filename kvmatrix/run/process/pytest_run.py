@@ -1,6 +1,6 @@
 """The pytest processes of a cell: one per registration mode over suites/, with the recorder, crash isolation
 (xdist), a per-test timeout and the hang guard; concurrent modes sharing the cell's run slots
-(kvmatrix.run.slots); fresh-process re-runs of what failed.
+(kvmatrix.run.process.slots); fresh-process re-runs of what failed.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any
 
 from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import MODES
-from kvmatrix.run.bytecode import bytecode_kept
-from kvmatrix.run.bytecode_store import harvest, seed, store_dir
-from kvmatrix.run.forkserver import PRELOADED, SOCKET_VARIABLE, end_run, serving
-from kvmatrix.run.procgroup import run_contained
-from kvmatrix.run.progress import PROGRESS_SUFFIX, reporting
-from kvmatrix.run.reruns import RERUN_ENV, rerun_failures
-from kvmatrix.run.slots import FIRST_RUN, RERUN, RunSlots, priority
-from kvmatrix.run.threads import with_thread_share
+from kvmatrix.run.env.bytecode import bytecode_kept
+from kvmatrix.run.env.bytecode_store import harvest, seed, store_dir
+from kvmatrix.run.process.fork_client import PRELOADED, SOCKET_VARIABLE, end_run, serving
+from kvmatrix.run.process.procgroup import run_contained
+from kvmatrix.run.process.progress import PROGRESS_SUFFIX, reporting
+from kvmatrix.run.process.reruns import RERUN_ENV, rerun_failures
+from kvmatrix.run.process.slots import FIRST_RUN, RERUN, RunSlots, priority
+from kvmatrix.run.process.threads import with_thread_share
 from kvmatrix.settings import int_setting, setting
 
 RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test timeout (KVCC_TEST_TIMEOUT_S)
@@ -43,24 +43,24 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 def pytest_options(env: dict[str, str]) -> list[str]:
     """Recorder plugin, crash isolation (xdist restarts a dead worker and reports its test) and a per-test
     timeout (signal method: the hung test fails with a Timeout, its worker lives on; a test stuck in C code,
-    which the signal never reaches, is ended with its worker by suites.hang_guard a little later).
+    which the signal never reaches, is ended with its worker by kvmatrix.run.process.hang_guard a little later).
     KVCC_EXTRA_PLUGINS (comma-separated modules) adds plugins, e.g. tests.faults.crash_plugin for
-    fault-injection runs; a run with a fork server (KVCC_FORKSERVER) gets suites.forked_workers.
+    fault-injection runs; a run with a fork server (KVCC_FORKSERVER) gets kvmatrix.run.process.forked_workers.
 
     Failures are reported with Python's own (native) traceback: pytest's default long form parses the source
     of every file in a traceback to show whole statements, about 0.13 s for each failing test here (the
     traceback of a failed export runs through the largest files of torch.export and dynamo), paid again in
     every re-run, and it changes nothing the record takes from the report (the crash line, reprcrash, is the
-    same in every style; the detail file keeps the traceback's tail, suites.recorder)."""
+    same in every style; the detail file keeps the traceback's tail, kvmatrix.run.process.recorder)."""
     workers = str(int_setting("KVCC_WORKERS", env))
     timeout = str(int_setting("KVCC_TEST_TIMEOUT_S", env))
     restarts = str(int_setting("KVCC_MAX_WORKER_RESTART", env))
     plugins = (setting("KVCC_EXTRA_PLUGINS", env) or "").split(",")
     if env.get(SOCKET_VARIABLE):
-        plugins.append("suites.forked_workers")
+        plugins.append("kvmatrix.run.process.forked_workers")
     extra = [arg for plugin in plugins if plugin for arg in ("-p", plugin)]
     return [
-        "-p", "suites.recorder", "-p", "suites.hang_guard", *extra,
+        "-p", "kvmatrix.run.process.recorder", "-p", "kvmatrix.run.process.hang_guard", *extra,
         "-p", "no:cacheprovider", "-p", "no:logging", "-q", "--tb=native",
         "-n", workers, "--max-worker-restart", restarts,
         "--timeout", timeout, "--timeout-method", "signal",
@@ -79,7 +79,7 @@ def activated(python: str) -> dict[str, str]:
 def run_environment(python: str, repo_root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every pytest process of `python`'s environment runs with, less what each run sets
     (KVCC_REGISTRATION, KVCC_RESULTS): this process's, `env`, the activated environment, offline, the checkout
-    on PYTHONPATH, its bytecode kept (kvmatrix.run.bytecode) and its share of the cores (kvmatrix.run.threads)."""
+    on PYTHONPATH, its bytecode kept (kvmatrix.run.env.bytecode) and its share of the cores (kvmatrix.run.process.threads)."""
     return with_thread_share(bytecode_kept(python, {**os.environ, **(env or {}), **activated(python), **OFFLINE_ENV,
                                                     "PYTHONPATH": str(repo_root)}))
 
@@ -87,7 +87,7 @@ def run_environment(python: str, repo_root: Path, env: dict[str, str] | None = N
 @contextmanager
 def preloaded(python: str, repo_root: Path, work_dir: Path, env: dict[str, str] | None = None,
               also: Sequence[str] = ()) -> Iterator[dict[str, str]]:
-    """The fork server of `python`'s environment for the runs of the block (kvmatrix.run.forkserver.serving,
+    """The fork server of `python`'s environment for the runs of the block (kvmatrix.run.process.fork_client.serving,
     started with run_environment and the bytecode the store has for it, its output in
     `work_dir/forkserver.log`), importing PRELOADED and then `also`: yields what those runs add to their `env`
     to have their workers forked there ({} when KVCC_PRELOAD is 0). Where the server refuses to fork, each
@@ -106,9 +106,9 @@ def run_suites(python: str, repo_root: Path, mode: str, work_dir: Path, timeout_
 
     `selection` (pytest node ids such as `suites/test_roundtrip.py::test_x[DynamicCache]`) runs only
     those tests instead of the whole of suites/. `env` adds variables to the process's environment. The
-    process keeps its bytecode in the environment (kvmatrix.run.bytecode), starting from what the machine-wide
-    store holds for the same files and adding to it what it compiled (kvmatrix.run.bytecode_store), so later runs
-    here and in other environments start faster, and runs torch on its share of the cores (kvmatrix.run.threads).
+    process keeps its bytecode in the environment (kvmatrix.run.env.bytecode), starting from what the machine-wide
+    store holds for the same files and adding to it what it compiled (kvmatrix.run.env.bytecode_store), so later runs
+    here and in other environments start faster, and runs torch on its share of the cores (kvmatrix.run.process.threads).
 
     A crash or timeout leaves no results file: the run then has no tests, which the verdict roll-up
     turns into `error` for every suite, with the exit status, the log tail and `log_reason` (the reason
@@ -145,12 +145,12 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
               slots: RunSlots | None = None, phase: int = FIRST_RUN, label: str | None = None) -> dict[str, Any]:
     """`run_suites` in every mode of MODES; the runs by mode. Each run holds one of `slots` (default: slots
     of its own for KVCC_MODES_AT_ONCE runs, kvmatrix.settings) while its pytest process lives, ranked by
-    `phase` and its number of targets (kvmatrix.run.slots), so runs of other environments sharing `slots`
+    `phase` and its number of targets (kvmatrix.run.process.slots), so runs of other environments sharing `slots`
     fill the cores with them. `selections` (mode -> node ids) runs only the modes it names (any mode, `tico`
     included), each on its own tests, instead; `env` goes to every run (see run_suites). `label` names the
     runs in the progress lines (default: the name of `work_dir`). First runs share the outcomes of their
     no-cache probes whose arguments are plain values in `work_dir / PROBE_OUTCOMES_DIR`, emptied first
-    (suites.attribution)."""
+    (kvmatrix.run.process.attribution)."""
     chosen = selections if selections is not None else dict.fromkeys(MODES, selection)
     modes = list(chosen)
     shared = slots if slots is not None else RunSlots.from_settings()
@@ -174,7 +174,7 @@ def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Pa
                 test_dir: str = "suites", slots: RunSlots | None = None,
                 env: dict[str, str] | None = None) -> dict[str, Any]:
     """Re-run the failing tests of `runs` in fresh processes and mark the ones whose outcome changes
-    `flaky` (kvmatrix.run.reruns.rerun_failures, with `test_dir` holding the test files); each batch is a
+    `flaky` (kvmatrix.run.process.reruns.rerun_failures, with `test_dir` holding the test files); each batch is a
     `run_modes` with `env` and KVCC_LADDER=0 in `work_dir / "rerun-<k>"`, in the re-run phase of `slots`, its
     progress lines labelled `<work_dir name> rerun-<k>`. Updates `runs` in place and returns it."""
     def batch(selections: dict[str, list[str]], where: Path) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""A pytest plugin (`-p suites.recorder`) that turns each test's phases into one verdict and writes the
+"""A pytest plugin (`-p kvmatrix.run.process.recorder`) that turns each test's phases into one verdict and writes the
 cell-run JSON (docs/matrix-schema.md).
 
 Verdicts: pass, fail, xfail (with the reason), n/a (a skip whose reason starts with "n/a: "), setup (the
-test's own eager step or a fixture failed: suites.attribution), error (teardown/collection failure, a
+test's own eager step or a fixture failed: kvmatrix.run.process.attribution), error (teardown/collection failure, a
 crashed or timed-out test, memory exhaustion, or any other skip: a silent skip is not a verdict). Crash
 isolation comes from the ecosystem's tools: pytest-xdist restarts a worker that dies (segfault, abort, OOM
-kill) and reports the test it was running; pytest-timeout fails a test that hangs, and suites.hang_guard
+kill) and reports the test it was running; pytest-timeout fails a test that hangs, and kvmatrix.run.process.hang_guard
 ends the process of one stuck where pytest-timeout cannot reach (C code). Only the xdist controller (or a
 plain pytest process) records and writes; a worker sends the cell description (layout, registration
 report) to it when it finishes.
@@ -29,10 +29,10 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.record.paths import short_path
+from kvmatrix.run.process.attribution import RECORD_FIELDS
+from kvmatrix.run.process.hang_guard import hang_report
 from kvmatrix.settings import setting
-from suites.attribution import RECORD_FIELDS
-from suites.hang_guard import hang_report
-from suites.locations import short_path
 
 NA_PREFIX = "n/a: "
 ENVIRONMENT = pytest.StashKey[Callable[[], dict[str, Any]]]()
@@ -77,7 +77,7 @@ TRACEBACK_LINES = 60
 
 def traceback_tail(report: pytest.TestReport) -> str | None:
     """The last TRACEBACK_LINES lines of a failing phase's traceback as the run prints it (Python's native form,
-    kvmatrix.run.pytest_run.pytest_options), None when the phase has none; the host rewrites absolute paths in
+    kvmatrix.run.process.pytest_run.pytest_options), None when the phase has none; the host rewrites absolute paths in
     it like everywhere else in the record."""
     text = getattr(report, "longreprtext", "") or ""
     lines = text.rstrip().splitlines()
@@ -113,7 +113,7 @@ def phase_verdict(report: pytest.TestReport) -> tuple[str, str | None, str | Non
         return "error", None, f"unexpected skip (a skip must be n/a with its reason): {reason}"
     error = error_line(report) or ""
     hung = hang_report(report.nodeid) if WORKER_CRASHED.search(error) else None
-    if hung is not None:  # the hang guard (suites.hang_guard) stopped it
+    if hung is not None:  # the hang guard (kvmatrix.run.process.hang_guard) stopped it
         return "error", HUNG, f"{HUNG}: {hung}"
     for pattern, meaning in NOT_AN_ANSWER:
         if pattern.search(error):

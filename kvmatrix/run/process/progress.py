@@ -2,7 +2,7 @@
 durations, each registration mode's tests done so far, and a summary table when the run is published.
 
 `nox -s matrix` writes the run's plan (`run-plan.json` in the results folder); each cell session reads it to
-say where the run is. The in-cell recorder (suites/recorder.py) rewrites `<mode>.json.progress` ("done
+say where the run is. The in-cell recorder (kvmatrix/run/process/recorder.py) rewrites `<mode>.json.progress` ("done
 collected") after every test, which the host polls while the modes run.
 """
 
