@@ -35,15 +35,21 @@ def test_an_environment_uv_cannot_make_raises_with_uvs_reason(tmp_path: Path) ->
         ensure_venv(tmp_path / "env", "2.1")
 
 
+PLUGIN_FILES = (
+    "kvmatrix/__init__.py", "kvmatrix/settings.py", "kvmatrix/files.py", "kvmatrix/run/__init__.py",
+    "kvmatrix/run/process/__init__.py", "kvmatrix/run/process/recorder.py", "kvmatrix/run/process/attribution.py",
+    "kvmatrix/run/process/hang_guard.py", "kvmatrix/record/__init__.py", "kvmatrix/record/paths.py",
+)
+
+
 def demo_repo(root: Path) -> Path:
-    """A repository whose suites/ holds the real recorder plugin, a conftest that describes the cell only in
+    """A repository with the real recorder plug-in, a suites/ conftest that describes the cell only in
     the processes that run tests (as the real one does), and two tests."""
     (root / "suites").mkdir(parents=True)
-    for name in ("__init__.py", "recorder.py", "attribution.py", "hang_guard.py", "locations.py"):  # plugins
-        shutil.copy(REPO / "suites" / name, root / "suites" / name)
-    (root / "kvmatrix").mkdir()
-    for name in ("__init__.py", "settings.py", "files.py"):  # the plugins' KVCC_* variables, files and locks
-        shutil.copy(REPO / "kvmatrix" / name, root / "kvmatrix" / name)
+    shutil.copy(REPO / "suites" / "__init__.py", root / "suites" / "__init__.py")
+    for name in PLUGIN_FILES:  # the plug-ins, their KVCC_* variables, files, locks and path shortener
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, root / name)
     (root / "suites" / "conftest.py").write_text(
         "import os\n"
         "from kvmatrix.run.process.recorder import ENVIRONMENT\n\n"

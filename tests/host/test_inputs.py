@@ -130,7 +130,7 @@ def test_the_answers_a_publish_bundles_into_compat_leave_the_code_digest_alone(c
 
 def test_a_renamed_file_changes_the_code_digest(checkout: Path) -> None:
     before = code_digest(checkout)
-    (checkout / "suites" / "models.py").rename(checkout / "suites" / "models_renamed.py")
+    (checkout / "suites" / "support" / "models.py").rename(checkout / "suites" / "support" / "models_renamed.py")
     assert code_digest(checkout) != before
 
 

@@ -24,13 +24,13 @@ def run(*argv: str) -> subprocess.CompletedProcess:
 
 
 def test_every_entry_point_has_a_command() -> None:
-    """A module of kvmatrix/ that runs as `python -m kvmatrix.x.y` is a command too (the fork server, which
-    the harness starts, is not one)."""
+    """A module of kvmatrix/ that runs as `python -m kvmatrix.x.y` is a command too (the fork server and its
+    client, which the harness starts, are not)."""
     entry_points = {
         ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
         for path in (REPO_ROOT / "kvmatrix").rglob("*.py")
         if re.search(r'^if __name__ == "__main__":', path.read_text(encoding="utf-8"), re.M)
-    } - {"kvmatrix.__main__", "kvmatrix.run.process.fork_client"}
+    } - {"kvmatrix.__main__", "kvmatrix.run.process.fork_client", "kvmatrix.run.process.fork_server"}
     assert entry_points == {command.module for command in COMMANDS.values()}
 
 
