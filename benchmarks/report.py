@@ -439,6 +439,20 @@ def _unchanged_section(run: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _by_hand_section(entries: list[dict[str, Any]]) -> list[str]:
+    """The measurements no phase takes (RESULTS.json's `by_hand`), each with its date, commit, command and
+    conditions, a table and what it showed."""
+    if not entries:
+        return ["None."]
+    lines = ["Taken by hand, not by this script, each at the commit named; single runs unless a row says otherwise. "
+             "The machine's speed moved from day to day, so only the figures within one table compare."]
+    for entry in entries:
+        lines += ["", f"### {entry['title']}", "",
+                  f"Measured {entry['date']} at {entry['commit']} by `{entry['command']}`: {entry['conditions']}", "",
+                  *_table(entry["columns"], entry["rows"]), "", entry["finding"]]
+    return lines
+
+
 def _carried(results: dict[str, Any]) -> list[str]:
     """A note naming the phases this run did not measure but carried from an earlier run's results."""
     carried = results.get("carried", {})
@@ -508,7 +522,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         *_later_day_section(results.get("later_day")),
         "",
-        "Measurements taken by hand for later issues (not by this script) are in [BY_HAND.md](BY_HAND.md).",
+        "## 8. Measured by hand",
+        "",
+        *_by_hand_section(results.get("by_hand", [])),
     ]
     if results.get("errors"):
         lines += ["", "## Steps that failed in this run", "",

@@ -28,7 +28,7 @@ from benchmarks.analysis import (
 )
 from benchmarks.cellbench import suite_verdicts, verdict_changes, verdicts_by_test, work_dir_results
 from benchmarks.envbench import BenchError, link_tree
-from benchmarks.harness import carry, matrix_run
+from benchmarks.harness import by_hand, carry, dumps, main, matrix_run
 from benchmarks.report import floor_columns, render, targets
 from benchmarks.report import tests_floor as floor_of_tests  # a test-like name pytest would collect
 from kvmatrix.plan.pins import Cell
@@ -200,7 +200,8 @@ def test_targets_say_what_was_missed_and_by_how_much() -> None:
 def test_render_names_every_section_and_each_missed_target() -> None:
     text = render(RESULTS)
     for heading in ("## Targets (issue 7)", "## 1. One cell's environment", "## 2. Harness overhead per cell",
-                    "## 3. Matrix wall time", "## 4. Parallelism inside a cell", "### The two registration runs at once"):
+                    "## 3. Matrix wall time", "## 4. Parallelism inside a cell", "### The two registration runs at once",
+                    "## 8. Measured by hand"):
         assert heading in text
     assert text.count("**missed**") == 4
     assert "| warm cell environment | ≤ 1.5 s | 2.00 s |" in text and "| **missed**: misses by 0.50 s (33 % over) |" in text
@@ -432,3 +433,33 @@ def test_the_later_day_rerun_needs_libfaketime(tmp_path, monkeypatch) -> None:
     with pytest.raises(BenchError, match="apt-get install faketime"):
         rerun.later_day_rerun(tmp_path, tmp_path / "scratch")
 
+
+MEASURED_BY_HAND = {"title": "One intra-op thread per process", "date": "2026-12-04", "commit": "8e9326a",
+           "command": "python3 -m nox -s \"cell(x)\"", "conditions": "nothing else running.",
+           "columns": ["threads", "wall"], "rows": [["2", "100.9 s"], ["1", "69.4 s"]], "finding": "Faster."}
+
+
+def test_measurements_taken_by_hand_render_dated_with_their_command() -> None:
+    text = render({**RESULTS, "by_hand": [MEASURED_BY_HAND]}).split("## 8. Measured by hand")[1]
+    assert "### One intra-op thread per process" in text
+    assert 'Measured 2026-12-04 at 8e9326a by `python3 -m nox -s "cell(x)"`: nothing else running.' in text
+    assert "| threads | wall |\n| --- | --- |\n| 2 | 100.9 s |\n| 1 | 69.4 s |\n\nFaster." in text
+    assert render(RESULTS).split("## 8. Measured by hand")[1].strip() == "None."
+
+
+def test_a_run_keeps_the_measurements_by_hand_of_the_results_it_replaces(tmp_path) -> None:
+    out = tmp_path / "RESULTS.md"
+    (tmp_path / "RESULTS.json").write_text(json.dumps({"by_hand": [MEASURED_BY_HAND], "envs": {"stale": True}}))
+    assert by_hand(tmp_path / "RESULTS.json") == [MEASURED_BY_HAND] and by_hand(tmp_path / "absent.json") == []
+    assert main(["--phases", "", "--matrix-cells", str(tmp_path / "none"), "--out", str(out),
+                 "--scratch-parent", str(tmp_path)]) == 0  # measures nothing: writes what it has
+    written = json.loads((tmp_path / "RESULTS.json").read_text())
+    assert written["by_hand"] == [MEASURED_BY_HAND] and "envs" not in written  # by hand kept, phases not carried
+    assert "### One intra-op thread per process" in out.read_text()
+
+
+def test_the_results_json_puts_each_list_of_plain_values_on_one_line() -> None:
+    results = {"a": {"samples": [0.7, 0.73], "rows": [["x", "1 s"], ["y", "2 s"]], "empty": {}}, "b": []}
+    text = dumps(results)
+    assert json.loads(text) == results
+    assert '  "samples": [0.7, 0.73],\n' in text and '   ["x", "1 s"],\n' in text and '"empty": {}' in text
