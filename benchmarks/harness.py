@@ -129,7 +129,7 @@ def matrix_run(log: Path | None, cells_dir: Path) -> dict[str, Any]:
 
 def scaling(pins: Pins, ids: list[str], counts: list[int], selection: list[str], scratch: Path) -> dict[str, Any]:
     """The first n of `ids` one after another for each n in `counts`; the first 2 at once; the first 2 cold (so
-    those two should have a torch that needs no big download, like the /opt/wheels one)."""
+    those two should have a torch that needs no big download, or the cold time is the network's)."""
     by_id = {cell.id: cell for cell in pins.select(ids)}  # select keeps pins order; ours matters
     cells = [by_id[cell_id] for cell_id in ids]
     result: dict[str, Any] = {"selection": selection, "sequential": [], "concurrent": []}

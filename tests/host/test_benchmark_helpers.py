@@ -29,8 +29,9 @@ from benchmarks.analysis import (
 from benchmarks.cellbench import suite_verdicts, verdict_changes, verdicts_by_test, work_dir_results
 from benchmarks.envbench import BenchError, link_tree
 from benchmarks.harness import by_hand, carry, dumps, main, matrix_run
-from benchmarks.report import floor_columns, render, targets
-from benchmarks.report import tests_floor as floor_of_tests  # a test-like name pytest would collect
+from benchmarks.report import render
+from benchmarks.targets import floor_columns, targets
+from benchmarks.targets import tests_floor as floor_of_tests  # a test-like name pytest would collect
 from kvmatrix.plan.pins import Cell
 
 
