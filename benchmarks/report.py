@@ -27,7 +27,6 @@ PART_NAMES = {
 }
 
 
-
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [f"| {' | '.join(header)} |", f"| {' | '.join('---' for _ in header)} |",
             *(f"| {' | '.join(row)} |" for row in rows)]
