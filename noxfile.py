@@ -396,10 +396,10 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def bench(session: nox.Session) -> None:
-    """Slow (about 20 minutes, on an idle machine): benchmark the harness into benchmarks/RESULTS.md.
+    """Slow (it runs whole cells and the default matrix; run it alone on the machine): benchmark the harness.
 
-    Measures it against python -m venv + pip, cell overhead, concurrency, growth and parallelism inside a
-    cell, into benchmarks/RESULTS.md and RESULTS.json.
-    Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`; cells side by
-    side with a previous harness: `nox -s bench -- --phases versus --against REF`."""
+    Measures it against python -m venv + pip, cell overhead, concurrency, growth, parallelism inside a cell and
+    the default matrix re-run unchanged, into benchmarks/RESULTS.md and RESULTS.json, which also say how long
+    the run took. Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`;
+    cells side by side with a previous harness: `nox -s bench -- --phases versus --against REF`."""
     session.run(sys.executable, str(ROOT / "benchmarks" / "harness.py"), *session.posargs)

@@ -7,8 +7,7 @@ UV_OFFLINE=1 (no index requests), to show how much of the warm time is the netwo
 pip path: `python -m venv` (which seeds pip with ensurepip) then that pip installing the same requirement
 strings from the same sources as uv: PyPI plus PIP_FIND_LINKS, with pip's configuration files ignored
 (`PIP_CONFIG_FILE=/dev/null`; PIP_* variables still apply). Cold = `--no-cache-dir`; warm = a pip cache of
-our own, filled by one run first (its time is kept as `pip_filling_cache`). One more cold pip run keeps the
-machine's pip configuration (`pip_machine_config`: here a local mirror of PyPI files as extra indexes).
+our own, filled by one run first (its time is kept as `pip_filling_cache`).
 """
 
 from __future__ import annotations
@@ -154,8 +153,8 @@ def link_floor(python: str, requirements: list[str], scratch: Path, repeats: int
 def measure_envs(python: str, requirements: list[str], scratch: Path, warm_repeats: int) -> dict[str, Any]:
     """Every environment variant in one run, in this order: uv cold, uv warm x `warm_repeats`, the same offline
     (`UV_OFFLINE=1`: how much of it is index requests), pip cold, pip filling its (empty) cache, pip warm x
-    `warm_repeats`, pip cold with the machine's pip configuration; with the size of a finished environment of
-    each kind (the physical floor of a warm one is `link_floor`, a phase of its own)."""
+    `warm_repeats`; with the size of a finished environment of each kind (the physical floor of a warm one is
+    `link_floor`, a phase of its own)."""
     def uv(dest: Path) -> dict[str, Any]:
         return uv_env(dest, python, requirements)
 
@@ -172,8 +171,5 @@ def measure_envs(python: str, requirements: list[str], scratch: Path, warm_repea
                                                "pip-fill", 1)
         results["pip_warm"] = _series(lambda d: pip_env(d, requirements, pip_cache), scratch, "pip-warm",
                                       warm_repeats, _describe_pip_env)
-    results["pip_machine_config"] = _series(lambda d: pip_env(d, requirements, None), scratch, "pip-conf", 1,
-                                            lambda d: {"pip_config": _lines([str(d / "bin" / "python"), "-m",
-                                                                             "pip", "config", "list"])})
     shutil.rmtree(pip_cache, ignore_errors=True)
     return results

@@ -19,6 +19,10 @@ The default matrix's own wall time is read from the log of a `time python3 -m no
 (`--matrix-log`) and its cell results (`--matrix-cells`), which are only read. Everything this script runs
 lives in a scratch directory that is removed at the end unless a step failed (then its logs are kept).
 It measures and reports; it never judges a time by failing.
+
+Measurements no phase takes are the results' `by_hand` entries (title, date, commit, command, conditions,
+columns, rows, finding), rendered as RESULTS.md's last section: a run keeps those of the results file it
+replaces. One is added to RESULTS.json by hand, then `--from-json benchmarks/RESULTS.json` renders it.
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ def matrix_run(log: Path | None, cells_dir: Path) -> dict[str, Any]:
 
 def scaling(pins: Pins, ids: list[str], counts: list[int], selection: list[str], scratch: Path) -> dict[str, Any]:
     """The first n of `ids` one after another for each n in `counts`; the first 2 at once; the first 2 cold (so
-    those two should have a torch that needs no big download, like the /opt/wheels one)."""
+    those two should have a torch that needs no big download, or the cold time is the network's)."""
     by_id = {cell.id: cell for cell in pins.select(ids)}  # select keeps pins order; ours matters
     cells = [by_id[cell_id] for cell_id in ids]
     result: dict[str, Any] = {"selection": selection, "sequential": [], "concurrent": []}
@@ -137,6 +141,28 @@ def scaling(pins: Pins, ids: list[str], counts: list[int], selection: list[str],
     with scoped_env(UV_CACHE_DIR=str(cold / "uv-cache"), TORCHINDUCTOR_CACHE_DIR=str(cold / "inductor-cache")):
         result["cold"] = run_cells(ROOT, pins.python, cells[:2], cold / "cells", selection, 1)
     return result
+
+
+def by_hand(json_path: Path) -> list[dict[str, Any]]:
+    """The measurements taken by hand in the results file at `json_path` (none when there is no such file): no
+    phase takes them, so a run keeps them from the file it replaces."""
+    return json.loads(json_path.read_text()).get("by_hand", []) if json_path.exists() else []
+
+
+def dumps(results: dict[str, Any]) -> str:
+    """`results` as JSON, one key per line, with each list of plain values (samples, a table's row, cell ids)
+    on one line of its own."""
+    def encode(value: Any, depth: int) -> str:
+        inner, outer = " " * (depth + 1), " " * depth
+        if isinstance(value, dict) and value:
+            items = (f"{inner}{json.dumps(key)}: {encode(item, depth + 1)}" for key, item in value.items())
+        elif isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+            items = (f"{inner}{encode(item, depth + 1)}" for item in value)
+        else:
+            return json.dumps(value)
+        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        return f"{opening}\n" + ",\n".join(items) + f"\n{outer}{closing}"
+    return encode(results, 0) + "\n"
 
 
 def carry(results: dict[str, Any], kept: dict[str, Any], keys: list[str]) -> None:
@@ -206,11 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         carry(results, json.loads(args.keep.read_text()),
               [phase.replace("-", "_") for phase in PHASES if phase not in phases] + ["matrix_run"])
+    results["by_hand"] = by_hand(args.out.with_suffix(".json"))
     results["bench_wall_s"] = round(time.monotonic() - started, 1)
     results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     results["machine"]["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
+    write_text_atomic(args.out.with_suffix(".json"), dumps(results))
     write_text_atomic(args.out, render(results))
     if results.get("errors"):
         print(f"[bench] failed steps {sorted(results['errors'])}; their logs are kept in {scratch}", flush=True)

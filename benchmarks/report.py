@@ -1,5 +1,6 @@
 """Render the benchmark's results (the dict `benchmarks/harness.py` writes as JSON) as `RESULTS.md`: the
-issue's targets with what was measured against them, then every measurement with what exactly it timed.
+issue's targets with what was measured against them (`benchmarks/targets.py`), then every measurement with
+what exactly it timed, then the measurements taken by hand.
 
 Pure: takes the results, returns text. A section whose measurement was not taken says so.
 """
@@ -9,14 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from benchmarks.analysis import fmt_percent, fmt_ratio, fmt_seconds, percent, ratio
+from benchmarks.analysis import fmt_percent, fmt_ratio, fmt_seconds, ratio
+from benchmarks.targets import targets, tests_floor, variant_median, verdict, verdict_differences
 
-WARM_ENV_TARGET_S = 1.5
-SPEEDUP_TARGET = 50.0
-OVERHEAD_TARGET_PCT = 5.0
-MATRIX_TARGET_S = 15 * 60
-CELL_SPEEDUP_TARGET = 2.0
-UNCHANGED_TARGET_S = 60.0
 LISTED_CHANGES = 20
 """At most this many verdict differences of a cell are listed by name in the side-by-side section."""
 PART_NAMES = {
@@ -29,203 +25,6 @@ PART_NAMES = {
     "collection_and_between_tests_s": "inside pytest's sessions but outside the tests: starting the xdist worker "
                                       "(its own interpreter, imports and conftest), collection, time between tests",
 }
-
-
-def _median(envs: dict[str, Any], variant: str, part: str = "total_s") -> float | None:
-    return envs.get(variant, {}).get(part, {}).get("median")
-
-
-def _gap(measured: float, target: float, unit: str, higher_is_better: bool = False) -> str:
-    """`misses by 0.40 s (27 % over)` style text; empty when the target is met."""
-    short = target - measured if higher_is_better else measured - target
-    if short <= 0:
-        return ""
-    if unit == "x":
-        return f"misses by {short:.1f}× ({percent(short, target):.0f} % short)"
-    if unit == "pct":
-        return f"misses by {short:.1f} percentage points"
-    return f"misses by {fmt_seconds(short)} ({percent(short, target):.0f} % over)"
-
-
-def floor_columns(measured_s: float | None, floor_s: float | None, how: str) -> dict[str, str]:
-    """A target row's `floor` (the physical floor the figure is compared with, and how it was found) and
-    `above` (what the figure spends beyond it, in seconds and as a multiple); dashes where either is unknown."""
-    if measured_s is None or floor_s is None:
-        return {"floor": "—", "above": "—"}
-    multiple = f", {fmt_ratio(ratio(measured_s, floor_s))} the floor" if floor_s > 0 else ""
-    return {"floor": f"{fmt_seconds(floor_s)} ({how})",
-            "above": f"{fmt_seconds(max(measured_s - floor_s, 0.0))}{multiple}"}
-
-
-def tests_floor(tests_s: float, cores: int | None) -> tuple[float, str]:
-    """The floor of a run of tests: their own durations summed and shared by the machine's cores (no harness
-    could run them in less wall time), with how it was found."""
-    share = max(cores or 1, 1)
-    return tests_s / share, f"the tests' own times, {fmt_seconds(tests_s)}, ÷ {share} cores"
-
-
-def _env_targets(envs: dict[str, Any], link: dict[str, Any]) -> list[dict[str, Any]]:
-    uv_warm, pip_warm = _median(envs, "uv_warm"), _median(envs, "pip_warm")
-    if uv_warm is None:
-        return []
-    files = envs["uv_warm"].get("env", {}).get("files")
-    warm_why = (
-        f"Of the median {fmt_seconds(uv_warm)}, `uv venv` took {fmt_seconds(_median(envs, 'uv_warm', 'venv_s'))} "
-        f"and `uv pip install` {fmt_seconds(_median(envs, 'uv_warm', 'install_s'))}, which resolves the pins and "
-        f"hard-links the {files} files of the environment from uv's cache."
-    )
-    offline = _median(envs, "uv_warm_offline")
-    if offline is not None:
-        warm_why += (f" The same with `UV_OFFLINE=1` (no index requests at all) took {fmt_seconds(offline)}, so "
-                     f"{fmt_seconds(max(uv_warm - offline, 0.0))} of the warm time is talking to PyPI.")
-    speedup = ratio(pip_warm, uv_warm)
-    speed_why = (
-        f"In pip's warm run `python -m venv` took {fmt_seconds(_median(envs, 'pip_warm', 'venv_s'))} (ensurepip installs "
-        f"pip itself) and `pip install` {fmt_seconds(_median(envs, 'pip_warm', 'install_s'))}. pip's cache holds "
-        "downloaded wheels, not installed trees: every environment unpacks every wheel again (the CPU torch "
-        "wheel from /opt/wheels included) and byte-compiles every module, which uv does not do by default."
-    )
-    floor = floor_columns(uv_warm, link.get("total_s", {}).get("median"),
-                          f"`cp -al` of a finished environment's {link.get('files')} files")
-    return [
-        {"name": "warm cell environment", "target": f"≤ {WARM_ENV_TARGET_S} s", "measured": fmt_seconds(uv_warm),
-         "met": uv_warm <= WARM_ENV_TARGET_S, "gap": _gap(uv_warm, WARM_ENV_TARGET_S, "s"), "why": warm_why,
-         **floor},
-        {"name": "warm uv vs warm pip + venv", "target": f"≥ {SPEEDUP_TARGET:.0f}× faster",
-         "measured": fmt_ratio(speedup), "met": None if speedup is None else speedup >= SPEEDUP_TARGET,
-         "gap": "" if speedup is None else _gap(speedup, SPEEDUP_TARGET, "x", higher_is_better=True),
-         "why": speed_why, **floor_columns(None, None, "")},
-    ]
-
-
-def _overhead_target(cell: dict[str, Any], cores: int | None) -> dict[str, Any]:
-    outside_sessions = {k: v for k, v in cell["parts"].items() if v and k != "collection_and_between_tests_s"}
-    listed = "; ".join(f"{PART_NAMES[k]} {fmt_seconds(v)}"
-                       for k, v in sorted(outside_sessions.items(), key=lambda item: -item[1]))
-    overlap = ("the two registration runs' sessions overlapped (they run at the same time), so this is wall time "
-               "covered by at least one of them" if cell.get("runs_overlap") else "the runs did not overlap")
-    why = (
-        f"Of the cell's {fmt_seconds(cell['total_s'])}, {fmt_seconds(cell['pytest_session_s'])} were inside pytest's "
-        f"sessions ({overlap}; the tests' own durations add up to {fmt_seconds(cell['tests_s'])}); the "
-        f"{fmt_seconds(cell['overhead_s'])} outside them were: {listed}. "
-        f"Outside the pytest processes altogether the harness took {fmt_seconds(cell['outside_pytest_s'])} "
-        f"({fmt_percent(cell['outside_pytest_pct'])})."
-    )
-    return {"name": "harness overhead per cell", "target": f"≤ {OVERHEAD_TARGET_PCT:.0f} % of the cell",
-            "measured": fmt_percent(cell["overhead_pct"]),
-            "met": cell["overhead_pct"] is not None and cell["overhead_pct"] <= OVERHEAD_TARGET_PCT,
-            "gap": "" if cell["overhead_pct"] is None else _gap(cell["overhead_pct"], OVERHEAD_TARGET_PCT, "pct"),
-            "why": why, **floor_columns(cell["total_s"], *tests_floor(cell["tests_s"], cores))}
-
-
-def _matrix_target(run: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
-    wall, sums = run["wall_s"], run["totals"]
-    why = (
-        f"The run had {sums['cells']} cells (the issue's target speaks of 8). Of its {fmt_seconds(wall)}: the "
-        f"cells' pytest processes covered {fmt_seconds(sums['pytest_process_s'])} "
-        f"({fmt_percent(percent(sums['pytest_process_s'], wall))}) and their sessions "
-        f"{fmt_seconds(sums['total_s'] - sums['overhead_s'])} (each cell's two registration runs at the same "
-        f"time; the tests' own durations add up to {fmt_seconds(sums['tests_s'])}); the cells outside pytest "
-        f"(install, freeze, record) {fmt_seconds(sums['outside_pytest_s'])}; nox's start-ups, venvs and publish "
-        f"{fmt_seconds(wall - sums['total_s'])}. Cells run one after another; inside each, pytest runs go two at "
-        "a time on the 2 cores (the core suites with and without registration, then each client environment's "
-        "runs, then the fresh-process re-runs of what did not pass; the sessions of the last two are read from "
-        "the cells' work dirs)."
-    )
-    if run.get("cells_with_clients"):
-        why += (f" {run['cells_with_clients']} of its cells also ran the downstream clients' environments (ExecuTorch, "
-                "TICO) and the core suites a third time with TICO's registration (issue 15 item 2), work the "
-                "target's 9-cell run of 10 min 47 s did not have.")
-    projected = projection(run, results)
-    if projected:
-        why += f" {projected}"
-    cores = results.get("machine", {}).get("cores")
-    return {"name": "default matrix, warm", "target": f"≤ {fmt_seconds(MATRIX_TARGET_S)}",
-            "measured": fmt_seconds(wall), "met": wall <= MATRIX_TARGET_S, "gap": _gap(wall, MATRIX_TARGET_S, "s"),
-            "why": why, **floor_columns(wall, *tests_floor(sums["tests_s"], cores))}
-
-
-def projection(run: dict[str, Any], results: dict[str, Any]) -> str:
-    """A labelled estimate of the matrix's wall time with 2 cells at once, from the measured speed-up of 2
-    cells at once over the same 2 one after another (empty when either is missing)."""
-    scaling = results.get("scaling", {})
-    together = next((r for r in scaling.get("concurrent", []) if len(r["cells"]) == 2), None)
-    alone = next((r for r in scaling.get("sequential", []) if len(r["cells"]) == 2), None)
-    if not together or not alone or not run.get("wall_s"):
-        return ""
-    factor = together["wall_s"] / alone["wall_s"]
-    return (f"Estimate, not measured: with 2 cells at once (measured factor {factor:.2f} on the "
-            f"{'/'.join(together['cells'])} subset) the matrix would take about {fmt_seconds(run['wall_s'] * factor)}.")
-
-
-def _verdict_differences(row: dict[str, Any]) -> int:
-    """How many tests and suite verdicts of a side-by-side cell differ (changed, or present in one run only)."""
-    return sum(len(names) for key in ("tests", "suites") for names in row[key].values())
-
-
-def _versus_target(run: dict[str, Any], cores: int | None) -> dict[str, Any]:
-    rows = run["cells"]
-    previous = sum(row["previous"]["total_s"] for row in rows)
-    this = sum(row["this"]["total_s"] for row in rows)
-    speedup = ratio(previous, this)
-    differing = sum(_verdict_differences(row) for row in rows)
-    floor_s, floor_how = tests_floor(sum(row["this"]["tests_s"] for row in rows), cores)
-    why = (f"{len(rows)} cells, each run whole by `nox -s \"cell(ID)\"` with the harness of "
-           f"{run['previous_commit'][:10]} ({run['against']}) and with this checkout ({run['this_commit'][:10]}"
-           f"{', with uncommitted changes' if run['this_uncommitted'] else ''}) in the same benchmark run: "
-           f"{fmt_seconds(previous)} against {fmt_seconds(this)}. A harness costing nothing above this run's "
-           f"floor ({fmt_seconds(floor_s)}) would be {fmt_ratio(ratio(previous, floor_s))} the previous one. "
-           + (f"{differing} verdicts differ (section 5 lists them): intended changes or not, they need reading."
-              if differing else "Every test's verdict and cause and every suite verdict is the same in both."))
-    met = None if speedup is None else (speedup >= CELL_SPEEDUP_TARGET and (None if differing else True))
-    return {"name": "cells vs the previous harness, side by side", "target": f"≥ {CELL_SPEEDUP_TARGET:.0f}× faster, "
-            "same verdicts", "measured": fmt_ratio(speedup), "met": met,
-            "gap": "" if speedup is None else _gap(speedup, CELL_SPEEDUP_TARGET, "x", higher_is_better=True),
-            "why": why, **floor_columns(this, floor_s, floor_how)}
-
-
-def _unchanged_target(run: dict[str, Any]) -> dict[str, Any]:
-    reused, ran = len(run["reused"]), len(run["run"])
-    why = (f"`nox -s matrix` from this checkout against a copy of the committed reports, nothing changed: "
-           f"{reused} of {reused + ran} cells reused, {ran} run; the publish "
-           + ("found nothing new." if run["published_nothing_new"] else "wrote a new matrix.")
-           + " Each cell's inputs cost a `uv pip compile` and an interpreter start (section 6).")
-    if ran:
-        why += f" Not an unchanged re-run, since cells ran: {'; '.join(run['run'])}."
-    wall = run["wall_s"]
-    met = None if ran else wall <= UNCHANGED_TARGET_S
-    return {"name": "default matrix re-run, nothing changed", "target": f"≤ {fmt_seconds(UNCHANGED_TARGET_S)}, "
-            "every cell reused", "measured": fmt_seconds(wall), "met": met,
-            "gap": _gap(wall, UNCHANGED_TARGET_S, "s"), "why": why, **floor_columns(None, None, "")}
-
-
-def _later_day_target(run: dict[str, Any]) -> dict[str, Any]:
-    reused, ran = len(run["reused"]), len(run["run"])
-    why = (f"`nox -s matrix` from a fresh clone of HEAD, every process's clock {run['days']} day(s) ahead "
-           f"(it read {run['clock']}; the matrix was published at {run['generated_at']}, its index as of "
-           f"{run['index_snapshot']}): {reused} of {reused + ran} cells reused, {ran} run.")
-    if ran:
-        why += f" Cells ran: {'; '.join(run['run'])}."
-    wall = run["wall_s"]
-    return {"name": "fresh clone a day later, default matrix", "target": f"≤ {fmt_seconds(UNCHANGED_TARGET_S)}, "
-            "every cell reused", "measured": fmt_seconds(wall), "met": (not ran) and wall <= UNCHANGED_TARGET_S,
-            "gap": _gap(wall, UNCHANGED_TARGET_S, "s"), "why": why, **floor_columns(None, None, "")}
-
-
-def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets that this run measured: name, target, measured, met (None = unknown), gap, why."""
-    rows = _env_targets(results.get("envs", {}), results.get("link_floor", {}))
-    if results.get("nox_cell"):
-        rows.append(_overhead_target(results["nox_cell"], results.get("machine", {}).get("cores")))
-    if results.get("matrix_run", {}).get("wall_s"):
-        rows.append(_matrix_target(results["matrix_run"], results))
-    if results.get("versus", {}).get("cells"):
-        rows.append(_versus_target(results["versus"], results.get("machine", {}).get("cores")))
-    if results.get("unchanged"):
-        rows.append(_unchanged_target(results["unchanged"]))
-    if results.get("later_day"):
-        rows.append(_later_day_target(results["later_day"]))
-    return rows
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -249,7 +48,6 @@ def _envs_section(envs: dict[str, Any]) -> list[str]:
         ("pip_cold", "venv + pip, cold: `--no-cache-dir`"),
         ("pip_filling_cache", "venv + pip, first run into an empty pip cache"),
         ("pip_warm", "venv + pip, warm: that pip cache"),
-        ("pip_machine_config", "venv + pip, cold, with this machine's pip.conf (local PyPI mirror)"),
     ]
     rows = []
     for key, label in labels:
@@ -258,7 +56,7 @@ def _envs_section(envs: dict[str, Any]) -> list[str]:
             rows.append([label, fmt_seconds(runs["total_s"]["median"]), fmt_seconds(runs["venv_s"]["median"]),
                          fmt_seconds(runs["install_s"]["median"]), str(runs["total_s"]["n"]),
                          ", ".join(f"{v:.2f}" for v in runs["total_s"]["samples"])])
-    uv_w, uv_c, pip_w, pip_c = (_median(envs, k) for k in ("uv_warm", "uv_cold", "pip_warm", "pip_cold"))
+    uv_w, uv_c, pip_w, pip_c = (variant_median(envs, k) for k in ("uv_warm", "uv_cold", "pip_warm", "pip_cold"))
     lines = [
         f"Requirements (the cell's, from `kvmatrix.run.cell.requirements`): `{' '.join(envs['requirements'])}`.",
         "",
@@ -283,20 +81,11 @@ def _envs_section(envs: dict[str, Any]) -> list[str]:
     if cache:
         lines.append(f"- The cold uv run left {cache['files']} files, {cache['bytes'] / 2**20:.0f} MiB in its "
                      "formerly empty cache: what it downloaded and unpacked (the torch wheel included).")
-    machine_conf = "; ".join(envs.get("pip_machine_config", {}).get("pip_config", [])) or "none"
     lines += [
         (f"- Tools: {envs.get('uv_version', '?')}; {envs.get('pip_warm', {}).get('pip_version', '?')} (the pip that "
          "`python -m venv` seeds)."),
-        ("- uv path = `kvmatrix.run.env.envs.ensure_venv` (`uv venv --python 3.11`) + `kvmatrix.install.install` "
-         "(`uv pip install --python … --find-links /opt/wheels <requirements>`), the calls a cell makes. pip path = "
-         "`python -m venv DIR` + `DIR/bin/python -m pip install <requirements>`, with `PIP_CONFIG_FILE=/dev/null` "
-         "so that pip uses the same sources as uv: PyPI, plus /opt/wheels from `PIP_FIND_LINKS`. torch 2.13.0 is "
-         "the CPU wheel in /opt/wheels for both; everything else is downloaded from PyPI in the cold runs. Each "
-         "environment is created in a fresh directory and deleted after it was timed; the cold uv run downloads "
-         "into its own empty cache, the cold pip run passes `--no-cache-dir`."),
-        (f"- The last pip row keeps this machine's pip configuration (`{machine_conf}`): the extra indexes are "
-         "local directories; whatever they hold in the pinned version pip takes from disk instead of downloading "
-         "it. It is shown for completeness and not used in the ratios."),
+        ("- How each variant is made, from the same sources (PyPI plus `PIP_FIND_LINKS`), each in a fresh "
+         "directory deleted once timed: `benchmarks/envbench.py`."),
     ]
     return lines
 
@@ -368,11 +157,8 @@ def _matrix_section(results: dict[str, Any]) -> list[str]:
         ]
     else:
         lines.append("- Default matrix, warm: no matrix log given (`--matrix-log`), not reported.")
-    lines.append(
-        "- Default matrix, cold: not run. Cold means an empty uv cache, so every torch that is not in /opt/wheels "
-        "(here the CUDA builds of the older pins, each with its nvidia-* wheels, GBs apiece) would be downloaded; "
-        "that time is the network's, not the harness's. The cold rows below use cells whose torch is the local "
-        "/opt/wheels wheel.")
+    lines.append("- Default matrix, cold: not run. An empty uv cache downloads every torch: the network's time, not "
+                 "the harness's.")
     scaling = results.get("scaling")
     if not scaling:
         return [*lines, "", "Scaling, concurrency and cold/warm subsets were not measured in this run."]
@@ -429,9 +215,6 @@ def _modes_section(modes: dict[str, Any] | None) -> list[str]:
         (f"Speed-up: **{fmt_ratio(ratio(one['wall_s'], both['wall_s']))}**; tests whose verdict differs between the "
          f"two: {len(differing)}" + (f" ({', '.join(differing[:5])}{', …' if len(differing) > 5 else ''})."
                                      if differing else ".")),
-        ("Most of a run is single-threaded Python (imports, tracing, export, inductor's code generation), so two "
-         "processes can keep the 2 cores busy where one keeps about one; the pair's wall time is then bounded by "
-         "the longer of the two runs."),
     ]
 
 
@@ -453,9 +236,6 @@ def _xdist_section(xdist: dict[str, Any] | None) -> list[str]:
         (f"Speed-up of the process wall: **{fmt_ratio(ratio(default['wall_s'], parallel['wall_s']))}**; tests whose "
          f"verdict differs between the two: {len(differing)}"
          + (f" ({', '.join(differing[:5])}{', …' if len(differing) > 5 else ''})." if differing else ".")),
-        ("Each extra worker is its own interpreter that imports torch and transformers and builds the tiny model. "
-         "Cells keep one worker per run: their two registration runs at the same time already give the 2 cores "
-         "two processes (above), and more workers would put more processes than cores on the machine."),
     ]
 
 
@@ -469,7 +249,7 @@ def _versus_section(run: dict[str, Any] | None, cores: int | None) -> list[str]:
                      fmt_seconds(row["this"]["total_s"]), fmt_ratio(row["speedup"]),
                      f"{fmt_seconds(row['previous']['tests_s'])} → {fmt_seconds(row['this']['tests_s'])}",
                      f"{fmt_seconds(floor_s)} ({fmt_ratio(ratio(row['previous']['total_s'], floor_s))})",
-                     str(_verdict_differences(row))])
+                     str(verdict_differences(row))])
     lines = [
         (f"Each cell run whole, twice, in this one benchmark run: by a git worktree of `{run['against']}` "
          f"({run['previous_commit'][:10]}, the previous harness) and by this checkout ({run['this_commit'][:10]}"
@@ -530,6 +310,20 @@ def _unchanged_section(run: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _by_hand_section(entries: list[dict[str, Any]]) -> list[str]:
+    """The measurements no phase takes (RESULTS.json's `by_hand`), each with its date, commit, command and
+    conditions, a table and what it showed."""
+    if not entries:
+        return ["None."]
+    lines = ["Taken by hand, not by this script, each at the commit named; single runs unless a row says otherwise. "
+             "The machine's speed moved from day to day, so only the figures within one table compare."]
+    for entry in entries:
+        lines += ["", f"### {entry['title']}", "",
+                  f"Measured {entry['date']} at {entry['commit']} by `{entry['command']}`: {entry['conditions']}", "",
+                  *_table(entry["columns"], entry["rows"]), "", entry["finding"]]
+    return lines
+
+
 def _carried(results: dict[str, Any]) -> list[str]:
     """A note naming the phases this run did not measure but carried from an earlier run's results."""
     carried = results.get("carried", {})
@@ -542,10 +336,7 @@ def _carried(results: dict[str, Any]) -> list[str]:
 def render(results: dict[str, Any]) -> str:
     """The whole `RESULTS.md`."""
     machine = results["machine"]
-    rows = [[t["name"], t["target"], t["measured"], t["floor"], t["above"],
-             "met" if t["met"] else ("unknown" if t["met"] is None else f"**missed**: {t['gap']}")]
-            for t in targets(results)]
-    missed = [t for t in targets(results) if t["met"] is False]
+    rows = [[t["name"], t["target"], t["measured"], t["floor"], t["above"], verdict(t)] for t in targets(results)]
     lines = [
         "# Harness benchmark",
         "",
@@ -563,7 +354,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         *_table(["what", "target", "measured", "physical floor", "above the floor", "verdict"], rows),
         "",
-        ("*Physical floor*: what no harness could go below on this machine: for an environment, hard-linking its "
+        ("*Physical floor*: what no harness could go below on the machine above: for an environment, hard-linking its "
          "files (`cp -al`); for a cell or the matrix, the tests' own durations shared by the cores. *Above the "
          "floor* is the rest: imports, tracing outside tests, installs, waiting, the harness."),
         *_carried(results),
@@ -602,20 +393,10 @@ def render(results: dict[str, Any]) -> str:
         "",
         *_later_day_section(results.get("later_day")),
         "",
-        "## Where a target is missed, and why",
+        "## 8. Measured by hand",
         "",
-        *([f"- **{t['name']}** ({t['target']}): {t['measured']}, {t['gap']}. Why: {t['why']}" for t in missed]
-          or ["No target measured in this run was missed."]),
+        *_by_hand_section(results.get("by_hand", [])),
     ]
-    undecided = [t for t in targets(results) if t["met"] is None]
-    if undecided:
-        lines += ["", "Targets this run does not decide alone (the table's `unknown`): read why:", "",
-                  *(f"- **{t['name']}** ({t['target']}): {t['measured']}. {t['why']}" for t in undecided)]
-    met = [t for t in targets(results) if t["met"]]
-    if met:
-        lines += ["", "Targets met, with what the time was made of:", "",
-                  *(f"- **{t['name']}**: {t['measured']}. {t['why']}" for t in met)]
-    lines += ["", "Measurements taken by hand for later issues (not by this script) are in [BY_HAND.md](BY_HAND.md)."]
     if results.get("errors"):
         lines += ["", "## Steps that failed in this run", "",
                   *(f"- {phase}: {message}" for phase, message in results["errors"].items())]
