@@ -27,8 +27,8 @@ from kvmatrix.run.process.slots import RunSlots
 
 SUITES_DIR = "suites"
 IMPORT_TIMEOUT_S = 600
-"""The import check of a client's environment (import_failure): executorch.exir takes about 6 s warm; the
-first import after an install also compiles its bytecode."""
+"""The import check of a client's environment (import_failure): generous, since the first import
+after an install also compiles the package's bytecode."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ CLIENTS = (
     # (its runtime cannot run `x + 1` on torch 2.10; its torchao import fails on 2.8). Below 1.5's torch
     # (2.14, by the releases' one-minor steps) the environment asks for the releases that name theirs
     # (docs/clients.md).
-    # Importing executorch.exir takes about 6 s, which every worker of the environment paid in its first
-    # lowering; the server pays it once (kvmatrix.run.process.fork_server).
+    # Every worker of the environment paid the import of executorch.exir in its first lowering; the
+    # server pays it once (kvmatrix.run.process.fork_server).
     # executorch up to 0.7 imports pkg_resources (exir/dialects/edge/_ops.py, the XNNPACK serializer) without
     # requiring setuptools, which dropped it in 82.0.0; 1.0 (torch 2.9 and newer) no longer imports it.
     Client("executorch", "executorch", older_torch=("2.14", "<1.5"), preload=("executorch.exir",),

@@ -2,9 +2,9 @@
 transformers and the clients from source.
 
 A cell starts many interpreters in the same environment (every registration mode, its re-runs, their
-xdist workers). Where PYTHONDONTWRITEBYTECODE is set (this project's development machine sets it) none
-of them writes `.pyc` files, and uv installs none, so each one compiled every module it imported: about
-9 s of a 13 s pytest start-up on 2 cores, before any test, and again for every module a test imports
+xdist workers). Where PYTHONDONTWRITEBYTECODE is set none of them writes `.pyc` files, and uv
+installs none, so each one compiled every module it imported: most of a pytest process's start-up
+(benchmarks/RESULTS.md, section 8), before any test, and again for every module a test imports
 later (dynamo, inductor, sympy, executorch). The pytest processes of a cell therefore write their
 bytecode under the environment itself (PYTHONPYCACHEPREFIX), never into the checkout the suites come
 from, whatever PYTHONDONTWRITEBYTECODE says: the environments are the harness's own.

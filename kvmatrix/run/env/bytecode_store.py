@@ -4,8 +4,8 @@ uv links each installed file from its cache (hardlinks on Linux), so the torch o
 same torch is the same file on disk, one inode. The bytecode one environment's processes compile for it (kept
 under that environment, kvmatrix.run.env.bytecode) would be valid in every other environment linking it, but
 CPython finds bytecode by the source's path, which differs per environment: every new environment compiled
-torch, transformers and the clients again, about 9 s in the first process of each of a cell's three
-environments and again in each process started beside it before that bytecode was written.
+torch, transformers and the clients again: in the first process of each of a cell's environments, and
+again in each process started beside it before that bytecode was written.
 
 The store keeps each `.pyc` under its source file's identity (device, inode, modification time in
 nanoseconds, size) and CPython's cache tag: `harvest` adds what an environment's processes compiled for its

@@ -1,6 +1,6 @@
 """Fork each pytest-xdist worker of an environment from one interpreter that has imported torch and
-transformers already (the server, kvmatrix.run.process.fork_server), instead of starting a new one that imports them again:
-about 4 s of each of a cell's 14 worker processes.
+transformers already (the server, kvmatrix.run.process.fork_server), instead of starting a new one that imports them again
+in each of a cell's worker processes.
 
 This module is the torch-free side: `serving` starts an environment's server and stops it, `end_run` makes
 sure no worker of a finished run outlives it, and `python -m kvmatrix.run.process.fork_client connect SOCKET -u -c
@@ -55,7 +55,7 @@ PID_FILE = "pid"
 """Beside the socket: the server's process id, so that a waiting client can tell that it is gone."""
 START_TIMEOUT_S = 300
 """How long a client waits for its server to listen (it imports torch and transformers, maybe from cold
-bytecode, with both cores busy) before it starts its worker itself."""
+bytecode, with every core busy) before it starts its worker itself."""
 END_TIMEOUT_S = 60
 
 

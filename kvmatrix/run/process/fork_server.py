@@ -8,7 +8,7 @@ and before `compat.register()` (compat imports transformers' cache classes to re
 worker has the same modules and the same pytree registrations transformers makes at import, in the same
 order. Nothing that registers a cache class, and no pytest plugin (pytest must import those itself to rewrite
 their asserts), is preloaded. A client's additions are its compiler's modules, which its suite imports in
-its first test anyway (ExecuTorch's `executorch.exir`, 6 s of each worker's first lowering); TICO, whose
+its first test anyway (ExecuTorch's `executorch.exir`, which each worker would otherwise import in its first lowering); TICO, whose
 `tico.utils.pytree_utils` is a registration mode of its own, adds nothing. A server left with a second
 thread after importing refuses to serve (a fork would copy whatever lock that thread holds), as does one
 whose imports failed: the runs' workers then start as before.

@@ -48,7 +48,7 @@ def pytest_options(env: dict[str, str]) -> list[str]:
     fault-injection runs; a run with a fork server (KVCC_FORKSERVER) gets kvmatrix.run.process.forked_workers.
 
     Failures are reported with Python's own (native) traceback: pytest's default long form parses the source
-    of every file in a traceback to show whole statements, about 0.13 s for each failing test here (the
+    of every file in a traceback to show whole statements, for each failing test (the
     traceback of a failed export runs through the largest files of torch.export and dynamo), paid again in
     every re-run, and it changes nothing the record takes from the report (the crash line, reprcrash, is the
     same in every style; the detail file keeps the traceback's tail, kvmatrix.run.process.recorder)."""

@@ -1,12 +1,10 @@
 """Each pytest process of a cell uses its share of the machine's cores for torch's intra-op threads.
 
 A cell runs KVCC_MODES_AT_ONCE pytest processes at once (kvmatrix.run.process.slots), each with KVCC_WORKERS xdist
-workers. torch sizes its intra-op (OpenMP) thread pool to every core it may use, so on 2 cores two processes
-ran 4 threads. The suites' tiny models gain nothing from a second thread, and OpenMP's idle threads wait for
-work by spinning, on the core the other process needs. Measured on this project's 2-core machine (torch
-2.13.0, transformers 4.53.3; the core suites in `with` and `without` at once, twice each, alternated): 95-101 s
-of wall and 176-188 CPU-seconds with torch's default threads, 66-69 s and 118-121 CPU-seconds with one thread
-per process, the same verdicts (benchmarks/BY_HAND.md).
+workers. torch sizes its intra-op (OpenMP) thread pool to every core it may use, so processes at once run more
+intra-op threads than there are cores. The suites' tiny models gain nothing from a second thread, and
+OpenMP's idle threads wait for work by spinning, on the core another process needs: one thread per process
+took less wall and CPU time, with the same verdicts (benchmarks/RESULTS.md, section 8).
 
 The share is the cores this process may run on (its CPU affinity) divided by the pytest workers that run at
 once, at least 1. OMP_NUM_THREADS already set in the environment is honoured, as uv's and pip's own
