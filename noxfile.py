@@ -10,7 +10,6 @@ The host side never imports torch.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -34,11 +33,11 @@ from kvmatrix.render.markdown import render_changes  # noqa: E402
 from kvmatrix.render.text import terminal_text  # noqa: E402
 from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
 from kvmatrix.render.verified import main as write_verified  # noqa: E402
-from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
+from kvmatrix.run.cell import inputs_of, requirements, run_cell  # noqa: E402
 from kvmatrix.run.env.interpreters import find_interpreter, interpreter_missing  # noqa: E402
 from kvmatrix.run.env.torch_index import torch_backend_args  # noqa: E402
 from kvmatrix.run.process.progress import announce, summary_table, write_plan  # noqa: E402
-from kvmatrix.run.reuse import InputsOf, all_inputs, inputs_with, published_records, reuse_or_run  # noqa: E402
+from kvmatrix.run.reuse import InputsOf, all_inputs, published_records, reuse_or_run  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
 nox.options.default_venv_backend = "uv"
@@ -105,7 +104,7 @@ def cell(session: nox.Session, pin) -> None:
     if where:
         session.log(terminal_text(where))
     python = str(Path(session.virtualenv.location) / "bin" / "python")
-    record = run_cell(as_written(PINS).select([pin.id])[0], python, ROOT, results)
+    record = run_cell(as_written(PINS).select([pin.id])[0], python, results)
     verdicts = {suite: modes["with"]["verdict"] for suite, modes in record["suites"].items()}
     session.log(terminal_text(f"{pin.id}: status {record['status']}; with registration {verdicts}"))
 
@@ -172,7 +171,7 @@ def _run_cells(session: nox.Session, cells, results: Path, reports: Path, inputs
     stops the run before anything runs or is published: its session could not start, and the publish would
     replace the cell's verdicts with `error`."""
     _refuse_missing_pythons(session, cells)
-    inputs_of = inputs_of or inputs_with(_interpreters(), ROOT)
+    inputs_of = inputs_of or _inputs
     decisions = reuse_or_run(cells, inputs_of, results, reports, "--fresh" in session.posargs)
     for decision in decisions:
         session.log(terminal_text(decision.line))
@@ -197,9 +196,9 @@ def _refuse_missing_pythons(session: nox.Session, cells) -> None:
                       + "; nothing was run or published")
 
 
-def _interpreters():
-    """The interpreter of each cell (its CPython minor's on this machine), found once per cell."""
-    return functools.cache(lambda pin: find_interpreter(PINS.python_for(pin)))
+def _inputs(pin) -> dict | None:
+    """The inputs of a cell (kvmatrix.run.cell.inputs_of) on its CPython minor's interpreter on this machine."""
+    return inputs_of(pin, find_interpreter(PINS.python_for(pin)))
 
 
 @nox.session(python=False, default=False)
@@ -217,7 +216,7 @@ def refresh(session: nox.Session) -> None:
     except PinsError as exc:
         session.error(terminal_text(exc))
     pins = as_of(PINS, when)
-    found = dict(zip(pins.cells, all_inputs(pins.cells, inputs_with(_interpreters(), ROOT)), strict=True))
+    found = dict(zip(pins.cells, all_inputs(pins.cells, _inputs), strict=True))
     moves = moves_by_cell([cell.id for cell in pins.cells], published_records(REPORTS), list(found.values()))
     session.log(f"{PINS.path}: index snapshot moved from {before} to {when}")
     for line in report_lines(moves):
@@ -378,7 +377,7 @@ def latest(session: nox.Session) -> None:
         return
     reports = _option(session, "--reports", REPORTS / "latest")
     try:
-        results = run_cells(pins, _option(session, "--work", ROOT / "build" / "latest"), ROOT)
+        results = run_cells(pins, _option(session, "--work", ROOT / "build" / "latest"))
         matrix = publish(pins, pins.cells, results, reports)
     except PUBLISH_ERRORS as exc:
         _publish_failed(session, exc)

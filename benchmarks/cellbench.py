@@ -123,24 +123,23 @@ def versus(root: Path, against: str, cells: list[Cell], scratch: Path) -> dict[s
             "this_uncommitted": bool(_git(root, "status", "--porcelain")), "cells": rows}
 
 
-def run_selected_cell(root: Path, python: str, cell: Cell, scratch: Path, selection: list[str] | None) -> dict[str, Any]:
+def run_selected_cell(python: str, cell: Cell, scratch: Path, selection: list[str] | None) -> dict[str, Any]:
     """`kvmatrix.run.cell.run_cell` on `selection` after a fresh `uv venv` (as nox makes one), its record written
     under `scratch`; BenchError when the cell did not run."""
-    interpreter = ensure_venv(scratch / cell.id / "venv", python)
-    record = run_cell(cell, interpreter, root, scratch, selection=selection)
+    record = run_cell(cell, (scratch / cell.id / "venv", python), scratch, selection=selection)
     if record["status"] != RAN:
         raise BenchError(f"{cell.id} ended {record['status']}: {record['status_reason']}")
     return record
 
 
-def run_cells(root: Path, python: str, cells: list[Cell], scratch: Path, selection: list[str] | None,
+def run_cells(python: str, cells: list[Cell], scratch: Path, selection: list[str] | None,
               at_once: int) -> dict[str, Any]:
     """Run `cells` with `run_selected_cell`, `at_once` at a time; the wall time of the whole group and each
     cell's breakdown."""
     scratch.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=at_once) as pool:
-        records = list(pool.map(lambda c: run_selected_cell(root, python, c, scratch, selection), cells))
+        records = list(pool.map(lambda c: run_selected_cell(python, c, scratch, selection), cells))
     wall = time.monotonic() - start
     return {"cells": [c.id for c in cells], "at_once": at_once, "wall_s": round(wall, 2),
             "breakdowns": [cell_breakdown(record) for record in records]}

@@ -134,12 +134,12 @@ def scaling(pins: Pins, ids: list[str], counts: list[int], selection: list[str],
     cells = [by_id[cell_id] for cell_id in ids]
     result: dict[str, Any] = {"selection": selection, "sequential": [], "concurrent": []}
     for n in counts:
-        result["sequential"].append(run_cells(ROOT, pins.python, cells[:n], scratch / f"seq-{n}", selection, 1))
+        result["sequential"].append(run_cells(pins.python, cells[:n], scratch / f"seq-{n}", selection, 1))
     result["growth"] = growth({len(g["cells"]): g["wall_s"] for g in result["sequential"]})
-    result["concurrent"].append(run_cells(ROOT, pins.python, cells[:2], scratch / "at-once-2", selection, 2))
+    result["concurrent"].append(run_cells(pins.python, cells[:2], scratch / "at-once-2", selection, 2))
     cold = scratch / "cold"
     with scoped_env(UV_CACHE_DIR=str(cold / "uv-cache"), TORCHINDUCTOR_CACHE_DIR=str(cold / "inductor-cache")):
-        result["cold"] = run_cells(ROOT, pins.python, cells[:2], cold / "cells", selection, 1)
+        result["cold"] = run_cells(pins.python, cells[:2], cold / "cells", selection, 1)
     return result
 
 

@@ -28,9 +28,8 @@ from kvmatrix.bisect.search import Bisection, Probe, bisect
 from kvmatrix.plan.pins import PACKAGES, ReleasesFn, load_pins
 from kvmatrix.plan.releases import IndexUnavailable, PackageNotFound, index_url, list_releases
 from kvmatrix.record.verdicts import ERROR, MODES, RAN
-from kvmatrix.run.cell import requirements
+from kvmatrix.run.cell import install_cell
 from kvmatrix.run.env.envs import VenvError, ensure_venv
-from kvmatrix.run.env.install import install
 from kvmatrix.run.process.pytest_run import run_suites
 from kvmatrix.settings import report_bad_settings
 
@@ -85,19 +84,19 @@ def probe_from_run(version: str, test: str, run: dict[str, Any]) -> Probe:
     return Probe(version, RAN, ERROR, summary)
 
 
-def run_probe(request: BisectRequest, version: str, work: Path, python: str, root: Path = ROOT) -> Probe:
-    """Install `version` with the fixed pin into its own reused environment and run the test alone."""
+def run_probe(request: BisectRequest, version: str, work: Path, python: str) -> Probe:
+    """Install `version` with the fixed pin in its reused environment (install_cell); run the test alone."""
     cell = request.cell(version)
     try:
         interpreter = ensure_venv(venv_dir(work, cell), python)
     except VenvError as exc:
         return Probe(version, ERROR, None, str(exc))
-    outcome = install(interpreter, requirements(cell))
+    outcome = install_cell(cell, interpreter)
     if outcome.status != RAN:
         return Probe(version, outcome.status, None, outcome.reason)
     runs = (work / cell.id / "runs" / request.name).resolve()
     runs.mkdir(parents=True, exist_ok=True)
-    run = run_suites(interpreter, root, request.mode, runs, selection=[request.test])
+    run = run_suites(interpreter, ROOT, request.mode, runs, selection=[request.test])
     return probe_from_run(version, request.test, run)
 
 

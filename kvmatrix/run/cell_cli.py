@@ -31,7 +31,7 @@ from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.packages import constraints_text
 from kvmatrix.run.cell import run_cell
-from kvmatrix.run.env.envs import VenvError, ensure_venv
+from kvmatrix.run.env.envs import VenvError
 from kvmatrix.settings import report_bad_settings
 
 
@@ -79,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot read the constraints of {args.constraints}: {exc!r}", file=sys.stderr)
         return 2
     try:
-        python = ensure_venv(args.envs / cell.id, pins.python_for(cell)) if own_env else sys.executable
+        record = run_cell(cell, (args.envs / cell.id, pins.python_for(cell)) if own_env else sys.executable,
+                          args.results.resolve(), constraints=constraints)
     except VenvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    record = run_cell(cell, python, REPO_ROOT, args.results.resolve(), constraints=constraints)
     verdicts = {suite: modes["with"]["verdict"] for suite, modes in record["suites"].items()}
     print(f"{cell.id}: status {record['status']}; with registration {verdicts}")
     return 0

@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from kvmatrix import REPO_ROOT
 from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
 from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import ERROR, MODES, RAN, SETUP, TICO_MODE
@@ -113,11 +114,11 @@ def every_client_requirements(cell_requirements: Sequence[str]) -> dict[str, lis
     return {client.name: client_requirements(cell_requirements, client) for client in CLIENTS}
 
 
-def core_targets(repo_root: Path) -> list[str]:
+def core_targets() -> list[str]:
     """The suite files of the checkout that are not a client's, relative to it, sorted: what the cell's own
     environment runs."""
     clients = {client.name for client in CLIENTS}
-    return [f"{SUITES_DIR}/{SUITE_PREFIX}{name}.py" for name in discover_suites(repo_root) if name not in clients]
+    return [f"{SUITES_DIR}/{SUITE_PREFIX}{name}.py" for name in discover_suites() if name not in clients]
 
 
 def split_selection(selection: Sequence[str], client: Client) -> list[str]:
@@ -125,11 +126,11 @@ def split_selection(selection: Sequence[str], client: Client) -> list[str]:
     return [node for node in selection if node.split("::")[0] == client.suite_file]
 
 
-def core_selection(selection: Sequence[str] | None, repo_root: Path) -> list[str]:
+def core_selection(selection: Sequence[str] | None) -> list[str]:
     """What the cell's own environment runs: the core suite files, or the part of `selection` that is no
     client's."""
     if selection is None:
-        return core_targets(repo_root)
+        return core_targets()
     clients = {client.suite_file for client in CLIENTS}
     return [node for node in selection if node.split("::")[0] not in clients]
 
@@ -145,7 +146,7 @@ def entry(status: str, reason: str | None = None, installed: str | None = None) 
     return {"status": status, "reason": reason, "installed": installed}
 
 
-def import_failure(client: Client, python: str, repo_root: Path) -> str | None:
+def import_failure(client: Client, python: str) -> str | None:
     """Why the modules of `client` (Client.imports) do not import in the environment of `python`, tried in
     a process set up as its suites' are (kvmatrix.run.process.pytest_run.run_environment): the first error line of
     the attempt; None when they import."""
@@ -153,7 +154,7 @@ def import_failure(client: Client, python: str, repo_root: Path) -> str | None:
         return None
     code = "".join(f"import {module}\n" for module in client.imports)
     try:
-        tried = subprocess.run([python, "-c", code], cwd=repo_root, env=run_environment(python, repo_root),
+        tried = subprocess.run([python, "-c", code], cwd=REPO_ROOT, env=run_environment(python, REPO_ROOT),
                                capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         return f"importing it took over {IMPORT_TIMEOUT_S} s"
@@ -162,7 +163,7 @@ def import_failure(client: Client, python: str, repo_root: Path) -> str | None:
     return first_error(tried.stderr.splitlines()) or f"the import exited with status {tried.returncode}"
 
 
-def run_client(client: Client, requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
+def run_client(client: Client, requirements: Sequence[str], python_minor: str, work_dir: Path,
                selection: Sequence[str] | None = None, constraints: Path | None = None,
                slots: RunSlots | None = None, snapshot: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Make `client`'s environment under `work_dir/client-<name>` on CPython `python_minor`, install
@@ -181,23 +182,23 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, r
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
     installed = installed_version(freeze(python), client.package)
-    failure = import_failure(client, python, repo_root)
+    failure = import_failure(client, python)
     if failure is not None:
         return entry(SETUP, f"our environment could not import {', '.join(client.imports)}: {failure}",
                      installed), {}
-    with preloaded(python, repo_root, where, also=client.preload) as forked:
-        runs = run_modes(python, repo_root, where, selections=client_selections(client, selection, repo_root),
+    with preloaded(python, where, also=client.preload) as forked:
+        runs = run_modes(python, REPO_ROOT, where, selections=client_selections(client, selection),
                          slots=slots, env=forked)
-        rerun_modes(python, repo_root, runs, where, slots=slots, env=forked)
+        rerun_modes(python, runs, where, slots=slots, env=forked)
     return entry(RAN, silent_run_reason(client, runs), installed), runs
 
 
-def client_selections(client: Client, selection: Sequence[str] | None, repo_root: Path) -> dict[str, list[str]]:
+def client_selections(client: Client, selection: Sequence[str] | None) -> dict[str, list[str]]:
     """Mode -> what the client's environment runs in it: the core suites in the client's `core_mode`, then
     its suite file in every mode of MODES; only what `selection` names of each, and no mode with nothing to
     run."""
     own = [client.suite_file] if selection is None else split_selection(selection, client)
-    core = core_selection(selection, repo_root) if client.core_mode is not None else []
+    core = core_selection(selection) if client.core_mode is not None else []
     chosen = {client.core_mode: core} if client.core_mode is not None and core else {}
     return {**chosen, **(dict.fromkeys(MODES, own) if own else {})}
 
@@ -226,7 +227,7 @@ def merge_runs(runs: dict[str, Any], client_runs: dict[str, Any]) -> dict[str, A
     return runs
 
 
-def run_clients(requirements: Sequence[str], python_minor: str, repo_root: Path, work_dir: Path,
+def run_clients(requirements: Sequence[str], python_minor: str, work_dir: Path,
                 selection: Sequence[str] | None = None, constraints: Path | None = None,
                 slots: RunSlots | None = None, snapshot: str | None = None
                 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
@@ -235,10 +236,10 @@ def run_clients(requirements: Sequence[str], python_minor: str, repo_root: Path,
     each client's runs in CLIENTS order, for merge_runs. With a `selection` naming none of a client's tests
     and no core test either, that client is not run and has neither."""
     chosen = [client for client in CLIENTS if selection is None or split_selection(selection, client) or (
-        client.core_mode and core_selection(selection, repo_root))]
+        client.core_mode and core_selection(selection))]
     shared = slots if slots is not None else RunSlots.from_settings()
     with ThreadPoolExecutor(max_workers=max(1, len(chosen))) as pool:
-        finished = list(pool.map(lambda client: run_client(client, requirements, python_minor, repo_root, work_dir,
+        finished = list(pool.map(lambda client: run_client(client, requirements, python_minor, work_dir,
                                                            selection, constraints, shared, snapshot), chosen))
     section = {client.name: entry_of for client, (entry_of, _) in zip(chosen, finished, strict=True)}
     return section, [runs for _, runs in finished]

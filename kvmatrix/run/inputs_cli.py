@@ -25,8 +25,9 @@ from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.matrix import ReportError
+from kvmatrix.run.cell import inputs_of
 from kvmatrix.run.env.interpreters import find_interpreter
-from kvmatrix.run.reuse import inputs_with, reusable, reuse_or_run
+from kvmatrix.run.reuse import reusable, reuse_or_run
 from kvmatrix.settings import setting
 
 
@@ -53,12 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    inputs_of = inputs_with(lambda pin: args.python or find_interpreter(pins.python_for(pin)), REPO_ROOT)
+    python = args.python or find_interpreter(pins.python_for(cell))
     if args.command == "reuse":
-        (decision,) = reuse_or_run((cell,), inputs_of, args.results, args.reports)
+        (decision,) = reuse_or_run((cell,), lambda pin: inputs_of(pin, python), args.results, args.reports)
         print(decision.line)
         return 1 if decision.run else 0
-    inputs = inputs_of(cell)
+    inputs = inputs_of(cell, python)
     if inputs is None:
         print("unknown" if args.command == "key" else f"{cell.id}: its inputs cannot be told")
         return 1

@@ -21,9 +21,8 @@ from packaging.version import Version
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
 from kvmatrix.record.verdicts import MODES, RAN
-from kvmatrix.run.cell import requirements
+from kvmatrix.run.cell import install_cell
 from kvmatrix.run.env.envs import VenvError, ensure_venv
-from kvmatrix.run.env.install import install
 from kvmatrix.run.process.pytest_run import OFFLINE_ENV
 from kvmatrix.settings import report_bad_settings
 
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except VenvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    outcome = install(python, requirements(cell), snapshot=cell.snapshot)
+    outcome = install_cell(cell, python)
     if outcome.status != RAN:
         print(f"error: cannot install {cell.id}: {outcome.status}: {outcome.reason}", file=sys.stderr)
         return 3

@@ -18,7 +18,6 @@ from kvmatrix.record.cell_results import check_cell_result, read_cell_result
 from kvmatrix.record.detail import join
 from kvmatrix.record.matrix import ReportError, load_published
 from kvmatrix.record.verdicts import RAN
-from kvmatrix.run.cell import inputs_of
 from kvmatrix.run.inputs import changed_parts
 
 INPUTS_AT_ONCE = 4
@@ -48,11 +47,6 @@ class Decision:
     def run(self) -> bool:
         """Whether the cell runs (no previous result is reused)."""
         return self.record is None
-
-
-def inputs_with(interpreter: Callable[[Cell], str], root: Path) -> InputsOf:
-    """The inputs of a cell that runs on `interpreter(cell)` from the checkout `root`."""
-    return lambda cell: inputs_of(cell, interpreter(cell), root)
 
 
 def previous_records(cell: Cell, results: Path, published: dict[str, dict[str, Any]]) -> list[Previous]:

@@ -46,7 +46,7 @@ needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installe
 
 
 def test_every_client_has_a_suite_file_and_the_core_runs_leave_them_out() -> None:
-    core = core_targets(REPO_ROOT)
+    core = core_targets()
     for client in CLIENTS:
         assert (REPO_ROOT / client.suite_file).is_file()
         assert client.suite_file not in core
@@ -88,8 +88,8 @@ def test_a_selection_is_split_between_the_core_runs_and_each_client() -> None:
     selection = ["suites/test_export.py::test_a[x]", "suites/test_tico.py::test_b[y]", "suites/test_executorch.py"]
     tico = next(client for client in CLIENTS if client.name == "tico")
     assert split_selection(selection, tico) == ["suites/test_tico.py::test_b[y]"]
-    assert core_selection(selection, REPO_ROOT) == ["suites/test_export.py::test_a[x]"]
-    assert core_selection(None, REPO_ROOT) == core_targets(REPO_ROOT)
+    assert core_selection(selection) == ["suites/test_export.py::test_a[x]"]
+    assert core_selection(None) == core_targets()
 
 
 def test_tico_alone_runs_the_core_suites_in_a_mode_of_its_own() -> None:
@@ -100,13 +100,13 @@ def test_tico_alone_runs_the_core_suites_in_a_mode_of_its_own() -> None:
 
 def test_tico_s_environment_runs_the_core_suites_in_its_mode_beside_its_own_suite_in_both_modes() -> None:
     tico, executorch = (next(client for client in CLIENTS if client.name == name) for name in ("tico", "executorch"))
-    assert client_selections(tico, None, REPO_ROOT) == {
-        TICO_MODE: core_targets(REPO_ROOT), "with": [tico.suite_file], "without": [tico.suite_file]}
-    assert client_selections(executorch, None, REPO_ROOT) == dict.fromkeys(MODES, [executorch.suite_file])
+    assert client_selections(tico, None) == {
+        TICO_MODE: core_targets(), "with": [tico.suite_file], "without": [tico.suite_file]}
+    assert client_selections(executorch, None) == dict.fromkeys(MODES, [executorch.suite_file])
     only_core = ["suites/test_export.py::test_a[x]"]
-    assert client_selections(tico, only_core, REPO_ROOT) == {TICO_MODE: only_core}
-    assert client_selections(executorch, only_core, REPO_ROOT) == {}
-    assert client_selections(tico, ["suites/test_tico.py::t"], REPO_ROOT) == dict.fromkeys(
+    assert client_selections(tico, only_core) == {TICO_MODE: only_core}
+    assert client_selections(executorch, only_core) == {}
+    assert client_selections(tico, ["suites/test_tico.py::t"]) == dict.fromkeys(
         MODES, ["suites/test_tico.py::t"])
 
 
@@ -152,7 +152,7 @@ def test_the_clients_run_at_the_same_time_on_the_cell_s_slots_and_snapshot_and_r
         return entry(RAN, installed=f"{client.package}==1"), {"with": {"tests": [{"suite": client.name}]}}
 
     monkeypatch.setattr(clients_module, "run_client", fake_run_client)
-    section, runs = run_clients(["torch==2.13.0"], "3.11", REPO_ROOT, tmp_path, slots=cell_slots,
+    section, runs = run_clients(["torch==2.13.0"], "3.11", tmp_path, slots=cell_slots,
                                 snapshot="2026-12-01T00:00:00Z")
     names = [client.name for client in CLIENTS]
     assert list(section) == names
@@ -192,7 +192,7 @@ def run_installed_client(client: Client, python: str, work_dir: Path,
     monkeypatch.setattr(clients_module, "preloaded", no_server)
     monkeypatch.setattr(clients_module, "run_modes", fake_run_modes)
     monkeypatch.setattr(clients_module, "rerun_modes", lambda *args, **kwargs: None)
-    client_entry, runs = run_client(client, ["torch==2.8.0"], "3.11", REPO_ROOT, work_dir)
+    client_entry, runs = run_client(client, ["torch==2.8.0"], "3.11", work_dir)
     return client_entry, runs, ran
 
 
@@ -234,7 +234,7 @@ def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("UV_TORCH_BACKEND", raising=False)
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-    client_entry, runs = run_client(Client("beta", "beta"), ["alpha==1.0"], minor, REPO_ROOT, tmp_path / "cell")
+    client_entry, runs = run_client(Client("beta", "beta"), ["alpha==1.0"], minor, tmp_path / "cell")
     assert client_entry["status"] == NOT_INSTALLABLE and client_entry["installed"] is None
     assert "alpha" in client_entry["reason"] and "beta" in client_entry["reason"]
     assert runs == {}

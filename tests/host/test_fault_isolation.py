@@ -129,14 +129,14 @@ def test_the_run_keeps_a_log_tail(run: dict) -> None:
 
 
 def test_an_unresolvable_pin_makes_a_not_installable_cell_with_the_resolver_reason(tmp_path: Path) -> None:
-    import subprocess
-
     from kvmatrix.plan.pins import Cell
     from kvmatrix.run.cell import run_cell
 
-    subprocess.run(["uv", "venv", "-q", str(tmp_path / "venv")], check=True)
     cell = Cell(transformers="4.99.0", torch="2.13.0")
-    record = run_cell(cell, str(tmp_path / "venv" / "bin" / "python"), ROOT, tmp_path / "cells")
+    # run_cell makes the uv environment it is given as (folder, CPython minor), as cell_cli and run_cells ask
+    record = run_cell(cell, (tmp_path / "venv", f"{sys.version_info.major}.{sys.version_info.minor}"),
+                      tmp_path / "cells")
+    assert (tmp_path / "venv" / "bin" / "python").exists()
     assert record["status"] == "not-installable"
     assert "transformers==4.99.0" in record["status_reason"]
     assert record["runs"] == {}

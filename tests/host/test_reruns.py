@@ -179,7 +179,6 @@ def test_the_cell_runner_reruns_through_run_modes_without_the_attribution_ladder
     monkeypatch.setattr(pytest_run, "run_modes", fake_run_modes)
     rerun_modes(
         "python3",
-        ROOT,
         {"with": {"tests": [record("test_x", "fail", suite="flaky")]}},
         tmp_path,
         "tests/faults",
@@ -222,7 +221,7 @@ def flaky_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
         runs = {
             "with": run_suites(sys.executable, ROOT, "with", work, selection=["tests/faults/test_flaky.py"])
         }
-        yield rerun_modes(sys.executable, ROOT, runs, work, test_dir="tests/faults"), work
+        yield rerun_modes(sys.executable, runs, work, test_dir="tests/faults"), work
 
 
 def by_name(runs: dict[str, Any]) -> dict[str, dict[str, Any]]:

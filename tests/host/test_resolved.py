@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from kvmatrix.plan.resolved import load_resolved, resolved_json, write_resolved
 from kvmatrix.record.cell_record import repro_command
 from kvmatrix.run import cell_cli
 
-needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 LATEST = Cell("5.0.0rc3", "2.15.0", "pre-releases opted in", ("nightly",),
               (("transformers", "latest+prereleases"), ("torch", "latest")))
@@ -94,7 +92,6 @@ def test_a_missing_or_truncated_resolved_file_is_one_clear_error(tmp_path: Path)
         load_resolved(path)
 
 
-@needs_uv
 def test_cell_cli_runs_a_resolved_cell_in_its_own_uv_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -102,18 +99,17 @@ def test_cell_cli_runs_a_resolved_cell_in_its_own_uv_environment(
     write_resolved(resolved_pins(PYTHON), resolved)
     calls = []
 
-    def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path, **_: Any) -> dict[str, Any]:
-        calls.append((cell, python, repo_root, results_dir))
+    def run_cell(cell: Cell, env: tuple[Path, str], results_dir: Path, **_: Any) -> dict[str, Any]:
+        calls.append((cell, env, results_dir))
         return {"status": "ran", "suites": {"export": {"with": {"verdict": "pass"}}}}
 
     monkeypatch.setattr(cell_cli, "run_cell", run_cell)  # installing torch is for the cell jobs, not here
     envs, results = tmp_path / "envs", tmp_path / "cells"
     argv = ["--resolved", str(resolved), "--envs", str(envs), "--results", str(results), LATEST.id]
     assert cell_cli.main(argv) == 0
-    ((cell, python, repo_root, results_dir),) = calls
-    assert cell == LATEST and repo_root == cell_cli.REPO_ROOT and results_dir == results.resolve()
-    assert python == str(envs.resolve() / LATEST.id / "bin" / "python") != sys.executable
-    assert Path(python).exists()
+    ((cell, env, results_dir),) = calls
+    assert cell == LATEST and results_dir == results.resolve()
+    assert env == (envs / LATEST.id, PYTHON)  # run_cell makes the uv environment there, not sys.executable's
     assert capsys.readouterr().out == f"{LATEST.id}: status ran; with registration {{'export': 'pass'}}\n"
 
 
@@ -128,18 +124,17 @@ def test_cell_cli_refuses_a_cell_the_resolved_file_lacks(tmp_path: Path, capsys)
     assert not envs.exists()
 
 
-@needs_uv
 def test_cell_cli_runs_an_exact_pair_from_its_id_in_its_own_uv_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    monkeypatch.setattr(cell_cli, "run_cell", lambda cell, python, *_, **__: calls.append((cell, python)) or
+    monkeypatch.setattr(cell_cli, "run_cell", lambda cell, env, *_, **__: calls.append((cell, env)) or
                         {"status": "ran", "suites": {}})  # installing torch is for the cell jobs, not here
     envs = tmp_path / "envs"
     assert cell_cli.main(["--pair", "--envs", str(envs), "--results", str(tmp_path), "tf5.0.0rc3-torch2.15.0"]) == 0
-    ((cell, python),) = calls
+    ((cell, env),) = calls
     assert (cell.transformers, cell.torch) == ("5.0.0rc3", "2.15.0")
-    assert python == str(envs.resolve() / "tf5.0.0rc3-torch2.15.0" / "bin" / "python") and Path(python).exists()
+    assert env == (envs / "tf5.0.0rc3-torch2.15.0", load_pins(cell_cli.REPO_ROOT / "pins.toml").python)
 
 
 @pytest.mark.parametrize("bad", ["tf4.57.6", "torch2.13.0-tf4.57.6", "tfx.y-torch2.13.0"])

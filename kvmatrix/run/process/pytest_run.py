@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kvmatrix import REPO_ROOT
 from kvmatrix.record.log_errors import first_error
 from kvmatrix.record.verdicts import MODES
 from kvmatrix.run.env.bytecode import bytecode_kept
@@ -85,7 +86,7 @@ def run_environment(python: str, repo_root: Path, env: dict[str, str] | None = N
 
 
 @contextmanager
-def preloaded(python: str, repo_root: Path, work_dir: Path, env: dict[str, str] | None = None,
+def preloaded(python: str, work_dir: Path, env: dict[str, str] | None = None,
               also: Sequence[str] = ()) -> Iterator[dict[str, str]]:
     """The fork server of `python`'s environment for the runs of the block (kvmatrix.run.process.fork_client.serving,
     started with run_environment and the bytecode the store has for it, its output in
@@ -93,10 +94,10 @@ def preloaded(python: str, repo_root: Path, work_dir: Path, env: dict[str, str] 
     to have their workers forked there ({} when KVCC_PRELOAD is 0). Where the server refuses to fork, each
     worker starts on its own instead."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    server_env = run_environment(python, repo_root, env)
+    server_env = run_environment(python, REPO_ROOT, env)
     seed(python, store_dir(server_env))
     with ((work_dir / "forkserver.log").open("w") as log,
-          serving(python, server_env, repo_root, log, modules=(*PRELOADED, *also)) as forked):
+          serving(python, server_env, REPO_ROOT, log, modules=(*PRELOADED, *also)) as forked):
         yield forked
 
 
@@ -170,7 +171,7 @@ def run_modes(python: str, repo_root: Path, work_dir: Path, selection: list[str]
         return dict(zip(modes, pool.map(run, modes), strict=True))
 
 
-def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Path,
+def rerun_modes(python: str, runs: dict[str, Any], work_dir: Path,
                 test_dir: str = "suites", slots: RunSlots | None = None,
                 env: dict[str, str] | None = None) -> dict[str, Any]:
     """Re-run the failing tests of `runs` in fresh processes and mark the ones whose outcome changes
@@ -178,7 +179,7 @@ def rerun_modes(python: str, repo_root: Path, runs: dict[str, Any], work_dir: Pa
     `run_modes` with `env` and KVCC_LADDER=0 in `work_dir / "rerun-<k>"`, in the re-run phase of `slots`, its
     progress lines labelled `<work_dir name> rerun-<k>`. Updates `runs` in place and returns it."""
     def batch(selections: dict[str, list[str]], where: Path) -> dict[str, Any]:
-        return run_modes(python, repo_root, where, selections=selections, env={**(env or {}), **RERUN_ENV},
+        return run_modes(python, REPO_ROOT, where, selections=selections, env={**(env or {}), **RERUN_ENV},
                          slots=slots, phase=RERUN, label=f"{work_dir.name} {where.name}")
 
     return rerun_failures(runs, batch, work_dir, test_dir)
