@@ -14,6 +14,8 @@ from packaging.version import InvalidVersion, Version
 
 from kvmatrix.files import json_lines
 from kvmatrix.record.uses import (
+    ANSWERS,
+    BROKEN,
     COMPAT_CALL,
     KNOWN_LIMITATION,
     MASK_CALL,
@@ -37,7 +39,7 @@ DATASETS = ("default", "latest", "full")
 """The published matrices, by name: reports/, reports/latest/, reports/full/ (kvmatrix.publish.datasets)."""
 UNTESTED = "untested"
 NOT_RUN = "not run"
-BROKEN_GROUP = "broken"
+BROKEN_GROUP = BROKEN
 GROUPS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, KNOWN_LIMITATION, BROKEN_GROUP, NA, NOT_RUN, UNTESTED)
 """What a pair's picture square says, best first: the working answers, a documented limitation, any
 other answer of a use that does not work (broken, flaky, setup fails), no such feature, the cell or client
@@ -48,7 +50,7 @@ def group(found: str) -> str:
     """The picture group of an answer word (GROUPS)."""
     if found in (*WORKING, KNOWN_LIMITATION, NA):
         return found
-    if found in ("broken", "flaky", "setup fails"):
+    if found in ANSWERS:  # broken, flaky, setup fails: any other answer of a use that does not work
         return BROKEN_GROUP
     return NOT_RUN
 

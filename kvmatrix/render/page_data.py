@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kvmatrix.record.detail import table_key
-from kvmatrix.record.verdicts import FLAKY, MODES, TICO_MODE
-from kvmatrix.render.markdown import LISTED
+from kvmatrix.record.verdicts import FLAKY, LISTED, MODES, TICO_MODE
 from kvmatrix.run.one_test import command as one_test_command
 
 TEXT_LIMIT = 2000
