@@ -39,8 +39,7 @@ DATASETS = ("default", "latest", "full")
 """The published matrices, by name: reports/, reports/latest/, reports/full/ (kvmatrix.publish.datasets)."""
 UNTESTED = "untested"
 NOT_RUN = "not run"
-BROKEN_GROUP = BROKEN
-GROUPS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, KNOWN_LIMITATION, BROKEN_GROUP, NA, NOT_RUN, UNTESTED)
+GROUPS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, KNOWN_LIMITATION, BROKEN, NA, NOT_RUN, UNTESTED)
 """What a pair's picture square says, best first: the working answers, a documented limitation, any
 other answer of a use that does not work (broken, flaky, setup fails), no such feature, the cell or client
 did not run, and no record of the pair at all."""
@@ -51,7 +50,7 @@ def group(found: str) -> str:
     if found in (*WORKING, KNOWN_LIMITATION, NA):
         return found
     if found in ANSWERS:  # broken, flaky, setup fails: any other answer of a use that does not work
-        return BROKEN_GROUP
+        return BROKEN
     return NOT_RUN
 
 

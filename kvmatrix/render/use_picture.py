@@ -9,8 +9,8 @@ import textwrap
 from html import escape
 from typing import Any
 
-from kvmatrix.record.answers import BROKEN_GROUP, GROUPS, NOT_RUN, PICTURES, UNTESTED, version
-from kvmatrix.record.uses import KNOWN_LIMITATION, WITH_COMPAT, WITH_MASK, WITH_TICO, WORKS
+from kvmatrix.record.answers import GROUPS, NOT_RUN, PICTURES, UNTESTED, version
+from kvmatrix.record.uses import BROKEN, KNOWN_LIMITATION, WITH_COMPAT, WITH_MASK, WITH_TICO, WORKS
 from kvmatrix.record.verdicts import NA
 
 COLOURS = {
@@ -19,13 +19,13 @@ COLOURS = {
     WITH_MASK: "#8250df",
     WITH_TICO: "#953800",
     KNOWN_LIMITATION: "#d4a72c",
-    BROKEN_GROUP: "#cf222e",
+    BROKEN: "#cf222e",
     NA: "#d0d7de",
     NOT_RUN: "#6e7781",
     UNTESTED: "#ffffff",
 }
 """Fill of each group of kvmatrix.record.answers.GROUPS (untested: blank, outlined)."""
-LETTERS = {WORKS: "ok", WITH_COMPAT: "C", WITH_MASK: "M", WITH_TICO: "T", KNOWN_LIMITATION: "KL", BROKEN_GROUP: "x",
+LETTERS = {WORKS: "ok", WITH_COMPAT: "C", WITH_MASK: "M", WITH_TICO: "T", KNOWN_LIMITATION: "KL", BROKEN: "x",
            NA: "–", NOT_RUN: "?", UNTESTED: ""}
 """The letter inside each square and legend swatch."""
 DARK_INK = frozenset({UNTESTED, NA, KNOWN_LIMITATION})
