@@ -1,6 +1,6 @@
 """One definition of the verdict alphabet (kvmatrix.record.verdicts: its groups, labels and meanings) and of
 the answer words (compat.check for those kvcc check gives too, kvmatrix.record.uses for the rest): every
-verdict is complete there, and no other module spells them again."""
+verdict is complete there, and no other module, the page's script included, spells them again."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from compat import check
 from kvmatrix import REPO_ROOT
 from kvmatrix.record import uses, verdicts
+from kvmatrix.render.html import PAGE_ASSETS
+from kvmatrix.render.page_data import page_data
 
 SOURCES = sorted(path for folder in ("kvmatrix", "compat", "suites") for pattern in ("*.py", "*.js")
                  for path in (REPO_ROOT / folder).rglob(pattern))
@@ -44,4 +46,12 @@ def test_a_verdict_label_is_written_only_in_verdicts(label: str) -> None:
 ])
 def test_an_answer_word_is_written_only_in_its_home(word: str, home: str) -> None:
     assert spelled(word) == [home]
+
+
+def test_the_page_script_reads_the_listed_verdicts_from_its_data() -> None:
+    script = (PAGE_ASSETS / "page.js").read_text(encoding="utf-8")
+    names = "|".join(re.escape(verdict) for verdict in ALPHABET)
+    assert not re.search(rf"""\[\s*(["'])({names})\1\s*,""", script), "page.js lists verdicts of its own"
+    assert "data.listed" in script
+    assert page_data({"generated_at": "x", "suites": [], "cells": []}, {})["listed"] == list(verdicts.LISTED)
 
