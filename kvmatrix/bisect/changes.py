@@ -25,8 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from kvmatrix.files import write_text_atomic
 from kvmatrix.plan.pins import PACKAGES
-from kvmatrix.record.verdicts import MODES, RAN
-from kvmatrix.render.markdown import LABELS
+from kvmatrix.record.verdicts import LABELS, MODES, RAN
 
 SUITE_ROW = "(whole suite)"
 """The test name of a history change: the history keeps suite verdicts, not test verdicts."""

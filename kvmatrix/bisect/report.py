@@ -26,7 +26,7 @@ from typing import Any
 from kvmatrix.bisect.search import Bisection, Probe
 from kvmatrix.files import write_json_atomic, write_text_atomic
 from kvmatrix.plan.pins import Cell
-from kvmatrix.render.markdown import LABELS
+from kvmatrix.record.verdicts import INFRA, LABELS
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.process.pytest_run import OFFLINE_ENV
 
@@ -134,7 +134,7 @@ def headline(report: dict[str, Any]) -> str:
         return (f"No change: {_outcome(last)} at every tested {package} release in "
                 f"{report['range']['specifier']} (with {fixed['package']} {fixed['version']}).")
     if report["outcome"] == "infra":
-        return f"{LABELS['infra']}: the releases could not be listed: {report['reason']}"
+        return f"{LABELS[INFRA]}: the releases could not be listed: {report['reason']}"
     return f"No {package} release in {report['range']['specifier']} could be installed and tested."
 
 

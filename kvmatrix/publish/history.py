@@ -14,14 +14,7 @@ from typing import Any
 
 from kvmatrix.record.detail import parse_key, records_by_key
 from kvmatrix.record.packages import package_changes
-from kvmatrix.record.verdicts import ERROR, FAIL, INFRA, MODES, NOT_INSTALLABLE, PASS
-
-FAILING = (FAIL, ERROR, NOT_INSTALLABLE, INFRA)
-"""Suite verdicts that count as failing: a move into one of them from outside is "newly failing". `flaky`
-and `setup` are not among them: a suite or test becoming flaky or setup is never a regression."""
-
-FAILING_TESTS = (FAIL, ERROR)
-"""Test verdicts that count as failing."""
+from kvmatrix.record.verdicts import FAILING, FAILING_TESTS, MODES, PASS
 
 
 def snapshot(matrix: dict[str, Any]) -> dict[str, Any]:

@@ -79,16 +79,16 @@ def check_planned_python(record: dict[str, Any], python: str, path: Path) -> dic
 README_START, README_END = "<!-- matrix:start -->", "<!-- matrix:end -->"
 
 
-def embed_in_readme(readme: str, matrix: dict[str, Any], uses: dict[str, Any] | None = None) -> str:
+def embed_in_readme(readme: str, matrix: dict[str, Any], uses: dict[str, Any]) -> str:
     """`readme` with the text between the matrix markers replaced by what to pin for the most-asked uses
-    (kvmatrix.render.readme, from `uses`, the matrix's uses.json; none: the answers of this matrix alone)."""
+    (kvmatrix.render.readme, from `uses`, the matrix's answers file, uses.json)."""
     head, start, rest = readme.partition(README_START)
     _, end, tail = rest.partition(README_END)
     if not start or not end:
         raise ValueError(f"README lacks the {README_START} ... {README_END} markers")
     stamp = (f"Generated at {matrix['generated_at']}{index_as_of(matrix)} from [reports/uses.json](reports/uses.json); every use in "
              "every pair, with each route and why it fails: [reports/matrix.md](reports/matrix.md#by-use).")
-    table = what_to_pin(uses or uses_document(matrix))
+    table = what_to_pin(uses)
     if any(marker in f"{stamp}{table}" for marker in (README_START, README_END)):  # escaped; never trusted
         raise ValueError("the matrix table contains a README marker; refusing to embed it")
     return f"{head}{start}\n{stamp}\n\n{table}\n{end}{tail}"

@@ -14,6 +14,8 @@ from packaging.version import InvalidVersion, Version
 
 from kvmatrix.files import json_lines
 from kvmatrix.record.uses import (
+    ANSWERS,
+    BROKEN,
     COMPAT_CALL,
     KNOWN_LIMITATION,
     MASK_CALL,
@@ -37,8 +39,7 @@ DATASETS = ("default", "latest", "full")
 """The published matrices, by name: reports/, reports/latest/, reports/full/ (kvmatrix.publish.datasets)."""
 UNTESTED = "untested"
 NOT_RUN = "not run"
-BROKEN_GROUP = "broken"
-GROUPS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, KNOWN_LIMITATION, BROKEN_GROUP, NA, NOT_RUN, UNTESTED)
+GROUPS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, KNOWN_LIMITATION, BROKEN, NA, NOT_RUN, UNTESTED)
 """What a pair's picture square says, best first: the working answers, a documented limitation, any
 other answer of a use that does not work (broken, flaky, setup fails), no such feature, the cell or client
 did not run, and no record of the pair at all."""
@@ -48,8 +49,8 @@ def group(found: str) -> str:
     """The picture group of an answer word (GROUPS)."""
     if found in (*WORKING, KNOWN_LIMITATION, NA):
         return found
-    if found in ("broken", "flaky", "setup fails"):
-        return BROKEN_GROUP
+    if found in ANSWERS:  # broken, flaky, setup fails: any other answer of a use that does not work
+        return BROKEN
     return NOT_RUN
 
 

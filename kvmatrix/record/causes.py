@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kvmatrix.record.verdicts import ERROR, FAIL, PASS, TICO_MODE, XFAIL
+from kvmatrix.record.verdicts import PASS, REGRESSING, TICO_MODE
 
 SETUP_CAUSE = "setup"
 NOT_CACHE = "not-cache"
@@ -41,9 +41,6 @@ ANY_FAILURE = "fails without any cache too: "
 `<Type>: <message>` (kvmatrix.record.rederive)."""
 
 COMPAT_DETAIL = "passes with transformers alone; fails after compat.register()"
-REGRESSING = (FAIL, ERROR, XFAIL)
-"""Verdicts with registration that make a test passing without it a compat regression (never flaky or
-setup: those are not answers about compat)."""
 
 
 def attribute_compat(runs: dict[str, Any]) -> list[dict[str, Any]]:

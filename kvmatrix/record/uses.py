@@ -25,10 +25,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+# kvcc check (compat.check, shipped alone in the wheel, which cannot import kvmatrix) gives the same answers
+# on the user's machine: the words and calls they share are defined there, once.
+from compat.check import BROKEN, COMPAT_CALL, MASK_CALL, WITH_COMPAT, WITH_MASK, WORKS
 from kvmatrix.record.verdicts import FLAKY, NA, PASS, RAN, SETUP, SEVERITY, TICO_MODE, XFAIL
 
-MASK_CALL = "compat.use_export_mask(model)"
-COMPAT_CALL = "compat.register()"
 FLAT_CALL = "return the key/value tensors, not the cache"
 TICO_CALL = "tico.utils.pytree_utils register_*()"
 
@@ -157,9 +158,8 @@ USES: tuple[Use, ...] = (
 BY_KEY = {use.key: use for use in USES}
 """Each use by its key."""
 
-WORKS, WITH_COMPAT, WITH_MASK = "works", "works with compat", "works with the vmap-free mask"
 WITH_TICO = "works with TICO's registration"
-KNOWN_LIMITATION, SETUP_FAILS, BROKEN = "known limitation", "setup fails", "broken"
+KNOWN_LIMITATION, SETUP_FAILS = "known limitation", "setup fails"
 ANSWERS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, FLAKY, KNOWN_LIMITATION, SETUP_FAILS, BROKEN, NA)
 """The answers of a cell that ran, best first."""
 WORKING = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO)

@@ -23,6 +23,50 @@ TEST_VERDICTS = (PASS, FAIL, XFAIL, NA, ERROR, FLAKY, SETUP)
 
 SEVERITY = (ERROR, FAIL, FLAKY, SETUP, XFAIL, PASS, NA)
 """Test verdicts, most severe first: a suite's verdict is the first one any of its tests has."""
+ROLL_UP = (ERROR, FAIL, INFRA, NOT_INSTALLABLE, FLAKY, SETUP, XFAIL, PASS, NA)
+"""Every verdict, most severe first, as badges roll them up and list them."""
+LISTED = (ERROR, FAIL, FLAKY, SETUP, XFAIL)
+"""Test verdicts that did not pass, most severe first: matrix.md's Failures and the page's details list them
+(the page reads them from its data, kvmatrix.render.page_data)."""
+RERUN = (FAIL, ERROR, XFAIL, SETUP)
+"""First verdicts that get a re-run (kvmatrix.run.process.reruns)."""
+REGRESSING = (FAIL, ERROR, XFAIL)
+"""Verdicts with registration that make a test passing without it a compat regression (never flaky or
+setup: those are not answers about compat)."""
+FAILING = (FAIL, ERROR, NOT_INSTALLABLE, INFRA)
+"""Suite verdicts that count as failing: a move into one of them from outside is "newly failing". `flaky`
+and `setup` are not among them: a suite or test becoming flaky or setup is never a regression."""
+FAILING_TESTS = (FAIL, ERROR)
+"""Test verdicts that count as failing."""
+CLIENT_DID_NOT_RUN = frozenset({NOT_INSTALLABLE, NA, INFRA, SETUP})
+"""Verdicts of a client suite that carries a `reason` because its client never ran: not installable with this
+torch, not asked for (a record older than the client suites), its install hit the network, or it did not
+import in the environment we made for it. A client that ran and reported no test also carries a reason, with
+verdict `error`: that is a crash, and it counts."""
+LABELS = {
+    PASS: "✅ pass",
+    FAIL: "❌ fail",
+    FLAKY: "🎲 flaky",
+    SETUP: "🧰 setup",
+    XFAIL: "⚠️ xfail",
+    NA: "➖ n/a",
+    ERROR: "💥 error",
+    NOT_INSTALLABLE: "🚫 not-installable",
+    INFRA: "🌐 infra",
+}
+"""Each verdict as the reports show it, in the legend's order."""
+MEANINGS = {
+    PASS: "ran export/compile/round-trip for real and every assertion held",
+    FAIL: "ran, and an assertion or the tool under test failed",
+    FLAKY: "passed in some fresh-process runs and not in others; the reason gives the rate (never a pass)",
+    SETUP: "the test's own eager step (prefill, eager reference) failed: not a verdict on the tool",
+    XFAIL: "a known limitation; the reason quotes the real error",
+    NA: "the feature or class does not exist in this (torch, transformers) pair",
+    ERROR: "crashed before giving an answer (collection error, segfault, timeout)",
+    NOT_INSTALLABLE: "cell only: the pins cannot be resolved or installed together",
+    INFRA: "cell only: a network or index failure while installing, after retries",
+}
+"""What each verdict means, in the legend's order."""
 
 CELL_STATUSES = (RAN, NOT_INSTALLABLE, INFRA, ERROR)
 CLIENT_STATUSES = (*CELL_STATUSES, SETUP)

@@ -14,12 +14,18 @@ from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
-from kvmatrix.record.answers import pair_order, uses_document
+from kvmatrix.record.answers import pair_order
 from kvmatrix.record.uses import ANSWERS, WITH_COMPAT, WORKING
-from kvmatrix.record.verdicts import ERROR, FAIL, FLAKY, INFRA, NA, NOT_INSTALLABLE, PASS, RAN, SETUP, XFAIL
-
-BADGE_ORDER = (ERROR, FAIL, INFRA, NOT_INSTALLABLE, FLAKY, SETUP, XFAIL, PASS, NA)
-"""Verdicts from most to least severe, as badges roll them up and list them."""
+from kvmatrix.record.verdicts import (
+    CLIENT_DID_NOT_RUN,
+    ERROR,
+    FAIL,
+    INFRA,
+    NA,
+    PASS,
+    RAN,
+    ROLL_UP,
+)
 
 LAYOUTS = ("list", "list-module", "layer")
 CACHE_SECONDS = 3600
@@ -31,13 +37,6 @@ PAGES_URL = "https://kv-cache-compat.github.io/kv-cache-compat/"
 SHIELDS_ENDPOINT = "https://img.shields.io/endpoint?url="
 
 
-CLIENT_DID_NOT_RUN = frozenset({NOT_INSTALLABLE, NA, INFRA, SETUP})
-"""Verdicts of a client suite that carries a `reason` because its client never ran: not installable with this
-torch, not asked for (a record older than the client suites), its install hit the network, or it did not
-import in the environment we made for it. A client that
-ran and reported no test also carries a reason, with verdict `error`: that is a crash, and it counts."""
-
-
 def pair_verdict(cell: dict[str, Any], suites: list[str]) -> str:
     """The most severe `with`-registration verdict of `cell` over `suites` (error when none is recorded); a
     client suite whose client did not run (CLIENT_DID_NOT_RUN, with the client's `reason`) counts only when it
@@ -46,7 +45,7 @@ def pair_verdict(cell: dict[str, Any], suites: list[str]) -> str:
     summaries = [cell["suites"].get(suite, {}).get("with", {}) for suite in suites]
     ran = [s for s in summaries if not ("reason" in s and s.get("verdict") in CLIENT_DID_NOT_RUN)]
     found = {summary.get("verdict") for summary in ran or summaries}
-    return next((verdict for verdict in BADGE_ORDER if verdict in found), ERROR)
+    return next((verdict for verdict in ROLL_UP if verdict in found), ERROR)
 
 
 def badge(label: str, verdicts: list[str]) -> dict[str, Any]:
@@ -57,7 +56,7 @@ def badge(label: str, verdicts: list[str]) -> dict[str, Any]:
     if not verdicts:
         return endpoint(label, "no pair", "lightgrey")
     counts = Counter(verdicts)
-    message = " · ".join(f"{counts[verdict]} {verdict}" for verdict in BADGE_ORDER if counts[verdict])
+    message = " · ".join(f"{counts[verdict]} {verdict}" for verdict in ROLL_UP if counts[verdict])
     result = endpoint(label, message, _color(counts))
     if set(counts) <= {ERROR, INFRA}:
         result["isError"] = True
@@ -77,13 +76,11 @@ def _color(counts: Counter[str]) -> str:
     return "orange" if counts[PASS] else "red"
 
 
-def badges(matrix: dict[str, Any], uses: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """Every badge of `matrix` by file name, from `uses` (its uses.json; none: the answers of this matrix
-    alone): the README's three (`uses-newest.json`, `compat-regressions.json`, `published.json`), the answer
+def badges(matrix: dict[str, Any], uses: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every badge of `matrix` by file name, from `uses` (its answers file, uses.json): the README's three (`uses-newest.json`, `compat-regressions.json`, `published.json`), the answer
     badges (use_badges, pair_badges), and per suite and per cache layout the pairs' verdicts with
     `compat.register()` (`suite-<suite>.json`, `layout-<layout>.json`)."""
     cells, suites = matrix["cells"], matrix["suites"]
-    uses = uses or uses_document(matrix)
     files = {"compat-regressions.json": compat_regressions_badge(matrix), "published.json": published_badge(matrix)}
     for suite in suites:
         files[f"suite-{suite}.json"] = badge(f"{suite} ({WITH_REGISTRATION})",

@@ -18,7 +18,7 @@ from kvmatrix.record.uses import (
     WITH_TICO,
     WORKS,
 )
-from kvmatrix.record.verdicts import ERROR, FLAKY, INFRA, NA, NOT_INSTALLABLE, SETUP
+from kvmatrix.record.verdicts import CELL_STATUSES, FLAKY, LABELS, NA, SETUP
 from kvmatrix.render.page_uses import (
     newest_first,
     picture_legend,
@@ -29,21 +29,19 @@ from kvmatrix.render.page_uses import (
 )
 from kvmatrix.render.text import markdown_text
 
-LABELS = {
+ANSWER_LABELS = {
     WORKS: "✅ works",
     WITH_COMPAT: "🔧 works with",
     WITH_MASK: "🎭 works with",
     WITH_TICO: "🧩 works with",
-    FLAKY: "🎲 flaky",
+    FLAKY: LABELS[FLAKY],
     KNOWN_LIMITATION: "⚠️ known limitation",
     SETUP_FAILS: "🧰 setup fails",
     BROKEN: "❌ broken",
-    NA: "➖ n/a",
-    NOT_INSTALLABLE: "🚫 not-installable",
-    INFRA: "🌐 infra",
-    ERROR: "💥 error",
+    **{status: LABELS[status] for status in (NA, *CELL_STATUSES[1:])},
     SETUP: "🧰 client not importable",
 }
+"""Each answer as a chip shows it, in the answer filter's order: a status as its verdict, but a client's setup."""
 ANSWER_MEANINGS = {
     WORKS: "with transformers alone",
     WITH_COMPAT: "after compat.register()",
@@ -68,7 +66,7 @@ def chip_text(found: dict[str, Any]) -> str:
     """One answer of uses.json as plain text: its label and requirements, or the cause and upstream issue of
     a use that does not work."""
     word = found["answer"]
-    text = LABELS.get(word, word)
+    text = ANSWER_LABELS.get(word, word)
     if word in (WITH_COMPAT, WITH_MASK, WITH_TICO):
         text += " " + " + ".join(found["requires"])
     elif word == WORKS and found["requires"]:

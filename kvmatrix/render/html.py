@@ -18,12 +18,11 @@ from typing import Any
 
 from packaging.version import Version
 
-from kvmatrix.record.answers import DATASETS, uses_document
+from kvmatrix.record.answers import DATASETS
 from kvmatrix.record.causes import CAUSE_MEANINGS
-from kvmatrix.record.verdicts import MODES, PASS, RAN
+from kvmatrix.record.verdicts import MEANINGS, MODES, PASS, RAN
 from kvmatrix.render.badges import LAYOUTS, PAGES_URL, badge_snippet
-from kvmatrix.render.by_use import LABELS, by_use_html
-from kvmatrix.render.markdown import MEANINGS
+from kvmatrix.render.by_use import ANSWER_LABELS, by_use_html
 from kvmatrix.render.page_data import capped, page_data
 from kvmatrix.render.page_uses import newest_cells_first, picture_css
 
@@ -146,7 +145,7 @@ def _filters(matrix: dict[str, Any], uses: dict[str, Any]) -> str:
     torches = sorted({cell["pins"]["torch"] for cell in cells}, key=Version, reverse=True)
     transformers = sorted({cell["pins"]["transformers"] for cell in cells}, key=Version, reverse=True)
     given = {found["answer"] for use in uses["uses"] for found in use["answers"].values()}
-    answers = [word for word in LABELS if word in given] + sorted(given - set(LABELS))
+    answers = [word for word in ANSWER_LABELS if word in given] + sorted(given - set(ANSWER_LABELS))
     return (
         '<form id="filters" class="filters" onsubmit="return false">'
         + _select("transformers", "transformers", transformers)
@@ -345,13 +344,11 @@ def _index_as_of(matrix: dict[str, Any]) -> str:
     return (f', package index as of <time id="index-as-of" datetime="{escape(snapshot)}">{escape(snapshot)}</time>')
 
 
-def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any] | None = None) -> str:
+def render_page(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any]) -> str:
     """The complete HTML page of `matrix`, whose cells' detail records by cell id are `details`: inline
     CSS and script, `page_data` embedded as JSON, no external resource; the by-use view from `uses`
-    (uses.json; none: the answers of this matrix alone), which also says which published matrix this is (its
-    `dataset`; none: the default one) for the links between them. Deterministic: the same matrix and details
-    always give the same page."""
-    uses = uses or uses_document(matrix)
+    (the answers file, uses.json), which also says which published matrix this is (its `dataset`) for the
+    links between them. Deterministic: the same matrix and details always give the same page."""
     css = (PAGE_ASSETS / "page.css").read_text(encoding="utf-8") + picture_css()
     script = (PAGE_ASSETS / "page.js").read_text(encoding="utf-8")
     stamp = escape(matrix["generated_at"])

@@ -20,17 +20,15 @@ from kvmatrix.record.verdicts import (
     ERROR,
     FAIL,
     FLAKY,
-    INFRA,
+    LABELS,
+    LISTED,
+    MEANINGS,
     MODES,
-    NA,
-    NOT_INSTALLABLE,
     PASS,
     RAN,
     RECORDED_MODES,
-    SETUP,
     SEVERITY,
     TICO_MODE,
-    XFAIL,
     error_signature,
 )
 from kvmatrix.render.by_use import by_use_markdown
@@ -39,40 +37,16 @@ from kvmatrix.render.text import markdown_text as _text
 from kvmatrix.render.text import terminal_text
 from kvmatrix.run.process.reruns import flaky_rate
 
-LABELS = {
-    PASS: "✅ pass",
-    FAIL: "❌ fail",
-    FLAKY: "🎲 flaky",
-    SETUP: "🧰 setup",
-    XFAIL: "⚠️ xfail",
-    NA: "➖ n/a",
-    ERROR: "💥 error",
-    NOT_INSTALLABLE: "🚫 not-installable",
-    INFRA: "🌐 infra",
-}
-MEANINGS = {
-    PASS: "ran export/compile/round-trip for real and every assertion held",
-    FAIL: "ran, and an assertion or the tool under test failed",
-    FLAKY: "passed in some fresh-process runs and not in others; the reason gives the rate (never a pass)",
-    SETUP: "the test's own eager step (prefill, eager reference) failed: not a verdict on the tool",
-    XFAIL: "a known limitation; the reason quotes the real error",
-    NA: "the feature or class does not exist in this (torch, transformers) pair",
-    ERROR: "crashed before giving an answer (collection error, segfault, timeout)",
-    NOT_INSTALLABLE: "cell only: the pins cannot be resolved or installed together",
-    INFRA: "cell only: a network or index failure while installing, after retries",
-}
 
-
-def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]],
-                    uses: dict[str, Any] | None = None) -> str:
+def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any]) -> str:
     """The Markdown page of a matrix: the by-use view, compat regressions, legend, suite table, the client
     suites' outcomes, changes since the last run (when the matrix records them), what registration adds,
     compat vs TICO's registration, failures (from the `details` of its cells, by cell id), registration
-    reports. The by-use view comes from `uses` (uses.json; none: the answers of this matrix alone).
+    reports. The by-use view comes from `uses` (the answers file, uses.json).
     Deterministic: the same matrix and details always give the same text."""
     sections = [
         _header(matrix),
-        by_use_markdown(uses or uses_document(matrix)),
+        by_use_markdown(uses),
         _compat_regressions(matrix),
         _legend(),
         _table(matrix) + _reused(details),
@@ -379,8 +353,6 @@ def _ran_no_test(summary: dict[str, Any]) -> bool:
         and "reason" not in summary
 
 
-LISTED = (ERROR, FAIL, FLAKY, SETUP, XFAIL)
-"""Test verdicts the Failures section lists."""
 UPSTREAM_ISSUE = re.compile(r"(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)")
 
 
@@ -459,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("markdown", type=Path, help="the Markdown file to write")
     args = parser.parse_args(argv)
     try:
-        write_text_atomic(args.markdown, render_markdown(*load_published(args.matrix)))
+        matrix, details = load_published(args.matrix)
+        write_text_atomic(args.markdown, render_markdown(matrix, details, uses_document(matrix)))
     except ReportError as exc:
         print(terminal_text(f"error: {exc}"), file=sys.stderr)
         return 2

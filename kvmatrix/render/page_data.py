@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kvmatrix.record.detail import table_key
-from kvmatrix.record.verdicts import FLAKY, MODES, TICO_MODE
-from kvmatrix.render.markdown import LISTED
+from kvmatrix.record.verdicts import FLAKY, LISTED, MODES, TICO_MODE
 from kvmatrix.run.one_test import command as one_test_command
 
 TEXT_LIMIT = 2000
@@ -54,8 +53,8 @@ class Strings:
 def page_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What the page's script reads: `matrix` without its `changes` (rendered into the page already), each
     cell's test table compacted against `keys` and its regressions' errors capped; per cell id `page_detail`
-    of its detail, messages compacted against `keys` and `texts`; the one-test command template and the
-    order of the `modes` in a compact test entry."""
+    of its detail, messages compacted against `keys` and `texts`; the one-test command template, the order
+    of the `modes` in a compact test entry and the verdicts the details list (`listed`)."""
     keys, texts = Strings(), Strings()
     cells = [_compact_cell(cell, keys) for cell in matrix["cells"]]
     return {
@@ -65,6 +64,7 @@ def page_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> dic
         "keys": keys.values,
         "texts": texts.values,
         "modes": list(TEST_MODES),
+        "listed": list(LISTED),
         "one_test": one_test_command("{cell}", "{mode}", "{nodeid}"),
     }
 

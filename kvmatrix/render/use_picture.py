@@ -9,25 +9,26 @@ import textwrap
 from html import escape
 from typing import Any
 
-from kvmatrix.record.answers import GROUPS, PICTURES, UNTESTED, version
+from kvmatrix.record.answers import GROUPS, NOT_RUN, PICTURES, UNTESTED, version
+from kvmatrix.record.uses import BROKEN, KNOWN_LIMITATION, WITH_COMPAT, WITH_MASK, WITH_TICO, WORKS
+from kvmatrix.record.verdicts import NA
 
 COLOURS = {
-    "works": "#1a7f37",
-    "works with compat": "#0969da",
-    "works with the vmap-free mask": "#8250df",
-    "works with TICO's registration": "#953800",
-    "known limitation": "#d4a72c",
-    "broken": "#cf222e",
-    "n/a": "#d0d7de",
-    "not run": "#6e7781",
+    WORKS: "#1a7f37",
+    WITH_COMPAT: "#0969da",
+    WITH_MASK: "#8250df",
+    WITH_TICO: "#953800",
+    KNOWN_LIMITATION: "#d4a72c",
+    BROKEN: "#cf222e",
+    NA: "#d0d7de",
+    NOT_RUN: "#6e7781",
     UNTESTED: "#ffffff",
 }
 """Fill of each group of kvmatrix.record.answers.GROUPS (untested: blank, outlined)."""
-LETTERS = {"works": "ok", "works with compat": "C", "works with the vmap-free mask": "M",
-           "works with TICO's registration": "T", "known limitation": "KL", "broken": "x", "n/a": "–",
-           "not run": "?", UNTESTED: ""}
+LETTERS = {WORKS: "ok", WITH_COMPAT: "C", WITH_MASK: "M", WITH_TICO: "T", KNOWN_LIMITATION: "KL", BROKEN: "x",
+           NA: "–", NOT_RUN: "?", UNTESTED: ""}
 """The letter inside each square and legend swatch."""
-DARK_INK = frozenset({UNTESTED, "n/a", "known limitation"})
+DARK_INK = frozenset({UNTESTED, NA, KNOWN_LIMITATION})
 """Groups whose fill is light: their letter is dark (contrast of at least 4.5:1)."""
 SQUARE, GAP, LEFT = 28, 2, 64
 LINE, LEGEND_WIDTH, LEGEND_COLUMNS = 15, 215, 2
@@ -75,7 +76,7 @@ def picture_svg(use: dict[str, Any]) -> str:
 
 def _square(x: int, y: int, size: int, found: str, label: str) -> str:
     """One square of `found`'s colour and letter, with a tooltip."""
-    fill = COLOURS.get(found, COLOURS["not run"])
+    fill = COLOURS.get(found, COLOURS[NOT_RUN])
     ink = "#24292f" if found in DARK_INK else "#ffffff"
     outline = ' stroke-width="1" stroke-dasharray="3 2"' if found == UNTESTED else ' stroke-width="0.5"'
     font = 10 if size >= SQUARE else 8

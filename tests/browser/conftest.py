@@ -16,6 +16,7 @@ import pytest
 from page_fixtures import sample_matrix
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from kvmatrix.record.answers import uses_document
 from kvmatrix.render.html import render_page
 
 CHROMIUM = Path(os.environ.get("KVCC_CHROMIUM", "/usr/bin/chromium"))
@@ -61,15 +62,15 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def open_page(browser: Browser, tmp_path: Path) -> Iterator[Callable[..., Page]]:
-    """Render a matrix and its details (and optionally its uses.json) to tmp_path/index.html and open it (with
-    an optional #fragment); page errors fail the test."""
+    """Render a matrix and its details with its uses.json (none: the answers of this matrix alone) to
+    tmp_path/index.html and open it (with an optional #fragment); page errors fail the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
 
     def load(matrix: dict[str, Any], details: dict[str, Any], fragment: str = "",
              uses: dict[str, Any] | None = None) -> Page:
         path = tmp_path / "index.html"
-        path.write_text(render_page(matrix, details, uses), encoding="utf-8")
+        path.write_text(render_page(matrix, details, uses or uses_document(matrix)), encoding="utf-8")
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(path.as_uri() + fragment)

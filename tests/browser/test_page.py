@@ -18,6 +18,7 @@ from page_fixtures import (
 )
 from playwright.sync_api import Browser, Page, expect
 
+from kvmatrix.record.answers import uses_document
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.matrix import load_published
 from kvmatrix.record.verdicts import summarize_suites
@@ -145,7 +146,7 @@ def test_the_page_requests_nothing_but_itself(
     browser: Browser, matrix: dict, details: dict, tmp_path: Path
 ) -> None:
     path = tmp_path / "index.html"
-    path.write_text(render_page(matrix, details), encoding="utf-8")
+    path.write_text(render_page(matrix, details, uses_document(matrix)), encoding="utf-8")
     page = browser.new_page()
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
@@ -269,7 +270,7 @@ def test_a_failing_test_offers_its_one_line_rerun_and_its_traceback_from_the_det
 ) -> None:
     import json
 
-    (tmp_path / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
+    (tmp_path / "index.html").write_text(render_page(matrix, details, uses_document(matrix)), encoding="utf-8")
     detail = json.loads(json.dumps(details[LIST_MODULE.id]))
     (failing_record,) = [t for t in detail["runs"]["without"]["tests"] if t["verdict"] == "fail"]
     failing_record["traceback"] = "Traceback line one\nE   AssertionError: <b>the real failure</b>"
@@ -305,7 +306,7 @@ PHONE = {"width": 400, "height": 800}
 
 def _on_a_phone(browser: Browser, matrix: dict, details: dict, folder: Path, fragment: str = ""):
     """A 400 px wide page of `matrix` (and its context, to close)."""
-    (folder / "index.html").write_text(render_page(matrix, details), encoding="utf-8")
+    (folder / "index.html").write_text(render_page(matrix, details, uses_document(matrix)), encoding="utf-8")
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     page.goto((folder / "index.html").as_uri() + fragment)

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from kvmatrix.plan.pins import Pins
+from kvmatrix.record.answers import uses_document
 from kvmatrix.record.matrix import load_matrix
 from kvmatrix.record.uses import USES
 from kvmatrix.render.badges import (
@@ -120,7 +121,7 @@ def matrix(pins: Pins, make_cell, ran_cell: dict, uninstallable_cell: dict, publ
 
 
 def test_every_badge_file_is_a_valid_endpoint_response(matrix: dict) -> None:
-    files = badges(matrix)
+    files = badges(matrix, uses_document(matrix))
     assert sorted(files) == sorted([
         "compat-regressions.json",
         "published.json",
@@ -141,11 +142,11 @@ def test_every_badge_file_is_a_valid_endpoint_response(matrix: dict) -> None:
 
 def test_no_badge_rolls_every_suite_of_every_pair_into_one_verdict(matrix: dict) -> None:
     """overall.json said "N fail" in red for as long as any test of any pair failed, i.e. forever."""
-    assert "overall.json" not in badges(matrix)
+    assert "overall.json" not in badges(matrix, uses_document(matrix))
 
 
 def test_suite_badges_use_that_suite_only_and_say_they_count_the_runs_with_compat(matrix: dict) -> None:
-    files = badges(matrix)
+    files = badges(matrix, uses_document(matrix))
     assert files["suite-export.json"]["message"] == "1 not-installable · 2 pass"
     assert files["suite-compile.json"]["message"] == "1 not-installable · 1 xfail · 1 pass"
     assert files["suite-export.json"]["label"] == "export (with compat)"
@@ -153,7 +154,7 @@ def test_suite_badges_use_that_suite_only_and_say_they_count_the_runs_with_compa
 
 
 def test_layout_badges_count_only_their_layout(matrix: dict) -> None:
-    files = badges(matrix)
+    files = badges(matrix, uses_document(matrix))
     assert files["layout-layer.json"]["message"] == "1 xfail"
     assert (
         files["layout-list.json"]["message"] == "1 pass"
@@ -277,8 +278,8 @@ def test_a_compat_regression_anywhere_turns_the_compat_badge_red(matrix: dict) -
     matrix["cells"][1]["compat_regressions"] = [{"suite": "export", "name": "test_a"},
                                                 {"suite": "compile", "name": "test_b"}]
     matrix["cells"][2]["compat_regressions"] = [{"suite": "export", "name": "test_a"}]
-    assert badges(matrix)["compat-regressions.json"]["message"] == "3"
-    assert badges(matrix)["compat-regressions.json"]["color"] == "red"
+    assert badges(matrix, uses_document(matrix))["compat-regressions.json"]["message"] == "3"
+    assert badges(matrix, uses_document(matrix))["compat-regressions.json"]["color"] == "red"
 
 
 def test_a_matrix_in_which_no_cell_ran_has_no_green_zero_regressions(matrix: dict) -> None:

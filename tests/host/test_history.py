@@ -11,6 +11,7 @@ import pytest
 
 from kvmatrix.plan.pins import Pins
 from kvmatrix.publish.history import diff, extend_history, snapshot
+from kvmatrix.record.answers import uses_document
 from kvmatrix.record.verdicts import summarize_suites
 from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import render_markdown
@@ -79,7 +80,7 @@ def test_an_unchanged_matrix_has_no_changes(matrix: dict, later) -> None:
     changes = diff(matrix, current, details)
     assert changes["previous_generated_at"] == "2026-11-25T10:00:00Z"
     assert all(changes[key] == [] for key in changes if key != "previous_generated_at")
-    assert "No change." in render_markdown({**current, "changes": changes}, details)
+    assert "No change." in render_markdown({**current, "changes": changes}, details, uses_document(current))
 
 
 def test_first_run_lists_every_cell_as_new(pins: Pins, records: list[dict], published) -> None:
@@ -192,7 +193,7 @@ def test_markdown_changes_section_lists_the_moves(matrix: dict, later) -> None:
     current, details = later(lambda cells: set_test(
         cells[0], "with", "test_export[DynamicCache-strict]", "fail", "AssertionError: x"))
     current["changes"] = diff(matrix, current, details)
-    markdown = render_markdown(current, details)
+    markdown = render_markdown(current, details, uses_document(current))
     section = markdown[
         markdown.index("## Changes since last run") : markdown.index("## What registration adds")
     ]
@@ -249,8 +250,8 @@ def test_a_cell_whose_verdicts_moved_lists_the_packages_that_moved_with_them(pin
     ]}]
     current["changes"] = changes
     assert ("- packages that changed with the verdicts of `tf4.57.6-torch2.13.0`: `sympy` absent → 1.14.0, "
-            "`torch` 2.13.0+cpu → 2.13.0") in render_markdown(current, details)
-    assert "packages that changed with the verdicts of" in render_page(current, details)
+            "`torch` 2.13.0+cpu → 2.13.0") in render_markdown(current, details, uses_document(current))
+    assert "packages that changed with the verdicts of" in render_page(current, details, uses_document(current))
 
 
 def test_a_verdict_move_with_the_same_installed_set_lists_no_packages(pins: Pins, records, published,

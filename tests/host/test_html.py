@@ -67,7 +67,7 @@ def both(pins: Pins, ran_cell: dict, uninstallable_cell: dict, published) -> tup
 
 
 def test_the_embedded_data_is_the_page_data_and_no_text_in_it_can_escape(matrix: dict, details: dict) -> None:
-    page = parse(render_page(matrix, details))
+    page = parse(render_page(matrix, details, uses_document(matrix)))
     data = [text for attrs, text in page.scripts if attrs.get("type") == "application/json"]
     assert len(data) == 1 and json.loads(data[0]) == page_data(matrix, details)
     assert len(page.scripts) == 2  # the data and the page's own script: the hostile error opened none
@@ -136,7 +136,7 @@ def test_a_text_over_the_limit_is_capped_with_a_note_naming_the_detail_file(
     message = expanded_messages(data, "tf4.57.6-torch2.13.0")["without"]["export::test_export[DynamicCache-strict]"]
     assert message == {"text": capped, "cause_detail": capped}
     assert data["matrix"]["cells"][0]["compat_regressions"][0]["error"] == capped
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     assert len(page) < 200_000 and capped in page  # the banner shows the capped text too
 
 
@@ -153,7 +153,7 @@ def test_a_flaky_tests_message_is_its_rate_with_its_cause_detail_and_reruns() ->
 
 
 def test_the_page_loads_nothing_from_outside(matrix: dict, details: dict) -> None:
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     elements = parse(page)
     assert not [attrs for _, attrs in elements.tags if attrs.get("src") is not None]
     links = [attrs["href"] for _, attrs in elements.tags if attrs.get("href") is not None]
@@ -168,7 +168,7 @@ def test_the_page_loads_nothing_from_outside(matrix: dict, details: dict) -> Non
 def test_the_grid_has_one_row_per_cell_newest_first_with_filter_data(matrix: dict, details: dict) -> None:
     rows = [
         attrs
-        for tag, attrs in parse(render_page(matrix, details)).tags
+        for tag, attrs in parse(render_page(matrix, details, uses_document(matrix))).tags
         if tag == "tr" and attrs.get("class") == "pair"
     ]
     assert [(row["id"], row["data-layout"], row["data-torch"], row["data-transformers"]) for row in rows] == [
@@ -178,7 +178,7 @@ def test_the_grid_has_one_row_per_cell_newest_first_with_filter_data(matrix: dic
 
 
 def test_verdicts_show_as_text_with_passed_over_run_counts(matrix: dict, details: dict) -> None:
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     assert '<span class="chip v-fail">fail <span class="count">1/3</span></span>' in page
     assert '<span class="chip v-xfail">xfail <span class="count">0/1</span></span>' in page
     # a cell that did not run gets one status cell across the suites, with the resolver's reason
@@ -189,7 +189,8 @@ def test_filters_offer_the_versions_newest_first_every_use_the_answers_given_and
     pins: Pins, make_cell, ran_cell: dict, published
 ) -> None:
     other = {**make_cell("4.46.3", "2.5.1", ran_cell["runs"]), "layout": "list"}
-    page = render_page(*published(pins, [ran_cell, other]))
+    matrix, details = published(pins, [ran_cell, other])
+    page = render_page(matrix, details, uses_document(matrix))
     options: dict[str, list[str]] = {}
     select = None
     for tag, attrs in parse(page).tags:
@@ -217,7 +218,7 @@ def test_the_answer_filter_offers_exactly_the_answers_the_uses_give(pins: Pins, 
 
 
 def test_changes_section_shows_newly_failing_suites_and_tests(matrix: dict, details: dict) -> None:
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     changes = page[page.index('<section id="changes">') : page.index('<section id="legend">')]
     assert "Compared with the matrix generated at <time>2026-11-24T10:00:00Z</time>." in changes
     assert (
@@ -228,22 +229,22 @@ def test_changes_section_shows_newly_failing_suites_and_tests(matrix: dict, deta
 
 def test_a_matrix_without_recorded_changes_says_so(matrix: dict, details: dict) -> None:
     del matrix["changes"]
-    assert "<p>Not recorded for this matrix.</p>" in render_page(matrix, details)
+    assert "<p>Not recorded for this matrix.</p>" in render_page(matrix, details, uses_document(matrix))
 
 
 def test_the_generated_at_stamp_is_shown(matrix: dict, details: dict) -> None:
     assert (
         '<time id="generated-at" datetime="2026-11-25T10:00:00Z">2026-11-25T10:00:00Z</time>'
-        in render_page(matrix, details)
+        in render_page(matrix, details, uses_document(matrix))
     )
 
 
 def test_render_is_deterministic(matrix: dict, details: dict) -> None:
-    assert render_page(matrix, details) == render_page(*json.loads(json.dumps([matrix, details])))
+    assert render_page(matrix, details, uses_document(matrix)) == render_page(*json.loads(json.dumps([matrix, details, uses_document(matrix)])))
 
 
 def test_a_green_banner_at_the_top_says_there_is_no_compat_regression(matrix: dict, details: dict) -> None:
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     banner = page[page.index('<section id="compat-regressions"') : page.index("</section>", page.index('<section id="compat-regressions"'))]
     assert 'class="banner ok"' in banner and "No compat regressions" in banner
     assert page.index('id="compat-regressions"') < page.index('id="filters"') < page.index('id="grid"')
@@ -253,7 +254,7 @@ def test_a_red_banner_lists_each_compat_regression_escaped(matrix: dict, details
     matrix["cells"][1]["compat_regressions"] = [
         {"suite": "export", "name": "test_wrapper[<b>]", "verdict": "fail", "error": HOSTILE}
     ]
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     banner = page[page.index('<section id="compat-regressions"') : page.index("</section>", page.index('<section id="compat-regressions"'))]
     assert 'class="banner bad"' in banner and "1 compat regression</strong>" in banner
     assert (
@@ -266,7 +267,7 @@ def test_a_red_banner_lists_each_compat_regression_escaped(matrix: dict, details
 
 
 def test_the_grid_shows_the_static_layer_init_style_after_the_layout(matrix: dict, details: dict) -> None:
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     assert (
         '<th rowspan="2" scope="col">layout</th>'
         '<th rowspan="2" scope="col" class="static-init">StaticLayer init</th>'
@@ -276,7 +277,7 @@ def test_the_grid_shows_the_static_layer_init_style_after_the_layout(matrix: dic
 
 
 def test_the_legend_has_flaky_and_setup_chips_and_every_cause(matrix: dict, details: dict) -> None:
-    legend = render_page(matrix, details).partition('<section id="legend">')[2]
+    legend = render_page(matrix, details, uses_document(matrix)).partition('<section id="legend">')[2]
     assert '<span class="chip v-flaky">flaky</span>' in legend
     assert '<span class="chip v-setup">setup</span>' in legend
     for cause in ("setup", "not-cache", "cache", "compat", "unattributed"):

@@ -18,6 +18,7 @@ from test_publish import LIST, PINS, cell_result, checkout, write_result
 
 from kvmatrix.plan.pins import Cell, Pins
 from kvmatrix.publish.publish_run import README_END, README_START, embed_in_readme, publish
+from kvmatrix.record.answers import uses_document
 from kvmatrix.render.markdown import render_markdown
 from kvmatrix.render.text import markdown_text
 
@@ -84,7 +85,7 @@ def test_every_table_row_keeps_its_cells_and_no_html_or_link_gets_in(
     matrix, details = published(pins, [hostile_cell(make_cell, value)])
     # a use's answer with a hostile cause and upstream issue, as a forged or older matrix.json may hold them
     matrix["cells"][0]["tests"][USE_TEST] = {"with": ["fail", value, value], "without": ["fail", value, value]}
-    markdown = render_markdown(matrix, details)
+    markdown = render_markdown(matrix, details, uses_document(matrix))
     shown = markdown_text(value)  # the loop's metrics and the use's cause are shown, as text
     assert " | ".join([shown] * len(METRICS)) in markdown
     assert shown in markdown.partition("## By use")[2].partition("\n## ")[0]
@@ -108,7 +109,7 @@ def test_the_readme_embedding_never_holds_a_marker_or_raw_html(
 ) -> None:
     pins = Pins(python="3.11", cells=(HOSTILE_PAIR,), path="pins.toml")
     matrix, _ = published(pins, [hostile_cell(make_cell, value)])
-    readme = embed_in_readme(f"head\n{README_START}\n{README_END}\ntail\n", matrix)
+    readme = embed_in_readme(f"head\n{README_START}\n{README_END}\ntail\n", matrix, uses_document(matrix))
     assert readme.count(README_START) == 1 and readme.count(README_END) == 1
     embedded = readme.partition(README_START)[2].partition(README_END)[0]
     assert "<" not in embedded and readme.endswith(f"{README_END}\ntail\n")
@@ -126,8 +127,8 @@ def test_a_marker_in_a_layout_does_not_pile_up_readme_rows_over_publishes(tmp_pa
     text = readme.read_text()
     assert text.count(README_START) == 1 and text.count(README_END) == 1
     assert text.endswith(f"{README_END}\n\nMore text.\n")
-    assert len(text.splitlines()) == len(embed_in_readme(text, json.loads((reports / "matrix.json").read_text()))
-                                         .splitlines())
+    matrix, uses = (json.loads((reports / name).read_text()) for name in ("matrix.json", "uses.json"))
+    assert len(text.splitlines()) == len(embed_in_readme(text, matrix, uses).splitlines())
 
 
 @pytest.mark.parametrize("value", HOSTILE)

@@ -101,7 +101,7 @@ def test_readme_table_is_replaced_between_markers_only(tmp_path: Path, repo: Pat
 
 def test_readme_without_markers_is_refused() -> None:
     with pytest.raises(ValueError, match="markers"):
-        embed_in_readme("no markers here", {"generated_at": "x", "suites": [], "cells": []})
+        embed_in_readme("no markers here", {"generated_at": "x", "suites": [], "cells": []}, {"uses": []})
 
 
 def test_publish_writes_page_badges_history_and_changes_from_the_previous_matrix(

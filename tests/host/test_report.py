@@ -15,6 +15,7 @@ import pytest
 
 from kvmatrix.files import json_text, write_json_atomic, write_text_atomic
 from kvmatrix.plan.pins import Pins
+from kvmatrix.record.answers import uses_document
 from kvmatrix.record.detail import split
 from kvmatrix.record.matrix import (
     ReportError,
@@ -205,10 +206,10 @@ def test_an_infra_run_keeps_the_previous_verdicts_marked_with_the_failed_attempt
     path = tmp_path / "matrix.json"
     path.write_text(json.dumps(matrix))
     assert load_matrix(path)["cells"][0]["latest_attempt"]["status"] == "infra"  # the schema allows it
-    table = section(render_markdown(matrix, {detail["id"]: detail}), "Matrix")
+    table = section(render_markdown(matrix, {detail["id"]: detail}, uses_document(matrix)), "Matrix")
     assert ("- ⚠️ `tf4.57.6-torch2.13.0`: its latest run could not be installed (🌐 infra: the index answered "
             "HTTP 404); the verdicts shown are from its previous run.") in table
-    assert "verdicts from its previous run" in render_page(matrix, {detail["id"]: detail})
+    assert "verdicts from its previous run" in render_page(matrix, {detail["id"]: detail}, uses_document(matrix))
     rerun = merge_cells(merged, [ran_cell], pins)[0]  # a run that installs clears the mark
     assert "latest_attempt" not in rerun
 
@@ -226,7 +227,7 @@ def test_merge_without_previous_and_unknown_fresh(pins: Pins, make_cell, ran_cel
 
 
 def test_render_table_rows(matrix: dict, details: dict) -> None:
-    markdown = render_markdown(matrix, details)
+    markdown = render_markdown(matrix, details, uses_document(matrix))
     assert markdown.startswith("# KV-cache compatibility matrix\n")
     assert f"Generated at {GENERATED_AT}" in markdown
     table = section(markdown, "Matrix")
@@ -240,14 +241,14 @@ def test_render_table_rows(matrix: dict, details: dict) -> None:
 
 
 def test_render_legend(matrix: dict, details: dict) -> None:
-    legend = section(render_markdown(matrix, details), "Legend")
+    legend = section(render_markdown(matrix, details, uses_document(matrix)), "Legend")
     for label in ["✅ pass", "❌ fail", "🎲 flaky", "🧰 setup", "⚠️ xfail", "➖ n/a", "💥 error",
                   "🚫 not-installable", "🌐 infra"]:
         assert f"| {label} |" in legend
 
 
 def test_the_legend_explains_every_cause(matrix: dict, details: dict) -> None:
-    causes = section(render_markdown(matrix, details), "Legend").partition("### Causes")[2]
+    causes = section(render_markdown(matrix, details, uses_document(matrix)), "Legend").partition("### Causes")[2]
     assert "| cause | meaning |" in causes
     for cause in ["setup", "not-cache", "cache", "compat", "unattributed"]:
         assert f"| `{cause}` | " in causes
@@ -256,7 +257,7 @@ def test_the_legend_explains_every_cause(matrix: dict, details: dict) -> None:
 def test_compat_regressions_come_right_after_the_header_and_say_none_when_there_is_none(
     matrix: dict, details: dict
 ) -> None:
-    markdown = render_markdown(matrix, details)
+    markdown = render_markdown(matrix, details, uses_document(matrix))
     assert markdown.index("## compat regressions") < markdown.index("## Legend")
     assert section(markdown, "compat regressions").strip() == (
         "None: in every cell, every test that passes with transformers alone also passes with "
@@ -270,7 +271,7 @@ def test_compat_regressions_are_listed_per_cell_with_their_errors(matrix: dict, 
          "error": "UnsupportedState: StaticCache was never flattened outside tracing"},
         {"suite": "roundtrip", "name": "test_unflatten", "verdict": "error", "error": None},
     ]
-    regressions = section(render_markdown(matrix, details), "compat regressions")
+    regressions = section(render_markdown(matrix, details, uses_document(matrix)), "compat regressions")
     assert (
         "- `tf4.57.6-torch2.13.0` (2 tests passing with transformers alone):\n"
         "  - export · `test_wrapper[StaticCache-nonstrict]`: ❌ fail with `compat.register()`: "
@@ -285,7 +286,7 @@ def test_failures_show_each_groups_cause_detail_and_upstream_issue(matrix: dict,
     for test in tests[:2]:
         test.update(cause="not-cache", cause_detail="without a cache the same export fails too",
                     upstream="pytorch/pytorch#152465")
-    failures = section(render_markdown(matrix, details), "Failures")
+    failures = section(render_markdown(matrix, details, uses_document(matrix)), "Failures")
     assert (
         "- ❌ fail · cause: not-cache (`without a cache the same export fails too`) · upstream "
         "[pytorch/pytorch#152465](https://github.com/pytorch/pytorch/issues/152465) (2 tests): "
@@ -301,7 +302,7 @@ def test_failures_list_flaky_tests_with_their_rate_and_setup_tests(matrix: dict,
     )
     with_tests[1].update(verdict="setup", error="eager prefill failed: RuntimeError: size mismatch",
                          cause="setup", cause_detail="the eager prefill raised")
-    failures = section(render_markdown(matrix, details), "Failures")
+    failures = section(render_markdown(matrix, details, uses_document(matrix)), "Failures")
     assert (
         "- 🎲 flaky (1 test): `AssertionError: mask`\n"
         "  - export · `test_export[DynamicCache-strict]` (with: 2/5 runs did not pass (fail 2, pass 3))"
@@ -368,7 +369,7 @@ def test_a_schema_1_matrix_is_read_as_schema_3(
 
 
 def test_render_what_registration_adds(matrix: dict, details: dict) -> None:
-    adds = section(render_markdown(matrix, details), "What registration adds")
+    adds = section(render_markdown(matrix, details, uses_document(matrix)), "What registration adds")
     entries = [line for line in adds.splitlines() if line.startswith("- ")]
     assert entries == [
         (
@@ -379,7 +380,7 @@ def test_render_what_registration_adds(matrix: dict, details: dict) -> None:
 
 
 def test_render_failures_grouped_by_signature(matrix: dict, details: dict) -> None:
-    failures = section(render_markdown(matrix, details), "Failures")
+    failures = section(render_markdown(matrix, details, uses_document(matrix)), "Failures")
     cell = failures[failures.index("### tf4.57.6-torch2.13.0"):]
     assert "Repro: `nox -s 'cell(tf4.57.6-torch2.13.0)'`" in cell
     assert (
@@ -400,7 +401,8 @@ def test_render_failures_grouped_by_signature(matrix: dict, details: dict) -> No
 
 def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_cell, published) -> None:
     runs = {"with": {"exit_code": 4, "duration_s": 1.0, "log_tail": "", "tests": []}}
-    markdown = render_markdown(*published(pins, [make_cell("5.24.0", "2.13.0", runs)]))
+    matrix, details = published(pins, [make_cell("5.24.0", "2.13.0", runs)])
+    markdown = render_markdown(matrix, details, uses_document(matrix))
     failures = section(markdown, "Failures")
     assert "- 💥 error: export reported no test in the `with` run (pytest exit: 4)" in failures
     assert "- 💥 error: no `without` run recorded" in failures
@@ -408,7 +410,7 @@ def test_render_failures_reports_missing_runs_and_empty_suites(pins: Pins, make_
 
 
 def test_render_registration_report(matrix: dict, details: dict) -> None:
-    report = section(render_markdown(matrix, details), "Registration report")
+    report = section(render_markdown(matrix, details, uses_document(matrix)), "Registration report")
     assert "| DynamicCache | registered | compat | — |" in report
     assert "| StaticCache | already-registered | transformers.integrations | — |" in report
     assert "| OffloadedCache | unsupported | — | needs torch \\| newer |" in report
@@ -416,8 +418,8 @@ def test_render_registration_report(matrix: dict, details: dict) -> None:
 
 
 def test_render_is_deterministic(matrix: dict, details: dict) -> None:
-    again = json.loads(json.dumps([matrix, details]))
-    assert render_markdown(matrix, details) == render_markdown(*again)
+    again = json.loads(json.dumps([matrix, details, uses_document(matrix)]))
+    assert render_markdown(matrix, details, uses_document(matrix)) == render_markdown(*again)
 
 
 def test_cli_renders_matrix(tmp_path: Path, matrix: dict, details: dict) -> None:
@@ -425,7 +427,7 @@ def test_cli_renders_matrix(tmp_path: Path, matrix: dict, details: dict) -> None
     subprocess.run(
         [sys.executable, "-m", "kvmatrix.render.markdown", "render", str(source), str(target)], cwd=REPO, check=True
     )
-    assert target.read_text(encoding="utf-8") == render_markdown(matrix, details)
+    assert target.read_text(encoding="utf-8") == render_markdown(matrix, details, uses_document(matrix))
 
 
 def test_cli_reports_a_bad_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -440,21 +442,21 @@ def test_a_reused_result_is_named_with_the_run_it_came_from(pins: Pins, ran_cell
     matrix = new_matrix(pins, [summary], suites=["export", "roundtrip", "compile"])
     details = {detail["id"]: detail}
     assert ("- ♻️ `tf4.57.6-torch2.13.0`: reused from the run that finished at 2026-11-29T08:00:00Z (its inputs "
-            "have not changed since)") in render_markdown(matrix, details)
+            "have not changed since)") in render_markdown(matrix, details, uses_document(matrix))
     assert page_detail(detail)["reused_from"] == "2026-11-29T08:00:00Z"
     fresh_summary, fresh_detail = split({**ran_cell, "finished_at": "2026-11-30T22:14:05Z", "reused_from": None})
     fresh = new_matrix(pins, [fresh_summary], suites=["export", "roundtrip", "compile"])
-    assert "♻️" not in render_markdown(fresh, {fresh_detail["id"]: fresh_detail})
+    assert "♻️" not in render_markdown(fresh, {fresh_detail["id"]: fresh_detail}, uses_document(fresh))
 
 
 def test_the_planned_cells_not_run_are_named_in_the_markdown_and_the_page(matrix: dict, details: dict) -> None:
-    header = render_markdown(matrix, details).split("\n## ")[0]
+    header = render_markdown(matrix, details, uses_document(matrix)).split("\n## ")[0]
     assert "2 of the 3 cells planned by" in header and "these 1 have not run yet: `tf5.24.0-torch2.13.0`." in header
-    page = render_page(matrix, details)
+    page = render_page(matrix, details, uses_document(matrix))
     assert '<details id="not-run"><summary>2 of the 3 planned cells are published; 1 have not run yet' in page
     assert "<li><code>tf5.24.0-torch2.13.0</code></li>" in page
     del matrix["not_run"]
-    assert "have not run yet" not in render_markdown(matrix, details) + render_page(matrix, details)
+    assert "have not run yet" not in render_markdown(matrix, details, uses_document(matrix)) + render_page(matrix, details, uses_document(matrix))
 
 
 def test_the_matrix_says_which_index_it_holds_as_of(pins: Pins, ran_cell: dict) -> None:
@@ -464,10 +466,10 @@ def test_the_matrix_says_which_index_it_holds_as_of(pins: Pins, ran_cell: dict) 
     matrix = new_matrix(dated, [split(ran_cell)[0]], GENERATED_AT, suites=["export"])
     assert matrix["index_snapshot"] == "2026-12-07T02:00:00Z"
     details = {ran_cell["id"]: split(ran_cell)[1]}
-    assert f"Generated at {GENERATED_AT}, package index as of 2026-12-07T02:00:00Z from" in render_markdown(matrix, details)
+    assert f"Generated at {GENERATED_AT}, package index as of 2026-12-07T02:00:00Z from" in render_markdown(matrix, details, uses_document(matrix))
     assert ('<time id="index-as-of" datetime="2026-12-07T02:00:00Z">2026-12-07T02:00:00Z</time>'
-            in render_page(matrix, details))
+            in render_page(matrix, details, uses_document(matrix)))
     undated = new_matrix(pins, [split(ran_cell)[0]], GENERATED_AT, suites=["export"])
     assert "index_snapshot" not in undated
-    assert "package index as of" not in render_markdown(undated, details)
-    assert 'id="index-as-of"' not in render_page(undated, details)
+    assert "package index as of" not in render_markdown(undated, details, uses_document(undated))
+    assert 'id="index-as-of"' not in render_page(undated, details, uses_document(undated))

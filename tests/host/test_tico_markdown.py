@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.record.answers import uses_document
 from kvmatrix.record.cell_record import InstallOutcome, build_record
 from kvmatrix.render.markdown import render_markdown
 
@@ -30,7 +31,8 @@ def rendered(published: Callable[..., Any]) -> Callable[..., str]:
     """matrix.md of one cell whose `with` run passes `a` and fails `b`, with a TICO run of `tico` (none:
     no TICO run) and `clients`."""
     def render(tico: list[dict[str, Any]] | None, clients: dict[str, Any] | None = None) -> str:
-        return render_markdown(*published(PINS, [one_cell(tico, clients)], suites=SUITES))
+        matrix, details = published(PINS, [one_cell(tico, clients)], suites=SUITES)
+        return render_markdown(matrix, details, uses_document(matrix))
     return render
 
 

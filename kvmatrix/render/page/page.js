@@ -27,7 +27,7 @@
   const rows = Array.from(document.querySelectorAll("#grid tr.pair"));
   const filters = Array.from(document.querySelectorAll("#filters select"));
   const ticoToggle = document.getElementById("show-tico");
-  const BAD = ["error", "fail", "flaky", "setup", "xfail"];
+  const LISTED = data.listed;  // kvmatrix.record.verdicts.LISTED
   const UPSTREAM_ISSUE = /^([\w.-]+\/[\w.-]+)#(\d+)$/;
   const ALL_MODES = ["with", "without", "tico"];
   const MODE_TITLES = { with: "with registration", without: "without registration", tico: "TICO registration" };
@@ -239,8 +239,8 @@
   // One row per test: what it is (verdict, suite, mode, name), then its error or reason (wrapping), with the
   // command and traceback on demand under it, its cause and its re-runs.
   function failing(cell) {
-    const rowsOut = testsOf(cell).filter((test) => BAD.includes(test.verdict))
-      .sort((a, b) => BAD.indexOf(a.verdict) - BAD.indexOf(b.verdict))
+    const rowsOut = testsOf(cell).filter((test) => LISTED.includes(test.verdict))
+      .sort((a, b) => LISTED.indexOf(a.verdict) - LISTED.indexOf(b.verdict))
       .map((test) => [
         el("td", { class: "test" }, chip(test.verdict), " ", el("span", { class: "where" }, test.suite + " · " + test.mode),
           el("code", {}, test.name)),

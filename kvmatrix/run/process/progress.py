@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kvmatrix.record.verdicts import MODES
+from kvmatrix.record.verdicts import MODES, NA, PASS
 
 PLAN_FILE = "run-plan.json"
 PROGRESS_SUFFIX = ".progress"
@@ -103,8 +103,8 @@ def summary_table(cells: Sequence[dict[str, Any]]) -> str:
         for modes in cell.get("suites", {}).values():
             for mode, total in counts.items():
                 tallies = modes.get(mode, {}).get("counts", {})
-                total[0] += tallies.get("pass", 0)
-                total[1] += sum(n for verdict, n in tallies.items() if verdict != "n/a")
+                total[0] += tallies.get(PASS, 0)
+                total[1] += sum(n for verdict, n in tallies.items() if verdict != NA)
         rows.append((cell["id"], cell["status"], f"{cell.get('duration_s', 0) / 60:.1f}",
                      *(f"{passed}/{ran}" for passed, ran in counts.values())))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from kvmatrix.record.paths import short_path
+from kvmatrix.record.verdicts import ERROR, FAIL, NA, PASS, SETUP, XFAIL
 from kvmatrix.run.process.attribution import RECORD_FIELDS
 from kvmatrix.run.process.hang_guard import hang_report
 from kvmatrix.settings import setting
@@ -102,23 +103,23 @@ NOT_AN_ANSWER = (
 def phase_verdict(report: pytest.TestReport) -> tuple[str, str | None, str | None]:
     """(verdict, reason, error) for one phase report."""
     if hasattr(report, "wasxfail"):
-        return "xfail", report.wasxfail, report.wasxfail
+        return XFAIL, report.wasxfail, report.wasxfail
     if report.passed:
-        return "pass", None, None
+        return PASS, None, None
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")
         if reason.startswith(NA_PREFIX):
-            return "n/a", reason.removeprefix(NA_PREFIX), None
-        return "error", None, f"unexpected skip (a skip must be n/a with its reason): {reason}"
+            return NA, reason.removeprefix(NA_PREFIX), None
+        return ERROR, None, f"unexpected skip (a skip must be n/a with its reason): {reason}"
     error = error_line(report) or ""
     hung = hang_report(report.nodeid) if WORKER_CRASHED.search(error) else None
     if hung is not None:  # the hang guard (kvmatrix.run.process.hang_guard) stopped it
-        return "error", HUNG, f"{HUNG}: {hung}"
+        return ERROR, HUNG, f"{HUNG}: {hung}"
     for pattern, meaning in NOT_AN_ANSWER:
         if pattern.search(error):
-            return "error", meaning, f"{meaning}: {error}"
-    return ("fail" if report.when == "call" else "error"), None, error
+            return ERROR, meaning, f"{meaning}: {error}"
+    return (FAIL if report.when == "call" else ERROR), None, error
 
 
 def attribution(cause: str | None = None, cause_detail: str | None = None,
@@ -166,7 +167,7 @@ class VerdictRecorder:
             if nodeid not in self.records:
                 record = self._record(nodeid, nodeid.split("::", 1)[-1])
                 reason = "not run: the session stopped before this test (e.g. its workers kept crashing)"
-                record.update(verdict="error", reason=reason, error=reason,
+                record.update(verdict=ERROR, reason=reason, error=reason,
                               **attribution("unattributed", f"no attribution: {reason}"))
 
     def _record(self, nodeid: str, name: str) -> dict[str, Any]:
@@ -185,21 +186,21 @@ class VerdictRecorder:
         ladder = {field: properties.pop(key) for key, field in RECORD_FIELDS.items() if key in properties}
         record["metrics"].update(properties)
         verdict, reason, error = phase_verdict(report)
-        if report.when == "teardown" and verdict == "pass":
+        if report.when == "teardown" and verdict == PASS:
             self._progress()
             return
-        if verdict in ("pass", "n/a"):
+        if verdict in (PASS, NA):
             found = attribution()
-        elif verdict == "error" and reason is not None:  # a crash, hang or memory exhaustion: no ladder ran
+        elif verdict == ERROR and reason is not None:  # a crash, hang or memory exhaustion: no ladder ran
             found = attribution("unattributed", f"no attribution: {reason}")
         elif ladder.get("cause") == "setup":
-            verdict, found = "setup", attribution(**ladder)
+            verdict, found = SETUP, attribution(**ladder)
         elif "cause" not in ladder:
             found = attribution("unattributed", f"no attribution for a failed {report.when}")
         else:
             found = attribution(**ladder)
         record.update(verdict=verdict, reason=reason, error=error, **found)
-        if verdict not in ("pass", "n/a", "xfail"):
+        if verdict not in (PASS, NA, XFAIL):
             record["traceback"] = traceback_tail(report)
         if report.when == "teardown":
             self._progress()
@@ -214,7 +215,7 @@ class VerdictRecorder:
         """A module that cannot be collected is an `error` for its suite, not a silent gap."""
         if report.failed:
             record = self._record(report.nodeid, f"collect {report.nodeid}")
-            record.update(verdict="error", error=error_line(report))
+            record.update(verdict=ERROR, error=error_line(report))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the `kvcc-cell-run/1` JSON atomically."""

@@ -15,11 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kvmatrix.record.verdicts import ERROR, FAIL, FLAKY, PASS, SETUP, SEVERITY, XFAIL
+from kvmatrix.record.verdicts import FLAKY, PASS, RERUN, SEVERITY
 from kvmatrix.settings import int_setting, setting
 
-RERUN_VERDICTS = (FAIL, ERROR, XFAIL, SETUP)
-"""First verdicts that get a re-run."""
 RERUN_ENV = {"KVCC_LADDER": "0"}
 """Added to a re-run's environment: the in-cell attribution ladder already ran in the first run."""
 COLLECT_PREFIX = "collect "
@@ -37,7 +35,7 @@ def node_id(test: dict[str, Any], test_dir: str = "suites") -> str:
 
 
 def _rerunnable(test: dict[str, Any]) -> bool:
-    return test.get("verdict") in RERUN_VERDICTS and not str(test.get("name", "")).startswith(COLLECT_PREFIX)
+    return test.get("verdict") in RERUN and not str(test.get("name", "")).startswith(COLLECT_PREFIX)
 
 
 def _changed(test: dict[str, Any]) -> bool:
