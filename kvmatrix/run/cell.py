@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix.files import write_json_atomic
+from kvmatrix.groups import dependency_group
 from kvmatrix.plan.pins import Cell, Pins
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
@@ -23,14 +24,10 @@ from kvmatrix.run.inputs import cell_inputs, python_version
 from kvmatrix.run.process.pytest_run import preloaded, rerun_modes, run_modes
 from kvmatrix.run.process.slots import RunSlots
 
-# setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
-# pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
-SUITE_REQUIREMENTS = ["pytest>=8", "pytest-xdist>=3", "pytest-timeout>=2", "hypothesis>=6", "setuptools"]
-
 
 def requirements(cell: Cell) -> list[str]:
-    """The exact pins plus what the suites themselves need."""
-    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *SUITE_REQUIREMENTS]
+    """The exact pins plus what the suites themselves need (pyproject.toml's `suites` dependency group)."""
+    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *dependency_group("suites")]
 
 
 def inputs_of(cell: Cell, python: str, repo_root: Path, constraints: Path | None = None,
