@@ -19,6 +19,7 @@ inputs unknown (None): such a cell is always run.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -36,17 +37,14 @@ from kvmatrix.run.env.torch_index import torch_backend_args
 from kvmatrix.run.process.threads import THREADS_VARIABLE, process_threads
 from kvmatrix.settings import setting
 
-CODE_PATHS = (
-    "suites", "compat", "kvmatrix/run", "kvmatrix/record", "kvmatrix/__init__.py", "kvmatrix/settings.py",
-    "kvmatrix/files.py", "kvmatrix/plan/pins.py", "kvmatrix/run/env/index_check.py", "kvmatrix/plan/releases.py",
-    "pyproject.toml",
-)
-"""What runs in a cell or builds its record, relative to the checkout: the suites and the library they test,
-the harness (run/, record/ and the modules they import) and pyproject.toml, whose pytest options
-(`--strict-markers`, `xfail_strict`) apply to the suites' runs."""
+CELL_FOLDERS = ("suites", "compat", "kvmatrix/run", "kvmatrix/record")
+"""The folders whose code runs in a cell or builds its record: the suites, the library they test and the
+harness. The code digest adds every kvmatrix module they import (read from their imports, transitively) and
+pyproject.toml, whose pytest options (`--strict-markers`, `xfail_strict`) apply to the suites' runs and whose
+`suites` group is what a cell installs."""
 IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis"})
 NOT_IN_A_CELL = frozenset({"compat/verified.json", "compat/check.py"})
-"""Files under CODE_PATHS that no cell reads: the answers `kvcc check` bundles, which the publish writes from
+"""Files under CELL_FOLDERS that no cell reads: the answers `kvcc check` bundles, which the publish writes from
 the published matrix (in the digest, every publish that moved a verdict would make every cell run once
 more), and `kvcc check` itself, a user's command that no suite imports."""
 RECORDED_SETTINGS = (
@@ -70,20 +68,47 @@ UNRECORDED_SETTINGS = {
 COMPILE_TIMEOUT_S = 300
 
 
+def code_files(root: Path) -> list[Path]:
+    """The files under `root` whose change can change a cell's record: those of CELL_FOLDERS (caches,
+    IGNORED_DIRS, compiled files and NOT_IN_A_CELL left out), the kvmatrix modules their Python imports,
+    transitively, and pyproject.toml; sorted by relative path."""
+    files = {found for folder in CELL_FOLDERS for found in (root / folder).rglob("*") if found.is_file()
+             and found.suffix != ".pyc" and not IGNORED_DIRS & set(found.relative_to(root).parts)
+             and found.relative_to(root).as_posix() not in NOT_IN_A_CELL}
+    unread = [found for found in files if found.suffix == ".py"]
+    while unread:
+        for module in kvmatrix_imports(unread.pop(), root) - files:
+            files.add(module)
+            unread.append(module)
+    return sorted({*files, *root.glob("pyproject.toml")}, key=lambda found: found.relative_to(root).as_posix())
+
+
+def kvmatrix_imports(path: Path, root: Path) -> set[Path]:
+    """The files under `root` of the kvmatrix modules that the Python file `path` imports anywhere in it
+    (package `__init__.py` files included: importing a module runs them)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):  # its bytes are in the digest; the cell's pytest reports the error
+        return set()
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from kvmatrix.run.process import recorder` imports a module by a name it imports
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    found: set[Path] = set()
+    for parts in (name.split(".") for name in names if name.split(".")[0] == "kvmatrix"):
+        for end in range(1, len(parts) + 1):
+            module = root.joinpath(*parts[:end])
+            found |= {file for file in (module / "__init__.py", module.with_suffix(".py")) if file.is_file()}
+    return found
+
+
 def code_digest(root: Path) -> str:
-    """sha256 over the files of CODE_PATHS under `root`: each file's relative path and bytes, in sorted path
-    order; caches (IGNORED_DIRS), compiled files and what no cell reads (NOT_IN_A_CELL) are left out."""
-    files: list[Path] = []
-    for name in CODE_PATHS:
-        path = root / name
-        if path.is_file():
-            files.append(path)
-        elif path.is_dir():
-            files += [found for found in path.rglob("*") if found.is_file() and found.suffix != ".pyc"
-                      and not IGNORED_DIRS & set(found.relative_to(root).parts)
-                      and found.relative_to(root).as_posix() not in NOT_IN_A_CELL]
+    """sha256 over `code_files(root)`: each file's relative path and bytes, in sorted path order."""
     digest = hashlib.sha256()
-    for path in sorted(files, key=lambda found: found.relative_to(root).as_posix()):
+    for path in code_files(root):
         relative = path.relative_to(root).as_posix().encode()
         content = path.read_bytes()
         digest.update(b"%d:%s%d:" % (len(relative), relative, len(content)))
