@@ -37,7 +37,7 @@ from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
 from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import requirements, run_cell  # noqa: E402
 from kvmatrix.run.env.interpreters import find_interpreter, interpreter_missing  # noqa: E402
-from kvmatrix.run.env.torch_index import torch_backend_args  # noqa: E402
+from kvmatrix.run.env.torch_index import find_links_args, torch_backend_args  # noqa: E402
 from kvmatrix.run.process.progress import announce, summary_table, write_plan  # noqa: E402
 from kvmatrix.run.reuse import InputsOf, all_inputs, inputs_with, published_records, reuse_or_run  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
@@ -306,8 +306,8 @@ PLAYWRIGHT_CHROMIUM = (
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in SMOKE])
 def compat_tests(session: nox.Session, pin) -> None:
     """Registration, attribution and interop tests inside the list-based and the layer-based smoke cell."""
-    find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
-    session.install(*torch_backend_args(), *find_links, *requirements(pin), *dependency_group("interop"))
+    session.install(*torch_backend_args(), *find_links_args(os.environ), *requirements(pin),
+                    *dependency_group("interop"))
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
@@ -321,8 +321,7 @@ non-strict only on the vmap-free mask with compat.register(), the fix kvcc must 
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in PINS.cells if c.id in CHECKED_PAIRS])
 def kvcc_check_tests(session: nox.Session, pin) -> None:
     """`kvcc check` run for real in a pair whose fix needs both compat.register() and the vmap-free mask."""
-    find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
-    session.install(*torch_backend_args(), *find_links, *requirements(pin))
+    session.install(*torch_backend_args(), *find_links_args(os.environ), *requirements(pin))
     session.run("pytest", "tests/compat/test_check.py", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 

@@ -33,7 +33,7 @@ from kvmatrix import REPO_ROOT
 from kvmatrix.record.verdicts import NOT_INSTALLABLE
 from kvmatrix.run.env.install import diagnose
 from kvmatrix.run.env.snapshot import snapshot_args
-from kvmatrix.run.env.torch_index import torch_backend_args
+from kvmatrix.run.env.torch_index import find_links_args, torch_backend_args
 from kvmatrix.run.process.threads import THREADS_VARIABLE, process_threads
 from kvmatrix.settings import setting
 
@@ -127,9 +127,7 @@ def compile_command(python: str, env: Mapping[str, str], constraints: Path | Non
     """`uv pip compile` as kvmatrix.run.env.install installs into `python`: the same torch index, find-links
     (PIP_FIND_LINKS in `env`), constraints and index snapshot; the requirements come on stdin."""
     command = ["uv", "pip", "compile", "-", "--python", python, "--no-header", "--no-annotate", "--quiet",
-               *torch_backend_args(), *snapshot_args(snapshot)]
-    for link in env.get("PIP_FIND_LINKS", "").split():
-        command += ["--find-links", link]
+               *torch_backend_args(), *snapshot_args(snapshot), *find_links_args(env)]
     if constraints is not None:
         command += ["--constraint", str(constraints)]
     return command

@@ -21,6 +21,7 @@ from index_server import (
 
 from kvmatrix.run.env.bytecode import bytecode_dir
 from kvmatrix.run.env.install import classify, install, uv_install_command
+from kvmatrix.run.inputs import compile_command
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 
@@ -91,6 +92,10 @@ def test_pip_find_links_is_passed_on_to_uv(monkeypatch: pytest.MonkeyPatch) -> N
     command = uv_install_command("/venv/bin/python", ["torch==2.13.0"])
     assert command[-1] == "torch==2.13.0"
     assert command.count("--find-links") == 2 and "/opt/wheels" in command and "/srv/more" in command
+    links = ["--find-links", "/opt/wheels", "--find-links", "/srv/more"]
+    assert command[command.index("--find-links"):][:4] == links
+    compiled = compile_command("/venv/bin/python", {"PIP_FIND_LINKS": "/opt/wheels /srv/more"})
+    assert compiled[compiled.index("--find-links"):][:4] == links, "the inputs resolve from the same links"
 
 
 @pytest.mark.parametrize(
