@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from kvmatrix.files import write_text_atomic  # noqa: E402
 from kvmatrix.groups import dependency_group  # noqa: E402
-from kvmatrix.plan.pins import Pins, PinsError, as_of, fixed, load_pins, snapshot_now  # noqa: E402
+from kvmatrix.plan.pins import Pins, PinsError, as_of, fixed, load_pins, utc_now  # noqa: E402
 from kvmatrix.plan.refresh import commit_message, move_snapshot, moves_by_cell, report_lines  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
 from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders, result_file  # noqa: E402
@@ -212,7 +212,7 @@ def refresh(session: nox.Session) -> None:
     message, which names the packages that moved. `-- --plan` stops after saying (the scheduled workflow's plan
     job: its cell jobs run, or reuse, each cell)."""
     _refuse_missing_pythons(session, PINS.cells)
-    when = _value(session, "--to") or snapshot_now()
+    when = _value(session, "--to") or utc_now()
     try:
         before = move_snapshot(Path(PINS.path), when)
     except PinsError as exc:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kvmatrix.files import write_json_atomic
 from kvmatrix.groups import dependency_group
-from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.plan.pins import Cell, Pins, utc_now
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.verdicts import RAN
@@ -74,7 +73,7 @@ def run_cell(cell: Cell, python: str, repo_root: Path, results_dir: Path,
         for each in client_runs:
             merge_runs(runs, each)
     record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(repo_root),
-                          inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), clients)
+                          inputs, utc_now(), clients)
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record
 
