@@ -154,6 +154,20 @@ class Pins:
             raise PinsError(f"{self.path}: no cell with id {', '.join(unknown)}; known ids: {known}")
         return tuple(cell for cell in self.cells if cell.id in wanted)
 
+    def pinned(self, pair: Cell) -> Cell:
+        """The cell of `pair` (Cell.from_id of a pair's id) as this file has it: the listed cell (its own
+        Python), else the pair as of the file's index snapshot, on the file's Python; PinsError when the id
+        spells a listed cell's versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0), which would
+        miss that cell's own Python."""
+        listed = [cell for cell in self.cells if cell.id == pair.id]
+        if listed:
+            return listed[0]
+        versions = (Version(pair.transformers), Version(pair.torch))
+        same = [cell.id for cell in self.cells if (Version(cell.transformers), Version(cell.torch)) == versions]
+        if same:
+            raise PinsError(f"{pair.id!r} is not a cell id of {self.path}: write {same[0]}")
+        return replace(pair, snapshot=self.snapshot)
+
     def python_for(self, cell: Cell) -> str:
         """The CPython minor `cell` runs on: its own `python`, else the file's."""
         return cell.python or self.python
