@@ -30,8 +30,11 @@ INDEX_PATTERNS = (
     # uv, for a page answering 200 with JSON that does not parse or is not a project page (a proxy's
     # `{"errors": [...]}` with an expired token, a page cut short)
     r"Received some unexpected JSON from",
+    # uv offline (UV_OFFLINE) for a project its cache lacks: the index was never asked
+    r"was not found in the cache|because the network was disabled",
 )
-"""The index did not answer properly: the resolver's conclusion proves nothing about the pins."""
+"""The index did not answer properly, or was not asked: the resolver's conclusion proves nothing about the
+pins."""
 NOT_INSTALLABLE_PATTERNS = (
     r"No solution found when resolving",
     r"Because .* we can conclude",
