@@ -23,7 +23,6 @@ ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
 from kvmatrix.files import write_text_atomic  # noqa: E402
-from kvmatrix.groups import dependency_group  # noqa: E402
 from kvmatrix.plan.pins import Pins, PinsError, as_of, fixed, load_pins, utc_now  # noqa: E402
 from kvmatrix.plan.refresh import commit_message, move_snapshot, moves_by_cell, report_lines  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
@@ -42,6 +41,7 @@ from kvmatrix.run.process.progress import announce, summary_table, write_plan  #
 from kvmatrix.run.reuse import InputsOf, all_inputs, inputs_with, published_records, reuse_or_run  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
+nox.needs_version = ">=2025.2.9"  # nox.project.dependency_groups
 nox.options.default_venv_backend = "uv"
 # Plain `nox` lints and runs the fast unit tests, as nox users expect; it never runs cells or rewrites the
 # committed reports (that is `nox -s matrix`).
@@ -69,6 +69,7 @@ RESULTS = ROOT / "build" / "cells"
 REPORTS = ROOT / "reports"
 REFRESH_MESSAGE = ROOT / "build" / "refresh.txt"
 SMOKE = PINS.tagged("smoke")
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")  # its dependency groups: what sessions install
 
 
 def as_written(pins: Pins) -> Pins:
@@ -250,7 +251,7 @@ def host_tests(session: nox.Session) -> None:
     """All torch-free tests: unit and integration (cells of fakes, workflows, the page in headless Chromium).
 
     The browser is found or provisioned first (see `chromium`)."""
-    session.install(*dependency_group("host-tests"))
+    session.install(*nox.project.dependency_groups(PYPROJECT, "host-tests"))
     browser = chromium(session)
     session.run("pytest", "tests/host", "tests/browser", *session.posargs, env={"KVCC_CHROMIUM": browser})
 
@@ -258,14 +259,14 @@ def host_tests(session: nox.Session) -> None:
 @nox.session(python=PINS.python)
 def unit(session: nox.Session) -> None:
     """Fast unit tests of the host side (seconds; the default while coding); no browser, no real tools."""
-    session.install(*dependency_group("host"))
+    session.install(*nox.project.dependency_groups(PYPROJECT, "host"))
     session.run("pytest", "tests/host", "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PINS.python, tags=["tests"])
 def lint(session: nox.Session) -> None:
     """ruff over the whole repository, with the rules in pyproject.toml."""
-    session.install(*dependency_group("lint"))
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".", *session.posargs)
 
 
@@ -307,7 +308,7 @@ PLAYWRIGHT_CHROMIUM = (
 def compat_tests(session: nox.Session, pin) -> None:
     """Registration, attribution and interop tests inside the list-based and the layer-based smoke cell."""
     session.install(*torch_backend_args(), *find_links_args(os.environ), *requirements(pin),
-                    *dependency_group("interop"))
+                    *nox.project.dependency_groups(PYPROJECT, "interop"))
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
@@ -377,7 +378,7 @@ def parity(session: nox.Session) -> None:
     """Slow: check that nox and tox (tox.ini, tox-uv) give the same result for the last smoke cell.
 
     Runs tests/parity; not part of `nox -t tests`."""
-    session.install(*dependency_group("parity"))
+    session.install(*nox.project.dependency_groups(PYPROJECT, "parity"))
     session.run("pytest", "tests/parity", *session.posargs)
 
 

@@ -6,12 +6,13 @@ Needs no torch: everything torch-related runs in subprocesses inside the cell's 
 from __future__ import annotations
 
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from kvmatrix import REPO_ROOT
 from kvmatrix.files import write_json_atomic
-from kvmatrix.groups import dependency_group
 from kvmatrix.plan.pins import Cell, Pins, utc_now
 from kvmatrix.record.cell_record import build_record
 from kvmatrix.record.columns import discover_suites
@@ -25,8 +26,9 @@ from kvmatrix.run.process.slots import RunSlots
 
 
 def requirements(cell: Cell) -> list[str]:
-    """The exact pins plus what the suites themselves need (pyproject.toml's `suites` dependency group)."""
-    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *dependency_group("suites")]
+    """The exact pins plus what the suites themselves need: pyproject.toml's `suites` dependency group."""
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["dependency-groups"]
+    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *groups["suites"]]
 
 
 def inputs_of(cell: Cell, python: str, repo_root: Path, constraints: Path | None = None,
