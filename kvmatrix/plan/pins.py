@@ -39,8 +39,7 @@ MAX_VERSION_LENGTH = 64
 limits to 255 bytes."""
 CELL_ID = re.compile(r"tf(?P<transformers>[^-]+)-torch(?P<torch>[^-]+)")
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-"""How the project writes a time: RFC 3339 in UTC to the second, `2026-12-07T02:30:00Z` (a pins file's index
-snapshot, when a record, matrix or bisect report was made)."""
+"""How every time is written (snapshots, records, reports): RFC 3339 in UTC to the second, `...T02:30:00Z`."""
 
 
 class PinsError(ValueError):
@@ -155,18 +154,14 @@ class Pins:
         return tuple(cell for cell in self.cells if cell.id in wanted)
 
     def pinned(self, pair: Cell) -> Cell:
-        """The cell of `pair` (Cell.from_id of a pair's id) as this file has it: the listed cell (its own
-        Python), else the pair as of the file's index snapshot, on the file's Python; PinsError when the id
-        spells a listed cell's versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0), which would
-        miss that cell's own Python."""
-        listed = [cell for cell in self.cells if cell.id == pair.id]
-        if listed:
-            return listed[0]
+        """The pair `pair` (Cell.from_id) as this file has it: the one cell it lists with those versions, else
+        the pair as of the file's snapshot on its Python; PinsError for an id that spells a listed cell's
+        versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0): it would miss that cell's Python."""
         versions = (Version(pair.transformers), Version(pair.torch))
-        same = [cell.id for cell in self.cells if (Version(cell.transformers), Version(cell.torch)) == versions]
-        if same:
-            raise PinsError(f"{pair.id!r} is not a cell id of {self.path}: write {same[0]}")
-        return replace(pair, snapshot=self.snapshot)
+        same = [c for c in self.cells if (Version(c.transformers), Version(c.torch)) == versions]
+        if same and same[0].id != pair.id:
+            raise PinsError(f"{pair.id!r} is not a cell id of {self.path}: write {same[0].id}")
+        return same[0] if same else replace(pair, snapshot=self.snapshot)
 
     def python_for(self, cell: Cell) -> str:
         """The CPython minor `cell` runs on: its own `python`, else the file's."""
@@ -233,8 +228,7 @@ def snapshot_problem(value: Any, now: datetime | None = None) -> str | None:
 
 
 def check_snapshot(value: Any, where: str | Path) -> str | None:
-    """`value`, the index snapshot a file at `where` names (None: none); PinsError naming `where` when it is
-    not one (snapshot_problem)."""
+    """`value`, the index snapshot the file `where` names, or None; PinsError naming `where` for a bad one."""
     problem = None if value is None else snapshot_problem(value)
     if problem:
         raise PinsError(f"{where}: snapshot {problem}")
@@ -247,8 +241,7 @@ def utc_now() -> str:
 
 
 def parse_utc(text: str) -> datetime:
-    """The time of an RFC 3339 text with `Z` or an offset (UTC_FORMAT's, or an index's upload times, which may
-    have fractions of a second); ValueError for anything else."""
+    """The time an RFC 3339 text with `Z` or an offset gives (UTC_FORMAT's, an index's upload times)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 

@@ -3,13 +3,12 @@ unchanged need not run again (kvmatrix.run.reuse; docs/incremental.md).
 
 The parts: `resolved`, the set `uv pip compile` resolves for exactly what the cell installs (its
 requirements, torch's index, PIP_FIND_LINKS, a replay's constraints, the cell's interpreter, its index
-snapshot), found without
-creating the cell's environment; `clients`, the same for each client's environment (kvmatrix.run.clients),
-or the resolver's reason where the client cannot be installed with the cell's pins; `python`, the
-interpreter's full version; `code`, a sha256 over the files
-that run in the cell or build its record; `settings`, the KVCC_* values that change what a cell records and
-the intra-op threads of its processes (OMP_NUM_THREADS, kvmatrix.run.process.threads);
-`selection`, the tests a partial run chose (null for all). The key is the sha256 of their canonical JSON.
+snapshot), found without creating the cell's environment; `clients`, the same for each client's environment
+(kvmatrix.run.clients), or the resolver's reason where the client cannot be installed with the cell's pins;
+`python`, the interpreter's full version; `code`, a sha256 over the files that run in the cell or build its
+record (code_files); `settings`, the KVCC_* values that change what a cell records and the intra-op threads
+of its processes (OMP_NUM_THREADS, kvmatrix.run.process.threads); `selection`, the tests a partial run chose
+(null for all). The key is the sha256 of their canonical JSON.
 The snapshot itself is no part: moving it changes the key of exactly the cells whose resolved sets move.
 Whatever cannot be found (an index that does not answer, an interpreter that does not start) makes the
 inputs unknown (None): such a cell is always run.
@@ -38,13 +37,11 @@ from kvmatrix.run.process.threads import THREADS_VARIABLE, process_threads
 from kvmatrix.settings import setting
 
 CELL_FOLDERS = ("suites", "compat", "kvmatrix/run", "kvmatrix/record")
-"""The folders whose code runs in a cell or builds its record: the suites, the library they test and the
-harness. The code digest adds every kvmatrix module they import (read from their imports, transitively) and
-pyproject.toml, whose pytest options (`--strict-markers`, `xfail_strict`) apply to the suites' runs and whose
-`suites` group is what a cell installs."""
+"""The folders whose code runs in a cell or builds its record: the suites, the library they test, the
+harness (code_files adds the kvmatrix modules they import, and pyproject.toml, whose pytest options apply)."""
 IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis"})
 NOT_IN_A_CELL = frozenset({"compat/verified.json", "compat/check.py"})
-"""Files under CELL_FOLDERS that no cell reads: the answers `kvcc check` bundles, which the publish writes from
+"""Files of CELL_FOLDERS that no cell reads: the answers `kvcc check` bundles, which the publish writes from
 the published matrix (in the digest, every publish that moved a verdict would make every cell run once
 more), and `kvcc check` itself, a user's command that no suite imports."""
 RECORDED_SETTINGS = (
@@ -69,9 +66,8 @@ COMPILE_TIMEOUT_S = 300
 
 
 def code_files(root: Path) -> list[Path]:
-    """The files under `root` whose change can change a cell's record: those of CELL_FOLDERS (caches,
-    IGNORED_DIRS, compiled files and NOT_IN_A_CELL left out), the kvmatrix modules their Python imports,
-    transitively, and pyproject.toml; sorted by relative path."""
+    """The files under `root` that can change a cell's record, sorted by relative path: CELL_FOLDERS' (less
+    IGNORED_DIRS, .pyc, NOT_IN_A_CELL), the kvmatrix modules they import, transitively, and pyproject.toml."""
     files = {found for folder in CELL_FOLDERS for found in (root / folder).rglob("*") if found.is_file()
              and found.suffix != ".pyc" and not IGNORED_DIRS & set(found.relative_to(root).parts)
              and found.relative_to(root).as_posix() not in NOT_IN_A_CELL}
@@ -80,7 +76,7 @@ def code_files(root: Path) -> list[Path]:
         for module in kvmatrix_imports(unread.pop(), root) - files:
             files.add(module)
             unread.append(module)
-    return sorted({*files, *root.glob("pyproject.toml")}, key=lambda found: found.relative_to(root).as_posix())
+    return sorted({*files, *root.glob("pyproject.toml")}, key=lambda path: path.relative_to(root).as_posix())
 
 
 def kvmatrix_imports(path: Path, root: Path) -> set[Path]:
@@ -90,19 +86,14 @@ def kvmatrix_imports(path: Path, root: Path) -> set[Path]:
         tree = ast.parse(path.read_bytes())
     except (SyntaxError, ValueError):  # its bytes are in the digest; the cell's pytest reports the error
         return set()
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # `from kvmatrix.run.process import recorder` imports a module by a name it imports
-            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-    found: set[Path] = set()
-    for parts in (name.split(".") for name in names if name.split(".")[0] == "kvmatrix"):
-        for end in range(1, len(parts) + 1):
-            module = root.joinpath(*parts[:end])
-            found |= {file for file in (module / "__init__.py", module.with_suffix(".py")) if file.is_file()}
-    return found
+    # `from kvmatrix.run.process import recorder` imports a module by a name it imports: each name counts
+    names = [alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+             for node in ast.walk(tree) if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom)
+             and node.level == 0 for alias in node.names]
+    modules = [root.joinpath(*parts[:end]) for parts in (name.split(".") for name in names)
+               if parts[0] == "kvmatrix" for end in range(1, len(parts) + 1)]
+    return {file for module in modules for file in (module / "__init__.py", module.with_suffix(".py"))
+            if file.is_file()}
 
 
 def code_digest(root: Path) -> str:

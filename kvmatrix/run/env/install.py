@@ -30,11 +30,9 @@ INDEX_PATTERNS = (
     # uv, for a page answering 200 with JSON that does not parse or is not a project page (a proxy's
     # `{"errors": [...]}` with an expired token, a page cut short)
     r"Received some unexpected JSON from",
-    # uv offline (UV_OFFLINE) for a project its cache lacks: the index was never asked
-    r"was not found in the cache|because the network was disabled",
+    r"was not found in the cache|because the network was disabled",  # uv offline: the index was not asked
 )
-"""The index did not answer properly, or was not asked: the resolver's conclusion proves nothing about the
-pins."""
+"""The index did not answer properly (or was not asked): the resolver's conclusion proves nothing."""
 NOT_INSTALLABLE_PATTERNS = (
     r"No solution found when resolving",
     r"Because .* we can conclude",
@@ -93,10 +91,9 @@ def reason_of(output: str) -> str:
 
 def uv_install_command(python: str, requirements: list[str], torch_backend: tuple[str, ...] = (),
                        constraints: Path | None = None, snapshot: str | None = None) -> list[str]:
-    """`uv pip install` into the cell's interpreter, with PIP_FIND_LINKS passed on (find_links_args);
-    `torch_backend` chooses torch's index
-    (kvmatrix.run.env.torch_index); `constraints` pins every other package too (a replay); `snapshot` installs
-    from the index as of that time (kvmatrix.run.env.snapshot)."""
+    """`uv pip install` into the cell's interpreter, PIP_FIND_LINKS passed on; `torch_backend` chooses torch's
+    index (kvmatrix.run.env.torch_index); `constraints` pins every other package too (a replay); `snapshot`
+    installs from the index as of that time (kvmatrix.run.env.snapshot)."""
     command = ["uv", "pip", "install", "--python", python, *torch_backend, *snapshot_args(snapshot),
                *find_links_args(os.environ)]
     if constraints is not None:

@@ -67,7 +67,7 @@ def cpu_index_reachable() -> bool:
 
 def find_links_args(env: Mapping[str, str]) -> list[str]:
     """`--find-links` for each folder or URL in `env`'s PIP_FIND_LINKS (a local torch wheel, say): uv reads
-    its own UV_* settings but not pip's, so every uv command that installs or resolves a cell passes them on."""
+    its own UV_* settings but not pip's, so every install and resolution of a cell passes them on."""
     return [arg for link in env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
 
 
