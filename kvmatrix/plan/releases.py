@@ -29,6 +29,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from kvmatrix.plan.pins import parse_utc
+
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 INDEX_URL_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
 JSON_SIMPLE = "application/vnd.pypi.simple.v1+json"
@@ -52,7 +54,7 @@ def index_url() -> str:
 def list_releases(package: str, prereleases: bool = False, index: str | None = None, retries: int = 3,
                   backoff_s: float = 1.0, snapshot: str | None = None) -> list[Version]:
     """`package`'s installable versions on `index` (default: `index_url()`), ascending; with `snapshot`
-    (kvmatrix.plan.pins.SNAPSHOT_FORMAT), only those with a file uploaded before it.
+    (kvmatrix.plan.pins.UTC_FORMAT), only those with a file uploaded before it.
 
     Raises PackageNotFound for an unknown package and IndexUnavailable when the index cannot be reached,
     answers with an error status, or does not answer with PEP 691 JSON.
@@ -71,7 +73,7 @@ def installable_versions(project: dict[str, Any], prereleases: bool = False,
     """The versions of a PEP 691 project page that have a wheel or sdist that is not yanked, ascending;
     pre-releases and dev releases only when `prereleases`; with `snapshot`, only files whose PEP 700
     `upload-time` is before it (a file without one does not count, as for uv)."""
-    before = None if snapshot is None else datetime.fromisoformat(snapshot.replace("Z", "+00:00"))
+    before = None if snapshot is None else parse_utc(snapshot)
     versions: set[Version] = set()
     for file in project.get("files", []):
         version = version_of(file.get("filename", ""))
@@ -86,7 +88,7 @@ def _uploaded_before(file: dict[str, Any], before: datetime) -> bool:
     """Whether a PEP 691 file entry's `upload-time` is before `before`; False without a readable one."""
     uploaded = file.get("upload-time")
     try:
-        return isinstance(uploaded, str) and datetime.fromisoformat(uploaded.replace("Z", "+00:00")) < before
+        return isinstance(uploaded, str) and parse_utc(uploaded) < before
     except ValueError:
         return False
 

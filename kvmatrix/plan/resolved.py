@@ -25,7 +25,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from kvmatrix.files import write_json_atomic
-from kvmatrix.plan.pins import PACKAGES, Cell, Pins, PinsError, as_of, snapshot_problem
+from kvmatrix.plan.pins import PACKAGES, Cell, Pins, PinsError, as_of, check_snapshot
 
 SCHEMA_VERSION = 1
 KEYS = ("schema_version", "pins_file", "python", "snapshot", "cells")
@@ -67,9 +67,7 @@ def load_resolved(path: str | Path) -> Pins:
     if not isinstance(data["pins_file"], str) or not isinstance(data["python"], str) \
             or not _PYTHON.fullmatch(data["python"]):
         raise PinsError(f"{path}: pins_file must be a string and python a \"major.minor\" string")
-    problem = None if data["snapshot"] is None else snapshot_problem(data["snapshot"])
-    if problem:
-        raise PinsError(f"{path}: snapshot {problem}")
+    check_snapshot(data["snapshot"], path)
     if not isinstance(data["cells"], list) or not data["cells"]:
         raise PinsError(f"{path}: cells must be a non-empty list")
     cells = [_cell(entry, f"{path}: cell #{number}") for number, entry in enumerate(data["cells"], start=1)]

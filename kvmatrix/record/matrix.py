@@ -5,12 +5,11 @@ check them against the schema (docs/matrix-schema.md), merge fresh cells, and wr
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kvmatrix.files import json_lines
-from kvmatrix.plan.pins import Pins
+from kvmatrix.plan.pins import Pins, utc_now
 from kvmatrix.record.detail import DETAIL_FOLDER
 from kvmatrix.record.paths import pins_file_name
 from kvmatrix.record.schema import CELL_KEYS, DETAIL_KEYS, SCHEMA_VERSION, TOP_LEVEL_KEYS
@@ -39,7 +38,7 @@ def new_matrix(
         raise ReportError(f"cell(s) not in {pins.path}: {', '.join(map(str, strays))}")
     matrix = {
         "schema_version": SCHEMA_VERSION,
-        "generated_at": generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": generated_at or utc_now(),
         "pins_file": pins_file_name(pins.path),
         "suites": list(suites),
         "cells": sorted(cells, key=lambda cell: order[cell["id"]]),

@@ -6,14 +6,14 @@ Needs no torch: everything torch-related runs in subprocesses inside the cell's 
 from __future__ import annotations
 
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.files import write_json_atomic
-from kvmatrix.plan.pins import Cell, Pins
+from kvmatrix.plan.pins import Cell, Pins, utc_now
 from kvmatrix.record.cell_record import InstallOutcome, build_record
 from kvmatrix.record.columns import discover_suites
 from kvmatrix.record.verdicts import RAN
@@ -24,14 +24,11 @@ from kvmatrix.run.inputs import cell_inputs, python_version
 from kvmatrix.run.process.pytest_run import preloaded, rerun_modes, run_modes
 from kvmatrix.run.process.slots import RunSlots
 
-# setuptools: inductor on torch <= 2.6 imports it (torch.utils.cpp_extension) and uv environments, unlike
-# pip-made ones, do not seed it; without it every compile test would fail for a reason no user has.
-SUITE_REQUIREMENTS = ["pytest>=8", "pytest-xdist>=3", "pytest-timeout>=2", "hypothesis>=6", "setuptools"]
-
 
 def requirements(cell: Cell) -> list[str]:
-    """The exact pins plus what the suites themselves need."""
-    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *SUITE_REQUIREMENTS]
+    """The exact pins plus what the suites themselves need: pyproject.toml's `suites` dependency group."""
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["dependency-groups"]
+    return [f"torch=={cell.torch}", f"transformers=={cell.transformers}", *groups["suites"]]
 
 
 def inputs_of(cell: Cell, python: str, repo_root: Path = REPO_ROOT, constraints: Path | None = None,
@@ -84,7 +81,7 @@ def run_cell(cell: Cell, env: str | tuple[Path, str], results_dir: Path,
         for each in client_runs:
             merge_runs(runs, each)
     record = build_record(cell, outcome, frozen, runs, time.monotonic() - start, discover_suites(),
-                          inputs, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), clients)
+                          inputs, utc_now(), clients)
     write_json_atomic(results_dir / f"{cell.id}.json", record)
     return record
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from kvmatrix import REPO_ROOT
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # --pair: the file gives its Python and index snapshot
         pins = load_resolved(args.resolved) if args.resolved else fixed(load_pins(args.pins))
-        (cell,) = [replace(Cell.from_id(args.cell), snapshot=pins.snapshot)] if args.pair else pins.select([args.cell])
+        (cell,) = [pins.pinned(Cell.from_id(args.cell))] if args.pair else pins.select([args.cell])
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

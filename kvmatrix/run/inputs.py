@@ -3,13 +3,12 @@ unchanged need not run again (kvmatrix.run.reuse; docs/incremental.md).
 
 The parts: `resolved`, the set `uv pip compile` resolves for exactly what the cell installs (its
 requirements, torch's index, PIP_FIND_LINKS, a replay's constraints, the cell's interpreter, its index
-snapshot), found without
-creating the cell's environment; `clients`, the same for each client's environment (kvmatrix.run.clients),
-or the resolver's reason where the client cannot be installed with the cell's pins; `python`, the
-interpreter's full version; `code`, a sha256 over the files
-that run in the cell or build its record; `settings`, the KVCC_* values that change what a cell records and
-the intra-op threads of its processes (OMP_NUM_THREADS, kvmatrix.run.process.threads);
-`selection`, the tests a partial run chose (null for all). The key is the sha256 of their canonical JSON.
+snapshot), found without creating the cell's environment; `clients`, the same for each client's environment
+(kvmatrix.run.clients), or the resolver's reason where the client cannot be installed with the cell's pins;
+`python`, the interpreter's full version; `code`, a sha256 over the files that run in the cell or build its
+record (code_files); `settings`, the KVCC_* values that change what a cell records and the intra-op threads
+of its processes (OMP_NUM_THREADS, kvmatrix.run.process.threads); `selection`, the tests a partial run chose
+(null for all). The key is the sha256 of their canonical JSON.
 The snapshot itself is no part: moving it changes the key of exactly the cells whose resolved sets move.
 Whatever cannot be found (an index that does not answer, an interpreter that does not start) makes the
 inputs unknown (None): such a cell is always run.
@@ -19,6 +18,7 @@ inputs unknown (None): such a cell is always run.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -32,21 +32,16 @@ from kvmatrix import REPO_ROOT
 from kvmatrix.record.verdicts import NOT_INSTALLABLE
 from kvmatrix.run.env.install import diagnose
 from kvmatrix.run.env.snapshot import snapshot_args
-from kvmatrix.run.env.torch_index import torch_backend_args
+from kvmatrix.run.env.torch_index import find_links_args, torch_backend_args
 from kvmatrix.run.process.threads import THREADS_VARIABLE, process_threads
 from kvmatrix.settings import setting
 
-CODE_PATHS = (
-    "suites", "compat", "kvmatrix/run", "kvmatrix/record", "kvmatrix/__init__.py", "kvmatrix/settings.py",
-    "kvmatrix/files.py", "kvmatrix/plan/pins.py", "kvmatrix/run/env/index_check.py", "kvmatrix/plan/releases.py",
-    "pyproject.toml",
-)
-"""What runs in a cell or builds its record, relative to the checkout: the suites and the library they test,
-the harness (run/, record/ and the modules they import) and pyproject.toml, whose pytest options
-(`--strict-markers`, `xfail_strict`) apply to the suites' runs."""
+CELL_FOLDERS = ("suites", "compat", "kvmatrix/run", "kvmatrix/record")
+"""The folders whose code runs in a cell or builds its record: the suites, the library they test, the
+harness (code_files adds the kvmatrix modules they import, and pyproject.toml, whose pytest options apply)."""
 IGNORED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis"})
 NOT_IN_A_CELL = frozenset({"compat/verified.json", "compat/check.py"})
-"""Files under CODE_PATHS that no cell reads: the answers `kvcc check` bundles, which the publish writes from
+"""Files of CELL_FOLDERS that no cell reads: the answers `kvcc check` bundles, which the publish writes from
 the published matrix (in the digest, every publish that moved a verdict would make every cell run once
 more), and `kvcc check` itself, a user's command that no suite imports."""
 RECORDED_SETTINGS = (
@@ -70,20 +65,41 @@ UNRECORDED_SETTINGS = {
 COMPILE_TIMEOUT_S = 300
 
 
+def code_files(root: Path) -> list[Path]:
+    """The files under `root` that can change a cell's record, sorted by relative path: CELL_FOLDERS' (less
+    IGNORED_DIRS, .pyc, NOT_IN_A_CELL), the kvmatrix modules they import, transitively, and pyproject.toml."""
+    files = {found for folder in CELL_FOLDERS for found in (root / folder).rglob("*") if found.is_file()
+             and found.suffix != ".pyc" and not IGNORED_DIRS & set(found.relative_to(root).parts)
+             and found.relative_to(root).as_posix() not in NOT_IN_A_CELL}
+    unread = [found for found in files if found.suffix == ".py"]
+    while unread:
+        for module in kvmatrix_imports(unread.pop(), root) - files:
+            files.add(module)
+            unread.append(module)
+    return sorted({*files, *root.glob("pyproject.toml")}, key=lambda path: path.relative_to(root).as_posix())
+
+
+def kvmatrix_imports(path: Path, root: Path) -> set[Path]:
+    """The files under `root` of the kvmatrix modules that the Python file `path` imports anywhere in it
+    (package `__init__.py` files included: importing a module runs them)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):  # its bytes are in the digest; the cell's pytest reports the error
+        return set()
+    # `from kvmatrix.run.process import recorder` imports a module by a name it imports: each name counts
+    names = [alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+             for node in ast.walk(tree) if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom)
+             and node.level == 0 for alias in node.names]
+    modules = [root.joinpath(*parts[:end]) for parts in (name.split(".") for name in names)
+               if parts[0] == "kvmatrix" for end in range(1, len(parts) + 1)]
+    return {file for module in modules for file in (module / "__init__.py", module.with_suffix(".py"))
+            if file.is_file()}
+
+
 def code_digest(root: Path) -> str:
-    """sha256 over the files of CODE_PATHS under `root`: each file's relative path and bytes, in sorted path
-    order; caches (IGNORED_DIRS), compiled files and what no cell reads (NOT_IN_A_CELL) are left out."""
-    files: list[Path] = []
-    for name in CODE_PATHS:
-        path = root / name
-        if path.is_file():
-            files.append(path)
-        elif path.is_dir():
-            files += [found for found in path.rglob("*") if found.is_file() and found.suffix != ".pyc"
-                      and not IGNORED_DIRS & set(found.relative_to(root).parts)
-                      and found.relative_to(root).as_posix() not in NOT_IN_A_CELL]
+    """sha256 over `code_files(root)`: each file's relative path and bytes, in sorted path order."""
     digest = hashlib.sha256()
-    for path in sorted(files, key=lambda found: found.relative_to(root).as_posix()):
+    for path in code_files(root):
         relative = path.relative_to(root).as_posix().encode()
         content = path.read_bytes()
         digest.update(b"%d:%s%d:" % (len(relative), relative, len(content)))
@@ -102,9 +118,7 @@ def compile_command(python: str, env: Mapping[str, str], constraints: Path | Non
     """`uv pip compile` as kvmatrix.run.env.install installs into `python`: the same torch index, find-links
     (PIP_FIND_LINKS in `env`), constraints and index snapshot; the requirements come on stdin."""
     command = ["uv", "pip", "compile", "-", "--python", python, "--no-header", "--no-annotate", "--quiet",
-               *torch_backend_args(), *snapshot_args(snapshot)]
-    for link in env.get("PIP_FIND_LINKS", "").split():
-        command += ["--find-links", link]
+               *torch_backend_args(), *snapshot_args(snapshot), *find_links_args(env)]
     if constraints is not None:
         command += ["--constraint", str(constraints)]
     return command

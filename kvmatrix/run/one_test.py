@@ -13,10 +13,7 @@ import argparse
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
-
-from packaging.version import Version
 
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell, PinsError, fixed, load_pins
@@ -43,25 +40,6 @@ def pytest_command(python: str, mode: str, nodeid: str) -> tuple[list[str], dict
     return argv, {**os.environ, **OFFLINE_ENV, "KVCC_REGISTRATION": mode, "PYTHONPATH": str(REPO_ROOT)}
 
 
-def _as_pinned(cell: Cell, pins_path: Path) -> tuple[Cell, str]:
-    """(`cell` as the pins file has it, the Python minor it gives its pair): the listed cell (its own Python
-    and the file's index snapshot), else the pair on the file's Python and snapshot; PinsError when the id
-    spells a cell's versions otherwise (`tf4.56.2-torch2.8` for tf4.56.2-torch2.8.0), which would miss that
-    cell's own Python."""
-    pins = fixed(load_pins(pins_path))
-    listed = [pinned for pinned in pins.cells if pinned.id == cell.id]
-    if listed:
-        return listed[0], pins.python_for(listed[0])
-    same = [pinned.id for pinned in pins.cells if _versions(pinned) == _versions(cell)]
-    if same:
-        raise PinsError(f"{cell.id!r} is not a cell id of {pins_path}: write {same[0]}")
-    return replace(cell, snapshot=pins.snapshot), pins.python
-
-
-def _versions(cell: Cell) -> tuple[Version, Version]:
-    return Version(cell.transformers), Version(cell.torch)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Make (or reuse) the pair's environment and run the test; returns pytest's exit status (2: bad
     arguments; 3: the environment could not be made or installed)."""
@@ -79,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        cell, minor = _as_pinned(Cell.from_id(args.pair), args.pins)
-        python = ensure_venv(args.envs / cell.id, minor)
+        pins = fixed(load_pins(args.pins))
+        cell = pins.pinned(Cell.from_id(args.pair))
+        python = ensure_venv(args.envs / cell.id, pins.python_for(cell))
     except PinsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,12 +17,12 @@ from kvmatrix.plan.pins import Cell
 from kvmatrix.run.cell import requirements
 from kvmatrix.run.env.interpreters import find_interpreter
 from kvmatrix.run.inputs import (
-    CODE_PATHS,
     RECORDED_SETTINGS,
     UNRECORDED_SETTINGS,
     cell_inputs,
     changed_parts,
     code_digest,
+    code_files,
     inputs_from,
 )
 from kvmatrix.settings import SETTINGS
@@ -63,17 +63,11 @@ def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A copy of the code folders of this checkout (CODE_PATHS) plus one folder outside them."""
+    """A copy of the code of this checkout: the suites, the library, all of kvmatrix and pyproject.toml."""
     root = tmp_path / "checkout"
-    for name in CODE_PATHS:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
-    shutil.copytree(REPO_ROOT / "kvmatrix" / "render", root / "kvmatrix" / "render",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("suites", "compat", "kvmatrix"):
+        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
     return root
 
 
@@ -132,6 +126,27 @@ def test_a_renamed_file_changes_the_code_digest(checkout: Path) -> None:
     before = code_digest(checkout)
     (checkout / "suites" / "support" / "models.py").rename(checkout / "suites" / "support" / "models_renamed.py")
     assert code_digest(checkout) != before
+
+
+def test_a_module_the_harness_comes_to_import_joins_the_digest_without_a_list(checkout: Path) -> None:
+    new = checkout / "kvmatrix" / "plan" / "new_helper.py"
+    new.write_text("HELPER = 1\n")
+    before = code_digest(checkout)
+    assert new not in code_files(checkout), "nothing in a cell imports it yet"
+    with (checkout / "kvmatrix" / "run" / "cell.py").open("a") as harness:
+        harness.write("from kvmatrix.plan.new_helper import HELPER  # noqa: E402\n")
+    assert new in code_files(checkout)
+    imported = code_digest(checkout)
+    new.write_text("HELPER = 2\n")
+    assert len({before, imported, code_digest(checkout)}) == 3
+
+
+def test_the_reports_and_bisect_code_are_outside_the_digest() -> None:
+    names = {path.relative_to(REPO_ROOT).as_posix() for path in code_files(REPO_ROOT)}
+    assert {"kvmatrix/plan/pins.py", "kvmatrix/settings.py", "kvmatrix/__init__.py", "pyproject.toml"} <= names
+    assert not [name for name in names if name.startswith(("kvmatrix/render/", "kvmatrix/publish/",
+                                                           "kvmatrix/bisect/"))]
+    assert not names & {"compat/check.py", "compat/verified.json"}
 
 
 @pytest.mark.parametrize("name,value", [("KVCC_RERUNS", "0"), ("KVCC_EXTRA_PLUGINS", "tests.faults.crash_plugin"),

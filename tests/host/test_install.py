@@ -21,6 +21,7 @@ from index_server import (
 
 from kvmatrix.run.env.bytecode import bytecode_dir
 from kvmatrix.run.env.install import classify, install, uv_install_command
+from kvmatrix.run.inputs import compile_command
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 
@@ -75,6 +76,21 @@ def test_an_index_that_does_not_answer_properly_is_infra_and_retried(
 
 
 @needs_uv
+def test_an_offline_install_with_an_empty_cache_is_infra_and_retried(
+    venv_python: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """uv offline never asks the index, so its 'no solution' proves nothing about the pins."""
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("KVCC_CPU_WHEELS", "0")
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    outcome = install(venv_python, ["six==1.16.0"], retries=2, backoff_s=0.01)
+    assert outcome.status == "infra", outcome.reason
+    assert outcome.attempts == 2
+    assert "six was not found in the cache" in outcome.reason
+
+
+@needs_uv
 def test_a_version_a_working_index_does_not_list_is_not_installable(
     venv_python: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,6 +107,10 @@ def test_pip_find_links_is_passed_on_to_uv(monkeypatch: pytest.MonkeyPatch) -> N
     command = uv_install_command("/venv/bin/python", ["torch==2.13.0"])
     assert command[-1] == "torch==2.13.0"
     assert command.count("--find-links") == 2 and "/opt/wheels" in command and "/srv/more" in command
+    links = ["--find-links", "/opt/wheels", "--find-links", "/srv/more"]
+    assert command[command.index("--find-links"):][:4] == links
+    compiled = compile_command("/venv/bin/python", {"PIP_FIND_LINKS": "/opt/wheels /srv/more"})
+    assert compiled[compiled.index("--find-links"):][:4] == links, "the inputs resolve from the same links"
 
 
 @pytest.mark.parametrize(
@@ -106,6 +126,11 @@ def test_pip_find_links_is_passed_on_to_uv(monkeypatch: pytest.MonkeyPatch) -> N
          "package registry and you require six==1.16.0, we can conclude that your requirements are "
          "unsatisfiable.\n\nhint: An index (http://127.0.0.1:8/simple) returned a 403 Forbidden error.",
          "infra"),
+        # uv 0.13.9 with UV_OFFLINE=1 and an empty UV_CACHE_DIR
+        ("error: No solution found when resolving dependencies\n  cause: Because torch was not found in the "
+         "cache and you require torch==2.13.0, we can conclude that your requirements are unsatisfiable.\n\n"
+         "hint: Packages were unavailable because the network was disabled. When the network is disabled, "
+         "registry packages may only be read from the cache.", "infra"),
     ],
 )
 def test_failure_classes(output: str, status: str) -> None:

@@ -80,10 +80,7 @@ def test_a_pair_that_is_no_cell_id_is_refused_before_an_environment_is_made(
 @pytest.mark.parametrize(
     ("pair", "problem"),
     [
-        pytest.param("tf4.56.2-torch2.8", "tf4.56.2-torch2.8.0", marks=pytest.mark.xfail(
-            strict=True, reason="cell_cli --pair takes any canonical pair, and 2.8 is canonical: it runs the pair "
-            "on pins.toml's Python 3.11, not tf4.56.2-torch2.8.0's 3.10; only one_test compares the id with "
-            "pins.toml's cells (kvmatrix.run.one_test._as_pinned)")),
+        ("tf4.56.2-torch2.8", "pins.toml: write tf4.56.2-torch2.8.0"),
         *NOT_CELL_IDS,
     ],
     ids=NOT_CELL_ID_NAMES,

@@ -337,6 +337,8 @@ def test_every_cell_carries_its_file_s_index_snapshot_outside_its_identity(tmp_p
 @pytest.mark.parametrize(("value", "expected"), [
     ('"2026-12-07"', "is not a UTC time written like"),
     ('"2026-12-07T02:00:00+01:00"', "is not a UTC time written like"),
+    ('"2026-12-07T02:00:00.5Z"', "is not a UTC time written like"),  # RFC 3339, but not to the second
+    ('"2026-12-07 02:00:00Z"', "is not a UTC time written like"),
     ("2026-12-07T02:00:00Z", "must be a UTC time like"),  # a TOML date-time, not the string
     ('"2999-01-01T00:00:00Z"', "is in the future"),
 ])

@@ -15,7 +15,7 @@ import pytest
 from index_server import Release, serve_index, use_only
 
 from kvmatrix import REPO_ROOT
-from kvmatrix.plan.pins import SNAPSHOT_FORMAT, PinsError, load_pins
+from kvmatrix.plan.pins import UTC_FORMAT, PinsError, load_pins
 from kvmatrix.plan.refresh import commit_message, move_snapshot, moves_by_cell, package_moves, report_lines
 from kvmatrix.record.matrix import load_published
 from kvmatrix.run.cell import inputs_of
@@ -100,8 +100,8 @@ def test_nox_refresh_plan_moves_the_date_and_says_what_moves_in_each_cell(tmp_pa
     moves no package of any published cell, so each is reused; the copy holds the new date."""
     pins = tmp_path / "pins.toml"
     pins.write_text((REPO_ROOT / "pins.toml").read_text())
-    snapshot = datetime.strptime(load_pins(pins).snapshot, SNAPSHOT_FORMAT)
-    later = (snapshot + timedelta(seconds=1)).strftime(SNAPSHOT_FORMAT)
+    snapshot = datetime.strptime(load_pins(pins).snapshot, UTC_FORMAT)
+    later = (snapshot + timedelta(seconds=1)).strftime(UTC_FORMAT)
     message = tmp_path / "refresh.txt"
     done = subprocess.run([sys.executable, "-m", "nox", "-s", "refresh", "--", "--plan", "--to", later,
                            "--message", str(message)], cwd=REPO_ROOT, capture_output=True, text=True,

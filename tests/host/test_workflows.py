@@ -398,12 +398,12 @@ def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """What the publish job checks out: the host code, the suites (the matrix's columns), the noxfile, the
-    pins and the README."""
+    """What the publish job checks out: the host code, the suites (the matrix's columns), the noxfile and the
+    pyproject.toml whose dependency groups it reads, the pins and the README."""
     root = tmp_path / "repo"
     for folder in ("kvmatrix", "suites"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("noxfile.py", "pins.toml", "pins-latest.toml", "README.md"):
+    for name in ("noxfile.py", "pyproject.toml", "pins.toml", "pins-latest.toml", "README.md"):
         shutil.copy(REPO / name, root / name)
     return root
 

@@ -22,7 +22,7 @@ from kvmatrix.record.verdicts import ERROR, INFRA, NOT_INSTALLABLE
 from kvmatrix.run.env.bytecode import forget_bytecode
 from kvmatrix.run.env.index_check import unlisted_projects
 from kvmatrix.run.env.snapshot import snapshot_args, undated_projects
-from kvmatrix.run.env.torch_index import torch_backend_args
+from kvmatrix.run.env.torch_index import find_links_args, torch_backend_args
 
 INDEX_PATTERNS = (
     r"was not found in the package registry",  # uv, for a project page answering 404, 401 or 403
@@ -30,8 +30,9 @@ INDEX_PATTERNS = (
     # uv, for a page answering 200 with JSON that does not parse or is not a project page (a proxy's
     # `{"errors": [...]}` with an expired token, a page cut short)
     r"Received some unexpected JSON from",
+    r"was not found in the cache|because the network was disabled",  # uv offline: the index was not asked
 )
-"""The index did not answer properly: the resolver's conclusion proves nothing about the pins."""
+"""The index did not answer properly (or was not asked): the resolver's conclusion proves nothing."""
 NOT_INSTALLABLE_PATTERNS = (
     r"No solution found when resolving",
     r"Because .* we can conclude",
@@ -90,13 +91,11 @@ def reason_of(output: str) -> str:
 
 def uv_install_command(python: str, requirements: list[str], torch_backend: tuple[str, ...] = (),
                        constraints: Path | None = None, snapshot: str | None = None) -> list[str]:
-    """`uv pip install` into the cell's interpreter; PIP_FIND_LINKS (a local torch wheel) is passed on,
-    since uv reads its own UV_* settings but not pip's; `torch_backend` chooses torch's index
-    (kvmatrix.run.env.torch_index); `constraints` pins every other package too (a replay); `snapshot` installs
-    from the index as of that time (kvmatrix.run.env.snapshot)."""
-    command = ["uv", "pip", "install", "--python", python, *torch_backend, *snapshot_args(snapshot)]
-    for link in os.environ.get("PIP_FIND_LINKS", "").split():
-        command += ["--find-links", link]
+    """`uv pip install` into the cell's interpreter, PIP_FIND_LINKS passed on; `torch_backend` chooses torch's
+    index (kvmatrix.run.env.torch_index); `constraints` pins every other package too (a replay); `snapshot`
+    installs from the index as of that time (kvmatrix.run.env.snapshot)."""
+    command = ["uv", "pip", "install", "--python", python, *torch_backend, *snapshot_args(snapshot),
+               *find_links_args(os.environ)]
     if constraints is not None:
         command += ["--constraint", str(constraints)]
     return command + requirements

@@ -20,7 +20,7 @@ _UNDATED = re.compile(r"warning: `?([^\s`]+?)-\d[^\s`]*\.(?:whl|tar\.gz|zip)`? i
 
 def snapshot_args(snapshot: str | None) -> list[str]:
     """The uv arguments (`uv pip install` and `uv pip compile` alike) that resolve as of `snapshot`
-    (kvmatrix.plan.pins.SNAPSHOT_FORMAT); none for None (the index as it is)."""
+    (kvmatrix.plan.pins.UTC_FORMAT); none for None (the index as it is)."""
     if snapshot is None:
         return []
     return ["--exclude-newer", snapshot, *(arg for name in EXEMPT for arg in ("--exclude-newer-package", f"{name}=false"))]

@@ -65,6 +65,12 @@ def cpu_index_reachable() -> bool:
     return False
 
 
+def find_links_args(env: Mapping[str, str]) -> list[str]:
+    """`--find-links` for each folder or URL in `env`'s PIP_FIND_LINKS (a local torch wheel, say): uv reads
+    its own UV_* settings but not pip's, so every install and resolution of a cell passes them on."""
+    return [arg for link in env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
+
+
 def torch_backend_args() -> tuple[str, ...]:
     """`backend_choice` for this process's environment and this machine."""
     return backend_choice(os.environ, has_gpu(os.environ), cpu_index_reachable)
