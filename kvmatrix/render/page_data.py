@@ -19,8 +19,6 @@ from kvmatrix.run.one_test import command as one_test_command
 
 TEXT_LIMIT = 2000
 """The most characters of an error, reason or cause detail embedded in the page."""
-TRACEBACK_LIMIT = 8000
-"""The most characters of a traceback the page shows (it reads tracebacks from the detail file on demand)."""
 REPORT_SHOWN = ("class", "status", "owner", "reason")
 """The fields of a registration report entry that the details dialog shows."""
 TEST_MODES = (*MODES, TICO_MODE)

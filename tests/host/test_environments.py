@@ -39,6 +39,7 @@ PLUGIN_FILES = (
     "kvmatrix/__init__.py", "kvmatrix/settings.py", "kvmatrix/files.py", "kvmatrix/run/__init__.py",
     "kvmatrix/run/process/__init__.py", "kvmatrix/run/process/recorder.py", "kvmatrix/run/process/attribution.py",
     "kvmatrix/run/process/hang_guard.py", "kvmatrix/record/__init__.py", "kvmatrix/record/paths.py",
+    "kvmatrix/record/verdicts.py",
 )
 
 

@@ -18,7 +18,7 @@ HARNESS_FILES = (
     "suites/__init__.py", "kvmatrix/run/process/recorder.py", "kvmatrix/run/process/attribution.py", "kvmatrix/run/process/hang_guard.py",
     "kvmatrix/run/process/fork_server.py", "kvmatrix/run/process/forked_workers.py", "kvmatrix/__init__.py",
     "kvmatrix/settings.py", "kvmatrix/files.py", "kvmatrix/run/__init__.py", "kvmatrix/run/process/__init__.py", "kvmatrix/record/__init__.py",
-    "kvmatrix/record/paths.py", "kvmatrix/run/process/fork_client.py",
+    "kvmatrix/record/paths.py", "kvmatrix/record/verdicts.py", "kvmatrix/run/process/fork_client.py",
 )
 
 

@@ -6,7 +6,7 @@
   const data = JSON.parse(document.getElementById("matrix-data").textContent);
   const matrix = data.matrix;
   const details = data.details;
-  const TRACEBACK_LIMIT = 8000;  // kvmatrix.render.page_data.TRACEBACK_LIMIT
+  const TRACEBACK_LIMIT = 8000;  // a traceback's most characters shown, read from its detail file on demand
   // The page data writes each test key and message text once (data.keys, data.texts): expand them back into
   // matrix.json's shapes, a cell's tests as key -> mode -> [verdict, cause, upstream] and its messages as
   // mode -> key -> {text, cause_detail, reruns}.
