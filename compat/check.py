@@ -152,7 +152,8 @@ def _prefilled(step: Any, kind: str, seed: int) -> Any:
 
 def _roundtrip(step: Any, kind: str) -> None:
     import torch
-    from torch.utils import _pytree
+
+    from compat import pytree_api as _pytree
 
     cache = _prefilled(step, kind, PROMPT)
     leaves, spec = _pytree.tree_flatten(cache)

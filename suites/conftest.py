@@ -11,6 +11,8 @@ Under pytest-xdist only the workers run tests, so only they import torch and tra
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 from kvmatrix.record.verdicts import MODES, TICO_MODE
@@ -37,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"`import compat` resolves to {getattr(compat, '__file__', compat)!r}, not "
                                 "kv-cache-compat's compat package (a module of the same name shadows it)")
     from compat.transformers_own import register_transformers_own
-    from kvmatrix.run.process.recorder import ENVIRONMENT
+    from kvmatrix.run.process.recorder import ENVIRONMENT, registration_entry
     from suites.support.models import layout, static_layer_init, tiny_llama
 
     tico_registered: list[str] = []
@@ -52,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "layout": layout(),
         "static_layer_init": static_layer_init(),
         "transformers_helpers_called": helpers,
-        "registration_report": [r.to_json() for r in compat.registration_report()],
+        "registration_report": [registration_entry(asdict(r)) for r in compat.registration_report()],
         "tico_registered": tico_registered,
     }
 
