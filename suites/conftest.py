@@ -38,9 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(compat, "__distribution__", None) != "kv-cache-compat":
         raise pytest.UsageError(f"`import compat` resolves to {getattr(compat, '__file__', compat)!r}, not "
                                 "kv-cache-compat's compat package (a module of the same name shadows it)")
+    from compat.tiny import tiny_llama
     from compat.transformers_own import register_transformers_own
     from kvmatrix.run.process.recorder import ENVIRONMENT, registration_entry
-    from suites.support.models import layout, static_layer_init, tiny_llama
+    from suites.support.models import layout, static_layer_init
 
     tico_registered: list[str] = []
     if registration == "with":
@@ -62,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def model():
     """The tiny Llama shared by a suite session (read-only: tests never train it)."""
-    from suites.support.models import tiny_llama
+    from compat.tiny import tiny_llama
 
     return tiny_llama()
 

@@ -16,15 +16,7 @@ import transformers
 from transformers import cache_utils
 
 from compat.catalog import CACHE_CLASSES
-from suites.support.models import (
-    PROMPT_LEN,
-    TINY,
-    DecodeStep,
-    dynamic_cache,
-    first_working,
-    prompt_ids,
-    static_cache,
-)
+from compat.tiny import PROMPT_LEN, TINY, DecodeStep, dynamic_cache, first_working, prompt_ids, static_cache
 
 SLIDING_WINDOW = 3  # shorter than PROMPT_LEN, so sliding layers really slide
 MAX_LAYER_LEN = 16

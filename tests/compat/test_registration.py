@@ -33,7 +33,7 @@ OWNERS = """
 TRANSFORMERS_FIRST = """
     import transformers, torch
     from compat.transformers_own import register_transformers_own
-    from suites.support.models import tiny_llama
+    from compat.tiny import tiny_llama
     register_transformers_own(tiny_llama())
     import compat
     compat.register(); compat.register()
@@ -42,7 +42,7 @@ COMPAT_FIRST = """
     import compat
     compat.register()
     from compat.transformers_own import register_transformers_own
-    from suites.support.models import tiny_llama
+    from compat.tiny import tiny_llama
     register_transformers_own(tiny_llama())
     compat.register()
 """ + OWNERS
@@ -83,7 +83,8 @@ def test_either_import_order_registers_every_present_class_without_raising(order
 
 
 def test_static_cache_rebuilt_from_leaves_is_a_usable_cache() -> None:
-    from suites.support.models import prefilled, tiny_llama
+    from compat.tiny import tiny_llama
+    from suites.support.models import prefilled
 
     compat.register()
     cache = prefilled(tiny_llama(), "StaticCache")
@@ -97,7 +98,8 @@ def test_static_cache_rebuilt_from_leaves_is_a_usable_cache() -> None:
 
 
 def test_contexts_are_json_dumpable_and_come_back_equal() -> None:
-    from suites.support.models import prefilled, tiny_llama
+    from compat.tiny import tiny_llama
+    from suites.support.models import prefilled
 
     compat.register()
     cache = prefilled(tiny_llama(), "StaticCache")
