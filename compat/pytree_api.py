@@ -3,11 +3,11 @@ torch.fx's flatten specs), so that what differs between torch releases is handle
 compat takes tree_flatten / tree_unflatten / tree_leaves and the key classes from here (PUBLIC_NAMES).
 
 Everything goes through the private `torch.utils._pytree`: no torch from 2.5 to 2.15 has a public
-`torch.utils.pytree`. Should a later one add it, registration stays here unless it registers exactly
-the same: a public module that also registers with the C++ pytree would change what export and compile
-see, so the verdicts. `register_pytree_node` feeds the C++ pytree only when optree is installed. Removal uses `_deregister_pytree_node`, which only newer torches
-have, and is refused where the C++ pytree may hold the class too (optree installed): there nothing could
-remove it from that second registry.
+`torch.utils.pytree`. Should a later one add it, registration stays here unless it registers exactly the
+same: a public module that also registers with the C++ pytree would change what export and compile see,
+so the verdicts. `register_pytree_node` also feeds the C++ pytree when optree is installed, as it always
+did. Removal uses `_deregister_pytree_node`, which only newer torches have, and is refused where the C++
+pytree may hold the class too (optree installed): there nothing could remove it from that second registry.
 """
 
 from __future__ import annotations
