@@ -181,7 +181,7 @@ def from_dumpable_context(dumped: Any, cls: type | None = None) -> dict[str, Any
 
 
 def keyed_split(obj: Any, node_types: Iterable[type]) -> tuple[list[tuple[Any, Any]], dict[str, Any]]:
-    """`split` with each child paired with its key (`GetAttrKey` of its attribute), as pytree key paths read."""
+    """`split` with each child paired with its key (`GetAttrKey` of its attribute), as key paths read."""
     names, children, context = split(obj, node_types)
     return [(GetAttrKey(n), c) for n, c in zip(names, children, strict=True)], context
 
