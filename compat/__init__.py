@@ -5,7 +5,7 @@ it to a block with `registered()`:
 
     import compat
     compat.register()
-    print([r.to_json() for r in compat.registration_report()])
+    print(compat.registration_report())  # a ClassReport per catalogued class
 
     with compat.registered():
         program = torch.export.export(step, (ids, cache, position))

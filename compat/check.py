@@ -35,8 +35,6 @@ WORKS, WITH_COMPAT, WITH_MASK, BROKEN = "works", "works with compat", "works wit
 COMPAT_CALL, MASK_CALL = "compat.register()", "compat.use_export_mask(model)"
 VERIFIED_FORMAT = "kvcc-verified/2"
 PROMPT, OTHER_PROMPT, MAX_CACHE_LEN, COMPILED_STEPS = 1, 11, 16, 4
-TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "vocab_size": 128, "max_position_embeddings": 64}
 
 
 @dataclass(frozen=True)
@@ -81,78 +79,32 @@ class Outcome:
 
 # --- the tiny model and its caches ------------------------------------------------------------------------
 
-def _model() -> Any:
-    import torch
-    import transformers
+def _step() -> Any:
+    """A fresh decode step of the tiny Llama the matrix runs (compat.tiny): (input_ids, cache, cache_position)
+    -> (logits, updated cache), its cache returned, which strict export must rebuild."""
+    from .tiny import DecodeStep, tiny_llama
 
-    torch.manual_seed(0)
-    return transformers.LlamaForCausalLM(transformers.LlamaConfig(**TINY)).eval()
-
-
-def _step_class() -> type:
-    import inspect
-
-    import torch
-
-    class DecodeStep(torch.nn.Module):
-        """(input_ids, cache, cache_position) -> (logits, updated cache), one cached forward (5.x names the cache
-        `cache`): the step the matrix exports, its cache returned, which strict export must rebuild."""
-
-        def __init__(self, model: Any) -> None:
-            super().__init__()
-            self.model = model
-            params = inspect.signature(model.forward).parameters
-            self.cache_name = "past_key_values" if "past_key_values" in params else "cache"
-
-        def forward(self, input_ids: Any, cache: Any, cache_position: Any) -> Any:
-            kwargs = {self.cache_name: cache, "use_cache": True, "cache_position": cache_position}
-            out = self.model(input_ids=input_ids, **kwargs)
-            return out.logits, out.past_key_values
-
-    return DecodeStep
-
-
-def _empty_cache(kind: str, config: Any) -> Any:
-    import torch
-    from transformers import cache_utils
-
-    if kind == "DynamicCache":
-        return cache_utils.DynamicCache()
-    shapes: list[Callable[[], Any]] = [
-        lambda: cache_utils.StaticCache(config=config, max_cache_len=MAX_CACHE_LEN, batch_size=1, device="cpu",
-                                        dtype=torch.float32),
-        lambda: cache_utils.StaticCache(config=config, max_cache_len=MAX_CACHE_LEN, max_batch_size=1,
-                                        device="cpu", dtype=torch.float32),
-        lambda: cache_utils.StaticCache(config=config, max_cache_len=MAX_CACHE_LEN),
-    ]
-    for build in shapes:  # the constructor's keywords moved between releases
-        try:
-            return build()
-        except TypeError:
-            continue
-    raise TypeError("no known StaticCache constructor call works with this transformers")
+    return DecodeStep(tiny_llama())
 
 
 def _ids(seed: int, length: int) -> Any:
-    import torch
+    from .tiny import prompt_ids
 
-    return torch.randint(0, TINY["vocab_size"], (1, length), generator=torch.Generator().manual_seed(seed))
+    return prompt_ids(length, seed=seed)
 
 
 def _prefilled(step: Any, kind: str, seed: int) -> Any:
-    import torch
+    from .tiny import empty_cache, fill
 
-    cache = _empty_cache(kind, step.model.config)
-    with torch.no_grad():
-        step(_ids(seed, 4), cache, torch.arange(4))
-    return cache
+    return fill(step.model, empty_cache(kind, step.model.config, max_cache_len=MAX_CACHE_LEN), seed=seed)
 
 
 # --- the checks ---------------------------------------------------------------------------------------------
 
 def _roundtrip(step: Any, kind: str) -> None:
     import torch
-    from torch.utils import _pytree
+
+    from compat import pytree_api as _pytree
 
     cache = _prefilled(step, kind, PROMPT)
     leaves, spec = _pytree.tree_flatten(cache)
@@ -309,7 +261,7 @@ def check_use(use: Use) -> Outcome:
 
     errors: dict[str, str] = {}
     for route, with_compat in _tries(use):
-        step = _step_class()(_model())
+        step = _step()
         register_transformers_own(step.model)
         label = f"{route.title}, {COMPAT_CALL if with_compat else 'transformers alone'}"
         try:

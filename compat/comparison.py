@@ -58,29 +58,24 @@ def _key_text(key: Any) -> str:
 def _paths(obj: Any, flatten: Callable[[Any], list[tuple[Any, Any]]], prefix: str = "") -> list[tuple[str, Any]]:
     """(key path, tensor) for every tensor under `obj`; `flatten` gives (key, child) pairs of a cache object
     or None for anything else, lists, tuples and dicts are walked here."""
-    from torch.utils import _pytree as pytree
+    from .pytree_api import MappingKey, SequenceKey
 
     if isinstance(obj, torch.Tensor):
         return [(prefix, obj)]
     if isinstance(obj, dict):
-        pairs = [(pytree.MappingKey(k), v) for k, v in obj.items()]
+        pairs = [(MappingKey(k), v) for k, v in obj.items()]
     elif isinstance(obj, (list, tuple)):
-        pairs = [(pytree.SequenceKey(i), v) for i, v in enumerate(obj)]
+        pairs = [(SequenceKey(i), v) for i, v in enumerate(obj)]
     else:
         pairs = flatten(obj) or []
     return [item for key, child in pairs for item in _paths(child, flatten, prefix + _key_text(key))]
 
 
 def _compat_pairs(node_types: tuple[type, ...]) -> Callable[[Any], list[tuple[Any, Any]] | None]:
-    from torch.utils import _pytree as pytree
-
-    from .node import split
+    from .node import keyed_split
 
     def pairs(obj: Any) -> list[tuple[Any, Any]] | None:
-        if not isinstance(obj, node_types):
-            return None
-        names, children, _ = split(obj, node_types)
-        return [(pytree.GetAttrKey(n), c) for n, c in zip(names, children, strict=True)]
+        return keyed_split(obj, node_types)[0] if isinstance(obj, node_types) else None
 
     return pairs
 

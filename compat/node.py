@@ -13,12 +13,12 @@ The in-memory context holds plain Python values (dtypes, classes included) becau
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
-from torch.utils import _pytree as pytree
 
 from .catalog import CHILD_ATTRIBUTES, DERIVED_ATTRIBUTES, NORMALIZED_ATTRIBUTES
+from .pytree_api import GetAttrKey
 from .state import CONTEXT_FORMAT, UnsupportedState, decode, encode
 
 # Attributes every nn.Module instance has; caches that are modules (transformers 4.4x) get them from
@@ -180,7 +180,23 @@ def from_dumpable_context(dumped: Any, cls: type | None = None) -> dict[str, Any
     return {**context, "state": {name: decode(value) for name, value in context["state"].items()}}
 
 
-def make_node_functions(node_types: Collection[type]) -> dict[str, Callable[..., Any]]:
+def keyed_split(obj: Any, node_types: Iterable[type]) -> tuple[list[tuple[Any, Any]], dict[str, Any]]:
+    """`split` with each child paired with its key (`GetAttrKey` of its attribute), as key paths read."""
+    names, children, context = split(obj, node_types)
+    return [(GetAttrKey(n), c) for n, c in zip(names, children, strict=True)], context
+
+
+class NodeFunctions(NamedTuple):
+    """The functions compat registers a class with (`make_node_functions`); `unflatten_for(cls)` gives
+    the unflatten of one class."""
+
+    flatten: Callable[[Any], tuple[list[Any], dict[str, Any]]]
+    flatten_with_keys: Callable[[Any], tuple[list[tuple[Any, Any]], dict[str, Any]]]
+    unflatten_for: Callable[[type], Callable[[Iterable[Any], dict[str, Any]], Any]]
+    fx_flatten_spec: Callable[[Any, Any], list[Any]]
+
+
+def make_node_functions(node_types: Collection[type]) -> NodeFunctions:
     """Return the flatten / unflatten / flatten-with-keys / fx-spec functions for one class.
 
     `node_types` is the live set of classes this package registered, read at flatten time so nested
@@ -193,8 +209,7 @@ def make_node_functions(node_types: Collection[type]) -> dict[str, Callable[...,
         return children, context
 
     def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], dict[str, Any]]:
-        names, children, context = split(obj, node_types)
-        return [(pytree.GetAttrKey(n), c) for n, c in zip(names, children, strict=True)], context
+        return keyed_split(obj, node_types)
 
     def unflatten_for(cls: type) -> Callable[[Iterable[Any], dict[str, Any]], Any]:
         return lambda values, context: rebuild(cls, values, context)
@@ -202,9 +217,4 @@ def make_node_functions(node_types: Collection[type]) -> dict[str, Callable[...,
     def fx_flatten_spec(obj: Any, spec: Any) -> list[Any]:
         return flatten(obj)[0]
 
-    return {
-        "flatten": flatten,
-        "flatten_with_keys": flatten_with_keys,
-        "unflatten_for": unflatten_for,
-        "fx_flatten_spec": fx_flatten_spec,
-    }
+    return NodeFunctions(flatten, flatten_with_keys, unflatten_for, fx_flatten_spec)

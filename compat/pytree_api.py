@@ -1,10 +1,13 @@
-"""The one place compat touches torch's pytree registries (python pytree, its serialization tables, and
-torch.fx's flatten specs), so that what differs between torch releases is handled here only.
+"""The one place compat touches torch's pytree modules (python pytree, its serialization tables, and
+torch.fx's flatten specs), so that what differs between torch releases is handled here only; the rest of
+compat takes tree_flatten / tree_unflatten / tree_leaves and the key classes from here (PUBLIC_NAMES).
 
-Registration goes through the public-ish `torch.utils._pytree.register_pytree_node` (it also feeds the
-C++ pytree when optree is installed). Removal uses `_deregister_pytree_node`, which only newer torches
-have, and is refused where the C++ pytree may hold the class too (optree installed): there nothing could
-remove it from that second registry.
+Everything goes through the private `torch.utils._pytree`: no torch from 2.5 to 2.15 has a public
+`torch.utils.pytree`. Should a later one add it, registration stays here unless it registers exactly the
+same: a public module that also registers with the C++ pytree would change what export and compile see,
+so the verdicts. `register_pytree_node` also feeds the C++ pytree when optree is installed, as it always
+did. Removal uses `_deregister_pytree_node`, which only newer torches have, and is refused where the C++
+pytree may hold the class too (optree installed): there nothing could remove it from that second registry.
 """
 
 from __future__ import annotations
@@ -13,11 +16,23 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+PUBLIC_NAMES = ("tree_flatten", "tree_unflatten", "tree_leaves", "GetAttrKey", "MappingKey", "SequenceKey")
+"""torch's own pytree functions and key classes, the very same objects, imported from here on first use."""
+
 
 def _pytree() -> Any:
     from torch.utils import _pytree
 
     return _pytree
+
+
+def __getattr__(name: str) -> Any:
+    """One of PUBLIC_NAMES, kept here once read (PEP 562: importing the shim imports no torch)."""
+    if name not in PUBLIC_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_pytree(), name)
+    globals()[name] = value
+    return value
 
 
 def _fx_pytree() -> Any:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .catalog import CACHE_CLASSES
 from .helper_calls import HelperCalls
@@ -21,11 +21,14 @@ from .pytree_api import (
 )
 from .state import CONTEXT_FORMAT
 
+if TYPE_CHECKING:
+    from .node import NodeFunctions
+
 OWNER = "compat"
 
 _LOCK = threading.RLock()
 _UNSUPPORTED: dict[str, str] = {}  # class name -> why registration failed on this torch
-_OURS: dict[type, dict[str, Callable[..., Any]]] = {}
+_OURS: dict[type, NodeFunctions] = {}
 """The classes this copy of compat registered, with the node functions it registered them with. Ownership
 is decided by identity against these functions, so a vendored copy (`mypkg._vendor.compat`) still knows
 its own registrations, and another copy's are someone else's."""
@@ -50,12 +53,6 @@ class ClassReport:
     reason: str | None = None
     leaf_order_vs_transformers: str | None = None  # compat.comparison; None for a class not present
 
-    def to_json(self) -> dict[str, str | None]:
-        """The JSON form used in matrix.json (`class`, `status`, `owner`, `reason`)."""
-        data = asdict(self)
-        data["class"] = data.pop("name")
-        return data
-
 
 class TransformersMissing(ImportError):
     """transformers cannot be imported, so there is nothing to register."""
@@ -78,7 +75,7 @@ def _owner_of(cls: type) -> str | None:
     if flatten is None:
         return None
     ours = _OURS.get(cls)
-    if ours is not None and flatten is ours["flatten"]:
+    if ours is not None and flatten is ours.flatten:
         return OWNER
     return getattr(flatten, "__module__", None) or "unknown"
 
@@ -89,7 +86,7 @@ def _register_one(cls: type) -> None:
     fns = make_node_functions(_NODE_TYPES)
     plain_name = f"{cls.__module__}.{cls.__qualname__}"
     register_node(
-        cls, fns["flatten"], fns["unflatten_for"](cls), fns["flatten_with_keys"], fns["fx_flatten_spec"],
+        cls, fns.flatten, fns.unflatten_for(cls), fns.flatten_with_keys, fns.fx_flatten_spec,
         serialized_type_name=f"{CONTEXT_FORMAT}:{plain_name}",
         to_dumpable_context=to_dumpable_context,
         from_dumpable_context=lambda dumped: from_dumpable_context(dumped, cls),
@@ -103,7 +100,7 @@ def _register_one(cls: type) -> None:
 def _forget(cls: type) -> None:
     """Remove our registration of `cls` (if torch still holds ours) and stop counting it as ours."""
     if _owner_of(cls) == OWNER:
-        remove_node(cls, _OURS[cls]["fx_flatten_spec"])
+        remove_node(cls, _OURS[cls].fx_flatten_spec)
     if cls in _CLAIMED:
         release_serialized_name(cls, _CLAIMED.pop(cls))
     _OURS.pop(cls, None)

@@ -11,6 +11,8 @@ Under pytest-xdist only the workers run tests, so only they import torch and tra
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 from kvmatrix.record.verdicts import MODES, TICO_MODE
@@ -36,9 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(compat, "__distribution__", None) != "kv-cache-compat":
         raise pytest.UsageError(f"`import compat` resolves to {getattr(compat, '__file__', compat)!r}, not "
                                 "kv-cache-compat's compat package (a module of the same name shadows it)")
+    from compat.tiny import tiny_llama
     from compat.transformers_own import register_transformers_own
-    from kvmatrix.run.process.recorder import ENVIRONMENT
-    from suites.support.models import layout, static_layer_init, tiny_llama
+    from kvmatrix.run.process.recorder import ENVIRONMENT, registration_entry
+    from suites.support.models import layout, static_layer_init
 
     tico_registered: list[str] = []
     if registration == "with":
@@ -52,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "layout": layout(),
         "static_layer_init": static_layer_init(),
         "transformers_helpers_called": helpers,
-        "registration_report": [r.to_json() for r in compat.registration_report()],
+        "registration_report": [registration_entry(asdict(r)) for r in compat.registration_report()],
         "tico_registered": tico_registered,
     }
 
@@ -60,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def model():
     """The tiny Llama shared by a suite session (read-only: tests never train it)."""
-    from suites.support.models import tiny_llama
+    from compat.tiny import tiny_llama
 
     return tiny_llama()
 

@@ -27,19 +27,12 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
+from compat.tiny import PROMPT_LEN, DecodeStep, prompt_ids
 from kvmatrix.run.process.attribution import eager as eager_setup
 from kvmatrix.run.process.attribution import no_cache_probe
 from kvmatrix.settings import setting
 from suites.support.exporting import check_compile_without_cache
-from suites.support.models import (
-    PROMPT_LEN,
-    DecodeStep,
-    clone,
-    greedy_loop,
-    kv_tensors,
-    prefilled,
-    prompt_ids,
-)
+from suites.support.models import clone, greedy_loop, kv_tensors, prefilled
 
 BACKEND = setting("KVCC_COMPILE_BACKEND")
 TRACE_BACKEND = setting("KVCC_TRACE_BACKEND")

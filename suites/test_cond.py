@@ -12,10 +12,11 @@ import pytest
 import torch
 from transformers import cache_utils
 
+from compat.tiny import dynamic_cache
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.cross_attention import CrossAttention, TensorCrossAttention, define_ops
 from suites.support.exporting import BAKED_IN
-from suites.support.models import clone, dynamic_cache, kv_tensors
+from suites.support.models import clone, kv_tensors
 
 ENCODER_LEN = 6
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from compat.tiny import DecodeStep, prompt_ids
 from kvmatrix.run.process.attribution import no_cache_probe
 from suites.support.exporting import assert_matches_eager, check_export_without_cache, shapes_for
-from suites.support.models import DecodeStep, clone, prefilled, prompt_ids
+from suites.support.models import clone, prefilled
 
 TRACED = {"batch": 2, "past": 4, "new": 2}
 OTHERS = [{"batch": 3, "past": 5, "new": 3}, {"batch": 2, "past": 6, "new": 2}]

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import torch
 
+from compat.tiny import PROMPT_LEN, prompt_ids
 from kvmatrix.run.process.attribution import eager, no_cache_probe
-from suites.support.models import PROMPT_LEN, NoCacheStep, prompt_ids
+from suites.support.models import NoCacheStep
 from suites.support.wrapping import ROUTES, decode, export_by_route, static_cache_model
 
 XNNPACK_PARTITIONER = ("executorch.backends.xnnpack.partition.xnnpack_partitioner", "XnnpackPartitioner")

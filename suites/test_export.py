@@ -16,6 +16,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from compat.tiny import OTHER_PROMPT_SEED, PROMPT_LEN, DecodeStep, prompt_ids, static_cache
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.exporting import (
     CACHE_KINDS,
@@ -28,17 +29,7 @@ from suites.support.exporting import (
     new_tokens,
     vmap_calls,
 )
-from suites.support.models import (
-    OTHER_PROMPT_SEED,
-    PROMPT_LEN,
-    DecodeStep,
-    FlatOutputsStep,
-    clone,
-    kv_tensors,
-    prefilled,
-    prompt_ids,
-    static_cache,
-)
+from suites.support.models import FlatOutputsStep, clone, kv_tensors, prefilled
 
 
 @no_cache_probe(export_without_cache)

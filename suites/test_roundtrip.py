@@ -18,6 +18,7 @@ from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
 from compat.catalog import CACHE_CLASSES
+from compat.tiny import OTHER_PROMPT_SEED, PROMPT_LEN, DecodeStep, dynamic_cache, prompt_ids, static_cache
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.exporting import (
     CACHE_KINDS,
@@ -27,17 +28,7 @@ from suites.support.exporting import (
     new_tokens,
 )
 from suites.support.instances import InstancePool
-from suites.support.models import (
-    OTHER_PROMPT_SEED,
-    PROMPT_LEN,
-    DecodeStep,
-    clone,
-    dynamic_cache,
-    kv_tensors,
-    prefilled,
-    prompt_ids,
-    static_cache,
-)
+from suites.support.models import clone, kv_tensors, prefilled
 from suites.support.nodes import node_leaves
 
 MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) - {"_buffers"}

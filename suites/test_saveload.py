@@ -12,6 +12,7 @@ import io
 import pytest
 import torch
 
+from compat.tiny import OTHER_PROMPT_SEED, DecodeStep
 from kvmatrix.run.process.attribution import no_cache_probe
 from suites.support.exporting import (
     CACHE_KINDS,
@@ -20,7 +21,7 @@ from suites.support.exporting import (
     export_decode_step,
     new_tokens,
 )
-from suites.support.models import OTHER_PROMPT_SEED, DecodeStep, clone, prefilled
+from suites.support.models import clone, prefilled
 
 
 def save_and_load_without_cache(model) -> None:

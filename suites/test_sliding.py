@@ -16,6 +16,15 @@ import torch
 from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
+from compat.tiny import (
+    EXAMPLE_PROMPT_SEED,
+    OTHER_PROMPT_SEED,
+    PROMPT_LEN,
+    DecodeStep,
+    dynamic_cache,
+    prompt_ids,
+    static_cache,
+)
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from kvmatrix.settings import setting
 from suites.support.exporting import (
@@ -25,18 +34,7 @@ from suites.support.exporting import (
     export_without_cache,
 )
 from suites.support.instances import SLIDING_WINDOW, _model
-from suites.support.models import (
-    EXAMPLE_PROMPT_SEED,
-    OTHER_PROMPT_SEED,
-    PROMPT_LEN,
-    DecodeStep,
-    clone,
-    dynamic_cache,
-    greedy_loop,
-    kv_tensors,
-    prompt_ids,
-    static_cache,
-)
+from suites.support.models import clone, greedy_loop, kv_tensors
 from suites.support.nodes import node_leaves
 
 BACKEND = setting("KVCC_TRACE_BACKEND")

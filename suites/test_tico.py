@@ -17,18 +17,10 @@ from typing import Any
 import pytest
 import torch
 
+from compat.tiny import OTHER_PROMPT_SEED, PROMPT_LEN, DecodeStep, prompt_ids
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.exporting import CACHE_KINDS, VMAP_FREE, model_with_mask, new_tokens
-from suites.support.models import (
-    OTHER_PROMPT_SEED,
-    PROMPT_LEN,
-    DecodeStep,
-    NoCacheStep,
-    clone,
-    kv_tensors,
-    prefilled,
-    prompt_ids,
-)
+from suites.support.models import NoCacheStep, clone, kv_tensors, prefilled
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
 """TICO's reference runtime against eager."""

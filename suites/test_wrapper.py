@@ -15,9 +15,9 @@ from functools import partial
 import pytest
 import torch
 
+from compat.tiny import PROMPT_LEN, prompt_ids
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.exporting import check_export_without_cache
-from suites.support.models import PROMPT_LEN, prompt_ids
 from suites.support.wrapping import ROUTES, call_like_example, decode, export_by_route, static_cache_model
 
 

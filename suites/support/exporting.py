@@ -11,16 +11,9 @@ import torch
 from torch.utils import _pytree as pytree
 
 import compat
+from compat.tiny import PROMPT_LEN, DecodeStep, prompt_ids, tiny_llama
 from kvmatrix.run.process.attribution import eager
-from suites.support.models import (
-    PROMPT_LEN,
-    DecodeStep,
-    NoCacheStep,
-    clone,
-    kv_tensors,
-    prompt_ids,
-    tiny_llama,
-)
+from suites.support.models import NoCacheStep, clone, kv_tensors
 
 CACHE_KINDS = ["DynamicCache", "StaticCache"]
 VMAP_FREE = "vmap-free"

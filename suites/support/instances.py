@@ -16,24 +16,10 @@ import transformers
 from transformers import cache_utils
 
 from compat.catalog import CACHE_CLASSES
-from suites.support.models import (
-    PROMPT_LEN,
-    TINY,
-    DecodeStep,
-    dynamic_cache,
-    first_working,
-    prompt_ids,
-    static_cache,
-)
+from compat.tiny import PROMPT_LEN, TINY, dynamic_cache, fill, first_working, static_cache
 
 SLIDING_WINDOW = 3  # shorter than PROMPT_LEN, so sliding layers really slide
 MAX_LAYER_LEN = 16
-
-
-def _filled_by(model: torch.nn.Module, cache: Any, length: int = PROMPT_LEN) -> Any:
-    with torch.no_grad():
-        DecodeStep(model)(prompt_ids(length), cache, torch.arange(length))
-    return cache
 
 
 def _model(config_name: str, model_name: str, **extra: Any) -> torch.nn.Module:
@@ -43,7 +29,7 @@ def _model(config_name: str, model_name: str, **extra: Any) -> torch.nn.Module:
 
 
 def _encoder_decoder(llama: torch.nn.Module) -> Any:
-    self_attention = _filled_by(llama, dynamic_cache())
+    self_attention = fill(llama, dynamic_cache())
     cross_attention = dynamic_cache()
     generator = torch.Generator().manual_seed(7)
     for layer_idx in range(TINY["num_hidden_layers"]):
@@ -92,11 +78,11 @@ def _builders(llama: torch.nn.Module) -> dict[str, Callable[[], Any]]:
         return _model("Gemma2Config", "Gemma2ForCausalLM", sliding_window=SLIDING_WINDOW, head_dim=8)
 
     builders = {
-        "llama DynamicCache": lambda: _filled_by(llama, dynamic_cache()),
-        "llama StaticCache": lambda: _filled_by(llama, static_cache(llama.config)),
+        "llama DynamicCache": lambda: fill(llama, dynamic_cache()),
+        "llama StaticCache": lambda: fill(llama, static_cache(llama.config)),
         "EncoderDecoderCache of DynamicCaches": lambda: _encoder_decoder(llama),
-        "mistral DynamicCache(config)": lambda: (m := mistral()) and _filled_by(m, dynamic_cache(m.config)),
-        "mistral StaticCache": lambda: (m := mistral()) and _filled_by(m, static_cache(m.config)),
+        "mistral DynamicCache(config)": lambda: (m := mistral()) and fill(m, dynamic_cache(m.config)),
+        "mistral StaticCache": lambda: (m := mistral()) and fill(m, static_cache(m.config)),
         "llama4 chunked cache": _chunked,
     }
     # Some 4.4x releases cannot prefill past the window with these classes (an SDPA shape error), so a
@@ -104,7 +90,7 @@ def _builders(llama: torch.nn.Module) -> dict[str, Callable[[], Any]]:
     for name, model_factory in [("SlidingWindowCache", mistral), ("HybridCache", gemma2)]:
         for length in (PROMPT_LEN, SLIDING_WINDOW - 1) if hasattr(cache_utils, name) else ():
             builders[f"{name} via model, prompt {length}"] = lambda n=name, f=model_factory, k=length: (
-                (m := f()) and _filled_by(m, static_cache(m.config, cls=getattr(cache_utils, n)), k)
+                (m := f()) and fill(m, static_cache(m.config, cls=getattr(cache_utils, n)), k)
             )
     return builders
 

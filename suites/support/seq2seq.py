@@ -9,8 +9,9 @@ import transformers
 from transformers import cache_utils
 from transformers.modeling_outputs import BaseModelOutput
 
+from compat.tiny import dynamic_cache, forward_kwargs
 from kvmatrix.run.process.attribution import eager
-from suites.support.models import clone, dynamic_cache, forward_kwargs, greedy_loop
+from suites.support.models import clone, greedy_loop
 
 SOURCE_LEN = 5
 VOCAB = 128

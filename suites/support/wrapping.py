@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import torch
 
+from compat.tiny import MAX_CACHE_LEN, PROMPT_LEN, prompt_ids, tiny_llama
 from kvmatrix.run.process.attribution import eager
-from suites.support.models import MAX_CACHE_LEN, PROMPT_LEN, prompt_ids, tiny_llama
 
 ROUTES = ["TorchExportableModuleForDecoderOnlyLM", "convert_and_export_with_cache"]
 STEPS = PROMPT_LEN + 3  # the prompt fed one token at a time, then greedy tokens

@@ -37,7 +37,7 @@ REGISTRATIONS: tuple[Registration, ...] = (
     Registration("compat", "import compat\ncompat.register()", "compat.", f"{COMPAT_FORMAT}:"),
     Registration(
         "transformers",
-        "from suites.baseline import register_transformers_own\nfrom suites.support.models import tiny_llama\n"
+        "from suites.baseline import register_transformers_own\nfrom compat.tiny import tiny_llama\n"
         "register_transformers_own(tiny_llama())",
         "transformers.", "transformers.cache_utils.{kind}",
     ),
@@ -78,7 +78,8 @@ def absent(kind):
 
 _SAVE = """
 from suites.support.exporting import export_decode_step, new_tokens
-from suites.support.models import OTHER_PROMPT_SEED, DecodeStep, clone, kv_tensors, prefilled, tiny_llama
+from compat.tiny import OTHER_PROMPT_SEED, DecodeStep, tiny_llama
+from suites.support.models import clone, kv_tensors, prefilled
 torch.manual_seed(0)
 model = tiny_llama()
 result = {{}}

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from compat.tiny import OTHER_PROMPT_SEED, DecodeStep, prompt_ids, tiny_llama
 from suites.support.exporting import BAKED_IN, assert_matches_eager
-from suites.support.models import OTHER_PROMPT_SEED, DecodeStep, clone, prefilled, prompt_ids, tiny_llama
+from suites.support.models import clone, prefilled
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,10 +19,9 @@ from compat.check import (
     WITH_COMPAT,
     WORKS,
     Outcome,
-    _model,
     _prefilled,
     _same_as_eager,
-    _step_class,
+    _step,
     _tries,
     annotate,
     installed_pair,
@@ -81,7 +80,7 @@ def test_routes_are_tried_fewest_library_calls_first_then_transformers_alone_fir
 
 
 def test_a_program_that_ignores_its_cache_input_fails_the_check() -> None:
-    step = _step_class()(_model())
+    step = _step()
     baked = _prefilled(step, "DynamicCache", PROMPT)
 
     def ignores_its_cache(token, cache, position):  # answers from the prompt's cache whatever it is given

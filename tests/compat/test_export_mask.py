@@ -25,7 +25,7 @@ SNAPSHOT = """
 def test_the_switch_is_the_one_transformers_export_wrapper_makes_and_a_second_call_changes_nothing() -> None:
     result = run_fresh(SNAPSHOT + """
     import compat, torch
-    from suites.support.models import tiny_llama
+    from compat.tiny import tiny_llama
     model = tiny_llama()
     before = registries()
     first = compat.use_export_mask(model).to_json()
@@ -65,7 +65,8 @@ def test_the_switch_is_the_one_transformers_export_wrapper_makes_and_a_second_ca
 def test_a_switched_model_decodes_as_the_default_mask_does() -> None:
     result = run_fresh("""
     import json, compat, torch
-    from suites.support.models import DecodeStep, clone, prefilled, prompt_ids, tiny_llama
+    from compat.tiny import DecodeStep, prompt_ids, tiny_llama
+    from suites.support.models import clone, prefilled
     from suites.support.exporting import new_tokens
     default, switched = tiny_llama(), tiny_llama()
     status = compat.use_export_mask(switched).status
@@ -82,7 +83,7 @@ def test_a_switched_model_decodes_as_the_default_mask_does() -> None:
 def test_a_model_on_another_attention_implementation_is_left_as_it_is() -> None:
     result = run_fresh(SNAPSHOT + """
     import compat, transformers
-    from suites.support.models import TINY
+    from compat.tiny import TINY
     config = transformers.LlamaConfig(**TINY)
     config._attn_implementation = "eager"
     model = transformers.LlamaForCausalLM(config).eval()

@@ -3,10 +3,13 @@ flattening of the same cache (transformers#41901), in the list-based and the lay
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from transformers import cache_utils
 
 import compat
 from compat.comparison import TRANSFORMERS_FLATTENINGS, sample_cache
+from kvmatrix.run.process.recorder import registration_entry
 from suites.support.models import kv_tensors, layout
 
 EXPECTED_ORDER = {"layer": "leaf order differs", "list": "same leaf order", "list-module": "same leaf order"}
@@ -21,7 +24,7 @@ def test_report_states_leaf_order_and_key_paths_against_transformers_own_flatten
     assert dynamic is not None and dynamic.startswith("differs ("), dynamic
     assert EXPECTED_ORDER[layout()] in dynamic and "key paths differ" in dynamic, dynamic
     assert f"compat {COMPAT_FIRST_PATH[layout()]}," in dynamic and "['key_cache'][0]" in dynamic, dynamic
-    assert report["DynamicCache"].to_json()["leaf_order_vs_transformers"] == dynamic
+    assert registration_entry(asdict(report["DynamicCache"]))["leaf_order_vs_transformers"] == dynamic
     flattened_by_transformers = {entry.cls for entry in TRANSFORMERS_FLATTENINGS}
     for name, entry in report.items():
         if entry.status == "absent":

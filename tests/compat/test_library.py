@@ -64,7 +64,7 @@ def test_unregister_removes_only_our_registrations() -> None:
         import json, compat
         from compat.pytree_api import why_nodes_cannot_be_removed
         from compat.transformers_own import register_transformers_own
-        from suites.support.models import tiny_llama
+        from compat.tiny import tiny_llama
         register_transformers_own(tiny_llama())
         theirs = {r.name: r.owner for r in compat.registration_report() if r.status == "already-registered"}
         compat.register()

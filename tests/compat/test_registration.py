@@ -6,6 +6,8 @@ Each ordering test runs in a fresh interpreter, because pytree registrations are
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +19,7 @@ import compat
 from compat.catalog import CACHE_CLASSES
 from compat.node import from_dumpable_context, to_dumpable_context
 from compat.state import UnsupportedState, encode
+from kvmatrix.run.process.recorder import registration_entry
 
 STATUSES = {"registered", "already-registered", "absent", "unsupported"}  # after register(): never "unregistered"
 
@@ -30,7 +33,7 @@ OWNERS = """
 TRANSFORMERS_FIRST = """
     import transformers, torch
     from compat.transformers_own import register_transformers_own
-    from suites.support.models import tiny_llama
+    from compat.tiny import tiny_llama
     register_transformers_own(tiny_llama())
     import compat
     compat.register(); compat.register()
@@ -39,15 +42,23 @@ COMPAT_FIRST = """
     import compat
     compat.register()
     from compat.transformers_own import register_transformers_own
-    from suites.support.models import tiny_llama
+    from compat.tiny import tiny_llama
     register_transformers_own(tiny_llama())
     compat.register()
 """ + OWNERS
 
 
 def test_register_twice_changes_nothing() -> None:
-    first = [r.to_json() for r in compat.register()]
-    assert [r.to_json() for r in compat.register()] == first
+    first = [asdict(r) for r in compat.register()]
+    assert [asdict(r) for r in compat.register()] == first
+
+
+def test_a_recorded_report_entry_keeps_the_published_fields_in_their_order() -> None:
+    published = json.loads((Path(__file__).resolve().parents[2] / "reports" / "matrix.json").read_text())
+    recorded = next(entry for cell in published["cells"] for entry in cell["registration_report"])
+    for report in compat.registration_report():
+        assert list(registration_entry(asdict(report))) == list(recorded)
+        assert registration_entry(asdict(report))["class"] == report.name
 
 
 def test_report_covers_every_catalogued_class_with_a_known_status() -> None:
@@ -72,7 +83,8 @@ def test_either_import_order_registers_every_present_class_without_raising(order
 
 
 def test_static_cache_rebuilt_from_leaves_is_a_usable_cache() -> None:
-    from suites.support.models import prefilled, tiny_llama
+    from compat.tiny import tiny_llama
+    from suites.support.models import prefilled
 
     compat.register()
     cache = prefilled(tiny_llama(), "StaticCache")
@@ -86,7 +98,8 @@ def test_static_cache_rebuilt_from_leaves_is_a_usable_cache() -> None:
 
 
 def test_contexts_are_json_dumpable_and_come_back_equal() -> None:
-    from suites.support.models import prefilled, tiny_llama
+    from compat.tiny import tiny_llama
+    from suites.support.models import prefilled
 
     compat.register()
     cache = prefilled(tiny_llama(), "StaticCache")

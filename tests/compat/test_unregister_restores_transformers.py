@@ -25,7 +25,8 @@ SCENARIO = """
     from compat.pytree_api import why_nodes_cannot_be_removed
     from compat.transformers_own import HELPERS, register_transformers_own
     from suites.support.exporting import export_decode_step, new_tokens
-    from suites.support.models import prefilled, tiny_llama
+    from compat.tiny import tiny_llama
+    from suites.support.models import prefilled
 
     def owner():
         node = pytree.SUPPORTED_NODES.get(cache_utils.DynamicCache)

@@ -38,6 +38,14 @@ from kvmatrix.settings import setting
 NA_PREFIX = "n/a: "
 ENVIRONMENT = pytest.StashKey[Callable[[], dict[str, Any]]]()
 """Where a conftest puts a callable describing the cell (layout, registration report) for the results."""
+
+
+def registration_entry(fields: dict[str, Any]) -> dict[str, Any]:
+    """A `registration_report` entry of the record from one compat ClassReport's fields
+    (`dataclasses.asdict`): the library's `name` is the schema's `class`, written last as it always was."""
+    return {**{key: value for key, value in fields.items() if key != "name"}, "class": fields["name"]}
+
+
 WORKER_ENVIRONMENT = "kvcc_environment"
 """The key under which an xdist worker sends that description to the controller (`config.workeroutput`)."""
 
