@@ -24,42 +24,20 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
-    "plan": Command(
-        "kvmatrix.plan.actions",
-        "print the CI plan of a pins file as GitHub Actions outputs (`matrix=`, `cells=`)",
-    ),
-    "toxgen": Command(
-        "kvmatrix.plan.toxgen",
-        "write tox.ini from pins.toml (`--check`: only say whether it is up to date)",
-    ),
-    "cell": Command(
-        "kvmatrix.run.cell_cli",
-        "run one cell (of pins.toml, resolved pins or an exact pair) and write its result",
-    ),
-    "inputs": Command(
-        "kvmatrix.run.inputs_cli",
-        "a cell's inputs key, and whether its previous result can be reused or cached",
-    ),
-    "one-test": Command(
-        "kvmatrix.run.one_test",
-        "re-run one suite test alone in one pair, printing pytest's full traceback",
-    ),
-    "markdown": Command(
-        "kvmatrix.render.markdown",
-        "render a matrix.json (and its cell details) as Markdown", ("render",),
-    ),
-    "verified": Command(
-        "kvmatrix.render.verified",
-        "write the verified pins bundled with kvcc (compat/verified.json) from uses.json",
-    ),
-    "rerender": Command(
-        "kvmatrix.publish.rerender",
-        "re-derive the causes of published folders and re-render them with today's code (`--write`)",
-    ),
-    "recover": Command(
-        "kvmatrix.publish.report_set",
-        "finish or undo an interrupted publish in report folders", ("recover",),
-    ),
+    "plan": Command("kvmatrix.plan.actions",
+                    "print the CI plan of a pins file as GitHub Actions outputs (`matrix=`, `cells=`)"),
+    "toxgen": Command("kvmatrix.plan.toxgen", "write tox.ini from pins.toml (`--check`: only say whether it is up to date)"),
+    "cell": Command("kvmatrix.run.cell_cli",
+                    "run one cell (of pins.toml, resolved pins or an exact pair) and write its result"),
+    "inputs": Command("kvmatrix.run.inputs_cli",
+                      "a cell's inputs key, and whether its previous result can be reused or cached"),
+    "one-test": Command("kvmatrix.run.one_test", "re-run one suite test alone in one pair, printing pytest's full traceback"),
+    "markdown": Command("kvmatrix.render.markdown", "render a matrix.json (and its cell details) as Markdown", ("render",)),
+    "verified": Command("kvmatrix.render.verified",
+                        "write the verified pins bundled with kvcc (compat/verified.json) from uses.json"),
+    "rerender": Command("kvmatrix.publish.rerender",
+                        "re-derive the causes of published folders and re-render them with today's code (`--write`)"),
+    "recover": Command("kvmatrix.publish.report_set", "finish or undo an interrupted publish in report folders", ("recover",)),
     "bisect": Command("kvmatrix.bisect.run", "find the release at which one test's verdict changes"),
     "changes": Command("kvmatrix.bisect.changes", "tabulate which tests changed verdict at which release"),
 }
