@@ -66,6 +66,13 @@ def pins(pins_file: Path) -> Pins:
 
 
 @pytest.fixture
+def pinned(pins_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KVCC_PINS names the three-cell pins file, whose second cell is the `ran_cell` fixture's."""
+    monkeypatch.setenv("KVCC_PINS", str(pins_file))
+    return pins_file
+
+
+@pytest.fixture
 def ran_cell() -> dict[str, Any]:
     """tf4.57.6-torch2.13.0, which ran both modes (see tests.support.records.example_runs)."""
     from tests.support.records import REGISTRATION_REPORT, build_cell, example_runs

@@ -16,9 +16,19 @@ from typing import Any
 import pytest
 
 from kvmatrix.plan.pins import load_pins
+from kvmatrix.publish.publish_run import README_END, README_START
+from kvmatrix.render.text import markdown_text
 from kvmatrix.run.cell import inputs_of
 from kvmatrix.run.env.interpreters import find_interpreter
 from tests.support.checkouts import checkout_copy, nox_publish_committed
+from tests.support.hostile import (
+    HOSTILE,
+    METRICS,
+    UNESCAPED_BRACKET,
+    USE_TEST,
+    assert_tables_keep_their_cells,
+    hostile_cell,
+)
 from tests.support.index_server import (
     CORRUPT_JSON,
     ERROR_JSON,
@@ -27,6 +37,7 @@ from tests.support.index_server import (
     only_index_env,
     serve_index,
 )
+from tests.support.publish import write_result
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -545,3 +556,41 @@ def test_publish_into_reports_on_another_file_system_than_the_readme_is_refused_
                         "the published reports are unchanged")
         assert (published_tree(moved), readme.read_bytes(), verified.read_bytes()) == before
         assert not (moved / ".staging").exists()
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
+@pytest.mark.parametrize("value", HOSTILE)
+def test_nox_publish_of_hostile_causes_metrics_and_generation_time_keeps_them_text_in_matrix_md_and_the_readme(
+    value: str, tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], make_cell: Callable[..., dict[str, Any]]
+) -> None:
+    """Issue 31 items 3 and 9 through `nox -s publish` into the committed reports/ of a copy of the checkout
+    (the README is published only with that folder): a fresh result whose every free text, a use's cause and
+    upstream issue (the by-use chips) and a compiled loop's name and metrics (the Metrics section) included, is
+    `value`, published over a matrix.json whose `generated_at` is `value` (the changes section). The README's
+    table (what to pin, kvmatrix.render.readme) holds no cause: it must keep its markers and rows."""
+    root, results = checkout_copy(tmp_path / "repo"), tmp_path / "cells"
+    write_result(results, ran_cell)
+    first = nox_publish_committed(root, pins_file, results)
+    assert first.returncode == 0, first.stdout + first.stderr
+    matrix_path = root / "reports" / "matrix.json"
+    matrix_path.write_text(json.dumps({**json.loads(matrix_path.read_text()), "generated_at": value}))
+    hostile = hostile_cell(value)
+    suite, name = USE_TEST.split("::")
+    for run in hostile["runs"].values():  # the use's test fails in both modes: its chip shows cause and upstream
+        run["tests"].append({"suite": suite, "name": name, "verdict": "fail", "duration_s": 0.5, "reason": None,
+                             "error": "AssertionError: boom", "cause": value, "upstream": value})
+    write_result(results, hostile)
+    proc = nox_publish_committed(root, pins_file, results)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    markdown = (root / "reports" / "matrix.md").read_text()
+    shown = markdown_text(value)
+    assert " | ".join([shown] * len(METRICS)) in markdown  # the loop's metrics, as text
+    assert shown in markdown.partition("## By use")[2].partition("\n## ")[0]  # the chip's cause, as text
+    assert_tables_keep_their_cells(markdown)
+    compared = next(line for line in markdown.splitlines() if line.startswith("Compared with the matrix generated"))
+    assert "<" not in compared and not UNESCAPED_BRACKET.search(compared) and "`" not in compared.replace("\\`", "")
+    readme = (root / "README.md").read_text()
+    assert readme.count(README_START) == 1 and readme.count(README_END) == 1
+    embedded = readme.partition(README_START)[2].partition(README_END)[0]
+    assert "<" not in embedded
+    assert_tables_keep_their_cells(embedded)

@@ -117,12 +117,20 @@ def example_runs() -> dict[str, Any]:
     }
 
 
+RAN_CELL_ID = "tf4.57.6-torch2.13.0"
+"""The id of the `ran_cell` fixture, the second cell of PINS_TOML."""
+
 REGISTRATION_REPORT = [
     {"class": "DynamicCache", "status": "registered", "owner": "compat", "reason": None},
     {"class": "StaticCache", "status": "already-registered", "owner": "transformers.integrations",
      "reason": None},
     {"class": "OffloadedCache", "status": "unsupported", "owner": None, "reason": "needs torch | newer"},
 ]
+
+
+FROZEN_DETAIL = {"schema_version": 3, "id": "tf4.57.6-torch2.13.0", "freeze": ["torch==2.13.0+cpu", "six==1.16.0"],
+                 "torch_build": "cpu", "runs": {}}
+"""A cell's detail file as far as replaying its run reads it: the freeze."""
 
 
 Published = tuple[dict[str, Any], dict[str, dict[str, Any]]]
@@ -134,3 +142,8 @@ def publish_records(pins: Pins, records: list[dict[str, Any]], generated_at: str
     halves = [split(record) for record in records]
     matrix = new_matrix(pins, [summary for summary, _ in halves], generated_at, suites=suites)
     return matrix, {detail["id"]: detail for _, detail in halves}
+
+
+def inputs(resolved: list[str], **clients: list[str] | str) -> dict[str, object]:
+    """A cell's inputs (kvmatrix.run.inputs) as far as a refresh reads them: the resolved sets."""
+    return {"key": "k", "parts": {"resolved": resolved, "clients": clients}}

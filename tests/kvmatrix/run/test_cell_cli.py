@@ -1,20 +1,16 @@
 """Replaying a recorded cell: `python -m kvmatrix.run.cell_cli --constraints FILE` installs every package at
-the version the run's freeze (its detail file) recorded, with real uv against PyPI."""
+the version the run's freeze (its detail file) recorded (with real uv against PyPI:
+tests/integration/test_cell_cli.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from kvmatrix.run.cell_cli import constraints_file, main
-from kvmatrix.run.env.install import freeze, install
-
-DETAIL = {"schema_version": 3, "id": "tf4.57.6-torch2.13.0", "freeze": ["torch==2.13.0+cpu", "six==1.16.0"],
-          "torch_build": "cpu", "runs": {}}
+from tests.support.records import FROZEN_DETAIL as DETAIL
 
 
 def test_a_detail_file_becomes_the_constraints_of_its_freeze(tmp_path: Path) -> None:
@@ -46,15 +42,3 @@ def test_unreadable_constraints_stop_the_cell_before_anything_is_installed(
     assert status == 2
     assert capsys.readouterr().err.startswith(f"error: cannot read the constraints of {path}: ")
     assert not (tmp_path / "envs").exists() and not (results / "tf4.57.6-torch2.13.0.json").exists()
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
-def test_installing_with_a_recorded_freeze_replays_its_versions(tmp_path: Path) -> None:
-    subprocess.run(["uv", "venv", "-q", str(tmp_path / "venv")], check=True)
-    python = str(tmp_path / "venv" / "bin" / "python")
-    detail = tmp_path / "detail.json"
-    detail.write_text(json.dumps({**DETAIL, "freeze": ["six==1.16.0"]}))
-    outcome = install(python, ["six"], retries=1, constraints=constraints_file(detail, tmp_path / "work"))
-    assert outcome.status == "ran", outcome.reason
-    assert freeze(python) == ["six==1.16.0"]

@@ -5,7 +5,6 @@ be installed is recorded with uv's reason and no run."""
 from __future__ import annotations
 
 import shutil
-import sys
 import threading
 import venv
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from packaging.version import Version
 from kvmatrix import REPO_ROOT
 from kvmatrix.plan.pins import Cell
 from kvmatrix.record.cell_record import InstallOutcome
-from kvmatrix.record.verdicts import MODES, NOT_INSTALLABLE, RAN, SETUP, TICO_MODE
+from kvmatrix.record.verdicts import MODES, RAN, SETUP, TICO_MODE
 from kvmatrix.run import clients as clients_module
-from kvmatrix.run.cell import inputs_of, requirements
+from kvmatrix.run.cell import requirements
 from kvmatrix.run.clients import (
     CLIENTS,
     Client,
@@ -38,9 +37,7 @@ from kvmatrix.run.clients import (
     silent_run_reason,
     split_selection,
 )
-from kvmatrix.run.env.interpreters import find_interpreter
 from kvmatrix.run.process.slots import RunSlots
-from tests.support.wheels import make_wheel
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 
@@ -219,38 +216,3 @@ def test_a_client_that_imports_in_its_environment_runs_its_suite(
     client_entry, runs, ran = run_installed_client(executorch, python, tmp_path / "cell", monkeypatch)
     assert client_entry == entry(RAN, installed="executorch==0.7.0")
     assert ran == list(MODES) and set(runs) == set(MODES)
-
-
-@pytest.mark.integration
-@needs_uv
-def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    wheels = tmp_path / "wheels"
-    make_wheel(wheels, "alpha", "1.0")
-    make_wheel(wheels, "alpha", "2.0")
-    make_wheel(wheels, "beta", "1.0", requires=("alpha>=2",))
-    for name, value in {"PIP_FIND_LINKS": str(wheels), "UV_NO_INDEX": "1", "KVCC_CPU_WHEELS": "0"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("UV_TORCH_BACKEND", raising=False)
-    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-    client_entry, runs = run_client(Client("beta", "beta"), ["alpha==1.0"], minor, tmp_path / "cell")
-    assert client_entry["status"] == NOT_INSTALLABLE and client_entry["installed"] is None
-    assert "alpha" in client_entry["reason"] and "beta" in client_entry["reason"]
-    assert runs == {}
-    assert (tmp_path / "cell" / "client-beta" / "venv" / "bin" / "python").exists()
-
-
-@pytest.mark.integration
-@needs_uv
-def test_the_clients_resolve_with_the_real_cell_s_pins_unmoved() -> None:
-    """uv resolves both client environments of a real pinned cell (the real index, warm cache), each with
-    the cell's own torch and transformers; these sets are the inputs' `clients` part."""
-    cell = Cell.from_id("tf4.57.6-torch2.13.0")
-    inputs = inputs_of(cell, find_interpreter("3.11"), REPO_ROOT)
-    assert inputs is not None, "uv could not resolve the cell or a client"
-    for client in CLIENTS:
-        resolved = inputs["parts"]["clients"][client.name]
-        assert any(line.startswith(f"{client.package}==") for line in resolved), resolved
-        assert "transformers==4.57.6" in resolved
-        assert any(line.startswith("torch==2.13.0") for line in resolved)

@@ -4,8 +4,6 @@ with the exit statuses the cell job's steps branch on."""
 from __future__ import annotations
 
 import json
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +12,7 @@ import pytest
 from kvmatrix.plan.pins import Cell, Pins
 from kvmatrix.plan.resolved import write_resolved
 from kvmatrix.run.inputs_cli import main
-
-CELL_ID = "tf4.57.6-torch2.13.0"
-
-
-@pytest.fixture
-def pinned(pins_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """KVCC_PINS names the three-cell pins file, whose second cell is CELL_ID."""
-    monkeypatch.setenv("KVCC_PINS", str(pins_file))
-    return pins_file
+from tests.support.records import RAN_CELL_ID as CELL_ID
 
 
 def test_a_cell_the_pins_file_lacks_is_status_2(pinned: Path, capsys: pytest.CaptureFixture) -> None:
@@ -67,10 +57,3 @@ def test_a_result_is_not_cacheable_when_the_inputs_cannot_be_told(
 ) -> None:
     (tmp_path / f"{CELL_ID}.json").write_text(json.dumps(ran_cell))
     assert main(["cacheable", CELL_ID, "--results", str(tmp_path), "--python", str(tmp_path / "no-python")]) == 1
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
-def test_the_key_of_a_real_pinned_cell_is_a_sha256(pinned: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["key", CELL_ID]) == 0
-    assert re.fullmatch(r"[0-9a-f]{64}", capsys.readouterr().out.strip())

@@ -1,10 +1,9 @@
 """kvmatrix.run.env.torch_index: the CPU wheel index for torch on a machine without a GPU, PyPI's default
-wheels otherwise, decided from the machine, the environment and a real probe of the index."""
+wheels otherwise, decided from the machine, the environment and a real probe of the index. (uv taking only
+PyTorch's packages from that index: tests/integration/test_torch_index.py.)"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -63,16 +62,3 @@ def test_the_probe_reads_a_real_index_and_fails_on_a_refused_or_missing_page() -
     with serve_index(NOT_FOUND) as index:
         assert not index_reachable(f"{index.url}/torch/", timeout_s=5)
     assert not index_reachable(refused_url(), timeout_s=5)
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
-def test_uv_takes_only_pytorch_packages_from_the_cpu_index(tmp_path: Path) -> None:
-    """uv accepts the backend this project passes, and resolves a non-PyTorch package from PyPI alone
-    (it succeeds here whether or not download.pytorch.org can be reached)."""
-    subprocess.run(["uv", "venv", "-q", str(tmp_path / "venv")], check=True)
-    python = str(tmp_path / "venv" / "bin" / "python")
-    proc = subprocess.run([*uv_install_command(python, ["six==1.17.0"], CPU_BACKEND), "--dry-run"],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "six==1.17.0" in proc.stderr
