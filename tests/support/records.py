@@ -4,11 +4,16 @@ publish makes of them. tests/conftest.py serves them as fixtures."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from kvmatrix.files import json_text, write_text_atomic
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.detail import split
-from kvmatrix.record.matrix import new_matrix
+from kvmatrix.record.matrix import (
+    matrix_text,
+    new_matrix,
+)
 from kvmatrix.record.metrics import cell_metrics
 from kvmatrix.record.verdicts import RAN, summarize_suites
 
@@ -133,10 +138,13 @@ FROZEN_DETAIL = {"schema_version": 3, "id": "tf4.57.6-torch2.13.0", "freeze": ["
 """A cell's detail file as far as replaying its run reads it: the freeze."""
 
 
+GENERATED_AT = "2026-11-25T10:00:00Z"
+"""When the fixture matrices were generated."""
+
 Published = tuple[dict[str, Any], dict[str, dict[str, Any]]]
 
 
-def publish_records(pins: Pins, records: list[dict[str, Any]], generated_at: str = "2026-11-25T10:00:00Z",
+def publish_records(pins: Pins, records: list[dict[str, Any]], generated_at: str = GENERATED_AT,
                     suites: list[str] = SUITES) -> Published:
     """(the matrix, the details by cell id) of full cell `records`, split as publish splits them."""
     halves = [split(record) for record in records]
@@ -147,3 +155,11 @@ def publish_records(pins: Pins, records: list[dict[str, Any]], generated_at: str
 def inputs(resolved: list[str], **clients: list[str] | str) -> dict[str, object]:
     """A cell's inputs (kvmatrix.run.inputs) as far as a refresh reads them: the resolved sets."""
     return {"key": "k", "parts": {"resolved": resolved, "clients": clients}}
+
+
+def write_published(folder: Path, matrix: dict, details: dict) -> Path:
+    """matrix.json and cells/<id>.json in `folder`, as publish writes them; returns the matrix path."""
+    for cell_id, detail in details.items():
+        write_text_atomic(folder / "cells" / f"{cell_id}.json", json_text(detail))
+    write_text_atomic(folder / "matrix.json", matrix_text(matrix))
+    return folder / "matrix.json"
