@@ -1,10 +1,9 @@
-"""kvmatrix.bisect.search (the search, driven by a fake verdict per version), the bisect runner's argument and
-result handling, and its reports end to end against a loopback index."""
+"""kvmatrix.bisect.run: the bisect runner's argument and result handling, and its reports end to end against a
+loopback index. (The search itself: test_search.py; the report's Markdown: test_report.py.)"""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -15,114 +14,12 @@ import pytest
 from packaging.version import Version
 
 from kvmatrix import REPO_ROOT
-from kvmatrix.bisect.report import BisectRequest, bisect_markdown, build_report
+from kvmatrix.bisect.report import BisectRequest, bisect_markdown
 from kvmatrix.bisect.run import UsageError, parse_request, probe_from_run, run_bisect
-from kvmatrix.bisect.search import Bisection, Probe, bisect
+from kvmatrix.bisect.search import Probe
 from kvmatrix.plan.releases import list_releases
+from tests.support.bisect import REQUEST, TEST
 from tests.support.index_server import NOT_FOUND, refused_url, serve_index
-
-# The transformers releases of >=4.46,<4.54 on PyPI (yanked 4.46.0 and 4.52.0 left out).
-RELEASES = [
-    "4.46.1", "4.46.2", "4.46.3", "4.47.0", "4.47.1", "4.48.0", "4.48.1", "4.48.2", "4.48.3", "4.49.0",
-    "4.50.0", "4.50.1", "4.50.2", "4.50.3", "4.51.0", "4.51.1", "4.51.2", "4.51.3", "4.52.1", "4.52.2",
-    "4.52.3", "4.52.4", "4.53.0", "4.53.1", "4.53.2", "4.53.3",
-]
-TEST = "suites/test_roundtrip.py::test_key_paths_name_the_cache_fields[DynamicCache]"
-REQUEST = BisectRequest(TEST, "without", "torch", "2.6.0", "transformers", ">=4.46,<4.54")
-
-
-class FakeProbe:
-    """`fail` before `flip_at`, `pass` from it on; versions in `broken` cannot be installed. Counts calls."""
-
-    def __init__(self, flip_at: str | None, broken: dict[str, str] | None = None) -> None:
-        self.flip_at = flip_at
-        self.broken = broken or {}
-        self.calls: list[str] = []
-
-    def __call__(self, version: str) -> Probe:
-        self.calls.append(version)
-        if version in self.broken:
-            return Probe(version, self.broken[version], None, f"cannot install transformers=={version}")
-        flipped = self.flip_at is not None and RELEASES.index(version) >= RELEASES.index(self.flip_at)
-        return Probe(version, "ran", "pass" if flipped else "fail",
-                     None if flipped else "AssertionError: DynamicCache is not a pytree node")
-
-
-def ends(result: Bisection) -> tuple[str | None, str | None]:
-    return (result.last_good and result.last_good.version, result.first_bad and result.first_bad.version)
-
-
-def test_finds_the_first_release_with_the_new_verdict_in_logarithmic_probes() -> None:
-    probe = FakeProbe("4.50.0")
-    result = bisect(RELEASES, probe)
-    assert result.outcome == "flip"
-    assert ends(result) == ("4.49.0", "4.50.0")
-    assert (result.last_good.verdict, result.first_bad.verdict) == ("fail", "pass")
-    assert result.between == () and result.skipped == ()
-    assert len(probe.calls) <= math.ceil(math.log2(len(RELEASES))) + 2
-    assert [p.version for p in result.probes] == probe.calls
-
-
-def test_every_version_is_probed_at_most_once() -> None:
-    probe = FakeProbe("4.51.2", broken={v: "not-installable" for v in ("4.50.1", "4.50.2", "4.50.3")})
-    bisect(RELEASES, probe)
-    assert len(probe.calls) == len(set(probe.calls))
-
-
-def test_uninstallable_versions_inside_the_range_are_skipped_and_named() -> None:
-    broken = {"4.50.2": "not-installable", "4.50.1": "infra", "4.48.1": "error"}
-    probe = FakeProbe("4.49.0", broken)
-    result = bisect(RELEASES, probe)
-    assert ends(result) == ("4.48.3", "4.49.0")
-    assert {p.version: p.status for p in result.skipped} == {
-        v: s for v, s in broken.items() if v in probe.calls}
-    assert result.skipped, "the middle of the range was untestable and had to be skipped"
-    assert all(p.summary.startswith("cannot install") for p in result.skipped)
-
-
-def test_a_flip_hidden_behind_untestable_versions_names_them_all() -> None:
-    broken = {"4.49.0": "not-installable", "4.50.0": "not-installable"}
-    result = bisect(RELEASES, FakeProbe("4.50.0", broken))
-    assert result.outcome == "flip"
-    assert ends(result) == ("4.48.3", "4.50.1")
-    assert [p.version for p in result.between] == ["4.49.0", "4.50.0"]
-
-
-def test_a_range_without_a_flip_probes_only_its_ends() -> None:
-    probe = FakeProbe(flip_at=None)
-    result = bisect(RELEASES, probe)
-    assert result.outcome == "no-flip"
-    assert ends(result) == ("4.53.3", None)
-    assert probe.calls == ["4.46.1", "4.53.3"]
-
-
-@pytest.mark.parametrize(("flip_at", "expected"), [
-    ("4.46.2", ("4.46.1", "4.46.2")),  # right after the first release
-    ("4.53.3", ("4.53.2", "4.53.3")),  # at the last release
-])
-def test_a_flip_at_either_end_of_the_range(flip_at: str, expected: tuple[str, str]) -> None:
-    assert ends(bisect(RELEASES, FakeProbe(flip_at))) == expected
-
-
-def test_untestable_ends_move_inward_to_the_nearest_testable_release() -> None:
-    broken = {"4.46.1": "not-installable", "4.46.2": "infra", "4.53.3": "not-installable"}
-    probe = FakeProbe("4.53.2", broken)
-    result = bisect(RELEASES, probe)
-    assert ends(result) == ("4.53.1", "4.53.2")
-    assert probe.calls[:4] == ["4.46.1", "4.46.2", "4.46.3", "4.53.3"]
-
-
-def test_nothing_testable_is_untestable() -> None:
-    versions = RELEASES[:3]
-    result = bisect(versions, FakeProbe("4.46.2", {v: "not-installable" for v in versions}))
-    assert result.outcome == "untestable"
-    assert ends(result) == (None, None)
-    assert [p.version for p in result.skipped] == versions
-
-
-def test_a_single_testable_release_has_no_flip() -> None:
-    result = bisect(RELEASES[:2], FakeProbe(None, {"4.46.2": "not-installable"}))
-    assert result.outcome == "no-flip" and ends(result) == ("4.46.1", None)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -168,21 +65,6 @@ def test_a_run_without_the_tests_record_is_an_error_with_the_cause() -> None:
     crashed = run_with(exit_code=-11, log_tail="collecting ...\nFatal Python error\n")
     assert probe_from_run("4.40.0", TEST, crashed) == Probe(
         "4.40.0", "ran", "error", "no verdict for the test (pytest exit -11): Fatal Python error")
-
-
-def test_the_markdown_report_names_both_releases_verdicts_and_repro(tmp_path: Path) -> None:
-    result = bisect(RELEASES, FakeProbe("4.50.0", {"4.50.2": "not-installable"}))
-    report = build_report(REQUEST, RELEASES, result, "https://pypi.org/simple", Path("build/bisect"), "3.11")
-    markdown = bisect_markdown(report)
-    assert "The verdict changes at transformers 4.50.0: ❌ fail up to 4.49.0, ✅ pass from 4.50.0" in markdown
-    row = "| last good (old verdict) | 4.49.0 | ❌ fail | AssertionError: DynamicCache is not a pytree node |"
-    assert row in markdown
-    assert "- 4.50.2: not-installable: cannot install transformers==4.50.2" in markdown
-    first_bad, last_good = report["repro"]["first_bad"], report["repro"]["last_good"]
-    assert first_bad.startswith("uv venv --python 3.11 build/bisect/tf4.50.0-torch2.6.0/venv && ")
-    assert "KVCC_REGISTRATION=without" in last_good and "transformers==4.49.0" in last_good
-    assert report["repro"]["bisect"] == (f"nox -s bisect -- --test '{TEST}' --mode without "
-                                         "--fixed torch==2.6.0 --range 'transformers>=4.46,<4.54'")
 
 
 def test_run_bisect_lists_the_range_from_the_index_and_writes_both_reports(
