@@ -163,3 +163,22 @@ def write_published(folder: Path, matrix: dict, details: dict) -> Path:
         write_text_atomic(folder / "cells" / f"{cell_id}.json", json_text(detail))
     write_text_atomic(folder / "matrix.json", matrix_text(matrix))
     return folder / "matrix.json"
+
+
+def measured(suite: str, name: str, metrics: dict) -> dict:
+    """A passing test record that recorded `metrics`."""
+    return {**record(suite, name, "pass", duration_s=1.0), "metrics": metrics}
+
+
+METRIC_RUNS = {
+    "with": {"tests": [
+        measured("export", "test_decode_step_exports_and_matches_eager[a]", {"export_s": 1.0}),
+        measured("export", "test_decode_step_exports_and_matches_eager[b]", {"export_s": 3.0}),
+        measured("export", "test_decode_step_exports_and_matches_eager[c]", {"export_s": 2.0}),
+        measured("compile", "test_static_cache_decode_loop_compiles_once",
+                 {"backend": "inductor", "compile_s": 7.5, "recompiles_after_first_step": 0, "graph_breaks": 0,
+                  "eager_tokens_per_s": 40.0, "compiled_tokens_per_s": 50.0}),
+    ]},
+    "without": {"tests": [measured("export", "test_decode_step_exports_and_matches_eager[a]", {"export_s": 99.0})]},
+}
+"""Runs whose tests recorded numbers: three exports and a compiled loop with registration, one export without."""
