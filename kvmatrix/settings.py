@@ -1,7 +1,7 @@
 """Every KVCC_* environment variable of the project, its default and what it changes: the one place they
 are read. Standard library only, so the in-cell code (suites/) reads its variables here too.
 
-A test (tests/host/test_settings.py) fails when code names a KVCC_* variable this table lacks. Each variable a
+A test (tests/kvmatrix/test_settings.py) fails when code names a KVCC_* variable this table lacks. Each variable a
 user sets has a check of its type and range; `setting_problems` gives one line per bad value, which the
 noxfile and the command-line entry points print instead of failing deep inside a run.
 """

@@ -66,7 +66,7 @@ UNRECORDED_SETTINGS = {
     "KVCC_FORKSERVER": "set by the harness for each run",
     "KVCC_PROBE_OUTCOMES": "set by the harness for each environment's first runs",
 }
-"""The others, and why they are not inputs (tests/host/test_inputs.py checks that every variable is in one)."""
+"""The others, and why they are not inputs (tests/kvmatrix/run/test_inputs.py checks that every variable is in one)."""
 COMPILE_TIMEOUT_S = 300
 
 

@@ -456,7 +456,7 @@ def test_publish_of_a_result_with_a_wrong_type_below_its_keys_is_one_line_naming
     tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path,
     damage: Callable[[dict[str, Any]], None], problem: str
 ) -> None:
-    """Issue 31 item 6 through `nox -s publish` (tests/host/test_publish_refusals.py calls publish() itself):
+    """Issue 31 item 6 through `nox -s publish` (tests/kvmatrix/publish/test_publish_run_refusals.py calls publish() itself):
     these reached rederive, the metrics table or the Markdown renderer and ended the publish in a traceback."""
     reports = tmp_path / "reports"
     first = nox_publish(pins_file, one_result, reports)
@@ -479,7 +479,7 @@ def renewed(ran_cell: dict[str, Any], results: Path) -> None:
 def test_publish_replaces_a_linked_file_of_the_set_and_deletes_a_stale_link_never_what_they_point_to(
     tmp_path: Path, pins_file: Path, ran_cell: dict[str, Any], one_result: Path
 ) -> None:
-    """Issue 31 item 12 through `nox -s publish` (tests/host/test_report_set.py calls publish() itself): a
+    """Issue 31 item 12 through `nox -s publish` (tests/kvmatrix/publish/test_report_set.py calls publish() itself): a
     file of the set that is a symbolic link was written through, and a stale detail file that is one deleted
     its target outside the folder."""
     reports, outside = tmp_path / "reports", tmp_path / "outside"

@@ -1,4 +1,4 @@
-"""A real PEP 691 simple index on loopback, serving the project pages in tests/host/data (trimmed copies
+"""A real PEP 691 simple index on loopback, serving the project pages in tests/support/data (trimmed copies
 of PyPI's answers), for tests of release listing and of everything that resolves versions."""
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def selectors_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def index(monkeypatch: pytest.MonkeyPatch):
-    """The loopback index (tests/host/data) as the index uv, and so list_releases, would use."""
+    """The loopback index (tests/support/data) as the index uv, and so list_releases, would use."""
     with serve_index() as running:
         monkeypatch.setenv("UV_DEFAULT_INDEX", running.url)
         yield running

@@ -29,7 +29,7 @@ def test_the_test_runs_alone_in_its_mode_offline_with_the_long_traceback() -> No
     assert (env["KVCC_REGISTRATION"], env["HF_HUB_OFFLINE"]) == ("without", "1")
 
 
-@pytest.mark.parametrize("nodeid", ["tests/host/test_pins.py::test_x", "suites/test_export.py", "-k x"])
+@pytest.mark.parametrize("nodeid", ["tests/kvmatrix/plan/test_pins.py::test_x", "suites/test_export.py", "-k x"])
 def test_anything_but_a_suite_test_id_is_refused_before_an_environment_is_made(
     nodeid: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

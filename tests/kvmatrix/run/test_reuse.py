@@ -1,6 +1,6 @@
 """A cell whose inputs key matches its previous result is not run: the result (from the results folder,
 else the published matrix) is reused and marked with the run it came from; a changed key, unknown inputs
-or `--fresh` run it. The inputs are given here (the orchestration is under test; tests/host/test_inputs.py
+or `--fresh` run it. The inputs are given here (the orchestration is under test; tests/kvmatrix/run/test_inputs.py
 proves the key itself)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Workers forked from an environment's fork server (kvmatrix.run.process.fork_client, kvmatrix.run.process.fork_server), for real:
 this interpreter serves, pytest-xdist runs through it. (Crashes, hangs and memory faults in forked workers:
-tests/integration/test_fault_isolation.py.)"""
+tests/integration/test_pytest_run_faults.py.)"""
 
 from __future__ import annotations
 
