@@ -23,8 +23,8 @@ from kvmatrix.plan.latest import resolve_latest
 from kvmatrix.plan.pins import Cell, load_pins
 from kvmatrix.plan.resolved import load_resolved
 from kvmatrix.record.columns import discover_suites
-from kvmatrix.record.verdicts import summarize_suites
 from tests.support.index_server import refused_url, serve_index
+from tests.support.records import build_cell, mode_runs, record
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -360,48 +360,20 @@ def test_every_planned_cell_is_a_nox_session() -> None:
 def cell_result(cell: Cell, verdict: str) -> dict[str, Any]:
     """A result file as a cell job leaves it, run on the Python pins.toml gives the cell: every suite of the
     checkout has one test with `verdict` in both modes."""
-    tests = [
-        {
-            "suite": suite,
-            "name": f"test_{suite}",
-            "verdict": verdict,
-            "duration_s": 0.1,
-            "reason": None,
-            "error": None if verdict == "pass" else "AssertionError: differs from eager",
-            "metrics": {},
-        }
-        for suite in SUITES
-    ]
-    runs = {
-        mode: {"exit_code": 0, "duration_s": 1.0, "log_tail": "", "tests": tests}
-        for mode in ("with", "without")
-    }
-    return {
-        **cell.to_json(),
-        "status": "ran",
-        "status_reason": None,
-        "python": f"{DEFAULT_PINS.python_for(cell)}.7",
-        "resolved": {"torch": f"{cell.torch}+cpu", "transformers": cell.transformers},
-        "freeze": [f"torch=={cell.torch}+cpu"],
-        "layout": "layer",
-        "static_layer_init": "lazy(key)",
-        "registration_report": [],
-        "compat_regressions": [],
-        "runs": runs,
-        "suites": summarize_suites(runs, SUITES, "ran"),
-        "metrics": {"compile": {}},
-        "repro": f"nox -s 'cell({cell.id})'",
-        "install_duration_s": 0.5,
-        "duration_s": 2.0,
-    }
+    error = None if verdict == "pass" else "AssertionError: differs from eager"
+    tests = [{**record(suite, f"test_{suite}", verdict, error=error, duration_s=0.1), "metrics": {}}
+             for suite in SUITES]
+    return build_cell(cell.transformers, cell.torch, mode_runs(tests), suites=SUITES, **cell.to_json(),
+                      python=f"{DEFAULT_PINS.python_for(cell)}.7", freeze=[f"torch=={cell.torch}+cpu"],
+                      metrics={"compile": {}}, install_duration_s=0.5, duration_s=2.0)
 
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """What the publish job checks out: the host code, the suites (the matrix's columns), the noxfile, the
-    pins and the README."""
+    """What the publish job checks out: the host code, the suites (the matrix's columns), the library (whose
+    answer words kvmatrix.record.uses reads from compat.check), the noxfile, the pins and the README."""
     root = tmp_path / "repo"
-    for folder in ("kvmatrix", "suites"):
+    for folder in ("kvmatrix", "suites", "compat"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("noxfile.py", "pins.toml", "pins-latest.toml", "README.md"):
         shutil.copy(REPO / name, root / name)
