@@ -10,10 +10,7 @@ from typing import Any
 from kvmatrix.files import json_text, write_text_atomic
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.detail import split
-from kvmatrix.record.matrix import (
-    matrix_text,
-    new_matrix,
-)
+from kvmatrix.record.matrix import matrix_text, new_matrix
 from kvmatrix.record.metrics import cell_metrics
 from kvmatrix.record.verdicts import RAN, summarize_suites
 

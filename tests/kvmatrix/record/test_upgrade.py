@@ -6,10 +6,7 @@ import json
 from pathlib import Path
 
 from kvmatrix.plan.pins import Pins
-from kvmatrix.record.matrix import (
-    load_matrix,
-    load_published,
-)
+from kvmatrix.record.matrix import load_matrix, load_published
 from kvmatrix.record.paths import pins_file_name
 from tests.support.records import GENERATED_AT
 

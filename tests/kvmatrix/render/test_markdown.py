@@ -14,9 +14,7 @@ import pytest
 from kvmatrix.plan.pins import Pins
 from kvmatrix.record.answers import uses_document
 from kvmatrix.record.detail import split
-from kvmatrix.record.matrix import (
-    new_matrix,
-)
+from kvmatrix.record.matrix import new_matrix
 from kvmatrix.render.html import render_page
 from kvmatrix.render.markdown import main, render_markdown
 from kvmatrix.render.page_data import page_detail
