@@ -252,14 +252,20 @@ def host_tests(session: nox.Session) -> None:
     The browser is found or provisioned first (see `chromium`)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "host-tests"))
     browser = chromium(session)
-    session.run("pytest", "tests/host", "tests/browser", *session.posargs, env={"KVCC_CHROMIUM": browser})
+    session.run("pytest", *UNIT_TESTS, "tests/integration", "tests/browser", *session.posargs,
+                env={"KVCC_CHROMIUM": browser})
+
+
+UNIT_TESTS = ["tests/kvmatrix", "tests/benchmarks", "tests/compat_host"]
+"""The folders of the host's unit tests; tests/integration, tests/browser and tests/parity hold the
+integration tests (tests/conftest.py)."""
 
 
 @nox.session(python=PINS.python)
 def unit(session: nox.Session) -> None:
     """Fast unit tests of the host side (seconds; the default while coding); no browser, no real tools."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "host"))
-    session.run("pytest", "tests/host", "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
+    session.run("pytest", *UNIT_TESTS, "-m", "not integration", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PINS.python, tags=["tests"])

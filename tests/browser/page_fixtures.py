@@ -8,9 +8,8 @@ from typing import Any
 
 from kvmatrix.plan.pins import Cell, Pins
 from kvmatrix.publish.history import diff
-from kvmatrix.record.detail import split
-from kvmatrix.record.matrix import new_matrix
 from kvmatrix.record.verdicts import summarize_suites
+from tests.support.records import build_cell, publish_records
 
 SUITES = ["export", "roundtrip", "compile"]
 LIST_MODULE = Cell(transformers="4.46.3", torch="2.5.1", note="list-based")
@@ -37,28 +36,19 @@ def make_test(
 
 
 def ran(cell: Cell, layout: str, runs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **cell.to_json(),
-        "status": "ran",
-        "status_reason": None,
-        "python": "3.11.7",
-        "resolved": {"torch": f"{cell.torch}+cpu", "transformers": cell.transformers},
-        "freeze": [f"torch=={cell.torch}+cpu", f"transformers=={cell.transformers}", "numpy==2.4.6"],
-        "layout": layout,
-        "static_layer_init": "lazy(key)" if layout == "layer" else "absent",
-        "registration_report": [
-            {"class": "DynamicCache", "status": "registered", "owner": "compat", "reason": None}
-        ],
-        "compat_regressions": [],
-        "runs": runs,
-        "suites": summarize_suites(runs, SUITES, "ran"),
-        "metrics": {"export_s": {"median": 1.5, "max": 2.25, "n": 7}, "compile": {
+    """A ran cell record of `cell` with `runs`, its `layout`, and metrics of its own."""
+    return build_cell(
+        cell.transformers, cell.torch, runs, suites=SUITES, **cell.to_json(),
+        freeze=[f"torch=={cell.torch}+cpu", f"transformers=={cell.transformers}", "numpy==2.4.6"],
+        layout=layout,
+        static_layer_init="lazy(key)" if layout == "layer" else "absent",
+        registration_report=[{"class": "DynamicCache", "status": "registered", "owner": "compat", "reason": None}],
+        metrics={"export_s": {"median": 1.5, "max": 2.25, "n": 7}, "compile": {
             "test_decode_loop_compiles_once": {"compile_s": 7.5, "graphs_first_step": 1,
                                                "recompiles_after_first_step": 0}}},
-        "repro": f"nox -s 'cell({cell.id})'",
-        "install_duration_s": 3.5,
-        "duration_s": 61.0,
-    }
+        install_duration_s=3.5,
+        duration_s=61.0,
+    )
 
 
 def runs_of(without_export: dict[str, Any]) -> dict[str, Any]:
@@ -91,32 +81,15 @@ def sample_records() -> list[dict[str, Any]]:
     return [
         ran(LIST_MODULE, "list-module", runs_of(failing)),
         ran(LAYER, "layer", runs_of(make_test("export", "test_export[DynamicCache-strict]", "pass"))),
-        {
-            **UNINSTALLABLE.to_json(),
-            "status": "not-installable",
-            "status_reason": "No solution found when resolving: torch==2.13.0 needs python>=3.12",
-            "python": None,
-            "resolved": {},
-            "freeze": [],
-            "layout": None,
-            "static_layer_init": None,
-            "registration_report": [],
-            "compat_regressions": [],
-            "runs": {},
-            "suites": summarize_suites({}, SUITES, "not-installable"),
-            "metrics": {"compile": {}},
-            "repro": f"nox -s 'cell({UNINSTALLABLE.id})'",
-            "install_duration_s": 1.0,
-            "duration_s": 1.0,
-        },
+        build_cell(UNINSTALLABLE.transformers, UNINSTALLABLE.torch, {}, status="not-installable",
+                   status_reason="No solution found when resolving: torch==2.13.0 needs python>=3.12",
+                   suites=SUITES, **UNINSTALLABLE.to_json(), install_duration_s=1.0, duration_s=1.0),
     ]
 
 
 def published(records: list[dict[str, Any]], generated_at: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(matrix, details by cell id) of full `records`, split as publish splits them."""
-    halves = [split(record) for record in records]
-    matrix = new_matrix(PINS, [summary for summary, _ in halves], generated_at=generated_at, suites=SUITES)
-    return matrix, {detail["id"]: detail for _, detail in halves}
+    """(matrix, details by cell id) of full `records` of PINS, split as publish splits them."""
+    return publish_records(PINS, records, generated_at, SUITES)
 
 
 def sample_matrix(records: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Tests that fail the way a cell can fail for real: a segfault, an abort, a hang inside C code, a hang in
 Python, memory exhaustion.
 
-They only misbehave when KVCC_INJECT_FAULTS=1 (set by tests/host/test_fault_isolation.py, which runs them
+They only misbehave when KVCC_INJECT_FAULTS=1 (set by tests/integration/test_pytest_run_faults.py, which runs them
 through the cell runner); otherwise they are n/a, so collecting them by accident harms nothing. Each needs
 its isolation to be reported as an error: `test_hang` holds the GIL inside C code, where pytest-timeout
 cannot interrupt it; `test_memory_exhaustion` asks for an amount any machine that runs these tests can
@@ -45,7 +45,7 @@ def test_hang_in_python() -> None:
 
 
 HOG_BYTES = 2**30
-"""1 GiB, more than the fault run's memory limit (tests/host/test_fault_isolation.py)."""
+"""1 GiB, more than the fault run's memory limit (tests/integration/test_pytest_run_faults.py)."""
 
 
 def test_memory_exhaustion() -> None:

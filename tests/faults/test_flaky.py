@@ -1,6 +1,6 @@
 """A flaky test and a stably failing one, for the host's re-run code (kvmatrix.run.process.reruns).
 
-They only run when KVCC_FLAKY_COUNTER names a counter file (set by tests/host/test_reruns.py, which runs
+They only run when KVCC_FLAKY_COUNTER names a counter file (set by tests/integration/test_reruns.py, which runs
 them through the cell runner's re-runs); otherwise they are n/a, so collecting them by accident harms
 nothing. The counter persists across the fresh processes of the re-runs.
 """
