@@ -11,6 +11,7 @@ lack: the host fixtures below import the record builder (tests/support/records.p
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,3 +116,32 @@ def matrix(both: tuple[dict, dict]) -> dict[str, Any]:
 def details(both: tuple[dict, dict]) -> dict[str, dict[str, Any]]:
     """The details half of a module's `both` fixture."""
     return both[1]
+
+
+@pytest.fixture
+def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of wheels that is uv's only source (no index, no cache, no PyTorch CPU index)."""
+    from kvmatrix.run.inputs import RECORDED_SETTINGS
+    from tests.support.wheels import make_wheel
+
+    folder = tmp_path / "wheels"
+    make_wheel(folder, "alpha", "1.0")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
+    monkeypatch.setenv("UV_NO_INDEX", "1")
+    monkeypatch.setenv("UV_NO_CACHE", "1")
+    monkeypatch.setenv("KVCC_CPU_WHEELS", "0")
+    for name in [*RECORDED_SETTINGS, "UV_TORCH_BACKEND"]:
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A copy of the code of this checkout: the suites, the library, all of kvmatrix and pyproject.toml."""
+    from kvmatrix import REPO_ROOT
+
+    root = tmp_path / "checkout"
+    for name in ("suites", "compat", "kvmatrix"):
+        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root

@@ -1,20 +1,15 @@
 """A cell's inputs key changes when, and only when, one of its parts does: the set uv resolves, the
-interpreter, the code that runs in the cell, the settings that change a record, the selection. The tests
-marked integration resolve with real uv, reading a folder of wheels made here (no index, no network)."""
+interpreter, the code that runs in the cell, the settings that change a record, the selection (the parts
+uv resolves for real: tests/integration/test_inputs.py)."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kvmatrix import REPO_ROOT
-from kvmatrix.plan.pins import Cell
-from kvmatrix.run.cell import requirements
-from kvmatrix.run.env.interpreters import find_interpreter
 from kvmatrix.run.inputs import (
     RECORDED_SETTINGS,
     UNRECORDED_SETTINGS,
@@ -25,34 +20,9 @@ from kvmatrix.run.inputs import (
     inputs_from,
 )
 from kvmatrix.settings import SETTINGS
-from tests.support.wheels import make_wheel
 
 needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is installed by the nox session")
 RESOLVED = ("alpha==1.0", "torch==2.13.0+cpu")
-
-
-@pytest.fixture
-def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder of wheels that is uv's only source (no index, no cache, no PyTorch CPU index)."""
-    folder = tmp_path / "wheels"
-    make_wheel(folder, "alpha", "1.0")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
-    monkeypatch.setenv("UV_NO_INDEX", "1")
-    monkeypatch.setenv("UV_NO_CACHE", "1")
-    monkeypatch.setenv("KVCC_CPU_WHEELS", "0")
-    for name in [*RECORDED_SETTINGS, "UV_TORCH_BACKEND"]:
-        monkeypatch.delenv(name, raising=False)
-    return folder
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    """A copy of the code of this checkout: the suites, the library, all of kvmatrix and pyproject.toml."""
-    root = tmp_path / "checkout"
-    for name in ("suites", "compat", "kvmatrix"):
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
-    return root
 
 
 def key(root: Path, resolved: tuple[str, ...] = RESOLVED, version: str = "3.11.7",
@@ -153,52 +123,8 @@ def test_every_setting_is_an_input_or_says_why_not() -> None:
     assert set(RECORDED_SETTINGS) | set(UNRECORDED_SETTINGS) == set(SETTINGS)
 
 
-@pytest.mark.integration
-@needs_uv
-def test_uv_resolves_from_the_wheels_and_a_new_release_changes_the_resolved_part(
-    wheels: Path, checkout: Path
-) -> None:
-    before = cell_inputs(["alpha"], sys.executable, checkout)
-    make_wheel(wheels, "alpha", "2.0")
-    after = cell_inputs(["alpha"], sys.executable, checkout)
-    assert before["parts"]["resolved"] == ["alpha==1.0"]
-    assert after["parts"]["resolved"] == ["alpha==2.0"]
-    assert changed_parts(before, after) == ["resolved"]
-
-
-@pytest.mark.integration
-@needs_uv
-def test_another_interpreter_changes_the_python_part(wheels: Path, checkout: Path) -> None:
-    other = find_interpreter("3.10" if sys.version_info[:2] != (3, 10) else "3.11")
-    if not Path(other).exists():
-        pytest.skip("no second CPython on this machine")
-    assert "python" in changed_parts(cell_inputs(["alpha"], sys.executable, checkout),
-                                     cell_inputs(["alpha"], other, checkout))
-
-
-@pytest.mark.integration
-@needs_uv
-def test_a_compile_that_fails_makes_the_inputs_unknown(wheels: Path, checkout: Path) -> None:
-    assert cell_inputs(["beta"], sys.executable, checkout) is None  # no wheel of beta, no index
-
-
 def test_an_interpreter_that_does_not_start_makes_the_inputs_unknown(wheels: Path, checkout: Path) -> None:
     assert cell_inputs(["alpha"], str(checkout / "no-python"), checkout) is None
-
-
-@pytest.mark.integration
-@needs_uv
-def test_a_real_pair_resolves_to_its_pins_with_uv() -> None:
-    """uv resolves a pinned cell's requirements from the real index (warm cache): the pins, and the key
-    is stable across two compiles."""
-    cell = Cell.from_id("tf4.53.3-torch2.13.0")
-    python = find_interpreter("3.11")
-    first = cell_inputs(requirements(cell), python)
-    second = cell_inputs(requirements(cell), python)
-    assert first is not None, subprocess.run(["uv", "--version"], capture_output=True, text=True).stdout
-    assert "transformers==4.53.3" in first["parts"]["resolved"]
-    assert any(line.startswith("torch==2.13.0") for line in first["parts"]["resolved"])
-    assert first["key"] == second["key"]
 
 
 def test_another_resolved_set_of_a_client_changes_the_key(checkout: Path) -> None:
@@ -207,18 +133,3 @@ def test_another_resolved_set_of_a_client_changes_the_key(checkout: Path) -> Non
     unresolvable = inputs_from(list(RESOLVED), "3.11.7", checkout, {}, clients={"tico": "not-installable: x"})
     assert changed_parts(before, after) == ["clients"]
     assert len({before["key"], after["key"], unresolvable["key"]}) == 3
-
-
-@pytest.mark.integration
-@needs_uv
-def test_a_client_that_cannot_join_the_cell_s_pins_is_a_part_with_the_resolver_s_reason(
-    wheels: Path, checkout: Path
-) -> None:
-    make_wheel(wheels, "alpha", "2.0")
-    make_wheel(wheels, "beta", "1.0", requires=("alpha>=2",))
-    found = cell_inputs(["alpha==1.0"], sys.executable, checkout,
-                        clients={"beta": ["alpha==1.0", "beta"], "free": ["alpha==1.0"]})
-    assert found is not None
-    assert found["parts"]["clients"]["free"] == ["alpha==1.0"]
-    assert found["parts"]["clients"]["beta"].startswith("not-installable: ")
-    assert "beta" in found["parts"]["clients"]["beta"]
