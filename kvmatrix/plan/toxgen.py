@@ -32,13 +32,13 @@ def render_tox_ini(pins: Pins) -> str:
                          for cell in pins.cells if cell.python not in (None, pins.python))
     return (
         HEADER.format(pins=Path(pins.path).name)
-        + "\n[tox]\nrequires =\n    tox>=4.20\n    tox-uv>=1.20\n"
+        + "\n[tox]\nrequires =\n    tox>=4.22\n    tox-uv>=1.20\n"
         + f"env_list =\n{envs}"
         + "skip_missing_interpreters = false\n"
         + "\n[testenv]\n"
         + "skip_install = true\n"
         + f"basepython = python{pins.python}\n"
-        + "deps = packaging>=23\n"
+        + "dependency_groups = host\n"  # pyproject.toml's, the one list (tox >= 4.22 reads PEP 735 groups)
         + "pass_env =\n    KVCC_*\n    PIP_FIND_LINKS\n    UV_*\n"
         + "commands = python -m kvmatrix.run.cell_cli {env_name} {posargs}\n"
         + own_python
