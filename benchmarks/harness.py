@@ -38,7 +38,6 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ from benchmarks.envbench import link_floor, measure_envs, scoped_env
 from benchmarks.report import render
 from benchmarks.rerun import later_day_rerun, unchanged_rerun
 from kvmatrix.files import write_text_atomic
-from kvmatrix.plan.pins import Pins, load_pins
+from kvmatrix.plan.pins import Pins, load_pins, utc_now
 from kvmatrix.run.cell import requirements
 
 PHASES = ("envs", "link-floor", "nox-cell", "modes", "xdist", "scaling", "versus", "unchanged", "later-day")
@@ -199,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=args.scratch_parent))
     started = time.monotonic()
     results: dict[str, Any] = {
-        "schema": "kvcc-bench/1", "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "schema": "kvcc-bench/1", "started_at": utc_now(),
         "command": "python3 benchmarks/harness.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(), "cell": cell.id, "phases": phases, "json_name": args.out.with_suffix(".json").name,
     }
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
               [phase.replace("-", "_") for phase in PHASES if phase not in phases] + ["matrix_run"])
     results["by_hand"] = by_hand(args.out.with_suffix(".json"))
     results["bench_wall_s"] = round(time.monotonic() - started, 1)
-    results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results["finished_at"] = utc_now()
     results["machine"]["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out.with_suffix(".json"), dumps(results))

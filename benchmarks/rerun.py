@@ -67,7 +67,7 @@ def unchanged_rerun(root: Path, scratch: Path) -> dict[str, Any]:
 FAKETIME_LIBRARIES = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
                       "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1")
 """Where Debian's `faketime` package puts the library that shifts a process's clock."""
-CLOCK = "import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))"
+CLOCK = "from kvmatrix.plan.pins import utc_now; print(utc_now())"
 
 
 def later_day_rerun(root: Path, scratch: Path, days: int = 1) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def later_day_rerun(root: Path, scratch: Path, days: int = 1) -> dict[str, Any]:
     if cloned.returncode != 0:
         raise BenchError(f"git clone failed: {cloned.stderr.strip()}")
     env = {**os.environ, "LD_PRELOAD": library, "FAKETIME": f"+{days}d"}
-    clock = subprocess.run([sys.executable, "-c", CLOCK], capture_output=True, text=True, env=env).stdout.strip()
+    clock = subprocess.run([sys.executable, "-c", CLOCK], capture_output=True, text=True, env=env, cwd=clone).stdout.strip()
     published = json.loads((clone / "reports" / "matrix.json").read_text())
     run = _timed_matrix(clone, clone / "reports", scratch / "results", scratch / "matrix.log", env)
     return {**run, "days": days, "clock": clock, "generated_at": published.get("generated_at"),
