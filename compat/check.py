@@ -14,7 +14,11 @@ prints the answer on your pair with the exact calls that made it work (`compat.r
 matrix says for your pair, and only where it does not work here, the nearest published pair where it works.
 The answers' words and meanings come from the bundled answers (`compat/verified.json`, written from the
 published reports/uses.json; `--matrix FILE` for another). `--json` prints the same as JSON. The exit status
-is 0 when every use works here (by some route), 1 otherwise, 2 on bad arguments.
+is 0 when every use works here (by some route), 1 otherwise, 2 on bad arguments. `--config PATH` (your model's
+config.json) or `--model-type NAME` (that family's config class defaults) checks the same routes on a tiny
+random model of your own architecture instead (`tiny_config`: scaled down, nothing downloaded); the matrix's
+answers stay those of its tiny Llama, and a family your transformers lacks, or one that is not a causal LM it
+can build, is refused as a bad argument.
 """
 
 from __future__ import annotations
@@ -79,12 +83,194 @@ class Outcome:
 
 # --- the tiny model and its caches ------------------------------------------------------------------------
 
-def _step() -> Any:
-    """A fresh decode step of the tiny Llama the matrix runs (compat.tiny): (input_ids, cache, cache_position)
-    -> (logits, updated cache), its cache returned, which strict export must rebuild."""
+def _step(config: Any = None) -> Any:
+    """A fresh decode step of the tiny Llama the matrix runs (compat.tiny), or of a tiny model built from
+    `config` (`tiny_config`'s): (input_ids, cache, cache_position) -> (logits, updated cache), its cache
+    returned, which strict export must rebuild."""
     from .tiny import DecodeStep, tiny_llama
 
-    return DecodeStep(tiny_llama())
+    return DecodeStep(tiny_llama() if config is None else tiny_model(config))
+
+
+# --- a tiny model of the user's own architecture (--config / --model-type) ----------------------------------
+
+MAX_TINY_LAYERS = 8
+"""A family whose layer pattern repeats within this many layers keeps its first repeat whole (Gemma 3: five
+sliding layers, then a full one); a longer one keeps one layer of each type, in order."""
+NOT_LAYER_LISTS = ("architectures", "bos_token_id", "eos_token_id", "pad_token_id")
+MOE_SIZES = {"num_experts": 4, "num_local_experts": 4, "n_routed_experts": 4, "moe_intermediate_size": 64,
+             "shared_expert_intermediate_size": 64}
+
+
+class Refused(ValueError):
+    """A model kvcc cannot check: said in one line, exit status 2, as other bad arguments."""
+
+
+@dataclass
+class ModelChoice:
+    """What `--config PATH` or `--model-type NAME` asked for: a config dict read from PATH (read before torch
+    and transformers are looked for) or a model type whose config class defaults are taken."""
+
+    model_type: str
+    config: dict[str, Any] | None = None
+    path: Path | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> ModelChoice:
+        """The config.json at `path`; ValueError naming it when it cannot be read, is not JSON or has no
+        model_type."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        except RecursionError:
+            raise ValueError(f"{path}: nested too deeply to read") from None
+        if not isinstance(data, dict) or not isinstance(data.get("model_type"), str) or not data["model_type"]:
+            raise ValueError(f"{path}: not a model config: no model_type naming its family")
+        return cls(data["model_type"], data, path)
+
+
+def _pick_layers(config: Any, layers: int) -> list[int]:
+    """The layers the tiny model keeps: the shortest prefix holding every layer type of `layer_types` (at
+    least 2), so a hybrid family stays hybrid in its own pattern; where that is longer than MAX_TINY_LAYERS,
+    the first layer of each type. Releases without `layer_types` decide sliding layers by index (Gemma 2 every
+    other one, Gemma 3 by its sliding_window_pattern): the prefix of one pattern."""
+    kinds = getattr(config, "layer_types", None)
+    if isinstance(kinds, list) and len(kinds) == layers and layers:
+        wanted = set(kinds)
+        count = next(count for count in range(1, layers + 1) if set(kinds[:count]) == wanted)
+        if count <= MAX_TINY_LAYERS:
+            return list(range(min(layers, max(count, 2))))
+        return sorted(kinds.index(kind) for kind in wanted)
+    pattern = getattr(config, "sliding_window_pattern", None) or getattr(config, "_sliding_window_pattern", None)
+    count = pattern if isinstance(pattern, int) and 2 <= pattern <= MAX_TINY_LAYERS else 2
+    return list(range(min(layers, count)))
+
+
+def tiny_config(config: Any) -> tuple[Any, dict[str, list[Any]]]:
+    """A copy of `config` (a transformers config) scaled down to the tiny Llama's sizes (compat.tiny.TINY), and
+    what changed ({attribute: [from, to]}): hidden size 32, 4 heads of 8, the KV heads in the family's
+    grouping ratio (32 of 32 stays multi-head: 4; 8 of 4 becomes 4 of 2; 32 of 8 becomes 4 of 1), intermediate
+    size 64 (MoE: at most 4 experts, 2 per token, of 64), vocab 128 (special token ids beyond it dropped), the
+    layers of `_pick_layers` with every per-layer list (`layer_types`...) cut the same way, a sliding window of
+    at most the prompt length, so the decode step is the first token to slide out of it, and float32. The
+    result is rebuilt from its dict by its config class, so the family's own checks and derived values apply."""
+    from .tiny import PROMPT_LEN, TINY
+
+    small = copy.deepcopy(config)
+    before = small.to_dict()
+    layers = getattr(small, "num_hidden_layers", None)
+    if isinstance(layers, int):
+        keep = _pick_layers(small, layers)
+        for name, value in list(vars(small).items()):
+            if isinstance(value, list) and len(value) == layers and name not in NOT_LAYER_LISTS:
+                setattr(small, name, [value[index] for index in keep])
+        small.num_hidden_layers = len(keep)
+        kinds = getattr(small, "layer_types", None)
+        window_layers = getattr(small, "max_window_layers", None)  # Qwen 2/3: layers from there on slide
+        if isinstance(window_layers, int):
+            small.max_window_layers = (kinds.index("sliding_attention") if isinstance(kinds, list)
+                                       and "sliding_attention" in kinds else
+                                       min(window_layers, len(keep) - 1) if window_layers < layers else len(keep))
+    heads = getattr(small, "num_attention_heads", None)
+    if isinstance(heads, int) and heads > 0:
+        small.num_attention_heads = TINY["num_attention_heads"]
+        kv_heads = getattr(small, "num_key_value_heads", None)
+        if isinstance(kv_heads, int) and kv_heads > 0:
+            grouped = max(1, TINY["num_attention_heads"] * kv_heads // heads)
+            while TINY["num_attention_heads"] % grouped:
+                grouped -= 1
+            small.num_key_value_heads = grouped
+    head_dim = TINY["hidden_size"] // TINY["num_attention_heads"]
+    if isinstance(getattr(small, "head_dim", None), int):
+        if getattr(small, "query_pre_attn_scalar", None) == small.head_dim:  # Gemma: scales by head_dim
+            small.query_pre_attn_scalar = head_dim
+        small.head_dim = head_dim
+    for name in ("hidden_size", "intermediate_size", "vocab_size"):
+        if isinstance(getattr(small, name, None), int):
+            setattr(small, name, TINY[name])
+    experts = None
+    for name, size in MOE_SIZES.items():
+        if isinstance(getattr(small, name, None), int) and getattr(small, name) > 0:
+            setattr(small, name, min(getattr(small, name), size))
+            experts = getattr(small, name) if name in ("num_experts", "num_local_experts", "n_routed_experts") \
+                else experts
+    if isinstance(getattr(small, "num_experts_per_tok", None), int):
+        small.num_experts_per_tok = min(small.num_experts_per_tok, 2, experts or 2)
+    window = getattr(small, "sliding_window", None)
+    if isinstance(window, int) and window > PROMPT_LEN:
+        small.sliding_window = PROMPT_LEN
+    if not getattr(small, "rope_scaling", None) and isinstance(getattr(small, "max_position_embeddings", None), int):
+        small.max_position_embeddings = min(small.max_position_embeddings, TINY["max_position_embeddings"])
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "decoder_start_token_id"):
+        value = getattr(small, name, None)
+        if isinstance(value, int) and value >= TINY["vocab_size"]:
+            setattr(small, name, None)
+        elif isinstance(value, list):
+            setattr(small, name, [token for token in value if token < TINY["vocab_size"]] or None)
+    for name in ("torch_dtype", "dtype"):  # a config.json's bfloat16 would build a model the caches don't match
+        if name in vars(small):
+            setattr(small, name, None)
+    vars(small).pop("quantization_config", None)
+    small = type(small).from_dict(small.to_dict())
+    after = small.to_dict()
+    scaled = {name: [before.get(name), value] for name, value in after.items()
+              if before.get(name) != value and not isinstance(value, (list, dict))}
+    return small, scaled
+
+
+def resolve_model(choice: ModelChoice) -> tuple[Any, dict[str, Any]]:
+    """The tiny config to check for `choice` and what `--json` says of its model (type, class, parameters,
+    layer types, what was scaled); Refused, in one line, for a family the installed transformers lacks, a config
+    it cannot read, or one that is not a causal LM it can build. A composite config (a vision-language model)
+    is checked on its text model: its decoder is what holds the KV cache."""
+    import torch
+    import transformers
+    from transformers import CONFIG_MAPPING, AutoModelForCausalLM
+
+    name = choice.model_type
+    if name not in CONFIG_MAPPING:
+        raise Refused(f"model type {name!r}: transformers {transformers.__version__} has no such family")
+    try:
+        config = CONFIG_MAPPING[name].from_dict(choice.config) if choice.config is not None else \
+            CONFIG_MAPPING[name]()
+    except Exception as exc:  # the family's own validation of the user's config
+        raise Refused(f"model type {name!r}: transformers cannot read this config: {_error_line(exc)}") from None
+    text_of = None
+    try:
+        text = config.get_text_config(decoder=True)
+    except (TypeError, ValueError):  # releases without the keyword, or with more than one text config
+        text = config
+    if text is not config and type(text) in AutoModelForCausalLM._model_mapping:
+        config, text_of = text, name
+    if type(config) not in AutoModelForCausalLM._model_mapping:
+        raise Refused(f"model type {config.model_type!r}: not a causal LM transformers can build "
+                      "(AutoModelForCausalLM has no class for it)")
+    try:
+        small, scaled = tiny_config(config)
+        model = tiny_model(small)
+    except Exception as exc:
+        raise Refused(f"model type {config.model_type!r}: transformers cannot build a tiny model of it: "
+                      f"{_error_line(exc)}") from None
+    with torch.no_grad():
+        parameters = sum(parameter.numel() for parameter in model.parameters())
+    return small, {"model_type": small.model_type, "text_model_of": text_of, "class": type(model).__name__,
+                   "parameters": parameters, "config": str(choice.path) if choice.path else None,
+                   "layer_types": getattr(small, "layer_types", None),
+                   "sliding_window": getattr(small, "sliding_window", None), "scaled": scaled}
+
+
+def tiny_model(config: Any) -> Any:
+    """A random causal LM of `config`'s family in eval mode, seeded as compat.tiny's tiny Llama."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(copy.deepcopy(config)).eval()
 
 
 def _ids(seed: int, length: int) -> Any:
@@ -254,14 +440,15 @@ def _tries(use: Use) -> list[tuple[Route, bool]]:
     return sorted(tried, key=lambda pair: (pair[1] + (MASK_CALL in pair[0].calls), pair[1]))
 
 
-def check_use(use: Use) -> Outcome:
-    """`use` here: the first route of `_tries` that works, each on a fresh tiny model (the mask changes it)."""
+def check_use(use: Use, config: Any = None) -> Outcome:
+    """`use` here: the first route of `_tries` that works, each on a fresh tiny model (the mask changes it): the
+    tiny Llama, or one built from `config`."""
     import compat
     from compat.transformers_own import register_transformers_own
 
     errors: dict[str, str] = {}
     for route, with_compat in _tries(use):
-        step = _step()
+        step = _step(config)
         register_transformers_own(step.model)
         label = f"{route.title}, {COMPAT_CALL if with_compat else 'transformers alone'}"
         try:
@@ -279,9 +466,9 @@ def check_use(use: Use) -> Outcome:
     return Outcome(use.key, use.title, BROKEN, errors=errors)
 
 
-def run_checks() -> list[Outcome]:
-    """Every use's outcome on the installed pair."""
-    return [check_use(use) for use in uses()]
+def run_checks(config: Any = None) -> list[Outcome]:
+    """Every use's outcome on the installed pair, on the tiny Llama or a tiny model built from `config`."""
+    return [check_use(use, config) for use in uses()]
 
 
 # --- the published matrix -----------------------------------------------------------------------------------
@@ -347,11 +534,24 @@ def annotate(outcomes: list[Outcome], verified: dict[str, Any], pair: tuple[str,
             outcome.nearest = f"{best['id']}: {_said(best['answers'][outcome.key])}"
 
 
-def report(outcomes: list[Outcome], pair: tuple[str, str], listed: bool, meanings: dict[str, str]) -> str:
-    """The human-readable report: per use, the answer here and what to call, then what else was seen."""
+def report(outcomes: list[Outcome], pair: tuple[str, str], listed: bool, meanings: dict[str, str],
+           model: dict[str, Any] | None = None) -> str:
+    """The human-readable report: per use, the answer here and what to call, then what else was seen; with
+    `model` (`resolve_model`'s), the model checked first, and the matrix's answers said to be its tiny Llama's."""
     head = f"transformers {pair[0]}, torch {pair[1]}: " + (
         "a pair of the published matrix" if listed else "not in the published matrix")
     lines = [head]
+    llama = ""
+    if model is not None:
+        llama = " (its tiny Llama)"
+        source = f"the config {model['config']}" if model["config"] else "its config class defaults"
+        text_of = f", the text model of {model['text_model_of']}" if model["text_model_of"] else ""
+        lines.append(f"model checked: {model['model_type']}{text_of}: a random {model['class']} of "
+                     f"{model['parameters']} parameters scaled down from {source} (" + ", ".join(
+                         f"{name} {was} -> {now}" for name, (was, now) in model["scaled"].items()) + ")")
+        if model["layer_types"] and len(set(model["layer_types"])) > 1:
+            lines.append(f"    layer types kept: {', '.join(model['layer_types'])}; sliding window "
+                         f"{model['sliding_window']}")
     for outcome in outcomes:
         calls = f": call {', '.join(outcome.requires)}" if outcome.requires else ""
         lines.append(f"- {outcome.title}: {outcome.answer} here{calls}")
@@ -360,9 +560,9 @@ def report(outcomes: list[Outcome], pair: tuple[str, str], listed: bool, meaning
         for label, error in outcome.errors.items():
             lines.append(f"    {label}: {error}")
         if outcome.matrix:
-            lines.append(f"    the matrix says for this pair: {outcome.matrix}")
+            lines.append(f"    the matrix says for this pair{llama}: {outcome.matrix}")
         if outcome.nearest:
-            lines.append(f"    nearest published pair where it works: {outcome.nearest}")
+            lines.append(f"    nearest published pair where it works{llama}: {outcome.nearest}")
     return "\n".join(lines)
 
 
@@ -376,27 +576,39 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the outcomes as JSON instead of text")
     check.add_argument("--matrix", type=Path, metavar="FILE",
                        help="a kvcc-verified/2 answers file other than the bundled compat/verified.json")
+    model = check.add_mutually_exclusive_group()
+    model.add_argument("--config", type=Path, metavar="PATH",
+                       help="check a tiny random model of your own architecture instead of the tiny Llama: built "
+                            "from this config.json (its model_type's config class), scaled down (layers, hidden "
+                            "size, heads keeping the KV grouping, vocab; sliding windows and layer types kept "
+                            "consistent); nothing is downloaded")
+    model.add_argument("--model-type", metavar="NAME",
+                       help="as --config, from the defaults of the config class of this model_type (qwen3, "
+                            "gemma3_text, ...)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`kvcc check [--json] [--matrix FILE]`; returns the exit status."""
+    """`kvcc check [--json] [--matrix FILE] [--config PATH | --model-type NAME]`; returns the exit status."""
     args = parser().parse_args(argv)
-    try:  # the answers file first: a bad --matrix is said even where torch or transformers is missing
+    try:  # the files first: a bad --matrix or --config is said even where torch or transformers is missing
         verified = load_verified(args.matrix)
+        choice = ModelChoice.read(args.config) if args.config else \
+            ModelChoice(args.model_type) if args.model_type else None
         pair = installed_pair()
-    except (metadata.PackageNotFoundError, OSError, ValueError) as exc:
+        config, model = resolve_model(choice) if choice else (None, None)
+    except (metadata.PackageNotFoundError, OSError, ValueError) as exc:  # Refused is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    outcomes = run_checks()
+    outcomes = run_checks(config)
     annotate(outcomes, verified, pair)
     listed = any((cell["transformers"], cell["torch"]) == pair for cell in verified["cells"])
     if args.json:
         print(json.dumps({"transformers": pair[0], "torch": pair[1], "in_matrix": listed,
-                          "matrix_generated_at": verified["generated_at"],
+                          "matrix_generated_at": verified["generated_at"], **({"model": model} if model else {}),
                           "checks": [outcome.to_json() for outcome in outcomes]}, indent=2))
     else:
-        print(report(outcomes, pair, listed, verified.get("meanings", {})))
+        print(report(outcomes, pair, listed, verified.get("meanings", {}), model))
     return 0 if all(outcome.answer != BROKEN for outcome in outcomes) else 1
 
 

@@ -15,6 +15,7 @@ from compat.check import (
     BROKEN,
     COMPAT_CALL,
     MASK_CALL,
+    MAX_CACHE_LEN,
     PROMPT,
     WITH_COMPAT,
     WORKS,
@@ -27,6 +28,7 @@ from compat.check import (
     installed_pair,
     load_verified,
     report,
+    tiny_config,
     uses,
 )
 
@@ -122,3 +124,80 @@ def test_kvcc_check_in_a_fresh_process_agrees_with_the_published_matrix_for_this
                      and said(check["answer"], check["requires"])
                      != said(published[key]["answer"], published[key].get("requires", []))}
     assert disagreements == {}
+
+
+def _kvcc_check_json(*words: str) -> tuple[subprocess.CompletedProcess, dict]:
+    done = subprocess.run([sys.executable, "-m", "compat.check", "check", "--json", *words], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1800, check=False)
+    return done, json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def _answers_every_use_for_a_tiny_model_of(config_class: str, model_class: str, tmp_path: Path) -> dict:
+    """`kvcc check --config` on a config.json of `config_class`'s defaults (written by transformers itself:
+    nothing downloaded): the JSON names the model type and the tiny model of that architecture it built, and
+    answers every use, as for the tiny Llama."""
+    import transformers
+
+    path = tmp_path / "config.json"
+    getattr(transformers, config_class)().to_json_file(path)
+    done, result = _kvcc_check_json("--config", str(path))
+    assert done.returncode in (0, 1), done.stderr
+    checks = {check["key"]: check for check in result["checks"]}
+    assert set(checks) == {use.key for use in uses()}
+    assert all(check["answer"] for check in checks.values())
+    assert done.returncode == (1 if any(check["answer"] == BROKEN for check in checks.values()) else 0)
+    model = result["model"]
+    assert model["model_type"] == getattr(transformers, config_class).model_type
+    assert model["class"] == model_class
+    assert 0 < model["parameters"] < 100_000, model  # tiny: the defaults are billions
+    assert model["config"] == str(path)
+    return result
+
+
+def test_kvcc_check_config_answers_every_use_for_a_tiny_qwen3(tmp_path: Path) -> None:
+    result = _answers_every_use_for_a_tiny_model_of("Qwen3Config", "Qwen3ForCausalLM", tmp_path)
+    assert result["model"]["scaled"]["num_hidden_layers"] == [32, 2]
+
+
+def test_kvcc_check_config_answers_every_use_for_a_tiny_gemma3_that_stays_hybrid(tmp_path: Path) -> None:
+    result = _answers_every_use_for_a_tiny_model_of("Gemma3TextConfig", "Gemma3ForCausalLM", tmp_path)
+    assert {"sliding_attention", "full_attention"} <= set(result["model"]["layer_types"])
+
+
+def test_a_gemma3_config_keeps_sliding_and_full_layers_and_a_window_inside_the_cache() -> None:
+    from transformers import Gemma3TextConfig
+
+    original = Gemma3TextConfig()
+    small, scaled = tiny_config(original)
+    assert type(small) is Gemma3TextConfig and original.num_hidden_layers == 26  # the user's config untouched
+    assert small.num_hidden_layers == len(small.layer_types) < 10
+    assert small.layer_types == original.layer_types[: small.num_hidden_layers]  # the family's own pattern
+    assert {"sliding_attention", "full_attention"} <= set(small.layer_types)
+    assert small.sliding_window < MAX_CACHE_LEN  # the sliding layers slide inside the checked cache
+    # grouped-query attention kept: 8 heads for 4 KV heads becomes 4 for 2
+    assert (small.num_attention_heads, small.num_key_value_heads) == (4, 2)
+    assert small.head_dim * small.num_attention_heads <= 64 and small.vocab_size == 128
+    assert scaled["num_hidden_layers"] == [26, small.num_hidden_layers]
+
+
+def test_a_qwen3_config_keeps_multi_head_attention_and_all_full_layers() -> None:
+    from transformers import Qwen3Config
+
+    small, _ = tiny_config(Qwen3Config())
+    assert small.num_hidden_layers == len(small.layer_types) == 2
+    assert set(small.layer_types) == {"full_attention"}
+    assert small.num_attention_heads == small.num_key_value_heads == 4  # 32 heads, 32 KV heads: no grouping
+
+
+@pytest.mark.parametrize("words", [["--model-type", "lacking"], ["--model-type", "t5"]],
+                         ids=["a family this transformers lacks", "not a causal LM"])
+def test_kvcc_check_refuses_a_model_it_cannot_build_in_one_line(words: list[str]) -> None:
+    from transformers import CONFIG_MAPPING
+
+    if words[1] == "lacking":  # a family of later releases that the installed one does not know
+        words = ["--model-type", next(name for name in ("qwen3_next", "olmo3", "kvcc-no-such-family")
+                                      if name not in CONFIG_MAPPING)]
+    done, _ = _kvcc_check_json(*words)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: model type {words[1]!r}") and done.stderr.count("\n") == 1, done.stderr
+    assert done.stdout == ""
