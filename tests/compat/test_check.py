@@ -20,6 +20,7 @@ from compat.check import (
     WITH_COMPAT,
     WORKS,
     Outcome,
+    _export_check,
     _prefilled,
     _same_as_eager,
     _step,
@@ -57,6 +58,12 @@ def test_the_matrix_answer_and_for_a_broken_use_the_nearest_working_pair_are_add
     elsewhere = Outcome("export-x", "export X", BROKEN)
     annotate([elsewhere], data, ("5.1.0", "2.13.0"))
     assert (elsewhere.matrix, elsewhere.nearest) == (None, "tf5.0.0-torch2.13.0: works")
+    other_model = Outcome("export-x", "export X", BROKEN)
+    annotate([other_model], _verified(("4.57.6", "2.10.0", WORKS), ("4.57.6", "2.8.0", WITH_COMPAT)),
+             ("4.57.6", "2.10.0"), other_model=True)
+    # the matrix's tiny Llama works on this very pair: for another model (--config) the nearest is another pair
+    assert (other_model.matrix, other_model.nearest) == ("works", "tf4.57.6-torch2.8.0: works with compat "
+                                                                  "(compat.register())")
     working_here = Outcome("export-x", "export X", WORKS, "default mask, transformers alone")
     annotate([working_here], data, ("5.1.0", "2.13.0"))
     assert working_here.nearest is None  # it works here: no other pair to send the user to
@@ -90,6 +97,8 @@ def test_a_program_that_ignores_its_cache_input_fails_the_check() -> None:
 
     with pytest.raises(AssertionError, match="differs from eager on another cache"):
         _same_as_eager(step, "DynamicCache", ignores_its_cache)
+    with pytest.raises(AssertionError, match="differs from eager even on the cache it was exported with"):
+        _same_as_eager(step, "DynamicCache", lambda token, cache, position: (step(token, cache, position)[0] + 1,))
     _same_as_eager(step, "DynamicCache", step)  # the honest program passes
 
 
@@ -201,3 +210,19 @@ def test_kvcc_check_refuses_a_model_it_cannot_build_in_one_line(words: list[str]
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: model type {words[1]!r}") and done.stderr.count("\n") == 1, done.stderr
     assert done.stdout == ""
+
+
+def test_the_vmap_free_mask_route_is_compared_with_eager_on_the_default_mask() -> None:
+    """transformers 4.53-4.57's vmap-free mask is meant for export: run eagerly on a cache longer than the
+    sliding window it skips the mask (it passes its window where `_ignore_causal_mask_sdpa` takes kv_offset)
+    and attends past the window. The reference a program is compared with is eager on the default mask, so a
+    correctly exported sliding-window model (Mistral: every layer slides) is not called broken for it."""
+    from transformers import MistralConfig
+
+    import compat
+
+    step = _step(tiny_config(MistralConfig(sliding_window=4096))[0])
+    if not compat.use_export_mask(step.model).available:
+        pytest.skip("n/a: this transformers has no vmap-free mask to switch to")
+    step.model.config._attn_implementation = "sdpa"  # as a fresh model: the check switches it itself
+    _export_check(step, "DynamicCache", strict=False, mask=True)
