@@ -119,16 +119,7 @@ class ModelChoice:
     def read(cls, path: Path) -> ModelChoice:
         """The config.json at `path`; ValueError naming it when it cannot be read, is not JSON or has no
         model_type."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-        except RecursionError:
-            raise ValueError(f"{path}: nested too deeply to read") from None
+        data = read_json(path.read_text, path)
         if not isinstance(data, dict) or not isinstance(data.get("model_type"), str) or not data["model_type"]:
             raise ValueError(f"{path}: not a model config: no model_type naming its family")
         return cls(data["model_type"], data, path)
@@ -496,14 +487,11 @@ def installed_pair() -> tuple[str, str]:
     return metadata.version("transformers"), metadata.version("torch").split("+")[0]
 
 
-def load_verified(path: Path | None) -> dict[str, Any]:
-    """The bundled answers (or the file `path`): the `kvcc-verified/2` JSON of kvmatrix.render.verified;
-    ValueError naming the file when it cannot be read, is not JSON or not of that format."""
-    source = path or "the bundled verified.json"
+def read_json(read_text: Callable[..., str], source: Path | str) -> Any:
+    """The JSON that `read_text(encoding="utf-8")` reads; ValueError naming `source` with one line saying why
+    it cannot be read (missing, not UTF-8, not JSON, nested too deeply), never a traceback."""
     try:
-        text = path.read_text(encoding="utf-8") if path else \
-            resources.files("compat").joinpath("verified.json").read_text(encoding="utf-8")
-        data = json.loads(text)
+        return json.loads(read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValueError(f"{source}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -512,6 +500,14 @@ def load_verified(path: Path | None) -> dict[str, Any]:
         raise ValueError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except RecursionError:
         raise ValueError(f"{source}: nested too deeply to read") from None
+
+
+def load_verified(path: Path | None) -> dict[str, Any]:
+    """The bundled answers (or the file `path`): the `kvcc-verified/2` JSON of kvmatrix.render.verified;
+    ValueError naming the file when it cannot be read, is not JSON or not of that format."""
+    source = path or "the bundled verified.json"
+    data = read_json(path.read_text if path else resources.files("compat").joinpath("verified.json").read_text,
+                     source)
     if not isinstance(data, dict) or data.get("format") != VERIFIED_FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{source}: not a {VERIFIED_FORMAT} file: format {found!r}")
