@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kvmatrix.bisect.report import bisect_markdown, build_report
 from kvmatrix.bisect.search import bisect
-from tests.support.bisect import RELEASES, REQUEST, TEST, FakeProbe
+from tests.support.bisections import RELEASES, REQUEST, TEST, FakeProbe
 
 
 def test_the_markdown_report_names_both_releases_verdicts_and_repro(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from kvmatrix.bisect.report import BisectRequest, bisect_markdown
 from kvmatrix.bisect.run import UsageError, parse_request, probe_from_run, run_bisect
 from kvmatrix.bisect.search import Probe
 from kvmatrix.plan.releases import list_releases
-from tests.support.bisect import REQUEST, TEST
+from tests.support.bisections import REQUEST, TEST
 from tests.support.index_server import NOT_FOUND, refused_url, serve_index
 
 

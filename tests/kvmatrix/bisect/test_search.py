@@ -8,7 +8,7 @@ import math
 import pytest
 
 from kvmatrix.bisect.search import Bisection, bisect
-from tests.support.bisect import RELEASES, FakeProbe
+from tests.support.bisections import RELEASES, FakeProbe
 
 
 def ends(result: Bisection) -> tuple[str | None, str | None]:
