@@ -225,4 +225,5 @@ def test_the_vmap_free_mask_route_is_compared_with_eager_on_the_default_mask() -
     if not compat.use_export_mask(step.model).available:
         pytest.skip("n/a: this transformers has no vmap-free mask to switch to")
     step.model.config._attn_implementation = "sdpa"  # as a fresh model: the check switches it itself
-    _export_check(step, "DynamicCache", strict=False, mask=True)
+    with compat.registered():  # DynamicCache is an export input only where registered (transformers >= 4.56)
+        _export_check(step, "DynamicCache", strict=False, mask=True)
