@@ -394,5 +394,6 @@ def bench(session: nox.Session) -> None:
     Measures it against python -m venv + pip, cell overhead, concurrency, growth, parallelism inside a cell and
     the default matrix re-run unchanged, into benchmarks/RESULTS.md and RESULTS.json, which also say how long
     the run took. Arguments go to benchmarks/harness.py, e.g. `nox -s bench -- --matrix-log LOG --phases envs`;
-    cells side by side with a previous harness: `nox -s bench -- --phases versus --against REF`."""
+    cells side by side with a previous harness: `nox -s bench -- --phases versus --against REF`; what new tests
+    cost a warm cell: add `--max-cost 1.3`."""
     session.run(sys.executable, str(ROOT / "benchmarks" / "harness.py"), *session.posargs)

@@ -82,6 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the previous harness for `versus`: a git commit, tag or branch of this repository")
     parser.add_argument("--versus-cells", default="tf4.57.6-torch2.13.0,tf4.53.3-torch2.13.0",
                         help="cells `versus` runs with both harnesses (each must be in both trees' pins.toml)")
+    parser.add_argument("--max-cost", type=float, metavar="FACTOR",
+                        help="judge `versus` as the cost of new tests instead of a speed-up: this checkout's cells "
+                             "may take at most FACTOR times the previous tree's, the tests both ran keeping their "
+                             "verdicts (issue 33: 1.3)")
     parser.add_argument("--scratch-parent", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--keep", type=Path, metavar="JSON",
                         help="carry the phases not measured now (and the matrix run, without --matrix-cells) from "
@@ -220,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                                                    [int(n) for n in args.counts.split(",")],
                                                    args.selection.split(), scratch / "scaling"))
     if "versus" in phases:
-        _phase(results, "versus", lambda: versus(ROOT, args.against, pins.select(args.versus_cells.split(",")),
-                                                 scratch / "versus"))
+        _phase(results, "versus", lambda: {**versus(ROOT, args.against, pins.select(args.versus_cells.split(",")),
+                                                    scratch / "versus"), "max_cost": args.max_cost})
     if "unchanged" in phases:
         _phase(results, "unchanged", lambda: unchanged_rerun(ROOT, scratch / "unchanged"))
     if "later-day" in phases:

@@ -18,6 +18,8 @@ OVERHEAD_TARGET_PCT = 5.0
 MATRIX_TARGET_S = 15 * 60
 CELL_SPEEDUP_TARGET = 2.0
 """Issue 15 item 4: cells twice as fast as the harness before it, side by side."""
+# Issue 33 item 7 gives `versus` another question when run with `--max-cost`: what the new tests cost a warm cell
+# (this checkout's wall ÷ the previous tree's, at most that factor), the tests both trees ran keeping their verdicts.
 UNCHANGED_TARGET_S = 60.0
 """Issue 15 item 3: the default matrix with nothing changed, in under a minute (every cell reused)."""
 
@@ -93,9 +95,31 @@ def verdict_differences(row: dict[str, Any]) -> int:
     return sum(len(names) for key in ("tests", "suites") for names in row[key].values())
 
 
+def _cost_target(run: dict[str, Any], cores: int | None) -> dict[str, Any]:
+    """The side-by-side cells judged as the cost of new tests (`--max-cost`): met when this checkout's cells take at
+    most `max_cost` times the previous tree's and no test both ran changed its verdict (tests only this checkout
+    ran are the new work; one only the previous ran is a difference)."""
+    rows, limit = run["cells"], run["max_cost"]
+    previous = sum(row["previous"]["total_s"] for row in rows)
+    cost = sum(row["this"]["total_s"] for row in rows) / previous if previous else None
+    moved = sum(len(row[key][change]) for row in rows for key in ("tests", "suites")
+                for change in ("changed", "only_before"))
+    met = None if cost is None else cost <= limit and not moved
+    gap = "" if cost is None or cost <= limit else f"misses by {cost - limit:.2f}× ({percent(cost - limit, limit):.0f} % over)"
+    if moved:
+        gap = "; ".join(part for part in (gap, f"{moved} verdicts of tests both ran differ (section 5 lists them)") if part)
+    return {"name": "cells with the new tests vs without, side by side", "target": f"≤ {limit:.1f}× the previous "
+            "tree's wall, shared tests' verdicts kept", "measured": "n/a" if cost is None else f"{cost:.2f}×", "met": met, "gap": gap,
+            **floor_columns(sum(row["this"]["total_s"] for row in rows),
+                            *tests_floor(sum(row["this"]["tests_s"] for row in rows), cores))}
+
+
 def _versus_target(run: dict[str, Any], cores: int | None) -> dict[str, Any]:
     """Met when the cells are fast enough and no verdict moved; unknown when they are fast enough but verdicts
-    moved (intended changes or not, they need reading)."""
+    moved (intended changes or not, they need reading). With `max_cost`, the cost of new tests instead
+    (`_cost_target`)."""
+    if run.get("max_cost") is not None:
+        return _cost_target(run, cores)
     rows = run["cells"]
     previous = sum(row["previous"]["total_s"] for row in rows)
     this = sum(row["this"]["total_s"] for row in rows)
