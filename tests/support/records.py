@@ -211,3 +211,17 @@ def family_tests(mode: str) -> list[dict[str, Any]]:
                           reason=f"n/a: {family} has no such route" if verdict == "n/a" else None)
             found.append({**test, "cause": "cache"} if verdict == "fail" else test)
     return found
+
+
+def family_cells() -> list[dict[str, Any]]:
+    """Cell records of PINS_TOML's three pairs for the model family answers: tf4.57.6 ran the family tests
+    (FAMILY_OUTCOMES) beside one export test, tf4.46.3 ran that export test alone, tf5.24.0 did not install.
+    Their suite columns are `export` and `families`."""
+    suites = ["export", "families"]
+    export = [record("export", "test_export[DynamicCache-strict]", "pass")]
+    runs = mode_runs(export)
+    for mode, run in runs.items():
+        run["tests"] = [*export, *family_tests(mode)]
+    return [build_cell("4.46.3", "2.5.1", mode_runs(export), suites=suites),
+            build_cell("4.57.6", "2.13.0", runs, suites=suites),
+            build_cell("5.24.0", "2.13.0", {}, status="not-installable", status_reason="no wheel", suites=suites)]

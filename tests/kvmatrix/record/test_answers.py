@@ -13,8 +13,7 @@ import pytest
 from kvmatrix.record.answers import FORMAT, PairRecord, newest_per_pair, since, uses_document, uses_text
 from kvmatrix.record.matrix import load_matrix
 from kvmatrix.record.uses import BY_KEY, FAMILY_TITLES
-from tests.support.records import FAMILY_OUTCOMES, family_tests, mode_runs
-from tests.support.records import record as record_of
+from tests.support.records import FAMILY_OUTCOMES, family_cells
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLISHED = ("", "latest/", "full/")
@@ -125,18 +124,9 @@ def test_the_published_uses_file_is_what_the_published_matrices_give(prefix: str
 
 
 @pytest.fixture
-def family_matrix(pins: Any, make_cell: Any, published: Any) -> dict[str, Any]:
-    """A matrix whose tf4.57.6 pair ran the family tests (tests.support.records.FAMILY_OUTCOMES), whose
-    tf4.46.3 pair ran without them, and whose tf5.24.0 pair did not install."""
-    suites = ["export", "families"]
-    runs = mode_runs([record_of("export", "test_export[DynamicCache-strict]", "pass")])
-    for mode, run in runs.items():
-        run["tests"] = [*run["tests"], *family_tests(mode)]
-    cells = [make_cell("4.46.3", "2.5.1", mode_runs([record_of("export", "test_export[DynamicCache-strict]", "pass")]),
-                       suites=suites),
-             make_cell("4.57.6", "2.13.0", runs, suites=suites),
-             make_cell("5.24.0", "2.13.0", {}, status="not-installable", status_reason="no wheel", suites=suites)]
-    return published(pins, cells, suites=suites)[0]
+def family_matrix(pins: Any, published: Any) -> dict[str, Any]:
+    """The matrix of tests.support.records.family_cells."""
+    return published(pins, family_cells(), suites=["export", "families"])[0]
 
 
 def test_each_model_family_answers_by_its_best_route_with_the_rules_of_a_use(family_matrix: dict) -> None:
