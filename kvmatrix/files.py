@@ -41,13 +41,13 @@ def json_text(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
-def json_lines(document: dict[str, Any], listed: str) -> str:
+def json_lines(document: dict[str, Any], *listed: str) -> str:
     """`document` as compact JSON (indentation would double its size) with one line per top-level field and
-    one per item of its list `listed`, so a diff of two versions shows which items changed."""
+    one per item of each of its lists `listed`, so a diff of two versions shows which items changed."""
     def compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
-    lines = [f"{compact(key)}:[\n" + ",\n".join(map(compact, value)) + "\n]" if key == listed
+    lines = [f"{compact(key)}:[\n" + ",\n".join(map(compact, value)) + "\n]" if key in listed
              else f"{compact(key)}:{compact(value)}" for key, value in document.items()]
     return "{" + ",\n".join(lines) + "}\n"
 

@@ -17,6 +17,7 @@ from kvmatrix.record.uses import (
     ANSWERS,
     BROKEN,
     COMPAT_CALL,
+    FAMILIES,
     KNOWN_LIMITATION,
     MASK_CALL,
     REGISTRATIONS,
@@ -245,9 +246,19 @@ def uses_document(matrix: dict[str, Any], dataset: str = DATASETS[0],
     return {"format": FORMAT, "dataset": dataset, "generated_at": matrix["generated_at"],
             "pairs": [cell["id"] for cell in matrix["cells"]],
             "registrations": [{"key": r.key, "mode": r.mode, "title": r.title, "call": r.call} for r in REGISTRATIONS],
-            "sources": sorted(sources, key=_rank), "uses": uses}
+            "sources": sorted(sources, key=_rank), "uses": uses,
+            "families": [_family(family, matrix) for family in FAMILIES]}
+
+
+def _family(family: Use, matrix: dict[str, Any]) -> dict[str, Any]:
+    """A model family's entry in uses.json: a use's shape without the since summary (its model_type as its
+    key), its answer in each cell of `matrix` read by the same rules (kvmatrix.record.uses.answer)."""
+    return {"key": family.key, "title": family.title, "suite": family.suite,
+            "variants": [{"key": v.key, "title": v.title, "calls": list(v.calls)} for v in family.variants],
+            "answers": {cell["id"]: answer(family, cell).to_json() for cell in matrix["cells"]}}
 
 
 def uses_text(document: dict[str, Any]) -> str:
-    """The text of uses.json: compact JSON with one line per top-level field and one per use."""
-    return json_lines(document, "uses")
+    """The text of uses.json: compact JSON with one line per top-level field, one per use and one per model
+    family."""
+    return json_lines(document, "uses", "families")

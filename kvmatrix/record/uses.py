@@ -158,6 +158,37 @@ USES: tuple[Use, ...] = (
 BY_KEY = {use.key: use for use in USES}
 """Each use by its key."""
 
+FAMILY_SUITE = "families"
+"""The suite of the per-model-family tests (suites/test_families.py)."""
+FAMILY_ROUTES = (
+    ("wrapper-strict", "transformers' export wrapper, strict", "test_family_wrapper_decodes_like_eager",
+     ("strict=True",)),
+    ("dynamic-cache-step-non-strict", "decode step with a DynamicCache input, non-strict",
+     "test_family_dynamic_cache_step_exports_like_eager", ("strict=False",)),
+    ("static-cache-loop-compiled", "compiled StaticCache decode loop", "test_family_static_cache_loop_compiles_like_eager",
+     ()),
+)
+"""A family's variants, best first: (key, title, test of suites/test_families.py parametrised by the family's
+model_type, calls)."""
+FAMILY_TITLES = {
+    "llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2", "qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma 2",
+    "gemma3_text": "Gemma 3 (text)", "phi3": "Phi-3", "smollm3": "SmolLM3", "olmo2": "OLMo 2", "granite": "Granite",
+    "t5": "T5", "bart": "BART", "whisper": "Whisper",
+}
+"""The model families that suites/test_families.py runs, by transformers' model_type, as a reader calls them."""
+
+
+def family_use(model_type: str) -> Use:
+    """A model family asked as a use ("does this model's cache export and compile here?"): its routes are
+    FAMILY_ROUTES' tests for `model_type`, so its answer follows every rule of a use's answer."""
+    return Use(model_type, FAMILY_TITLES[model_type], FAMILY_SUITE,
+               tuple(Variant(key, title, rf"{test}\[{re.escape(model_type)}\]", calls)
+                     for key, title, test, calls in FAMILY_ROUTES))
+
+
+FAMILIES: tuple[Use, ...] = tuple(family_use(model_type) for model_type in FAMILY_TITLES)
+"""Every model family as a use, in FAMILY_TITLES' order."""
+
 WITH_TICO = "works with TICO's registration"
 KNOWN_LIMITATION, SETUP_FAILS = "known limitation", "setup fails"
 ANSWERS = (WORKS, WITH_COMPAT, WITH_MASK, WITH_TICO, FLAKY, KNOWN_LIMITATION, SETUP_FAILS, BROKEN, NA)

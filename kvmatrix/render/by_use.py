@@ -12,21 +12,13 @@ from kvmatrix.record.uses import (
     BROKEN,
     KNOWN_LIMITATION,
     SETUP_FAILS,
-    TICO_CALL,
     WITH_COMPAT,
     WITH_MASK,
     WITH_TICO,
     WORKS,
 )
 from kvmatrix.record.verdicts import CELL_STATUSES, FLAKY, LABELS, NA, SETUP
-from kvmatrix.render.page_uses import (
-    newest_first,
-    picture_legend,
-    picture_placeholder,
-    routes_summary,
-    tico_side,
-    without_tico,
-)
+from kvmatrix.render.page_uses import picture_legend, picture_placeholder
 from kvmatrix.render.text import markdown_text
 
 ANSWER_LABELS = {
@@ -111,38 +103,12 @@ def by_use_markdown(uses: dict[str, Any], level: int = 2, pictures: str = "uses"
 
 
 def by_use_html(uses: dict[str, Any]) -> str:
-    """The by-use section of the page: the table (pairs newest first; its header row and first column kept in
-    view while it scrolls in its own box), each chip answering with transformers alone and compat.register()
-    and, behind the page's TICO toggle, TICO's registration beside it (kvmatrix.render.page_uses), each with
-    its routes as a tooltip and its answer as data for the filters; then per use a `#use-<key>` section with
-    its since line, its picture (drawn by the page's script when opened) and the recommended pair."""
-    def chip(found: dict[str, Any], tico: bool) -> str:
-        # TICO's routes go in the tooltip of the TICO side (hidden until the page's toggle shows it), the
-        # others in the main one's; the TICO side's label says TICO once instead of naming its call.
-        css = "u-" + found["answer"].lower().replace(" ", "-").replace("/", "").replace("'", "")
-        routes = routes_summary(found["routes"], tico)
-        if tico and found["answer"] == WITH_TICO:
-            text = chip_text({**found, "answer": WORKS,
-                              "requires": [call for call in found["requires"] if call != TICO_CALL]})
-        else:
-            text = chip_text(found)
-        return (f'<span class="chip {escape(css)}{" tico-only" if tico else ""}" title="{escape(routes)}">'
-                f'{"TICO: " if tico else ""}{escape(text)}</span>')
-
-    pairs = newest_first(uses["pairs"])
-    head = "".join(f'<th scope="col" data-pair="{escape(pair)}"><a href="#cell-{escape(pair)}">{escape(pair)}</a>'
-                   "</th>" for pair in pairs)
-    rows = []
-    for use in uses["uses"]:
-        chips = []
-        for pair in pairs:
-            found = use["answers"][pair]
-            ours, tico = without_tico(use, found), tico_side(use, found)
-            chips.append(f'<td data-answer="{escape(ours["answer"])}" '
-                         f'data-tico-answer="{escape(tico["answer"])}">{chip(ours, tico=False)}'
-                         f'{chip(tico, tico=True)}</td>')
-        rows.append(f'<tr data-use="{escape(use["key"])}"><th scope="row"><a href="#use-{escape(use["key"])}">'
-                    f'{escape(use["title"])}</a></th>{"".join(chips)}</tr>')
+    """The by-use section of the page: the table's element, which the page's script draws from the page data
+    (kvmatrix.render.page_answers: pairs newest first, its header row and first column kept in view while it
+    scrolls in its own box, each chip answering with transformers alone and compat.register() and, behind the
+    page's TICO toggle, TICO's registration beside it, each with its routes as a tooltip and its answer as
+    data for the filters); then per use a `#use-<key>` section with its since line, its picture (drawn by the
+    page's script when opened) and the recommended pair."""
     since = "".join(
         f'<details class="since" id="use-{escape(use["key"])}" data-use="{escape(use["key"])}"><summary><strong>'
         f'{escape(use["title"])}</strong>: {escape(use["since"]["line"])}</summary>'
@@ -151,10 +117,8 @@ def by_use_html(uses: dict[str, Any]) -> str:
         for use in uses["uses"])
     return (f'<section id="by-use"><h2>By use</h2><details class="intro"><summary>What each chip says</summary>'
             f'<p>{escape(INTRO).replace("**", "").replace("`", "")}</p></details>'
-            f'<div class="scroll"><table id="by-use-table"><thead><tr><th scope="col">use</th>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>'
+            '<div class="scroll"><table id="by-use-table" class="answers"></table></div>'
             f'<h3>Since which release</h3><p>Read from every published matrix together '
             f'({escape(", ".join(uses["sources"]))}; each pair once, its newest record). Open a use for its '
             f"picture: transformers minors down, torch minors across, each square lettered:</p>{picture_legend()}"
             f"{since}</section>")
-

@@ -1,11 +1,12 @@
 """Render the matrix as one self-contained static page (`reports/index.html`, docs/page.md).
 
 The links between the published matrices, the filters (over every table) and the TICO toggle, the by-use
-view (kvmatrix.render.by_use), the grid of (transformers, torch) pairs × suites, newest pairs first, the
-legend and the changes since the last run are rendered here; the page's own script
-(kvmatrix/render/page/page.js, inlined with page.css) reads the matrix and a trimmed, capped extract of each
-cell's detail (kvmatrix.render.page_data), embedded as JSON, to show a pair's details on click, Enter or a
-`#cell-<id>` permalink. Nothing is loaded from outside the file; the details link to the cell's full detail
+and by-model sections (kvmatrix.render.by_use, by_model), the grid of (transformers, torch) pairs × suites,
+newest pairs first, the legend and the changes since the last run are rendered here; the page's own script
+(kvmatrix/render/page/page.js, inlined with page.css) reads the matrix, a trimmed, capped extract of each
+cell's detail (kvmatrix.render.page_data) and the answer tables (kvmatrix.render.page_answers), embedded as
+JSON, to draw the answer tables and each pair's verdicts in the grid (written once, as data, they keep the
+page small as the matrix grows) and to show a pair's details on click, Enter or a `#cell-<id>` permalink. Nothing is loaded from outside the file; the details link to the cell's full detail
 file, which also gives a test's traceback where the page is served over HTTP.
 """
 
@@ -20,9 +21,11 @@ from packaging.version import Version
 
 from kvmatrix.record.answers import DATASETS
 from kvmatrix.record.causes import CAUSE_MEANINGS
-from kvmatrix.record.verdicts import MEANINGS, MODES, PASS, RAN
+from kvmatrix.record.verdicts import MEANINGS, MODES, RAN
 from kvmatrix.render.badges import LAYOUTS, PAGES_URL, badge_snippet
+from kvmatrix.render.by_model import by_model_html
 from kvmatrix.render.by_use import ANSWER_LABELS, by_use_html
+from kvmatrix.render.page_answers import answer_views
 from kvmatrix.render.page_data import capped, page_data
 from kvmatrix.render.page_uses import newest_cells_first, picture_css
 
@@ -38,10 +41,15 @@ def _attr(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
-def _data_script(matrix: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
-    """`page_data` as JSON inside a non-executed script element; `<`, `>` and `&` are escaped so no text
+def embedded_data(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any]) -> dict[str, Any]:
+    """What the page embeds for its script: `page_data` and the answer tables of `uses` (`views`)."""
+    return {**page_data(matrix, details), "views": answer_views(uses)}
+
+
+def _data_script(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any]) -> str:
+    """`embedded_data` as JSON inside a non-executed script element; `<`, `>` and `&` are escaped so no text
     in the data can close the element."""
-    text = json.dumps(page_data(matrix, details), ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(embedded_data(matrix, details, uses), ensure_ascii=False, separators=(",", ":"))
     text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
     return f'<script type="application/json" id="matrix-data">{text}</script>'
 
@@ -52,16 +60,6 @@ def _css_class(verdict: str | None) -> str:
 
 def _chip(verdict: str | None, extra: str = "") -> str:
     return f'<span class="chip {_attr(_css_class(verdict))}">{escape(verdict or "error")}{extra}</span>'
-
-
-def _verdict_cell(summary: dict[str, Any], suite: str, mode: str) -> str:
-    counts = summary.get("counts") or {}
-    total = sum(counts.values())
-    passed = f' <span class="count">{counts.get(PASS, 0)}/{total}</span>' if total else ""
-    title = f"{suite} {mode} registration: {summary.get('verdict')}" + (
-        f" ({summary['reason']})" if summary.get("reason") else "")
-    css = _attr(_css_class(summary.get("verdict")))
-    return f'<td class="verdict {css}" title="{_attr(title)}">{_chip(summary.get("verdict"), passed)}</td>'
 
 
 VERSUS_TICO = {"tico-ahead": "TICO passes tests compat does not", "compat-as-good": "compat does at least as well",
@@ -102,11 +100,7 @@ def _row(cell: dict[str, Any], suites: list[str]) -> str:
             f'{_chip(cell["status"])} <span class="reason">{escape(reason)}</span></td>'
         )
     else:
-        body = "".join(
-            _verdict_cell(cell["suites"].get(suite, {}).get(mode, {}), suite, mode)
-            for suite in suites
-            for mode in MODES
-        )
+        body = ""  # each suite's verdict in each mode: drawn by the page's script from the cell's `suites`
     return head + body + "</tr>"
 
 
@@ -139,12 +133,14 @@ def _select(name: str, label: str, values: list[str] | dict[str, str], css: str 
 
 def _filters(matrix: dict[str, Any], uses: dict[str, Any]) -> str:
     """The filters, which apply to every table of the page (page.js applyFilters), and the TICO toggle: the
-    versions newest first, as the tables order them; the answers in the order of the by-use legend."""
+    versions newest first, as the tables order them; the answers the uses and model families give, in the
+    order of the by-use legend."""
     cells = matrix["cells"]
     layouts = list(LAYOUTS) + ([NOT_RUN] if any(cell["layout"] is None for cell in cells) else [])
     torches = sorted({cell["pins"]["torch"] for cell in cells}, key=Version, reverse=True)
     transformers = sorted({cell["pins"]["transformers"] for cell in cells}, key=Version, reverse=True)
-    given = {found["answer"] for use in uses["uses"] for found in use["answers"].values()}
+    given = {found["answer"] for entry in [*uses["uses"], *uses.get("families", [])]
+             for found in entry["answers"].values()}
     answers = [word for word in ANSWER_LABELS if word in given] + sorted(given - set(ANSWER_LABELS))
     return (
         '<form id="filters" class="filters" onsubmit="return false">'
@@ -375,6 +371,7 @@ environment and metrics.</p>
 {_compat_regressions(matrix)}
 {_filters(matrix, uses)}
 {by_use_html(uses)}
+{by_model_html(uses)}
 <h2 id="suites">By suite</h2>
 {_grid(matrix)}
 {_compat_vs_tico(matrix)}
@@ -386,7 +383,7 @@ environment and metrics.</p>
 <form method="dialog" class="close"><button value="close" aria-label="Close details">Close ✕</button></form>
 <div id="details-body"></div>
 </dialog>
-{_data_script(matrix, details)}
+{_data_script(matrix, details, uses)}
 <script>
 {script}</script>
 </body>

@@ -31,6 +31,7 @@ from kvmatrix.record.verdicts import (
     TICO_MODE,
     error_signature,
 )
+from kvmatrix.render.by_model import by_model_markdown
 from kvmatrix.render.by_use import by_use_markdown
 from kvmatrix.render.metrics import render_metrics
 from kvmatrix.render.text import markdown_text as _text
@@ -39,14 +40,15 @@ from kvmatrix.run.process.reruns import flaky_rate
 
 
 def render_markdown(matrix: dict[str, Any], details: dict[str, dict[str, Any]], uses: dict[str, Any]) -> str:
-    """The Markdown page of a matrix: the by-use view, compat regressions, legend, suite table, the client
+    """The Markdown page of a matrix: the by-use and by-model views, compat regressions, legend, suite table, the client
     suites' outcomes, changes since the last run (when the matrix records them), what registration adds,
     compat vs TICO's registration, failures (from the `details` of its cells, by cell id), registration
-    reports. The by-use view comes from `uses` (the answers file, uses.json).
+    reports. The by-use and by-model views come from `uses` (the answers file, uses.json).
     Deterministic: the same matrix and details always give the same text."""
     sections = [
         _header(matrix),
         by_use_markdown(uses),
+        by_model_markdown(uses),
         _compat_regressions(matrix),
         _legend(),
         _table(matrix) + _reused(details),

@@ -179,3 +179,49 @@ METRIC_RUNS = {
     "without": {"tests": [measured("export", "test_decode_step_exports_and_matches_eager[a]", {"export_s": 99.0})]},
 }
 """Runs whose tests recorded numbers: three exports and a compiled loop with registration, one export without."""
+
+
+FAMILY_OUTCOMES = {
+    "llama": {"wrapper": ("pass", "pass"), "dynamic": ("pass", "pass"), "static": ("pass", "pass")},
+    "qwen3": {"wrapper": ("pass", "fail"), "dynamic": ("fail", "fail"), "static": ("pass", "fail")},
+    "gemma": {"wrapper": ("fail", "fail"), "dynamic": ("fail", "fail"), "static": ("fail", "fail")},
+    "t5": {"wrapper": ("n/a", "n/a"), "dynamic": ("pass", "pass"), "static": ("n/a", "n/a")},
+    "whisper": {"wrapper": ("n/a", "n/a"), "dynamic": ("n/a", "n/a"), "static": ("n/a", "n/a")},
+}
+"""The verdicts (with compat, without) of the family tests of `family_tests`, per family and test: llama works
+with transformers alone, qwen3 only with compat, gemma nowhere, t5 by its DynamicCache step alone, whisper has
+none (all n/a); the other families did not run."""
+FAMILY_TESTS = {"wrapper": "test_family_wrapper_decodes_like_eager",
+                "dynamic": "test_family_dynamic_cache_step_exports_like_eager",
+                "static": "test_family_static_cache_loop_compiles_like_eager"}
+"""suites/test_families.py's three tests, by the short names of FAMILY_OUTCOMES."""
+
+
+def family_tests(mode: str) -> list[dict[str, Any]]:
+    """The records of the `families` suite's tests in the run of `mode` ("with", "without"), as
+    FAMILY_OUTCOMES gives them; a failure's cause is `cache`, an n/a is skipped as suites/test_families.py
+    skips it."""
+    at = 0 if mode == "with" else 1
+    found = []
+    for family, outcomes in FAMILY_OUTCOMES.items():
+        for short, verdicts in outcomes.items():
+            verdict = verdicts[at]
+            test = record("families", f"{FAMILY_TESTS[short]}[{family}]", verdict,
+                          error=f"AssertionError: {family} logits differ from eager" if verdict == "fail" else None,
+                          reason=f"n/a: {family} has no such route" if verdict == "n/a" else None)
+            found.append({**test, "cause": "cache"} if verdict == "fail" else test)
+    return found
+
+
+def family_cells() -> list[dict[str, Any]]:
+    """Cell records of PINS_TOML's three pairs for the model family answers: tf4.57.6 ran the family tests
+    (FAMILY_OUTCOMES) beside one export test, tf4.46.3 ran that export test alone, tf5.24.0 did not install.
+    Their suite columns are `export` and `families`."""
+    suites = ["export", "families"]
+    export = [record("export", "test_export[DynamicCache-strict]", "pass")]
+    runs = mode_runs(export)
+    for mode, run in runs.items():
+        run["tests"] = [*export, *family_tests(mode)]
+    return [build_cell("4.46.3", "2.5.1", mode_runs(export), suites=suites),
+            build_cell("4.57.6", "2.13.0", runs, suites=suites),
+            build_cell("5.24.0", "2.13.0", {}, status="not-installable", status_reason="no wheel", suites=suites)]

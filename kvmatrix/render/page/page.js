@@ -7,18 +7,28 @@
   const matrix = data.matrix;
   const details = data.details;
   const TRACEBACK_LIMIT = 8000;  // a traceback's most characters shown, read from its detail file on demand
-  // The page data writes each test key and message text once (data.keys, data.texts): expand them back into
-  // matrix.json's shapes, a cell's tests as key -> mode -> [verdict, cause, upstream] and its messages as
-  // mode -> key -> {text, cause_detail, reruns}.
+  // The page data writes each test key and message text once (data.keys, data.texts) and each verdict and
+  // cause as one character (its index in data.verdicts, data.causes; "-": none): expand them back into matrix.json's shapes, a cell's
+  // tests as key -> mode -> [verdict, cause, upstream] and its messages as mode -> key -> {text,
+  // cause_detail, reruns}.
+  const verdictOf = (code) => data.verdicts[data.codes.indexOf(code)];
   for (const cell of matrix.cells) {
-    cell.tests = Object.fromEntries(cell.tests.map(([key, ...entries]) => [data.keys[key], Object.fromEntries(
-      entries.map((entry, at) => [data.modes[at], entry]).filter(([, entry]) => entry))]));
+    const tests = {};
+    cell.tests.codes.forEach((codes, at) => Array.from(codes).forEach((code, key) => {
+      if (code === "-") return;
+      (tests[data.keys[key]] ||= {})[data.modes[at]] = [verdictOf(code)];
+    }));
+    cell.tests.causes.forEach((codes, at) => Array.from(codes).forEach((code, key) => {
+      if (code !== "-") tests[data.keys[key]][data.modes[at]].push(data.causes[data.codes.indexOf(code)]);
+    }));
+    for (const [key, at, ...rest] of cell.tests.notes) tests[data.keys[key]][data.modes[at]].push(...rest);
+    cell.tests = tests;
     const detail = details[cell.id];
     detail.messages = Object.fromEntries(Object.entries(detail.messages).map(([mode, listed]) => [mode,
       Object.fromEntries(listed.map(([key, text, causeDetail, reruns]) => [data.keys[key], {
         text: data.texts[text],
         ...(causeDetail !== undefined && causeDetail >= 0 ? { cause_detail: data.texts[causeDetail] } : {}),
-        ...(reruns ? { reruns } : {}),
+        ...(reruns ? { reruns: Array.from(reruns, verdictOf) } : {}),
       }]))]));
   }
   const cells = new Map(matrix.cells.map((cell) => [cell.id, cell]));
@@ -39,7 +49,9 @@
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined) node.setAttribute(key, value);
+    }
     for (const child of children) {
       if (child === null || child === undefined) continue;
       node.append(child instanceof Node ? child : String(child));
@@ -304,6 +316,26 @@
     return true;
   }
 
+  // The grid's verdict cells: each suite's verdict in each mode of data.grid, with tests passed / tests run,
+  // from the cell's `suites` (a pair that did not run has its status across them, in the page already).
+  for (const row of rows) {
+    const cell = cells.get(row.dataset.cell);
+    if (!cell || row.querySelector("td.status")) continue;
+    for (const suite of matrix.suites) {
+      for (const mode of data.grid.modes) {
+        const summary = ((cell.suites || {})[suite] || {})[mode] || {};
+        const counts = summary.counts || {};
+        const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+        const verdict = summary.verdict || "error";
+        const title = suite + " " + mode + " registration: " + verdict
+          + (summary.reason ? " (" + summary.reason + ")" : "");
+        const count = total ? el("span", { class: "count" }, (counts[data.grid.passed] || 0) + "/" + total) : null;
+        row.append(el("td", { class: "verdict v-" + verdict.replace("/", ""), title },
+          el("span", { class: "chip v-" + verdict.replace("/", "") }, verdict, count ? " " : null, count)));
+      }
+    }
+  }
+
   // A use's picture (kvmatrix.render.page_uses.picture_placeholder): its data drawn as a table the first time
   // its <details> opens, each square lettered and named as in the picture legend.
   const legend = Array.from(document.querySelectorAll("#picture-legend li"), (item) => ({
@@ -339,6 +371,9 @@
       drawPicture(use);
       use.scrollIntoView();
     }
+    // a model family's row, drawn by this script after the browser looked for the fragment
+    const family = hash.startsWith("model-") ? document.getElementById(hash) : null;
+    if (family) family.scrollIntoView();
   }
 
   for (const row of rows) {
@@ -358,15 +393,50 @@
   dialog.addEventListener("close", () => history.replaceState(null, "", location.pathname + location.search));
   window.addEventListener("hashchange", fromHash);
 
+  // The answer tables (by use, by model; kvmatrix.render.page_answers): one row per use or model family, one
+  // column per pair, newest first; each chip its answer, label and tooltip from data.views.strings, the TICO
+  // side (by use) hidden until the toggle shows it; each cell's answers as data for the filters.
+  const views = data.views;
+  function drawAnswers(view) {
+    const table = document.getElementById(view.id);
+    if (!table) return;
+    const width = view.tico ? 6 : 3;
+    const chipOf = ([answer, label, title], tico) => el("span", {
+      class: "chip " + views.css[answer] + (tico ? " tico-only" : ""), title,
+    }, (tico ? "TICO: " : "") + label);
+    const head = el("tr", {}, el("th", { scope: "col" }, view.head), ...views.pairs.map((pair) => el("th",
+      { scope: "col", "data-pair": pair }, el("a", { href: "#cell-" + pair }, pair))));
+    const lines = view.rows.map(([key, title, ...chips]) => el("tr", { ["data-" + view.row]: key },
+      el("th", { scope: "row", id: view.row === "use" ? null : view.anchor + key },
+        el("a", { href: "#" + view.anchor + key }, title)),
+      ...views.pairs.map((pair, at) => {
+        const sides = [0, 3].slice(0, width / 3).map((offset) => chips.slice(at * width + offset,
+          at * width + offset + 3).map((index) => views.strings[index]));
+        const td = el("td", { "data-answer": sides[0][0] }, chipOf(sides[0], false));
+        if (sides[1]) {
+          td.dataset.ticoAnswer = sides[1][0];
+          td.append(chipOf(sides[1], true));
+        }
+        return td;
+      })));
+    table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...lines));
+  }
+  views.tables.forEach(drawAnswers);
+
   // The filters apply to every table. A pair passes the pair filters (transformers, torch, layout and, with
-  // TICO shown, the comparison with TICO); with an answer chosen, it stays only where some shown use has that
-  // answer in it. The by-use table shows those pairs' columns and the uses the use filter keeps that have the
-  // chosen answer in a shown pair, other answers faded; the suite grid shows those pairs' rows, and each use's
-  // since line follows its row.
-  const useTable = document.getElementById("by-use-table");
-  const pairHeads = useTable ? Array.from(useTable.querySelectorAll("thead th[data-pair]")) : [];
-  const useRows = useTable ? Array.from(useTable.querySelectorAll("tbody tr[data-use]")) : [];
-  const pairOf = (at) => pairHeads[at].dataset.pair;
+  // TICO shown, the comparison with TICO); with an answer chosen, it stays in a table only where some row it
+  // keeps has that answer in it. Each answer table shows those pairs' columns and the rows that have the
+  // chosen answer in a shown pair, other answers faded (the use filter keeps one row of the by-use table);
+  // the suite grid shows the pairs the by-use table shows, and each use's since line follows its row.
+  const answerTables = views.tables.map((view) => {
+    const table = document.getElementById(view.id);
+    return {
+      view,
+      heads: table ? Array.from(table.querySelectorAll("thead th[data-pair]")) : [],
+      lines: table ? Array.from(table.querySelectorAll("tbody tr")) : [],
+    };
+  });
+  const [useTable, modelTable] = answerTables;
 
   function chosen(name) {
     const select = document.getElementById("filter-" + name);
@@ -385,24 +455,34 @@
     return td.dataset.answer === answer || (ticoToggle.checked && td.dataset.ticoAnswer === answer);
   }
 
-  function applyFilters() {
-    const use = chosen("use");
-    const answer = chosen("answer");
-    const chips = (row) => Array.from(row.querySelectorAll("td"));
-    const keptUses = useRows.filter((row) => !use || row.dataset.use === use);
-    const pairShown = new Map(pairHeads.map((th, at) => [th.dataset.pair, pairPasses(th.dataset.pair)
-      && (!answer || keptUses.some((row) => answered(chips(row)[at], answer)))]));
-    for (const row of useRows) {
-      row.hidden = !keptUses.includes(row)
-        || (answer && !chips(row).some((td, at) => pairShown.get(pairOf(at)) && answered(td, answer)));
-      chips(row).forEach((td, at) => {
+  // One answer table filtered: the rows `keep` keeps, the pairs shown; returns pair -> shown.
+  function filterTable(table, keep, answer) {
+    const chips = (line) => Array.from(line.querySelectorAll("td"));
+    const pairOf = (at) => table.heads[at].dataset.pair;
+    const kept = table.lines.filter(keep);
+    const pairShown = new Map(table.heads.map((th, at) => [th.dataset.pair, pairPasses(th.dataset.pair)
+      && (!answer || kept.some((line) => answered(chips(line)[at], answer)))]));
+    for (const line of table.lines) {
+      line.hidden = !kept.includes(line)
+        || Boolean(answer && !chips(line).some((td, at) => pairShown.get(pairOf(at)) && answered(td, answer)));
+      chips(line).forEach((td, at) => {
         td.hidden = !pairShown.get(pairOf(at));
         td.classList.toggle("faded", Boolean(answer) && !answered(td, answer));
       });
-      const since = document.getElementById("use-" + row.dataset.use);
-      if (since) since.hidden = row.hidden;
     }
-    pairHeads.forEach((th) => { th.hidden = !pairShown.get(th.dataset.pair); });
+    table.heads.forEach((th) => { th.hidden = !pairShown.get(th.dataset.pair); });
+    return pairShown;
+  }
+
+  function applyFilters() {
+    const use = chosen("use");
+    const answer = chosen("answer");
+    const pairShown = filterTable(useTable, (line) => !use || line.dataset.use === use, answer);
+    for (const line of useTable.lines) {
+      const since = document.getElementById("use-" + line.dataset.use);
+      if (since) since.hidden = line.hidden;
+    }
+    filterTable(modelTable, () => true, answer);
     let shown = 0;
     for (const row of rows) {
       const pair = row.dataset.cell;
@@ -410,8 +490,8 @@
       if (!row.hidden) shown += 1;
     }
     document.getElementById("shown").textContent = shown + " of " + rows.length + " pairs";
-    const usesShown = useRows.filter((row) => !row.hidden).length;
-    document.getElementById("shown-uses").textContent = usesShown + " of " + useRows.length + " uses";
+    const usesShown = useTable.lines.filter((line) => !line.hidden).length;
+    document.getElementById("shown-uses").textContent = usesShown + " of " + useTable.lines.length + " uses";
   }
   function applyToggle() {
     document.body.classList.toggle("show-tico", ticoToggle.checked);

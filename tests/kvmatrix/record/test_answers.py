@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from kvmatrix.record.answers import FORMAT, PairRecord, newest_per_pair, since, uses_document
+from kvmatrix.record.answers import FORMAT, PairRecord, newest_per_pair, since, uses_document, uses_text
 from kvmatrix.record.matrix import load_matrix
-from kvmatrix.record.uses import BY_KEY
+from kvmatrix.record.uses import BY_KEY, FAMILY_TITLES
+from tests.support.records import FAMILY_OUTCOMES, family_cells
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLISHED = ("", "latest/", "full/")
@@ -120,3 +121,48 @@ def test_the_published_uses_file_is_what_the_published_matrices_give(prefix: str
     matrix, uses = _published(prefix)
     name = prefix.rstrip("/") or "default"
     assert uses == uses_document(matrix, name, published_datasets(folder), finished_dates(folder, matrix))
+
+
+@pytest.fixture
+def family_matrix(pins: Any, published: Any) -> dict[str, Any]:
+    """The matrix of tests.support.records.family_cells."""
+    return published(pins, family_cells(), suites=["export", "families"])[0]
+
+
+def test_each_model_family_answers_by_its_best_route_with_the_rules_of_a_use(family_matrix: dict) -> None:
+    families = {family["key"]: family for family in uses_document(family_matrix)["families"]}
+    assert list(families) == list(FAMILY_TITLES)
+    ran = {key: family["answers"]["tf4.57.6-torch2.13.0"] for key, family in families.items()}
+    summary = {key: (found["answer"], found["route"], found["requires"]) for key, found in ran.items()
+               if key in FAMILY_OUTCOMES}
+    assert summary == {
+        "llama": ("works", "wrapper-strict+transformers", ["strict=True"]),
+        "qwen3": ("works with compat", "wrapper-strict+compat", ["compat.register()", "strict=True"]),
+        "gemma": ("broken", "wrapper-strict+compat", ["compat.register()", "strict=True"]),
+        "t5": ("works", "dynamic-cache-step-non-strict+transformers", ["strict=False"]),
+        "whisper": ("n/a", None, []),
+    }
+    assert ran["gemma"]["cause"] == "cache"
+    # every route that exists is listed with its verdict, a failing one beside the one that works
+    assert ["dynamic-cache-step-non-strict+compat", "fail", "cache", None] in ran["qwen3"]["routes"]
+    assert len(ran["qwen3"]["routes"]) == 6 and len(ran["t5"]["routes"]) == 2
+
+
+def test_a_family_answers_n_a_where_none_of_its_tests_ran_and_the_cell_status_where_the_cell_did_not(
+    family_matrix: dict
+) -> None:
+    for family in uses_document(family_matrix)["families"]:
+        assert family["answers"]["tf4.46.3-torch2.5.1"]["answer"] == "n/a"
+        assert family["answers"]["tf5.24.0-torch2.13.0"]["answer"] == "not-installable"
+        if family["key"] not in FAMILY_OUTCOMES:
+            assert family["answers"]["tf4.57.6-torch2.13.0"]["answer"] == "n/a"
+
+
+def test_the_uses_file_writes_one_line_per_use_and_per_family(family_matrix: dict) -> None:
+    document = uses_document(family_matrix)
+    lines = uses_text(document).splitlines()
+    assert json.loads(uses_text(document)) == document
+    assert sum(line.startswith('{"key":"') for line in lines) == len(document["uses"]) + len(FAMILY_TITLES)
+    (qwen3,) = [line for line in lines if line.startswith('{"key":"qwen3"')]
+    assert json.loads(qwen3.rstrip(","))["variants"][0] == {
+        "key": "wrapper-strict", "title": "transformers' export wrapper, strict", "calls": ["strict=True"]}

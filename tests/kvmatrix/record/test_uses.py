@@ -12,6 +12,7 @@ from kvmatrix.record.answers import uses_document
 from kvmatrix.record.matrix import load_matrix
 from kvmatrix.record.uses import BY_KEY, USES, Use, Variant, answer, covered_tests
 from kvmatrix.render.by_use import by_use_html, by_use_markdown
+from kvmatrix.render.page_answers import answer_views
 
 ROOT = Path(__file__).resolve().parents[3]
 USE = Use("export-x", "export X", "export", (Variant("a", "route a", r"test_x\[a\]"),
@@ -133,8 +134,10 @@ def test_the_views_show_one_row_per_use_and_one_column_per_pair() -> None:
     table = [line for line in text.partition("Since which release")[0].splitlines() if line.startswith("| ")]
     assert len(table) == 2 + len(USES)  # the head, the rule, a row per use
     assert all(line.count(" | ") == len(matrix["cells"]) for line in table)
+    (table, _) = answer_views(uses)["tables"]
+    assert [row[0] for row in table["rows"]] == [use.key for use in USES]
+    assert all(len(row) == 2 + 6 * len(matrix["cells"]) for row in table["rows"])  # two chips of three per pair
     page = by_use_html(uses)
-    assert page.count("<tr data-use=") == len(USES)
     assert all(f'id="use-{use.key}"' in page for use in USES)
 
 
