@@ -43,6 +43,15 @@ KNOWN_LIMITATIONS: tuple[KnownLimitation, ...] = (
         upstream="pytorch/pytorch#147326",
         layouts=("list-module",),
     ),
+    KnownLimitation(
+        test=r"test_onnx\.py::test_wrapper_route",
+        error=r"the ONNX model takes no cache state",
+        reason="torch.onnx makes every buffer of an ExportedProgram a constant initializer and keeps none of its "
+        "mutations (torch/onnx/_internal/exporter/_core.py: 'TODO: Decide if we should keep mutated buffers as "
+        "inputs/outputs', torch 2.5.1 to 2.13.0): the wrapper's StaticCache is frozen empty, so every decode "
+        "step after the first differs from eager; reproduced with both routes in onnxruntime",
+        upstream=None,
+    ),
 )
 
 

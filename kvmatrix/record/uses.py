@@ -154,6 +154,13 @@ USES: tuple[Use, ...] = (
                       rf"test_decode_step_converts_to_circle_and_runs_like_eager\[{cache}-{mask}\]",
                       (MASK_CALL,) if mask == "vmap-free" else ())
               for cache in ("StaticCache", "DynamicCache") for mask in ("default", "vmap-free"))),
+    Use("onnx", "export to ONNX (dynamo) and run in onnxruntime", "onnx",
+        (*(Variant(cache, f"{cache} as an input",
+                   rf"test_decode_step_exports_to_onnx_and_runs_in_onnxruntime_like_eager\[{cache}\]")
+           for cache in ("DynamicCache", "StaticCache")),
+         *(Variant(wrapper, f"{wrapper} (StaticCache inside)",
+                   rf"test_wrapper_route_converts_to_onnx_and_decodes_like_eager\[{wrapper}\]")
+           for wrapper in WRAPPERS))),
 )
 BY_KEY = {use.key: use for use in USES}
 """Each use by its key."""

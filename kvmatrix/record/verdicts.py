@@ -81,8 +81,9 @@ of `compat.register()`, in the cell's tico environment (kvmatrix.run.clients), t
 (kvmatrix.record.causes.compare_with_tico)."""
 RECORDED_MODES = (*MODES, TICO_MODE)
 """Every mode a cell's runs may hold, in the order they are summarised and shown."""
-CLIENT_SUITES = ("executorch", "tico")
-"""Suites that run a client of exported programs (ExecuTorch's runtime, TICO's Circle converter): a cell
+CLIENT_SUITES = ("executorch", "tico", "onnx")
+"""Suites that run a client of exported programs (ExecuTorch's runtime, TICO's Circle converter, ONNX and
+onnxruntime): a cell
 records in `clients` whether each could be installed and run, and the TICO run does not repeat them."""
 
 _HEX = re.compile(r"0x[0-9a-fA-F]+")

@@ -1,5 +1,5 @@
-"""The downstream clients of a cell (ExecuTorch, TICO): each gets its own environment, the cell's exact pins
-plus the client's package, where its suite file runs in both registration modes; TICO's environment also
+"""The downstream clients of a cell (ExecuTorch, TICO, ONNX): each gets its own environment, the cell's exact
+pins plus the client's packages, where its suite file runs in both registration modes; TICO's environment also
 runs the core suites with TICO's own registration (the `tico` mode). The core runs never collect a client's
 suite file: the cell's environment lacks its package (docs/clients.md).
 """
@@ -34,15 +34,17 @@ after an install also compiles the package's bytecode."""
 
 @dataclass(frozen=True)
 class Client:
-    """A downstream client: its name (also its suite, `suites/test_<name>.py`), the package installed for
-    it, and the registration mode its environment runs the core suites in (None: none)."""
+    """A downstream client: its name (also its suite, `suites/test_<name>.py`), the packages installed for
+    it (the first is the client itself, whose releases follow torch's: `older_torch` limits it), and the
+    registration mode its environment runs the core suites in (None: none)."""
 
     name: str
-    package: str
+    packages: tuple[str, ...]
     core_mode: str | None = None
     older_torch: tuple[str, str] | None = None
-    """(torch version, specifier): on a torch below that version only the client's releases within the
-    specifier are asked for, the ones whose metadata name the torch they were built for (None: any)."""
+    """(torch version, specifier): on a torch below that version only the releases of the client's first
+    package within the specifier are asked for, the ones whose metadata name the torch they were built for
+    (None: any)."""
     preload: tuple[str, ...] = ()
     """Modules of the client that its environment's fork server imports after PRELOADED (kvmatrix.run.process.fork_server
     says which may be)."""
@@ -53,12 +55,13 @@ class Client:
     """Modules of the client its suite needs: the host checks that they import in the environment before
     running the suite (import_failure)."""
 
-    def requirement(self, torch_version: Version | None) -> str:
-        """The client's package as the environment of a cell with `torch_version` asks for it."""
-        if self.older_torch is None or torch_version is None:
-            return self.package
-        below, specifier = self.older_torch
-        return f"{self.package}{specifier}" if torch_version < Version(below) else self.package
+    def requirements(self, torch_version: Version | None) -> tuple[str, ...]:
+        """The client's packages as the environment of a cell with `torch_version` asks for them."""
+        first, *others = self.packages
+        if self.older_torch is not None and torch_version is not None:
+            below, specifier = self.older_torch
+            first = f"{first}{specifier}" if torch_version < Version(below) else first
+        return (first, *others)
 
     def undeclared_requirements(self, torch_version: Version | None) -> tuple[str, ...]:
         """What the environment of a cell with `torch_version` asks for beside the package (Client.undeclared;
@@ -84,9 +87,14 @@ CLIENTS = (
     # server pays it once (kvmatrix.run.process.fork_server).
     # executorch up to 0.7 imports pkg_resources (exir/dialects/edge/_ops.py, the XNNPACK serializer) without
     # requiring setuptools, which dropped it in 82.0.0; 1.0 (torch 2.9 and newer) no longer imports it.
-    Client("executorch", "executorch", older_torch=("2.14", "<1.5"), preload=("executorch.exir",),
+    Client("executorch", ("executorch",), older_torch=("2.14", "<1.5"), preload=("executorch.exir",),
            undeclared=("2.9", ("setuptools<82",)), imports=("executorch.exir", "executorch.runtime")),
-    Client("tico", "tico", core_mode=TICO_MODE, imports=("tico",)),
+    Client("tico", ("tico",), core_mode=TICO_MODE, imports=("tico",)),
+    # torch.onnx.export(dynamo=True) converts with onnxscript and the suite runs the model in onnxruntime.
+    # Neither names a torch: the newest onnxscript (0.7.2, 2026-12) converts the decode step on every pinned
+    # torch from 2.5.1 to 2.15.0, and uv picks the newest onnxruntime with wheels for the cell's Python
+    # (1.32.0 on 3.11; 1.23.2, the last with cp310 wheels, on 3.10), so nothing is limited (docs/clients.md).
+    Client("onnx", ("onnxscript", "onnxruntime"), imports=("onnxscript", "onnxruntime")),
 )
 """Every client a cell runs, in order."""
 
@@ -104,9 +112,9 @@ def pinned_torch(cell_requirements: Sequence[str]) -> Version | None:
 def client_requirements(cell_requirements: Sequence[str], client: Client) -> list[str]:
     """The cell's exact requirements (kvmatrix.run.cell.requirements: torch and transformers pinned with
     `==`, so the client cannot move them), what the client's releases for that torch import undeclared
-    (Client.undeclared_requirements), then the client's package (Client.requirement for that torch)."""
+    (Client.undeclared_requirements), then the client's packages (Client.requirements for that torch)."""
     torch_version = pinned_torch(cell_requirements)
-    return [*cell_requirements, *client.undeclared_requirements(torch_version), client.requirement(torch_version)]
+    return [*cell_requirements, *client.undeclared_requirements(torch_version), *client.requirements(torch_version)]
 
 
 def every_client_requirements(cell_requirements: Sequence[str]) -> dict[str, list[str]]:
@@ -133,6 +141,13 @@ def core_selection(selection: Sequence[str] | None) -> list[str]:
         return core_targets()
     clients = {client.suite_file for client in CLIENTS}
     return [node for node in selection if node.split("::")[0] not in clients]
+
+
+def installed_versions(frozen: Sequence[str], packages: Sequence[str]) -> str | None:
+    """`package==version` of each of `packages` the freeze `frozen` has, in their order, joined with `, `
+    (the record's `installed`); None when it has none of them."""
+    found = [line for package in packages if (line := installed_version(frozen, package)) is not None]
+    return ", ".join(found) or None
 
 
 def installed_version(frozen: Sequence[str], package: str) -> str | None:
@@ -181,7 +196,7 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, w
     outcome = install(python, client_requirements(requirements, client), constraints=constraints, snapshot=snapshot)
     if outcome.status != RAN:
         return entry(outcome.status, outcome.reason), {}
-    installed = installed_version(freeze(python), client.package)
+    installed = installed_versions(freeze(python), client.packages)
     failure = import_failure(client, python)
     if failure is not None:
         return entry(SETUP, f"our environment could not import {', '.join(client.imports)}: {failure}",

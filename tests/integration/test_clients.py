@@ -37,7 +37,7 @@ def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("UV_TORCH_BACKEND", raising=False)
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-    client_entry, runs = run_client(Client("beta", "beta"), ["alpha==1.0"], minor, tmp_path / "cell")
+    client_entry, runs = run_client(Client("beta", ("beta",)), ["alpha==1.0"], minor, tmp_path / "cell")
     assert client_entry["status"] == NOT_INSTALLABLE and client_entry["installed"] is None
     assert "alpha" in client_entry["reason"] and "beta" in client_entry["reason"]
     assert runs == {}
@@ -46,13 +46,14 @@ def test_a_client_that_cannot_join_the_cell_s_pins_is_not_installable_and_never_
 
 @needs_uv
 def test_the_clients_resolve_with_the_real_cell_s_pins_unmoved() -> None:
-    """uv resolves both client environments of a real pinned cell (the real index, warm cache), each with
+    """uv resolves every client environment of a real pinned cell (the real index, warm cache), each with
     the cell's own torch and transformers; these sets are the inputs' `clients` part."""
     cell = Cell.from_id("tf4.57.6-torch2.13.0")
     inputs = inputs_of(cell, find_interpreter("3.11"), REPO_ROOT)
     assert inputs is not None, "uv could not resolve the cell or a client"
     for client in CLIENTS:
         resolved = inputs["parts"]["clients"][client.name]
-        assert any(line.startswith(f"{client.package}==") for line in resolved), resolved
+        for package in client.packages:
+            assert any(line.startswith(f"{package}==") for line in resolved), (package, resolved)
         assert "transformers==4.57.6" in resolved
         assert any(line.startswith("torch==2.13.0") for line in resolved)

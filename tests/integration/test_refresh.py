@@ -49,7 +49,8 @@ def fake_index() -> list[Release]:
     on the PyTorch CPU index."""
     old = "2026-06-01T00:00:00Z"
     tools = [Release(name, "99.0", old) for name in
-             ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "setuptools", "executorch", "tico")]
+             ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "setuptools", "executorch", "tico",
+              "onnxscript", "onnxruntime")]
     return [*tools, Release("torch", "9.0.0", None), Release("transformers", "90.0", old, ("kvcc-dep",)),
             Release("transformers", "91.0", old), Release("kvcc-dep", "1.0", old),
             Release("kvcc-dep", "1.1", "2026-12-01T12:00:00Z")]

@@ -131,7 +131,7 @@ def test_a_result_with_well_formed_clients_and_comparison_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("keys", "problem"),
     [
-        ({"clients": {"onnx": {"status": "ran"}}}, "clients entry 'onnx'"),
+        ({"clients": {"tvm": {"status": "ran"}}}, "clients entry 'tvm'"),
         ({"clients": {"tico": {"status": "skipped"}}}, "clients entry 'tico'"),
         ({"clients": []}, "clients is an array"),
         ({"compat_advantages": "2"}, "compat_advantages is a string"),

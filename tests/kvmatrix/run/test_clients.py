@@ -30,6 +30,7 @@ from kvmatrix.run.clients import (
     core_targets,
     entry,
     installed_version,
+    installed_versions,
     merge_runs,
     pinned_torch,
     run_client,
@@ -55,7 +56,8 @@ def test_a_client_keeps_the_cell_s_exact_torch_and_transformers() -> None:
     wanted = requirements(Cell.from_id("tf4.57.6-torch2.13.0"))
     for client in CLIENTS:
         needs = client_requirements(wanted, client)
-        assert needs[: len(wanted)] == wanted and needs[-1].startswith(client.package)
+        assert needs[: len(wanted)] == wanted
+        assert [line.removesuffix("<1.5") for line in needs[-len(client.packages):]] == list(client.packages)
         assert "torch==2.13.0" in needs and "transformers==4.57.6" in needs
 
 
@@ -76,9 +78,23 @@ def test_executorch_below_torch_2_9_gets_a_setuptools_that_still_has_pkg_resourc
     executorch = next(client for client in CLIENTS if client.name == "executorch")
     for torch, extra in {"2.6.0": ["setuptools<82"], "2.8.0": ["setuptools<82"], "2.9.1": [], "2.13.0": []}.items():
         wanted = requirements(Cell.from_id(f"tf4.55.4-torch{torch}"))
-        assert client_requirements(wanted, executorch) == [*wanted, *extra, executorch.requirement(Version(torch))]
+        assert client_requirements(wanted, executorch) == [*wanted, *extra, *executorch.requirements(Version(torch))]
     tico = next(client for client in CLIENTS if client.name == "tico")
     assert client_requirements(requirements(Cell.from_id("tf4.55.4-torch2.8.0")), tico)[-1] == "tico"
+
+
+def test_onnx_asks_for_onnxscript_and_onnxruntime_unlimited_on_every_pinned_torch() -> None:
+    """Neither package names a torch and the newest onnxscript converts on every pinned torch (2.5.1 on):
+    the environment asks for both as they are, after the cell's pins; limiting the first package
+    (Client.older_torch) applies to it alone."""
+    onnx = next(client for client in CLIENTS if client.name == "onnx")
+    for torch in ("2.5.1", "2.8.0", "2.15.0"):
+        wanted = requirements(Cell.from_id(f"tf4.57.6-torch{torch}"))
+        assert client_requirements(wanted, onnx) == [*wanted, "onnxscript", "onnxruntime"]
+    limited = Client("onnx", ("onnxscript", "onnxruntime"), older_torch=("2.6", "<0.2"))
+    assert limited.requirements(Version("2.5.1")) == ("onnxscript<0.2", "onnxruntime")
+    assert limited.requirements(Version("2.6.0")) == ("onnxscript", "onnxruntime")
+    assert limited.requirements(None) == ("onnxscript", "onnxruntime")
 
 
 def test_a_selection_is_split_between_the_core_runs_and_each_client() -> None:
@@ -91,7 +107,7 @@ def test_a_selection_is_split_between_the_core_runs_and_each_client() -> None:
 
 def test_tico_alone_runs_the_core_suites_in_a_mode_of_its_own() -> None:
     modes = {client.name: client.core_mode for client in CLIENTS}
-    assert modes == {"executorch": None, "tico": TICO_MODE}
+    assert modes == {"executorch": None, "tico": TICO_MODE, "onnx": None}
     assert TICO_MODE not in MODES
 
 
@@ -108,7 +124,7 @@ def test_tico_s_environment_runs_the_core_suites_in_its_mode_beside_its_own_suit
 
 
 def test_a_client_run_that_reported_no_test_is_explained_by_the_reason_its_log_gave() -> None:
-    client = Client("executorch", "executorch")
+    client = Client("executorch", ("executorch",))
     runs = {"with": {"exit_code": 3, "tests": [],
                      "log_reason": "AttributeError: module 'torch' has no attribute 'int1'"},
             "without": {"exit_code": 1, "tests": [{"suite": "executorch", "name": "t"}]}}
@@ -137,6 +153,13 @@ def test_the_installed_version_is_read_from_the_freeze_by_normalised_name() -> N
     assert installed_version(frozen, "absent") is None
 
 
+def test_the_installed_entry_names_every_package_of_the_client_found_in_the_freeze_in_its_order() -> None:
+    frozen = ["numpy==2.2.6", "onnxruntime==1.23.2", "onnxscript==0.7.2"]
+    assert installed_versions(frozen, ("onnxscript", "onnxruntime")) == "onnxscript==0.7.2, onnxruntime==1.23.2"
+    assert installed_versions(frozen, ("onnxscript", "absent")) == "onnxscript==0.7.2"
+    assert installed_versions(frozen, ("absent",)) is None
+
+
 def test_the_clients_run_at_the_same_time_on_the_cell_s_slots_and_snapshot_and_report_in_their_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,7 +169,7 @@ def test_the_clients_run_at_the_same_time_on_the_cell_s_slots_and_snapshot_and_r
     def fake_run_client(client: Client, *args: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         assert args[-2:] == (cell_slots, "2026-12-01T00:00:00Z")
         all_started.wait()  # BrokenBarrierError when the clients run one after another
-        return entry(RAN, installed=f"{client.package}==1"), {"with": {"tests": [{"suite": client.name}]}}
+        return entry(RAN, installed=f"{client.packages[0]}==1"), {"with": {"tests": [{"suite": client.name}]}}
 
     monkeypatch.setattr(clients_module, "run_client", fake_run_client)
     section, runs = run_clients(["torch==2.13.0"], "3.11", tmp_path, slots=cell_slots,
@@ -185,7 +208,7 @@ def run_installed_client(client: Client, python: str, work_dir: Path,
 
     monkeypatch.setattr(clients_module, "ensure_venv", lambda *args: python)
     monkeypatch.setattr(clients_module, "install", lambda *args, **kwargs: InstallOutcome(RAN))
-    monkeypatch.setattr(clients_module, "freeze", lambda _: [f"{client.package}==0.7.0"])
+    monkeypatch.setattr(clients_module, "freeze", lambda _: [f"{package}==0.7.0" for package in client.packages])
     monkeypatch.setattr(clients_module, "preloaded", no_server)
     monkeypatch.setattr(clients_module, "run_modes", fake_run_modes)
     monkeypatch.setattr(clients_module, "rerun_modes", lambda *args, **kwargs: None)
