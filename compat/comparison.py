@@ -32,6 +32,8 @@ class Flattening:
 TRANSFORMERS_FLATTENINGS: tuple[Flattening, ...] = (
     # 4.51-4.55: registered at import of transformers.cache_utils (list-based: key_cache, value_cache).
     Flattening("DynamicCache", "transformers.cache_utils", "_flatten_with_keys_dynamic_cache", "keyed"),
+    # 4.54-4.55: registered at import too, layer-based: the dict it flattens.
+    Flattening("DynamicCache", "transformers.cache_utils", "_get_cache_dict", "dict"),
     # 4.56+: registered by register_dynamic_cache_export_support(); the dict it flattens.
     Flattening("DynamicCache", "transformers.integrations.executorch", "_get_cache_dict", "dict"),
 )
