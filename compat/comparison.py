@@ -32,6 +32,8 @@ class Flattening:
 TRANSFORMERS_FLATTENINGS: tuple[Flattening, ...] = (
     # 4.51-4.55: registered at import of transformers.cache_utils (list-based: key_cache, value_cache).
     Flattening("DynamicCache", "transformers.cache_utils", "_flatten_with_keys_dynamic_cache", "keyed"),
+    # 4.54-4.55: registered at import too, layer-based: the dict it flattens.
+    Flattening("DynamicCache", "transformers.cache_utils", "_get_cache_dict", "dict"),
     # 4.56+: registered by register_dynamic_cache_export_support(); the dict it flattens.
     Flattening("DynamicCache", "transformers.integrations.executorch", "_get_cache_dict", "dict"),
 )
@@ -89,20 +91,27 @@ def sample_cache(cls: type, layers: int = 2) -> Any:
     return cache
 
 
-def leaf_order_vs_transformers(cls: type, node_types: tuple[type, ...]) -> str:
-    """`same`, `differs: ...` (leaf order and key paths of compat and of transformers' own flattening), or
-    `no transformers flattening`, for a cache of `cls`; `not compared: ...` when no sample can be built."""
-    found = _transformers_flattening(cls.__name__)
+def compat_paths(cache: Any, node_types: tuple[type, ...]) -> list[tuple[str, Any]]:
+    """(key path, tensor) for every tensor of compat's flattening of `cache`, in leaf order; `node_types`:
+    the classes compat flattens as nodes (nested caches and layers)."""
+    return _paths(cache, _compat_pairs(node_types))
+
+
+def transformers_paths(cache: Any) -> tuple[str, list[tuple[str, Any]]] | None:
+    """transformers' own flattening of `cache` where the installed release has one: its name
+    (`module.function`) and (key path, tensor) for every tensor, in leaf order; None where it has none."""
+    found = _transformers_flattening(type(cache).__name__)
     if found is None:
-        return "no transformers flattening"
+        return None
     entry, function = found
-    try:
-        cache = sample_cache(cls)
-        ours = _paths(cache, _compat_pairs(node_types))
-        theirs = _paths(function(cache) if entry.shape == "dict" else cache,
-                        (lambda obj: function(obj)[0] if isinstance(obj, cls) else None))
-    except Exception as exc:  # a release whose constructor or update differs: say so, do not guess
-        return f"not compared: {type(exc).__name__}: {exc}"[:300]
+    cls = type(cache)
+    theirs = _paths(function(cache) if entry.shape == "dict" else cache,
+                    (lambda obj: function(obj)[0] if isinstance(obj, cls) else None))
+    return f"{entry.module}.{entry.function}", theirs
+
+
+def difference(ours: list[tuple[str, Any]], theirs: list[tuple[str, Any]], theirs_name: str) -> str:
+    """`same`, or `differs (...)` naming what differs (leaf order, key paths) with the leading paths of each."""
     same_order = [id(t) for _, t in ours] == [id(t) for _, t in theirs]
     same_paths = [p for p, _ in ours] == [p for p, _ in theirs]
     if same_order and same_paths:
@@ -113,4 +122,20 @@ def leaf_order_vs_transformers(cls: type, node_types: tuple[type, ...]) -> str:
         return ", ".join(p for p, _ in paths[:SHOWN_PATHS]) + (", ..." if len(paths) > SHOWN_PATHS else "")
 
     return (f"differs ({order}{', key paths differ' if not same_paths else ''}): compat {shown(ours)}; "
-            f"transformers ({entry.module}.{entry.function}) {shown(theirs)}")
+            f"transformers ({theirs_name}) {shown(theirs)}")
+
+
+def leaf_order_vs_transformers(cls: type, node_types: tuple[type, ...]) -> str:
+    """`same`, `differs: ...` (leaf order and key paths of compat and of transformers' own flattening), or
+    `no transformers flattening`, for a cache of `cls`; `not compared: ...` when no sample can be built."""
+    if _transformers_flattening(cls.__name__) is None:
+        return "no transformers flattening"
+    try:
+        cache = sample_cache(cls)
+        found = transformers_paths(cache)
+        ours = compat_paths(cache, node_types)
+    except Exception as exc:  # a release whose constructor or update differs: say so, do not guess
+        return f"not compared: {type(exc).__name__}: {exc}"[:300]
+    if found is None:  # checked above; kept for the type checker
+        return "no transformers flattening"
+    return difference(ours, found[1], found[0])

@@ -18,8 +18,14 @@ from torch.utils import _pytree as pytree
 from transformers import cache_utils
 
 from compat.catalog import CACHE_CLASSES
-from compat.tiny import OTHER_PROMPT_SEED, PROMPT_LEN, DecodeStep, dynamic_cache, prompt_ids, static_cache
-from kvmatrix.run.process.attribution import eager, no_cache_probe
+from compat.tiny import OTHER_PROMPT_SEED, DecodeStep, dynamic_cache, static_cache
+from kvmatrix.run.process.attribution import no_cache_probe
+from suites.support.empty import (
+    EMPTY_KINDS,
+    check_empty_cache_round_trips,
+    check_prefill_from_empty_exports,
+    empty_of_kind,
+)
 from suites.support.exporting import (
     CACHE_KINDS,
     assert_matches_eager,
@@ -27,44 +33,17 @@ from suites.support.exporting import (
     export_decode_step,
     new_tokens,
 )
+from suites.support.flattening import check_flattening_against_transformers
 from suites.support.instances import InstancePool
 from suites.support.models import clone, kv_tensors, prefilled
 from suites.support.nodes import node_leaves
-
-MODULE_INTERNALS = frozenset(vars(torch.nn.Module())) - {"_buffers"}
+from suites.support.state import assert_same_state
 
 
 @pytest.fixture(scope="module")
 def pool(model) -> InstancePool:
     """Filled instances of every class this release can build."""
     return InstancePool(model)
-
-
-def assert_same_state(a: Any, b: Any, where: str = "obj") -> None:
-    """Same classes, attributes, tensor values/dtypes/shapes, all the way down."""
-    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
-    if isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and a.shape == b.shape, f"{where}: {a.dtype}{tuple(a.shape)} != {b.dtype}{tuple(b.shape)}"
-        assert torch.equal(a, b), f"{where}: tensor values differ"
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same_state(x, y, f"{where}[{i}]")
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), f"{where}: keys {sorted(map(str, a))} != {sorted(map(str, b))}"
-        for key in a:
-            assert_same_state(a[key], b[key], f"{where}[{key!r}]")
-    elif hasattr(a, "__dict__") and not isinstance(a, type):
-        va = {k: v for k, v in vars(a).items() if k not in MODULE_INTERNALS}
-        vb = {k: v for k, v in vars(b).items() if k not in MODULE_INTERNALS}
-        assert va.keys() == vb.keys(), f"{where}: attributes {sorted(va)} != {sorted(vb)}"
-        for key in va:
-            assert_same_state(va[key], vb[key], f"{where}.{key}")
-    elif where.endswith(".device") and {type(a), type(b)} <= {str, torch.device}:
-        # compat keeps a device in one canonical form (compat.catalog.NORMALIZED_ATTRIBUTES)
-        assert torch.device(a) == torch.device(b), f"{where}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 def update_once(obj: Any) -> tuple[torch.Tensor, ...]:
@@ -146,21 +125,28 @@ def test_unflattened_exported_program_matches_eager(model, kind: str) -> None:
 
 
 @pytest.mark.cache_only
-def test_static_cache_from_its_constructor_round_trips_and_stays_usable(model) -> None:
-    """Before any forward, lazy StaticLayers hold no tensors (`static_layer_init` lazy): the cache must still
-    flatten as a node (no leaf is the cache itself), come back equal and then prefill like the original."""
-    cache = static_cache(model.config)
-    leaves, spec = node_leaves(cache, unallocated_ok=True)
-    rebuilt = pytree.tree_unflatten([leaf if leaf is None else leaf.clone() for leaf in leaves], spec)
-    assert rebuilt is not cache
-    assert_same_state(rebuilt, cache, "StaticCache()")
-    reference = clone(cache)
-    with torch.no_grad():
-        with eager("prefill of the original cache"):
-            want, _ = DecodeStep(model)(prompt_ids(), reference, torch.arange(PROMPT_LEN))
-        got, _ = DecodeStep(model)(prompt_ids(), rebuilt, torch.arange(PROMPT_LEN))
-    torch.testing.assert_close(got, want)
-    assert_same_state(rebuilt, reference, "StaticCache() after prefill")
+@pytest.mark.parametrize("kind", EMPTY_KINDS)
+def test_empty_cache_round_trips_and_stays_usable(model, kind: str) -> None:
+    """Before any update (no layer yet, or lazy layers holding no tensors, `static_layer_init` lazy): the
+    cache still flattens as a node, comes back equal and then prefills like the original."""
+    check_empty_cache_round_trips(model, empty_of_kind(kind, model.config))
+
+
+def export_prefill_without_cache(model) -> None:
+    check_export_without_cache(model, strict=False)
+
+
+@no_cache_probe(export_prefill_without_cache)
+@pytest.mark.parametrize("kind", ["DynamicCache()", "DynamicCache(config)"])
+def test_prefill_exported_from_an_empty_cache_matches_eager(model, kind: str) -> None:
+    """Non-strict; the StaticCache case is test_export's test_fresh_static_cache_prefill_exports_then_decode_steps_follow_it."""
+    check_prefill_from_empty_exports(model, empty_of_kind(kind, model.config))
+
+
+@pytest.mark.cache_only
+@pytest.mark.parametrize("kind", CACHE_KINDS)
+def test_leaf_order_and_key_paths_against_transformers_own_flattening(model, kind: str, record_property) -> None:
+    record_property("leaf_order_vs_transformers", check_flattening_against_transformers(prefilled(model, kind)))
 
 
 def random_cache(layers: int, heads: int, head_dim: int, length: int, dtype: torch.dtype, kind: str) -> Any:
