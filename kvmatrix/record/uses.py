@@ -277,10 +277,18 @@ def route_result(use: Use, variant: Variant, registration: Registration, cell: d
                        first[2] if len(first) > 2 and verdict != PASS else None, requires)
 
 
+PREDATES_SUITE = "not run: the cell's record was written before the {suite} column existed"
+"""Why a use has no answer in a cell whose summary has no column for its suite (a record of an older publish)."""
+
+
 def _did_not_run(use: Use, cell: dict[str, Any]) -> Answer | None:
-    """The answer of a cell, or of the use's client, that did not run (its status and reason); None when it ran."""
+    """The answer of a cell, or of the use's client, that did not run (its status and reason), or of a cell
+    recorded before the use's suite existed (`n/a`, PREDATES_SUITE: nothing was asked of it, so nothing about
+    the pair follows); None when it ran."""
     if cell["status"] != RAN:
         return Answer(cell["status"], reason=cell.get("status_reason"))
+    if "suites" in cell and use.suite not in cell["suites"]:
+        return Answer(NA, reason=PREDATES_SUITE.format(suite=use.suite))
     client = (cell.get("clients") or {}).get(use.suite) or {}
     if client.get("status", RAN) != RAN:
         return Answer(client["status"], reason=client.get("reason"))

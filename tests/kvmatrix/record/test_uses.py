@@ -10,7 +10,7 @@ import pytest
 
 from kvmatrix.record.answers import uses_document
 from kvmatrix.record.matrix import load_matrix
-from kvmatrix.record.uses import BY_KEY, USES, Use, Variant, answer, covered_tests
+from kvmatrix.record.uses import BY_KEY, PREDATES_SUITE, USES, Use, Variant, answer, covered_tests
 from kvmatrix.render.by_use import by_use_html, by_use_markdown
 from kvmatrix.render.page_answers import answer_views
 
@@ -167,3 +167,10 @@ def test_every_use_variant_and_registration_key_is_documented() -> None:
                                *(f"`{variant.key}`" for use in USES for variant in use.variants),
                                *(f"`{registration.key}`" for registration in REGISTRATIONS)] if key not in doc]
     assert missing == []
+
+
+def test_a_cell_recorded_before_the_use_s_suite_existed_answers_not_run_with_why() -> None:
+    older = {**cell({"export::test_x[a]": two(["pass"], ["pass"])}), "suites": {"saveload": {}}}
+    found = answer(USE, older)
+    assert (found.answer, found.reason, found.routes) == ("n/a", PREDATES_SUITE.format(suite="export"), ())
+    assert answer(USE, {**older, "suites": {"export": {}}}).answer == "works"
