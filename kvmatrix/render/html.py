@@ -255,6 +255,12 @@ def _error(entry: dict[str, Any], cell: dict[str, Any]) -> str:
     return escape(capped(entry.get("error"), cell.get("detail", "")) or "no message recorded")
 
 
+def _error_code(error: str | None) -> str:
+    """A test's error as the program printed it: code, as its test's name is (its backticks, asterisks and
+    links are the tool's, not Markdown to render); empty where it has none."""
+    return f"<code>{escape(error)}</code>" if error else ""
+
+
 def _cell_link(cell_id: str) -> str:
     return f'<a href="#cell-{_attr(cell_id)}">{escape(cell_id)}</a>'
 
@@ -300,7 +306,7 @@ def _changes(changes: dict[str, Any] | None) -> str:
             rows = "".join(
                 f"<tr><td>{_cell_link(e['cell'])}</td><td>{escape(e['mode'])}</td>"
                 f"<td>{escape(e['suite'])}</td><td><code>{escape(e['name'])}</code></td>"
-                f"<td>{_transition(e)}</td><td>{escape(e.get('error') or '')}</td></tr>"
+                f"<td>{_transition(e)}</td><td>{_error_code(e.get('error'))}</td></tr>"
                 for e in changes[key]
             )
             parts.append(

@@ -17,8 +17,19 @@ from kvmatrix.record.matrix import ReportError, load_matrix, load_published
 from tests.support.publish import LAYER, LIST, PINS, SUITES, cell_result, checkout, write_result
 
 REPO = Path(__file__).resolve().parents[3]
-MAX_MATRIX_BYTES = 250_000  # 11 cells x (3 registration modes + 2 client columns) of ~80 tests: ~200 KB
-"""matrix.json of the default matrix must stay below this: it is what a client downloads."""
+MAX_ENTRY_BYTES = 120
+"""matrix.json may take at most this many bytes per (cell, test, mode) entry of its tests tables, everything else
+included: it is what a client downloads, and it grows with the matrix's breadth (pairs, suites) by design, so
+its encoding is what is held (the published 13-cell matrix takes about 87 bytes an entry; the 9-cell one below,
+with its long test names and every test failing, about 114)."""
+
+
+def assert_compact(matrix_file: Path) -> None:
+    """matrix_file's size is under MAX_ENTRY_BYTES per entry of its cells' tests tables."""
+    entries = sum(len(modes) for cell in json.loads(matrix_file.read_text())["cells"]
+                  for modes in cell.get("tests", {}).values())
+    size = matrix_file.stat().st_size
+    assert size < MAX_ENTRY_BYTES * entries, f"{size:,} bytes for {entries:,} entries"
 
 
 @pytest.fixture
@@ -280,7 +291,7 @@ def test_matrix_json_of_nine_cells_of_64_tests_per_mode_stays_small(tmp_path: Pa
             root=checkout(tmp_path / "repo", suites))
     matrix = json.loads((reports / "matrix.json").read_text())
     assert len(matrix["cells"]) == 9 and all(len(cell["tests"]) == 64 for cell in matrix["cells"])
-    assert (reports / "matrix.json").stat().st_size < MAX_MATRIX_BYTES
+    assert_compact(reports / "matrix.json")
 
 
 def test_the_committed_matrix_republished_stays_small(tmp_path: Path) -> None:
@@ -292,7 +303,7 @@ def test_the_committed_matrix_republished_stays_small(tmp_path: Path) -> None:
     pins = load_pins(REPO / "pins.toml")
     matrix = publish(pins, pins.select([first["id"]]), results, reports)
     assert len(matrix["cells"]) == len(committed["cells"])
-    assert (reports / "matrix.json").stat().st_size < MAX_MATRIX_BYTES
+    assert_compact(reports / "matrix.json")
 
 
 def test_a_cell_without_result_has_every_schema_key_and_no_regression(tmp_path: Path, repo: Path) -> None:
