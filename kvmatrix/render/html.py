@@ -13,6 +13,7 @@ file, which also gives a test's traceback where the page is served over HTTP.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -255,10 +256,14 @@ def _error(entry: dict[str, Any], cell: dict[str, Any]) -> str:
     return escape(capped(entry.get("error"), cell.get("detail", "")) or "no message recorded")
 
 
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+"""A terminal colour code (SGR), as torch.onnx's messages carry: no content, and invisible junk on a page."""
+
+
 def _error_code(error: str | None) -> str:
-    """A test's error as the program printed it: code, as its test's name is (its backticks, asterisks and
-    links are the tool's, not Markdown to render); empty where it has none."""
-    return f"<code>{escape(error)}</code>" if error else ""
+    """A test's error as the program printed it, without its terminal colour codes: code, as its test's name
+    is (its backticks, asterisks and links are the tool's, not Markdown to render); empty where it has none."""
+    return f"<code>{escape(ANSI_COLOUR.sub('', error))}</code>" if error else ""
 
 
 def _cell_link(cell_id: str) -> str:

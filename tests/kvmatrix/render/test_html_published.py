@@ -107,3 +107,7 @@ def test_the_published_page_shows_no_markdown(published_page: bytes) -> None:
     reader.feed(published_page.decode())
     text = "\n".join(reader.parts)
     assert "`" not in text and "**" not in text and "](" not in text
+
+
+def test_the_published_page_carries_no_terminal_escape(published_page: bytes) -> None:
+    assert b"\x1b" not in published_page
