@@ -35,10 +35,11 @@ def make_test(
     }
 
 
-def ran(cell: Cell, layout: str, runs: dict[str, Any]) -> dict[str, Any]:
-    """A ran cell record of `cell` with `runs`, its `layout`, and metrics of its own."""
+def ran(cell: Cell, layout: str, runs: dict[str, Any], suites: list[str] = SUITES) -> dict[str, Any]:
+    """A ran cell record of `cell` with `runs` summarised in the columns `suites`, its `layout`, and metrics of
+    its own."""
     return build_cell(
-        cell.transformers, cell.torch, runs, suites=SUITES, **cell.to_json(),
+        cell.transformers, cell.torch, runs, suites=suites, **cell.to_json(),
         freeze=[f"torch=={cell.torch}+cpu", f"transformers=={cell.transformers}", "numpy==2.4.6"],
         layout=layout,
         static_layer_init="lazy(key)" if layout == "layer" else "absent",
@@ -87,9 +88,11 @@ def sample_records() -> list[dict[str, Any]]:
     ]
 
 
-def published(records: list[dict[str, Any]], generated_at: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(matrix, details by cell id) of full `records` of PINS, split as publish splits them."""
-    return publish_records(PINS, records, generated_at, SUITES)
+def published(records: list[dict[str, Any]], generated_at: str,
+              suites: list[str] = SUITES) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(matrix, details by cell id) of full `records` of PINS with the columns `suites`, split as publish splits
+    them."""
+    return publish_records(PINS, records, generated_at, suites)
 
 
 def sample_matrix(records: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from page_fixtures import LAYER, LIST_MODULE, UNINSTALLABLE, published, ran, runs_of, sample_records
+from page_fixtures import LAYER, LIST_MODULE, SUITES, UNINSTALLABLE, published, ran, runs_of, sample_records
 from playwright.sync_api import Page, expect
 
 from kvmatrix.record.uses import FAMILY_TITLES
@@ -19,6 +19,10 @@ OpenPage = Callable[..., Page]
 NEWEST_FIRST = [UNINSTALLABLE.id, LAYER.id, LIST_MODULE.id]
 
 
+WITH_FAMILIES = [*SUITES, "families"]
+"""The columns of a matrix whose layer pair ran the families suite."""
+
+
 def family_records() -> list[dict[str, Any]]:
     """The sample records, the layer pair having run the model family tests (tests.support.records
     .FAMILY_OUTCOMES) beside its suites; the list-module pair ran none of them."""
@@ -26,13 +30,13 @@ def family_records() -> list[dict[str, Any]]:
     runs = runs_of(records[1]["runs"]["without"]["tests"][0])
     for mode, run in runs.items():
         run["tests"] = [*run["tests"], *family_tests(mode)]
-    records[1] = ran(LAYER, "layer", runs)
+    records[1] = ran(LAYER, "layer", runs, suites=WITH_FAMILIES)
     return records
 
 
 @pytest.fixture
 def models(open_page: OpenPage) -> Page:
-    matrix, details = published(family_records(), "2026-11-25T10:00:00Z")
+    matrix, details = published(family_records(), "2026-11-25T10:00:00Z", WITH_FAMILIES)
     return open_page(matrix, details)
 
 
@@ -69,7 +73,7 @@ def test_the_by_model_table_follows_the_by_use_table_one_row_per_family_pairs_ne
 
 
 def test_a_models_link_brings_its_row_into_view(open_page: OpenPage) -> None:
-    matrix, details = published(family_records(), "2026-11-25T10:00:00Z")
+    matrix, details = published(family_records(), "2026-11-25T10:00:00Z", WITH_FAMILIES)
     page = open_page(matrix, details, "#model-granite")
     row = page.locator("#model-granite")
     expect(row).to_have_attribute("scope", "row")

@@ -95,7 +95,8 @@ def test_nox_refresh_moves_the_date_by_a_day_and_runs_only_the_cell_whose_set_mo
         done = nox("refresh", "--", "--to", MOVED_DAY[1])
     output = done.stdout + done.stderr
     assert load_pins(pins_file).snapshot == MOVED_DAY[1]
-    assert f"{moving.id}: kvcc-dep 1.0 -> 1.1, executorch: kvcc-dep 1.0 -> 1.1, tico: kvcc-dep 1.0 -> 1.1" in output
+    assert (f"{moving.id}: kvcc-dep 1.0 -> 1.1, executorch: kvcc-dep 1.0 -> 1.1, onnx: kvcc-dep 1.0 -> 1.1, "
+            "tico: kvcc-dep 1.0 -> 1.1") in output
     assert f"{staying.id}: nothing moves; reused" in output
     assert f"{staying.id}: reused the result of the run finished at 2026-12-01T01:00:00Z" in output
     assert f"{moving.id}: run (inputs changed since the published matrix: resolved, clients)" in output
