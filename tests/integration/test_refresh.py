@@ -22,21 +22,34 @@ from tests.support.index_server import Release, serve_index, use_only
 
 
 def test_nox_refresh_plan_moves_the_date_and_says_what_moves_in_each_cell(tmp_path: Path) -> None:
-    """`nox -s refresh -- --plan` for real (uv against the index) on a copy of pins.toml: a move by one second
-    moves no package of any published cell, so each is reused; the copy holds the new date."""
+    """`nox -s refresh -- --plan` for real (uv against the index) on a copy of pins.toml, moved by one second:
+    it says for every published cell exactly what re-resolving at the unmoved date says (so a cell is reused
+    when the index still serves, at that date, the sets the published records hold), and the copy holds the
+    new date. The unmoved plan is the reference because an index may add files dated before a snapshot after
+    it was resolved (seen here: huggingface-hub 2.5.0, uploaded 2026-11-26, absent from the resolution the
+    published matrix made at 2026-12-07T02:00:00Z, served a day later), which no date can keep out."""
     pins = tmp_path / "pins.toml"
     pins.write_text((REPO_ROOT / "pins.toml").read_text())
-    snapshot = datetime.strptime(load_pins(pins).snapshot, UTC_FORMAT)
-    later = (snapshot + timedelta(seconds=1)).strftime(UTC_FORMAT)
-    message = tmp_path / "refresh.txt"
-    done = subprocess.run([sys.executable, "-m", "nox", "-s", "refresh", "--", "--plan", "--to", later,
-                           "--message", str(message)], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env={**os.environ, "KVCC_PINS": str(pins)}, timeout=900, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert load_pins(pins).snapshot == later
-    assert message.read_text().startswith(f"Refresh the index snapshot to {later}: no package moved")
-    for cell in load_pins(pins).cells:
-        assert f"{cell.id}: nothing moves; reused" in done.stderr
+    snapshot = load_pins(pins).snapshot
+    later = (datetime.strptime(snapshot, UTC_FORMAT) + timedelta(seconds=1)).strftime(UTC_FORMAT)
+
+    def plan(to: str) -> tuple[str, list[str]]:
+        message = tmp_path / f"refresh-{to}.txt"
+        done = subprocess.run([sys.executable, "-m", "nox", "-s", "refresh", "--", "--plan", "--to", to,
+                               "--message", str(message)], cwd=REPO_ROOT, capture_output=True, text=True,
+                              env={**os.environ, "KVCC_PINS": str(pins)}, timeout=900, check=False)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert load_pins(pins).snapshot == to
+        said = [line.partition("nox > ")[2] for line in done.stderr.splitlines()]
+        return message.read_text(), [next(line for line in said if line.startswith(f"{cell.id}: "))
+                                     for cell in load_pins(pins).cells]
+
+    unmoved_message, unmoved = plan(snapshot)
+    message, moved = plan(later)
+    assert moved == unmoved
+    title = unmoved_message.splitlines()[0].replace(f"to {snapshot}:", f"to {later}:")
+    assert message.splitlines()[0] == title
+    assert all(line.endswith("nothing moves; reused") for line in moved) == title.endswith("no package moved")
 
 
 MOVED_DAY = ("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")
