@@ -21,15 +21,13 @@ from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.exporting import (
     CACHE_KINDS,
     VMAP_FREE,
-    assert_matches_eager,
     check_export_without_cache,
-    export_decode_step,
     export_without_cache,
     model_with_mask,
     new_tokens,
-    vmap_calls,
 )
-from suites.support.models import FlatOutputsStep, clone, kv_tensors, prefilled
+from suites.support.models import clone, kv_tensors
+from suites.support.programs import ProgramSpec, assert_program_matches_eager, export_program
 
 
 @no_cache_probe(export_without_cache)
@@ -37,23 +35,13 @@ from suites.support.models import FlatOutputsStep, clone, kv_tensors, prefilled
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("kind", CACHE_KINDS)
 def test_decode_step_exports_and_matches_eager(model, kind: str, mode: str, shapes: str, record_property) -> None:
-    cache = prefilled(model, kind)
-    other = prefilled(model, kind, seed=OTHER_PROMPT_SEED)
-    input_ids, cache_position = new_tokens(2 if shapes == "dynamic" else 1, seed=2)
-    program = export_decode_step(
-        model, clone(cache), input_ids, cache_position, strict=mode == "strict", dynamic=shapes == "dynamic",
-        record=record_property,
-    )
-    assert_matches_eager(program.module(), DecodeStep(model), [(input_ids, cache, cache_position), (input_ids, other, cache_position)])
-    if shapes == "dynamic":
-        other_ids, other_position = new_tokens(3, seed=3)
-        assert_matches_eager(program.module(), DecodeStep(model), [(other_ids, cache, other_position), (other_ids, other, other_position)])
+    exported = export_program(ProgramSpec(kind, mode, shapes), model, record=record_property)
+    assert_program_matches_eager(exported.program, exported)
 
 
 PATH_VARIANTS = [(VMAP_FREE, "cache"), ("default", "flat")]
 """(mask, outputs) of the export paths tested besides the default ("default", "cache") that
 test_decode_step_exports_and_matches_eager covers: one choice changed at a time, so a failure names it."""
-STEPS = {"cache": DecodeStep, "flat": FlatOutputsStep}
 
 
 def export_path_without_cache(mode: str, mask: str) -> None:
@@ -69,16 +57,8 @@ def test_decode_step_export_path_matches_eager(kind: str, mode: str, mask: str, 
                                                record_property) -> None:
     """A static-shape decode step exported on the path (mask, outputs) matches eager on the same path; the
     vmap-free mask leaves no vmap call in the program (the switch reached it)."""
-    model = model_with_mask(mask)
-    cache, other = prefilled(model, kind), prefilled(model, kind, seed=OTHER_PROMPT_SEED)
-    input_ids, cache_position = new_tokens(1, seed=2)
-    step = STEPS[outputs]
-    program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=mode == "strict",
-                                 dynamic=False, record=record_property, step=step)
-    if mask == VMAP_FREE:
-        assert vmap_calls(program) == [], "the vmap-free mask left vmap calls in the exported program"
-    assert_matches_eager(program.module(), step(model), [(input_ids, cache, cache_position),
-                                                          (input_ids, other, cache_position)])
+    exported = export_program(ProgramSpec(kind, mode, mask=mask, outputs=outputs), record=record_property)
+    assert_program_matches_eager(exported.program, exported)
 
 
 @no_cache_probe(export_without_cache)

@@ -9,16 +9,11 @@ cache written at one step is read at the next, so a program that drops or bakes 
 
 from __future__ import annotations
 
-import copy
-from functools import partial
-
 import pytest
-import torch
 
-from compat.tiny import PROMPT_LEN, prompt_ids
-from kvmatrix.run.process.attribution import eager, no_cache_probe
+from kvmatrix.run.process.attribution import no_cache_probe
 from suites.support.exporting import check_export_without_cache
-from suites.support.wrapping import ROUTES, call_like_example, decode, export_by_route, static_cache_model
+from suites.support.wrapping import ROUTES, assert_decodes_like_wrapper, export_by_route, static_cache_model
 
 
 def export_without_cache(mode: str) -> None:
@@ -29,15 +24,5 @@ def export_without_cache(mode: str) -> None:
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("route", ROUTES)
 def test_transformers_export_route_decodes_like_eager(route: str, mode: str, record_property) -> None:
-    model = static_cache_model()
-    program, build = export_by_route(route, model, strict=mode == "strict")
-    for seed in (1, 11):  # two prompts, each from fresh program state and a fresh eager wrapper
-        prompt = prompt_ids(PROMPT_LEN, seed=seed)
-        with eager("decode through the wrapper module"):
-            wrapper = build()
-            expected = decode(lambda ids, pos, w=wrapper: w(input_ids=ids, cache_position=pos), prompt)
-        fresh = copy.deepcopy(program)
-        logits = decode(partial(call_like_example, fresh, fresh.module()), prompt)
-        for step, (got, want) in enumerate(zip(logits, expected, strict=True)):
-            where = f"step {step} (prompt seed {seed})"
-            torch.testing.assert_close(got, want, msg=lambda m, w=where: f"{w}: {m}")
+    program, build = export_by_route(route, static_cache_model(), strict=mode == "strict")
+    assert_decodes_like_wrapper(program, build)

@@ -18,3 +18,8 @@ def discover_suites(root: Path = REPO_ROOT) -> list[str]:
     if not names:
         raise ValueError(f"no suite file {folder}/{SUITE_PREFIX}*.py: the matrix would have no column")
     return names
+
+
+def suite_of(nodeid: str) -> str:
+    """The suite a test or suite file belongs to: `suites/test_export.py::test_x[...]` -> `export`."""
+    return Path(nodeid.split("::")[0]).stem.removeprefix(SUITE_PREFIX)

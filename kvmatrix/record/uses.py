@@ -147,6 +147,16 @@ USES: tuple[Use, ...] = (
               for cache, title in (("StaticCache(config)", "StaticCache from the config"),
                                    ("dedicated", "the release's sliding-window cache class"))
               for mode in ("strict", "non-strict"))),
+    *(Use(f"decompose-{cache.lower()}", f"run_decompositions on an exported {cache} decode step", "decompose",
+          tuple(Variant(f"{table}-{mode}-{program}", f"{title}, {mode}, {program_title}",
+                        rf"test_exported_decode_step_decomposes_and_matches_eager\[{cache}-{mode}-{program}-{table}\]",
+                        (f"strict={mode == 'strict'}", *calls))
+                for table, title in (("core-aten", "core ATen"), ("none", "no decomposition table"))
+                for program, program_title, calls in (("static", "static length", ()),
+                                                      ("vmap-free-cache", "vmap-free mask", (MASK_CALL,)),
+                                                      ("dynamic", "dynamic length", ()))
+                for mode in ("strict", "non-strict")))
+      for cache in ("DynamicCache", "StaticCache")),
     Use("executorch", "lower with ExecuTorch and run in its runtime", "executorch",
         _wrapper_variants("test_lowered_decode_step_runs_on_executorch_like_eager")),
     Use("tico", "convert to Circle with TICO", "tico",
@@ -172,7 +182,7 @@ FAMILY_ROUTES = (
      ("strict=True",)),
     ("dynamic-cache-step-non-strict", "decode step with a DynamicCache input, non-strict",
      "test_family_dynamic_cache_step_exports_like_eager", ("strict=False",)),
-    ("static-cache-loop-compiled", "compiled StaticCache decode loop", "test_family_static_cache_loop_compiles_like_eager",
+    ("static-cache-loop-compiled", "compiled static-cache decode loop", "test_family_static_cache_loop_compiles_like_eager",
      ()),
 )
 """A family's variants, best first: (key, title, test of suites/test_families.py parametrised by the family's
@@ -180,7 +190,6 @@ model_type, calls)."""
 FAMILY_TITLES = {
     "llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2", "qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma 2",
     "gemma3_text": "Gemma 3 (text)", "phi3": "Phi-3", "smollm3": "SmolLM3", "olmo2": "OLMo 2", "granite": "Granite",
-    "t5": "T5", "bart": "BART", "whisper": "Whisper",
 }
 """The model families that suites/test_families.py runs, by transformers' model_type, as a reader calls them."""
 

@@ -85,6 +85,10 @@ CLIENT_SUITES = ("executorch", "tico", "onnx")
 """Suites that run a client of exported programs (ExecuTorch's runtime, TICO's Circle converter, ONNX and
 onnxruntime): a cell
 records in `clients` whether each could be installed and run, and the TICO run does not repeat them."""
+NOT_IN_TICO_MODE = (*CLIENT_SUITES, "decompose", "families")
+"""Suites the TICO run leaves out: the clients', the decomposition of the export suite's programs and the model
+families (TICO's registration is compared with compat's on the core suites' export, round-trip and compile
+routes; what lowers and which family works is answered with transformers' registration or compat's)."""
 
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _DIGITS = re.compile(r"\d+")
@@ -121,7 +125,7 @@ def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status:
     `runs` maps a mode ("with"/"without", and "tico" where the cell ran it) to a run (a dict with `tests`).
     For a cell whose `status` is not "ran", every suite gets that status with empty counts. A mode of MODES
     without a run gets "error" with empty counts; the `tico` mode appears only where its run exists, for
-    every suite but the CLIENT_SUITES. A suite with no test in its mode's run gets "error" with all counts
+    every suite but NOT_IN_TICO_MODE's. A suite with no test in its mode's run gets "error" with all counts
     zero (with the client's `reason` for a client suite: why its run reported no test). A client suite whose
     client (`clients`, by suite name) did not run gets that client's status and `reason` in each mode instead; in a record without `clients` (written before the client suites existed,
     so they were never asked for) a client suite with no test is `n/a` with that reason.
@@ -131,7 +135,7 @@ def summarize_suites(runs: dict[str, dict[str, Any]], suites: list[str], status:
     summary: dict[str, Any] = {}
     for suite in suites:
         client = (clients or {}).get(suite) or {}
-        modes = [*MODES, *([TICO_MODE] if TICO_MODE in runs and suite not in CLIENT_SUITES else [])]
+        modes = [*MODES, *([TICO_MODE] if TICO_MODE in runs and suite not in NOT_IN_TICO_MODE else [])]
         summary[suite] = {}
         for mode in modes:
             if status != RAN:

@@ -18,9 +18,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from kvmatrix import REPO_ROOT
-from kvmatrix.record.columns import SUITE_PREFIX, discover_suites
+from kvmatrix.record.columns import SUITE_PREFIX, discover_suites, suite_of
 from kvmatrix.record.log_errors import first_error
-from kvmatrix.record.verdicts import ERROR, MODES, RAN, SETUP, TICO_MODE
+from kvmatrix.record.verdicts import ERROR, MODES, NOT_IN_TICO_MODE, RAN, SETUP, TICO_MODE
 from kvmatrix.run.env.envs import VenvError, ensure_venv
 from kvmatrix.run.env.install import freeze, install
 from kvmatrix.run.process.pytest_run import preloaded, rerun_modes, run_environment, run_modes
@@ -209,11 +209,13 @@ def run_client(client: Client, requirements: Sequence[str], python_minor: str, w
 
 
 def client_selections(client: Client, selection: Sequence[str] | None) -> dict[str, list[str]]:
-    """Mode -> what the client's environment runs in it: the core suites in the client's `core_mode`, then
+    """Mode -> what the client's environment runs in it: the core suites in the client's `core_mode` (but
+    NOT_IN_TICO_MODE's), then
     its suite file in every mode of MODES; only what `selection` names of each, and no mode with nothing to
     run."""
     own = [client.suite_file] if selection is None else split_selection(selection, client)
-    core = core_selection(selection) if client.core_mode is not None else []
+    core = [node for node in core_selection(selection) if suite_of(node) not in NOT_IN_TICO_MODE] \
+        if client.core_mode is not None else []
     chosen = {client.core_mode: core} if client.core_mode is not None and core else {}
     return {**chosen, **(dict.fromkeys(MODES, own) if own else {})}
 

@@ -61,10 +61,11 @@ class NoCacheStep(torch.nn.Module):
 
 
 def prefilled(model: torch.nn.Module, kind: str, length: int = PROMPT_LEN, batch: int = 1,
-              seed: int = EXAMPLE_PROMPT_SEED) -> Any:
-    """A cache of `kind` (DynamicCache / StaticCache) after an eager prefill of `length` tokens of the
-    prompt drawn with `seed`. A failing prefill is a setup failure (kvmatrix.run.process.attribution)."""
-    cache = empty_cache(kind, model.config, batch)
+              seed: int = EXAMPLE_PROMPT_SEED, empty: Any = None) -> Any:
+    """A cache of `kind` (DynamicCache / StaticCache; or the cache `empty`) after an eager prefill of `length`
+    tokens of the prompt drawn with `seed`. A failing prefill is a setup failure
+    (kvmatrix.run.process.attribution)."""
+    cache = empty_cache(kind, model.config, batch) if empty is None else empty
     with eager(f"{kind} prefill"):
         return fill(model, cache, length, batch, seed)
 

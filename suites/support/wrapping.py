@@ -4,9 +4,11 @@ program, as ExecuTorch runs it; shared by the wrapper suite and the ExecuTorch c
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -30,12 +32,13 @@ def _integration(name: str) -> Any:
     return found
 
 
-def static_cache_model() -> torch.nn.Module:
-    """A tiny Llama configured the way the wrappers require (static cache, batch 1, causal LM)."""
+def static_cache_model(model: torch.nn.Module | None = None) -> torch.nn.Module:
+    """`model` (default: a fresh tiny Llama) configured the way the wrappers require (static cache, batch 1,
+    causal LM)."""
     from transformers import GenerationConfig
 
-    model = tiny_llama()
-    model.config.architectures = ["LlamaForCausalLM"]
+    model = tiny_llama() if model is None else model
+    model.config.architectures = [type(model).__name__]
     model.generation_config = GenerationConfig(
         use_cache=True, cache_implementation="static",
         cache_config={"batch_size": 1, "max_cache_len": MAX_CACHE_LEN},
@@ -47,6 +50,18 @@ def _sizes(function: Callable[..., Any]) -> dict[str, int]:
     """Batch size and cache length keyword arguments, under the names this release's signature uses."""
     sizes = {"max_batch_size": 1, "batch_size": 1, "max_cache_len": MAX_CACHE_LEN}
     return {name: value for name, value in sizes.items() if name in inspect.signature(function).parameters}
+
+
+def first_route() -> str:
+    """The first of ROUTES this release has (the one a user of its wrappers reaches first); `n/a` (a skip)
+    where it has none."""
+    for route in ROUTES:
+        try:
+            _integration(route)
+        except pytest.skip.Exception:
+            continue
+        return route
+    pytest.skip(f"n/a: transformers.integrations.executorch has none of {', '.join(ROUTES)}")
 
 
 def export_by_route(route: str, model: torch.nn.Module, strict: bool) -> tuple[Any, Callable[[], Any]]:
@@ -93,3 +108,19 @@ def decode(step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], prompt: t
             logits_per_step.append(logits)
             token = prompt[:, position + 1: position + 2] if position + 1 < PROMPT_LEN else logits[:, -1:].argmax(-1)
     return logits_per_step
+
+
+def assert_decodes_like_wrapper(program: Any, build: Callable[[], Any]) -> None:
+    """The exported wrapper `program` decodes two different prompts token by token (each from fresh program
+    state: a deep copy) with every step's logits equal to a fresh eager wrapper's from `build`: the cache
+    written at one step is read at the next, so a program that drops or bakes its cache fails."""
+    for seed in (1, 11):
+        prompt = prompt_ids(PROMPT_LEN, seed=seed)
+        with eager("decode through the wrapper module"):
+            wrapper = build()
+            expected = decode(lambda ids, pos, w=wrapper: w(input_ids=ids, cache_position=pos), prompt)
+        fresh = copy.deepcopy(program)
+        logits = decode(partial(call_like_example, fresh, fresh.module()), prompt)
+        for step, (got, want) in enumerate(zip(logits, expected, strict=True)):
+            where = f"step {step} (prompt seed {seed})"
+            torch.testing.assert_close(got, want, msg=lambda m, w=where: f"{w}: {m}")

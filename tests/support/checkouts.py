@@ -17,11 +17,12 @@ HARNESS_FILES = (
     "kvmatrix/run/__init__.py", "kvmatrix/run/process/__init__.py", "kvmatrix/run/process/recorder.py",
     "kvmatrix/run/process/attribution.py", "kvmatrix/run/process/hang_guard.py",
     "kvmatrix/run/process/fork_server.py", "kvmatrix/run/process/forked_workers.py",
-    "kvmatrix/run/process/fork_client.py", "kvmatrix/record/__init__.py", "kvmatrix/record/paths.py",
+    "kvmatrix/run/process/fork_client.py", "kvmatrix/record/__init__.py", "kvmatrix/record/columns.py",
+    "kvmatrix/record/paths.py",
     "kvmatrix/record/verdicts.py",
 )
 """The harness files a checkout made by a test needs to run its suites: the recorder plug-in and what it
-reads (its KVCC_* variables, files, locks, path shortener, verdict names), the hang guard, and the fork
+reads (its KVCC_* variables, files, locks, suite names, path shortener, verdict names), the hang guard, and the fork
 server."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from kvmatrix.record.columns import suite_of
 from kvmatrix.record.paths import short_path
 from kvmatrix.record.verdicts import ERROR, FAIL, NA, PASS, SETUP, XFAIL
 from kvmatrix.run.process.attribution import RECORD_FIELDS
@@ -48,11 +49,6 @@ def registration_entry(fields: dict[str, Any]) -> dict[str, Any]:
 
 WORKER_ENVIRONMENT = "kvcc_environment"
 """The key under which an xdist worker sends that description to the controller (`config.workeroutput`)."""
-
-
-def suite_of(nodeid: str) -> str:
-    """`suites/test_export.py::test_x[...]` -> `export`."""
-    return Path(nodeid.split("::")[0]).stem.removeprefix("test_")
 
 
 BARE_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)$")

@@ -112,9 +112,15 @@ def test_tico_alone_runs_the_core_suites_in_a_mode_of_its_own() -> None:
 
 
 def test_tico_s_environment_runs_the_core_suites_in_its_mode_beside_its_own_suite_in_both_modes() -> None:
+    """The TICO run leaves out the decomposition and the model families (NOT_IN_TICO_MODE), asked or not."""
     tico, executorch = (next(client for client in CLIENTS if client.name == name) for name in ("tico", "executorch"))
+    in_tico_mode = [target for target in core_targets()
+                    if target not in ("suites/test_decompose.py", "suites/test_families.py")]
+    assert "suites/test_export.py" in in_tico_mode and len(in_tico_mode) == len(core_targets()) - 2
     assert client_selections(tico, None) == {
-        TICO_MODE: core_targets(), "with": [tico.suite_file], "without": [tico.suite_file]}
+        TICO_MODE: in_tico_mode, "with": [tico.suite_file], "without": [tico.suite_file]}
+    families = ["suites/test_families.py::test_family_wrapper_decodes_like_eager[llama]"]
+    assert client_selections(tico, families) == {}
     assert client_selections(executorch, None) == dict.fromkeys(MODES, [executorch.suite_file])
     only_core = ["suites/test_export.py::test_a[x]"]
     assert client_selections(tico, only_core) == {TICO_MODE: only_core}
