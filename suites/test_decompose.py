@@ -6,8 +6,9 @@ ExecuTorch switch to) is exported as the export column exports it, then decompos
 (`run_decompositions()`, what ExecuTorch's and ONNX's lowering starts from) and with an empty table
 (`run_decompositions({})`: functionalization and the re-trace alone), and the decomposed program is run against
 eager on the export example's cache and on one filled from another prompt (pytorch#179555: custom pytree
-flatten functions break `run_decompositions`). A program that does not export here is `n/a` in this column
-(the export column says why), so a failure here is one in lowering, never in export.
+flatten functions break `run_decompositions`). A program that does not export here, or does not match eager
+before any decomposition, is `n/a` in this column (the export column says why), so a failure here is one in
+lowering, never in export.
 """
 
 from __future__ import annotations
@@ -32,15 +33,17 @@ DECOMPOSITIONS = {"core-aten": None, "none": {}}
 
 @cache
 def _exported(spec: ProgramSpec) -> ExportedStep | str:
-    """The export suite's program for `spec`, exported once per process for both decompositions; the export's
-    error as text where it does not export (an eager
-    setup failure stays one)."""
+    """The export suite's program for `spec`, exported and checked against eager as the export column checks
+    it, once per process for both decompositions; where it does not export or the program does not match
+    eager, why, as text (an eager setup failure stays one)."""
     try:
-        return export_program(spec)
+        exported = export_program(spec)
+        assert_program_matches_eager(exported.program, exported)
     except SetupFailure:
         raise
     except Exception as exc:  # said as this column's n/a; the export column records the failure itself
         return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    return exported
 
 
 def decompose_without_cache(program: str) -> None:
@@ -55,7 +58,8 @@ def decompose_without_cache(program: str) -> None:
 def test_exported_decode_step_decomposes_and_matches_eager(program: str, decomposition: str) -> None:
     exported = _exported(next(spec for spec in PROGRAMS if spec.id == program))
     if isinstance(exported, str):
-        pytest.skip(f"n/a: the decode step does not export here (the export column's failure): {exported}")
+        pytest.skip(f"n/a: the exported decode step fails here before any decomposition (the export column's "
+                    f"failure): {exported}")
     with torch.no_grad():
         table = DECOMPOSITIONS[decomposition]
         decomposed = exported.program.run_decompositions() if table is None else \
