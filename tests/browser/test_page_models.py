@@ -62,7 +62,7 @@ def test_the_by_model_table_follows_the_by_use_table_one_row_per_family_pairs_ne
     expect(chip(models, "llama", LAYER.id)).to_have_text("✅ works: strict=True")
     expect(chip(models, "qwen3", LAYER.id)).to_have_text("🔧 works with compat.register() + strict=True")
     expect(chip(models, "gemma", LAYER.id)).to_have_text("❌ broken (cache)")
-    expect(chip(models, "whisper", LAYER.id)).to_have_text(ANSWER_LABELS["n/a"])
+    expect(chip(models, "smollm3", LAYER.id)).to_have_text(ANSWER_LABELS["n/a"])
     expect(chip(models, "llama", LIST_MODULE.id)).to_have_text(ANSWER_LABELS["n/a"])  # ran no family test
     expect(chip(models, "llama", UNINSTALLABLE.id)).to_contain_text("not-installable")
     # the tooltip lists every route behind the answer, a failing one beside the one that works
@@ -96,7 +96,7 @@ def test_an_answer_filter_keeps_the_families_and_pairs_that_have_it_and_fades_th
     assert shown_families(models) == ["qwen3"]
     assert shown_pairs(models) == [LAYER.id]
     models.select_option("#filter-answer", "works")
-    assert shown_families(models) == ["llama", "t5"]
+    assert shown_families(models) == ["llama", "phi3"]
     shown = models.locator("#by-model-table tbody td:visible")
     assert shown.evaluate_all("tds => tds.map(td => td.classList.contains('faded'))") == [False, False]
     models.select_option("#filter-answer", "")

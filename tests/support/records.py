@@ -185,11 +185,11 @@ FAMILY_OUTCOMES = {
     "llama": {"wrapper": ("pass", "pass"), "dynamic": ("pass", "pass"), "static": ("pass", "pass")},
     "qwen3": {"wrapper": ("pass", "fail"), "dynamic": ("fail", "fail"), "static": ("pass", "fail")},
     "gemma": {"wrapper": ("fail", "fail"), "dynamic": ("fail", "fail"), "static": ("fail", "fail")},
-    "t5": {"wrapper": ("n/a", "n/a"), "dynamic": ("pass", "pass"), "static": ("n/a", "n/a")},
-    "whisper": {"wrapper": ("n/a", "n/a"), "dynamic": ("n/a", "n/a"), "static": ("n/a", "n/a")},
+    "phi3": {"wrapper": ("n/a", "n/a"), "dynamic": ("pass", "pass"), "static": ("n/a", "n/a")},
+    "smollm3": {"wrapper": ("n/a", "n/a"), "dynamic": ("n/a", "n/a"), "static": ("n/a", "n/a")},
 }
 """The verdicts (with compat, without) of the family tests of `family_tests`, per family and test: llama works
-with transformers alone, qwen3 only with compat, gemma nowhere, t5 by its DynamicCache step alone, whisper has
+with transformers alone, qwen3 only with compat, gemma nowhere, phi3 by its DynamicCache step alone, smollm3 has
 none (all n/a); the other families did not run."""
 FAMILY_TESTS = {"wrapper": "test_family_wrapper_decodes_like_eager",
                 "dynamic": "test_family_dynamic_cache_step_exports_like_eager",

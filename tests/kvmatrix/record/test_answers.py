@@ -139,13 +139,13 @@ def test_each_model_family_answers_by_its_best_route_with_the_rules_of_a_use(fam
         "llama": ("works", "wrapper-strict+transformers", ["strict=True"]),
         "qwen3": ("works with compat", "wrapper-strict+compat", ["compat.register()", "strict=True"]),
         "gemma": ("broken", "wrapper-strict+compat", ["compat.register()", "strict=True"]),
-        "t5": ("works", "dynamic-cache-step-non-strict+transformers", ["strict=False"]),
-        "whisper": ("n/a", None, []),
+        "phi3": ("works", "dynamic-cache-step-non-strict+transformers", ["strict=False"]),
+        "smollm3": ("n/a", None, []),
     }
     assert ran["gemma"]["cause"] == "cache"
     # every route that exists is listed with its verdict, a failing one beside the one that works
     assert ["dynamic-cache-step-non-strict+compat", "fail", "cache", None] in ran["qwen3"]["routes"]
-    assert len(ran["qwen3"]["routes"]) == 6 and len(ran["t5"]["routes"]) == 2
+    assert len(ran["qwen3"]["routes"]) == 6 and len(ran["phi3"]["routes"]) == 2
 
 
 def test_a_family_answers_n_a_where_none_of_its_tests_ran_and_the_cell_status_where_the_cell_did_not(
