@@ -37,6 +37,7 @@ from kvmatrix.run.cell import inputs_of, requirements, run_cell  # noqa: E402
 from kvmatrix.run.env.interpreters import find_interpreter, interpreter_missing  # noqa: E402
 from kvmatrix.run.env.torch_index import find_links_args, torch_backend_args  # noqa: E402
 from kvmatrix.run.process.progress import announce, summary_table, write_plan  # noqa: E402
+from kvmatrix.run.process.pytest_run import IN_CELL_OPTIONS  # noqa: E402
 from kvmatrix.run.reuse import InputsOf, all_inputs, published_records, reuse_or_run  # noqa: E402
 from kvmatrix.settings import setting, setting_problems  # noqa: E402
 
@@ -308,19 +309,13 @@ PLAYWRIGHT_CHROMIUM = (
 )
 
 
-CELL_TEST_ARGS = ("-p", "no:cacheprovider", "-p", "no:logging")
-"""pytest's options for tests run inside a cell, as the matrix runs its suites (kvmatrix.run.process.pytest_run):
-without pytest's log capture, whose handler fails a test on a library's malformed log call (torch 2.13's
-`torch.export.load` logs its weights_only fallback with two %s and one argument) instead of reporting it."""
-
-
 @nox.session(python=PINS.python, tags=["tests"])
 @nox.parametrize("pin", [nox.param(c, id=c.id) for c in SMOKE])
 def compat_tests(session: nox.Session, pin) -> None:
     """Registration, attribution and interop tests inside the list-based and the layer-based smoke cell."""
     session.install(*torch_backend_args(), *find_links_args(os.environ), *requirements(pin),
                     *nox.project.dependency_groups(PYPROJECT, "interop"))
-    session.run("pytest", "tests/compat", *CELL_TEST_ARGS, *session.posargs,
+    session.run("pytest", "tests/compat", *IN_CELL_OPTIONS, *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
 
@@ -334,7 +329,7 @@ non-strict only on the vmap-free mask with compat.register(), the fix kvcc must 
 def kvcc_check_tests(session: nox.Session, pin) -> None:
     """`kvcc check` run for real in a pair whose fix needs both compat.register() and the vmap-free mask."""
     session.install(*torch_backend_args(), *find_links_args(os.environ), *requirements(pin))
-    session.run("pytest", "tests/compat/test_check.py", *CELL_TEST_ARGS, *session.posargs,
+    session.run("pytest", "tests/compat/test_check.py", *IN_CELL_OPTIONS, *session.posargs,
                 env={"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
 
 

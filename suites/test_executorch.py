@@ -5,7 +5,9 @@ or `convert_and_export_with_cache`, `n/a` where the release has neither; strict 
 `executorch.exir.to_edge_transform_and_lower` (with the XNNPACK partitioner where it imports) and
 `.to_executorch()`; ExecuTorch's Python runtime (`executorch.runtime.Runtime`) then decodes two prompts token
 by token, each from fresh program state, and its greedy tokens must equal the eager wrapper's, its logits
-close to them. Runs only in the cell's ExecuTorch environment (kvmatrix.run.clients).
+close to them. Runs only in the cell's ExecuTorch environment (kvmatrix.run.clients), and there once per cell:
+the program's inputs and outputs are tensors and its cache is a buffer, so no pytree registration reaches the
+lowering (suites.support.once; the wrapper column runs the export itself in every mode).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from compat.tiny import PROMPT_LEN, prompt_ids
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.models import NoCacheStep
+from suites.support.once import only_once_per_cell
 from suites.support.wrapping import ROUTES, decode, export_by_route, static_cache_model
 
 XNNPACK_PARTITIONER = ("executorch.backends.xnnpack.partition.xnnpack_partitioner", "XnnpackPartitioner")
@@ -93,6 +96,7 @@ def lower_without_cache(mode: str) -> None:
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("route", ROUTES)
 def test_lowered_decode_step_runs_on_executorch_like_eager(route: str, mode: str, record_property) -> None:
+    only_once_per_cell("ExecuTorch's lowering of transformers' wrapper (its cache lives inside the program)")
     model = static_cache_model()
     program, build = export_by_route(route, model, strict=mode == "strict")
     buffer = lower(program)

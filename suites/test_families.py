@@ -13,9 +13,8 @@ has no such family), the three routes of kvmatrix.record.uses.FAMILY_ROUTES, che
   after the first compiled step.
 
 The wrapper keeps its StaticCache inside the program and dynamo traces a cache as a Python object, never
-through its pytree node, so neither of the last two routes can see the registration (the wrapper and compile
-columns record the same verdict with and without it in every published cell): each runs once per cell, in the
-`without` run, so that a working route is answered as working with transformers alone.
+through its pytree node, so neither of the last two routes can see the registration: each runs once per cell
+(suites.support.once).
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from suites.support.exporting import (
     check_export_without_cache,
 )
 from suites.support.families import FAMILIES, family_model, family_static_cache, static_cache_family
+from suites.support.once import only_once_per_cell
 from suites.support.wrapping import (
     assert_decodes_like_wrapper,
     export_by_route,
@@ -41,19 +41,9 @@ from suites.support.wrapping import (
 )
 
 TRACE_BACKEND = setting("KVCC_TRACE_BACKEND")
-ONCE_MODE = "without"
-"""The registration mode that runs the routes no registration can reach."""
 COMPILED_STEPS = PROMPT_LEN
 """Decode steps of the compiled route: past the tiny window (the prompt's length) and enough to see a
 recompile after the first compiled step."""
-
-
-def only_once_per_cell(route: str) -> None:
-    """Skip as n/a outside ONCE_MODE: `route` cannot see the pytree registration."""
-    mode = setting("KVCC_REGISTRATION")
-    if mode != ONCE_MODE:
-        pytest.skip(f"n/a: {route} cannot see the pytree registration; it runs once per cell, in the "
-                    f"{ONCE_MODE!r} run, not in {mode!r}")
 
 
 def prefilled_dynamic(model, seed: int):

@@ -10,7 +10,8 @@ Two routes, each checked against eager:
   model that baked its cache in has fewer inputs than the step's leaves and fails.
 - transformers' wrapper route (`suites.support.wrapping.export_by_route`, strict; `n/a` where the release
   has neither route): its ExportedProgram converted by `torch.onnx.export(program, dynamo=True)`, two
-  prompts decoded token by token from a fresh session, against the eager wrapper.
+  prompts decoded token by token from a fresh session, against the eager wrapper. Its cache lives inside the
+  program, where no registration reaches: it runs once per cell (suites.support.once).
 
 How the wrapper's cache travels: in the ExportedProgram the StaticCache is a mutable buffer (`BUFFER`
 inputs; the update a `BUFFER_MUTATION` output, or an in-place `index_copy_` left in the graph in newer
@@ -39,6 +40,7 @@ from compat.tiny import OTHER_PROMPT_SEED, PROMPT_LEN, DecodeStep, prompt_ids, t
 from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.exporting import CACHE_KINDS, new_tokens
 from suites.support.models import NoCacheStep, clone, prefilled
+from suites.support.once import only_once_per_cell
 from suites.support.wrapping import ROUTES, decode, export_by_route, static_cache_model
 
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-4}
@@ -119,6 +121,7 @@ def test_decode_step_exports_to_onnx_and_runs_in_onnxruntime_like_eager(kind: st
 @no_cache_probe(lambda: without_cache(static_cache_model()))
 @pytest.mark.parametrize("route", ROUTES)
 def test_wrapper_route_converts_to_onnx_and_decodes_like_eager(route: str, record_property) -> None:
+    only_once_per_cell("transformers' wrapper converted to ONNX (its cache lives inside the program)")
     model = static_cache_model()
     program, build = export_by_route(route, model, strict=True)
     converted = to_onnx(program)

@@ -1,6 +1,7 @@
 """The downstream clients of a cell (ExecuTorch, TICO, ONNX): each gets its own environment, the cell's exact
-pins plus the client's packages, where its suite file runs in both registration modes; TICO's environment also
-runs the core suites with TICO's own registration (the `tico` mode). The core runs never collect a client's
+pins plus the client's packages, where its suite file runs in both registration modes (a test of a route no
+registration can reach, ExecuTorch's and the ONNX wrapper route, is n/a outside one of them: suites.support.once);
+TICO's environment also runs the core suites with TICO's own registration (the `tico` mode). The core runs never collect a client's
 suite file: the cell's environment lacks its package (docs/clients.md).
 """
 

@@ -35,17 +35,13 @@ def _config_class(model_type: str) -> Any:
 
 
 @cache
-def _built(model_type: str) -> torch.nn.Module:
+def family_model(model_type: str) -> torch.nn.Module:
+    """The tiny causal LM of `model_type` (shared: callers must not change it); `n/a` where the release has no
+    such family; a setup failure where its config or model cannot be built."""
     config_class = _config_class(model_type)
     with eager(f"building a tiny {model_type} model from {config_class.__name__}'s defaults"):
         small, _ = tiny_config(config_class())
         return tiny_model(small)
-
-
-def family_model(model_type: str) -> torch.nn.Module:
-    """The tiny causal LM of `model_type` (shared: callers must not change it); `n/a` where the release has no
-    such family; a setup failure where its config or model cannot be built."""
-    return _built(model_type)
 
 
 def static_cache_family(model_type: str) -> torch.nn.Module:

@@ -186,12 +186,18 @@ def shared_outcome(folder: Path, key: str, compute: Callable[[], Failure | None]
         return outcome
 
 
+def probe_key(probe: Callable[..., Any], arguments: dict[str, Any]) -> tuple[str, str]:
+    """What names one probe call among a run's: the probe (module, qualified name and first line: the lambdas
+    of one module share the name `<lambda>`) and its arguments (by value where plain, else by object)."""
+    identity = sorted((k, v if isinstance(v, PLAIN) else id(v)) for k, v in arguments.items())
+    return f"{probe.__module__}.{probe.__qualname__}:{probe.__code__.co_firstlineno}", repr(identity)
+
+
 def _run_probe(probe: Callable[..., Any], funcargs: dict[str, Any]) -> Failure | None:
     wanted = inspect.signature(probe).parameters
     arguments = {name: value for name, value in funcargs.items() if name in wanted}
     plain = all(isinstance(value, PLAIN) for value in arguments.values())
-    identity = sorted((k, v if isinstance(v, PLAIN) else id(v)) for k, v in arguments.items())
-    key = (f"{probe.__module__}.{probe.__qualname__}", repr(identity))
+    key = probe_key(probe, arguments)
     if key not in _PROBE_OUTCOMES:
         folder = setting("KVCC_PROBE_OUTCOMES")
         if plain and folder:

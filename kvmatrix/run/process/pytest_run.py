@@ -32,6 +32,11 @@ RUN_TIMEOUT_S = 3600  # the whole pytest process; a backstop behind the per-test
 LOG_TAIL_LINES = 40
 PROBE_OUTCOMES_DIR = "probe-outcomes"
 """Under an environment's work dir: the no-cache probe outcomes its first runs share (KVCC_PROBE_OUTCOMES)."""
+IN_CELL_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:logging")
+"""pytest's options for every test run inside a cell (the suites, and the noxfile's cell test sessions): no
+cache folder in the checkout, and no log capture, whose handler fails a test on a library's malformed log call
+(torch 2.13's `torch.export.load` logs its weights_only fallback with two %s and one argument) instead of
+reporting it."""
 # Nothing inside a cell may reach a model hub.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -62,7 +67,7 @@ def pytest_options(env: dict[str, str]) -> list[str]:
     extra = [arg for plugin in plugins if plugin for arg in ("-p", plugin)]
     return [
         "-p", "kvmatrix.run.process.recorder", "-p", "kvmatrix.run.process.hang_guard", *extra,
-        "-p", "no:cacheprovider", "-p", "no:logging", "-q", "--tb=native",
+        *IN_CELL_OPTIONS, "-q", "--tb=native",
         "-n", workers, "--max-worker-restart", restarts,
         "--timeout", timeout, "--timeout-method", "signal",
     ]

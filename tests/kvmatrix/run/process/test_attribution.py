@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from kvmatrix.run.process.attribution import Failure, probe_files, shared_outcome
+from kvmatrix.run.process.attribution import Failure, probe_files, probe_key, shared_outcome
 
 KEY = "('suites.test_x.probe', \"[('mode', 'strict')]\")"
 FAILS = Failure("torch._export.serde.serialize.SerializeError", "Failed serializing node flat_apply",
@@ -108,3 +108,21 @@ def test_a_run_that_dies_holding_a_key_leaves_it_to_the_next(tmp_path: Path) -> 
     holder.join()
     assert shared_outcome(folder, KEY, _counted(log, FAILS), wait_s=30) == FAILS
     assert len(log.read_text().splitlines()) == 1
+
+
+def _export_probe(model_type: str) -> None:
+    """A named probe."""
+
+
+def test_two_lambdas_of_one_module_with_the_same_arguments_are_two_probes() -> None:
+    # test_families marks three routes with `lambda model_type: ...` probes: each must keep its own outcome.
+    exports = lambda model_type: None  # noqa: E731
+    compiles = lambda model_type: None  # noqa: E731
+    arguments = {"model_type": "gemma2"}
+    assert exports.__qualname__ == compiles.__qualname__
+    assert probe_key(exports, arguments) != probe_key(compiles, arguments)
+
+
+def test_one_probe_with_the_same_plain_arguments_is_one_key() -> None:
+    assert probe_key(_export_probe, {"model_type": "gemma2"}) == probe_key(_export_probe, {"model_type": "gemma2"})
+    assert probe_key(_export_probe, {"model_type": "gemma2"}) != probe_key(_export_probe, {"model_type": "qwen3"})
