@@ -8,8 +8,7 @@ ExecuTorch switch to) is exported as the export column exports it, then decompos
 eager on the export example's cache and on one filled from another prompt (pytorch#179555: custom pytree
 flatten functions break `run_decompositions`). A program that does not export here, or does not match eager
 before any decomposition, is `n/a` in this column (the export column says why), so a failure here is one in
-lowering, never in export. The program is the export column's own where its test ran in the same worker
-(suites.support.programs.checked_program).
+lowering, never in export.
 """
 
 from __future__ import annotations
@@ -20,14 +19,8 @@ import pytest
 import torch
 
 from kvmatrix.run.process.attribution import SetupFailure, no_cache_probe
-from suites.support.exporting import CACHE_KINDS, VMAP_FREE
-from suites.support.programs import (
-    ExportedStep,
-    ProgramSpec,
-    assert_program_matches_eager,
-    checked_program,
-    program_without_cache,
-)
+from suites.support.exporting import CACHE_KINDS, VMAP_FREE, check_export_without_cache, model_with_mask
+from suites.support.programs import ExportedStep, ProgramSpec, assert_program_matches_eager, export_program
 
 PROGRAMS = {spec.id: spec for spec in
             [ProgramSpec(kind, mode, shapes) for kind in CACHE_KINDS for mode in ("strict", "non-strict")
@@ -42,21 +35,22 @@ DECOMPOSITIONS = {"core-aten": None, "none": {}}
 @cache
 def _exported(program: str) -> ExportedStep | str:
     """The export suite's program `program`, exported and checked against eager as the export column checks
-    it (checked_program); where it does not export or does not match eager, why, as text, once per process
-    (an eager setup failure stays one)."""
+    it, once per process for both decompositions; where it does not export or the program does not match
+    eager, why, as text (an eager setup failure stays one)."""
     try:
-        return checked_program(PROGRAMS[program])
+        exported = export_program(PROGRAMS[program])
+        assert_program_matches_eager(exported.program, exported)
     except SetupFailure:
         raise
     except Exception as exc:  # said as this column's n/a; the export column records the failure itself
         return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    return exported
 
 
 def decompose_without_cache(program: str) -> None:
-    """The no-cache rung: the program's mask, export mode and new-token length, no cache (the decomposition
-    runs on what export made)."""
+    """The no-cache rung: the same mask and export mode, no cache (the decomposition runs on what export made)."""
     spec = PROGRAMS[program]
-    program_without_cache(spec.mode, spec.shapes, spec.mask)
+    check_export_without_cache(model_with_mask(spec.mask), strict=spec.mode == "strict")
 
 
 @no_cache_probe(decompose_without_cache)

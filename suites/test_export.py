@@ -21,19 +21,22 @@ from kvmatrix.run.process.attribution import eager, no_cache_probe
 from suites.support.exporting import (
     CACHE_KINDS,
     VMAP_FREE,
+    check_export_without_cache,
     export_without_cache,
+    model_with_mask,
     new_tokens,
 )
 from suites.support.models import clone, kv_tensors
-from suites.support.programs import ProgramSpec, checked_program, program_without_cache
+from suites.support.programs import ProgramSpec, assert_program_matches_eager, export_program
 
 
-@no_cache_probe(program_without_cache)
+@no_cache_probe(export_without_cache)
 @pytest.mark.parametrize("shapes", ["static", "dynamic"])
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("kind", CACHE_KINDS)
-def test_decode_step_exports_and_matches_eager(kind: str, mode: str, shapes: str, record_property) -> None:
-    record_property("export_s", checked_program(ProgramSpec(kind, mode, shapes)).export_s)
+def test_decode_step_exports_and_matches_eager(model, kind: str, mode: str, shapes: str, record_property) -> None:
+    exported = export_program(ProgramSpec(kind, mode, shapes), model, record=record_property)
+    assert_program_matches_eager(exported.program, exported)
 
 
 PATH_VARIANTS = [(VMAP_FREE, "cache"), ("default", "flat")]
@@ -41,7 +44,12 @@ PATH_VARIANTS = [(VMAP_FREE, "cache"), ("default", "flat")]
 test_decode_step_exports_and_matches_eager covers: one choice changed at a time, so a failure names it."""
 
 
-@no_cache_probe(program_without_cache)
+def export_path_without_cache(mode: str, mask: str) -> None:
+    """The no-cache probe of an export path: the same mask, no cache (there are no cache outputs to vary)."""
+    check_export_without_cache(model_with_mask(mask), strict=mode == "strict")
+
+
+@no_cache_probe(export_path_without_cache)
 @pytest.mark.parametrize(("mask", "outputs"), PATH_VARIANTS, ids=[f"{m}-{o}" for m, o in PATH_VARIANTS])
 @pytest.mark.parametrize("mode", ["strict", "non-strict"])
 @pytest.mark.parametrize("kind", CACHE_KINDS)
@@ -49,7 +57,8 @@ def test_decode_step_export_path_matches_eager(kind: str, mode: str, mask: str, 
                                                record_property) -> None:
     """A static-shape decode step exported on the path (mask, outputs) matches eager on the same path; the
     vmap-free mask leaves no vmap call in the program (the switch reached it)."""
-    record_property("export_s", checked_program(ProgramSpec(kind, mode, mask=mask, outputs=outputs)).export_s)
+    exported = export_program(ProgramSpec(kind, mode, mask=mask, outputs=outputs), record=record_property)
+    assert_program_matches_eager(exported.program, exported)
 
 
 @no_cache_probe(export_without_cache)

@@ -1,8 +1,6 @@
 """The decode-step programs of the export suite, built in one place: the export column checks each against
 eager, and the decompose column lowers the same program (suites/test_decompose.py), so a failure in lowering
-is told apart from one in export. A process exports each program once (checked_program): where the export
-test and a decompose test of one program run in the same worker, the second takes the program the first
-exported and checked.
+is told apart from one in export.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from compat.tiny import OTHER_PROMPT_SEED, DecodeStep
 from suites.support.exporting import (
     VMAP_FREE,
     assert_matches_eager,
-    check_export_without_cache,
     export_decode_step,
     model_with_mask,
     new_tokens,
@@ -57,43 +54,25 @@ class ExportedStep:
     program: Any
     reference: torch.nn.Module
     call_groups: list[list[tuple[Any, ...]]]
-    export_s: float
-    """The seconds torch.export took (the export column's `export_s` metric)."""
 
 
-_CHECKED: dict[ProgramSpec, ExportedStep] = {}
-"""The programs this process exported that matched eager, by spec."""
-
-
-def export_program(spec: ProgramSpec) -> ExportedStep:
-    """Export `spec`'s decode step of a fresh tiny Llama on `spec.mask`; the vmap-free mask must leave no vmap
-    call in the program (the switch reached it)."""
-    model = model_with_mask(spec.mask)
+def export_program(spec: ProgramSpec, model: torch.nn.Module | None = None, record=None) -> ExportedStep:
+    """Export `spec`'s decode step of `model` (default: a fresh tiny Llama on `spec.mask`); the vmap-free mask
+    must leave no vmap call in the program (the switch reached it). `record` receives the export time."""
+    model = model_with_mask(spec.mask) if model is None else model
     cache, other = prefilled(model, spec.kind), prefilled(model, spec.kind, seed=OTHER_PROMPT_SEED)
     step = STEP_CLASSES[spec.outputs]
     dynamic = spec.shapes == "dynamic"
     input_ids, cache_position = new_tokens(2 if dynamic else 1, seed=2)
-    measured: dict[str, float] = {}
     program = export_decode_step(model, clone(cache), input_ids, cache_position, strict=spec.mode == "strict",
-                                 dynamic=dynamic, record=measured.__setitem__, step=step)
+                                 dynamic=dynamic, record=record, step=step)
     if spec.mask == VMAP_FREE:
         assert vmap_calls(program) == [], "the vmap-free mask left vmap calls in the exported program"
     groups = [[(input_ids, cache, cache_position), (input_ids, other, cache_position)]]
     if dynamic:
         other_ids, other_position = new_tokens(3, seed=3)
         groups.append([(other_ids, cache, other_position), (other_ids, other, other_position)])
-    return ExportedStep(program, step(model), groups, measured["export_s"])
-
-
-def checked_program(spec: ProgramSpec) -> ExportedStep:
-    """`spec`'s program (export_program), matching eager on every group of its calls; raises as either does.
-    Once per process: a program that exported and matched is kept and returned as it is to the next caller
-    (nothing changes a program: every run of it takes copies of its caches); a failure is tried again."""
-    if spec not in _CHECKED:
-        exported = export_program(spec)
-        assert_program_matches_eager(exported.program, exported)
-        _CHECKED[spec] = exported
-    return _CHECKED[spec]
+    return ExportedStep(program, step(model), groups)
 
 
 def assert_program_matches_eager(program: Any, exported: ExportedStep) -> None:
@@ -101,9 +80,3 @@ def assert_program_matches_eager(program: Any, exported: ExportedStep) -> None:
     eager step on every group of its calls."""
     for calls in exported.call_groups:
         assert_matches_eager(program.module(), exported.reference, calls)
-
-
-def program_without_cache(mode: str, shapes: str = "static", mask: str = "default") -> None:
-    """The no-cache probe of a program: the same mask, export mode and new-token length, no cache (there are
-    no cache outputs to vary)."""
-    check_export_without_cache(model_with_mask(mask), strict=mode == "strict", dynamic=shapes == "dynamic")
