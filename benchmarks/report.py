@@ -261,6 +261,7 @@ def _versus_section(run: dict[str, Any] | None, cores: int | None) -> list[str]:
         "",
         *_table(["cell", "order", "previous", "this", "speed-up", "tests' own time", "this run's floor",
                  "verdicts differing"], rows),
+        *_room_left(run, cores),
     ]
     for row in run["cells"]:
         for kind in ("tests", "suites"):
@@ -272,6 +273,26 @@ def _versus_section(run: dict[str, Any] | None, cores: int | None) -> list[str]:
                              "only_after": "only in this run"}[change]
                     lines += ["", f"- {row['cell']}, {kind} {label}: {shown}{more}"]
     return lines
+
+
+def _room_left(run: dict[str, Any], cores: int | None) -> list[str]:
+    """With `--max-cost`, how much of the wall the factor allows above the previous tree the added tests' own
+    time takes by itself (their growth shared by the cores: what no harness could run them in), so a missed
+    factor is told apart from one no harness could meet; nothing without `--max-cost`."""
+    limit = run.get("max_cost")
+    if limit is None:
+        return []
+    rows, share = run["cells"], max(cores or 1, 1)
+    previous_s = sum(row["previous"]["total_s"] for row in rows)
+    grown_s = sum(row["this"]["tests_s"] - row["previous"]["tests_s"] for row in rows)
+    allowed_s = (limit - 1) * previous_s
+    room = f"Room for the new work: at most {limit:.1f}× the previous tree's wall leaves {fmt_seconds(allowed_s)} above it"
+    if grown_s <= 0:
+        return ["", f"{room}; the tests' own time did not grow."]
+    used = f"{fmt_percent(100 * grown_s / share / allowed_s)} of" if allowed_s > 0 else "beyond"
+    return ["", (f"{room}; the tests' own time grew by {fmt_seconds(grown_s)}, which on {share} cores is "
+                 f"{fmt_seconds(grown_s / share)} of wall by itself, {used} that room before any new environment, "
+                 "process or re-run is paid for.")]
 
 
 def _later_day_section(run: dict[str, Any] | None) -> list[str]:

@@ -40,3 +40,21 @@ def test_measurements_taken_by_hand_render_dated_with_their_command() -> None:
     assert 'Measured 2026-12-04 at 8e9326a by `python3 -m nox -s "cell(x)"`: nothing else running.' in text
     assert "| threads | wall |\n| --- | --- |\n| 2 | 100.9 s |\n| 1 | 69.4 s |\n\nFaster." in text
     assert render(RESULTS).split("## 8. Measured by hand")[1].strip() == "None."
+
+
+def _versus(previous: tuple[float, float], this: tuple[float, float], max_cost: float | None) -> dict:
+    """RESULTS with one side-by-side cell: (wall, tests' own time) of the previous tree and of this checkout."""
+    none = {"changed": [], "only_before": [], "only_after": []}
+    cell = {"cell": "c", "order": ["previous", "this"], "speedup": previous[0] / this[0], "tests": none, "suites": none,
+            "previous": {"total_s": previous[0], "tests_s": previous[1]}, "this": {"total_s": this[0], "tests_s": this[1]}}
+    return {**RESULTS, "versus": {"against": "abc", "previous_commit": "a" * 40, "this_commit": "b" * 40,
+                                  "this_uncommitted": False, "cells": [cell], "max_cost": max_cost}}
+
+
+def test_the_side_by_side_says_how_much_of_the_cost_factor_the_added_tests_take_by_themselves() -> None:
+    # 1.3× of 300 s leaves 90 s; the tests grew by 160 s, 80 s of wall on the fixture's 2 cores.
+    text = render(_versus((300.0, 400.0), (420.0, 560.0), 1.3))
+    assert ("Room for the new work: at most 1.3× the previous tree's wall leaves 90.0 s above it; the tests' own "
+            "time grew by 2 min 40 s, which on 2 cores is 80.0 s of wall by itself, 88.9 % of that room") in text
+    assert "the tests' own time did not grow." in render(_versus((300.0, 400.0), (300.0, 390.0), 1.3))
+    assert "Room for the new work" not in render(_versus((300.0, 400.0), (420.0, 560.0), None))
