@@ -70,13 +70,19 @@ def export_by_route(route: str, model: torch.nn.Module, strict: bool) -> tuple[A
     if route == "TorchExportableModuleForDecoderOnlyLM":
         wrapper_class = _integration(route)
 
-        def build() -> Any:
+        def wrapper() -> Any:
             return wrapper_class(model, **_sizes(wrapper_class.__init__))
 
+        def build() -> Any:
+            # What export() exports in every release that has the wrapper: its `model` (a static- or
+            # hybrid-cache module). The wrapper's own forward only hands the call on to it, and in transformers
+            # 5.25.0 drops cache_position on the way, so that eager call fails where the program runs.
+            return wrapper().model
+
         with eager("wrapper construction"):
-            wrapper = build()
+            exporting = wrapper()
         with torch.no_grad():
-            return wrapper.export(input_ids=token, cache_position=position, strict=strict), build
+            return exporting.export(input_ids=token, cache_position=position, strict=strict), build
     convert = _integration(route)
     module_class = _integration("TorchExportableModuleWithStaticCache")
 
