@@ -289,9 +289,10 @@ def _room_left(run: dict[str, Any], cores: int | None) -> list[str]:
     room = f"Room for the new work: at most {limit:.1f}× the previous tree's wall leaves {fmt_seconds(allowed_s)} above it"
     if grown_s <= 0:
         return ["", f"{room}; the tests' own time did not grow."]
-    used = f"{fmt_percent(100 * grown_s / share / allowed_s)} of" if allowed_s > 0 else "beyond"
+    grown_wall_s = tests_floor(grown_s, cores)[0]
+    used = f"{fmt_percent(100 * grown_wall_s / allowed_s)} of" if allowed_s > 0 else "beyond"
     return ["", (f"{room}; the tests' own time grew by {fmt_seconds(grown_s)}, which on {share} cores is "
-                 f"{fmt_seconds(grown_s / share)} of wall by itself, {used} that room before any new environment, "
+                 f"{fmt_seconds(grown_wall_s)} of wall by itself, {used} that room before any new environment, "
                  "process or re-run is paid for.")]
 
 
